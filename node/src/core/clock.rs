@@ -1,0 +1,39 @@
+//! The clock trait: the only way the core learns the time.
+
+/// A wall clock in milliseconds since the Unix epoch. The real world reads the system clock;
+/// the simulator hands out virtual time (with per-node skew).
+pub trait Clock {
+    /// The current wall-clock time in milliseconds since 1970-01-01T00:00:00Z.
+    fn now_ms(&self) -> u64;
+}
+
+/// A clock that shows whatever it was last set to: for tests and simulations.
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock {
+    now_ms: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl ManualClock {
+    /// A clock showing `now_ms`.
+    pub fn new(now_ms: u64) -> Self {
+        let clock = ManualClock::default();
+        clock.set(now_ms);
+        clock
+    }
+
+    /// Sets the time; every clone of this clock sees it.
+    pub fn set(&self, now_ms: u64) {
+        self.now_ms.set(now_ms);
+    }
+
+    /// Moves the time forward by `ms`.
+    pub fn advance(&self, ms: u64) {
+        self.set(self.now_ms() + ms);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.now_ms.get()
+    }
+}

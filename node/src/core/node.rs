@@ -1,0 +1,661 @@
+//! The node state machine: every rule of the system, with no I/O of its own.
+//!
+//! The world around it (the libp2p driver or the simulator) calls one `on_*` method per input
+//! and hands in a `Transport` through which the core publishes, sends and reports events.
+//! Time comes only from the `Clock`, randomness only from the seeded rng.
+
+use super::clock::Clock;
+use super::config::Config;
+use super::counters::{Counters, DropReason};
+use super::iblt::{Iblt, StrataEstimator};
+use super::rate_limit::RateLimiter;
+use super::sync::{self, SyncMessage, MAX_ATTEMPTS, MAX_SKETCH_CELLS};
+use super::validate::{validate_key, validate_value, ValidationError};
+use super::version::{Hlc, Version, Write};
+use super::wire::{self, WireError};
+use crate::store::{Store, StoreError};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use thiserror::Error;
+
+/// What the core asks of the world it runs in.
+pub trait Transport {
+    /// Publishes `payload` on the gossip topic.
+    fn publish(&mut self, payload: Vec<u8>);
+    /// Sends `payload` to `peer` over the direct, reliable protocol.
+    fn send(&mut self, peer: &str, payload: Vec<u8>);
+    /// Reports something the user or the log should see.
+    fn notify(&mut self, event: Event);
+}
+
+/// Something that happened in the core, for the user or the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A write received by gossip changed the store.
+    Applied {
+        /// The author of the message.
+        from: String,
+        /// The write.
+        write: Write,
+    },
+    /// A message or write was dropped (reported at most once per peer, reason and interval).
+    Dropped {
+        /// The peer it came from.
+        from: String,
+        /// Why.
+        reason: DropReason,
+        /// The error in words.
+        detail: String,
+    },
+    /// A reconciliation exchange with `peer` brought in or sent out writes.
+    Synced {
+        /// The peer.
+        peer: String,
+        /// Writes received from it that changed the store.
+        applied: usize,
+        /// Writes sent to it.
+        sent: usize,
+    },
+}
+
+/// The gossip layer's verdict on a message: forward it, drop it quietly, or drop and penalize.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid: deliver and forward.
+    Accept,
+    /// Not forwarded, not the sender's fault (rate limited).
+    Ignore,
+    /// Invalid: not forwarded.
+    Reject,
+}
+
+/// Why a user command failed.
+#[derive(Debug, Error)]
+pub enum CommandError {
+    /// The key or value breaks a rule; nothing was stored.
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// The write could not be stored.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// One node: store, clock, limits, peers and reconciliation sessions.
+pub struct NodeCore<S: Store, C: Clock> {
+    id: String,
+    config: Config,
+    store: S,
+    clock: C,
+    rng: ChaCha8Rng,
+    hlc: Hlc,
+    author_limiter: RateLimiter,
+    forwarder_limiter: RateLimiter,
+    direct_limiter: RateLimiter,
+    last_drop_log: BTreeMap<(String, DropReason), u64>,
+    counters: Counters,
+    peers: BTreeSet<String>,
+    sessions: BTreeMap<String, u64>,
+    pending_syncs: BTreeMap<String, u64>,
+    next_anti_entropy_ms: u64,
+}
+
+/// How long a reconciliation session we started may stay quiet before another may start.
+const SESSION_TIMEOUT_MS: u64 = 10_000;
+
+impl<S: Store, C: Clock> NodeCore<S, C> {
+    /// A node named `id` (its PeerId, or `n0` in the simulator) over `store`, reading `clock`,
+    /// drawing every random choice from `seed`.
+    pub fn new(id: impl Into<String>, config: Config, store: S, clock: C, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let now = clock.now_ms();
+        let next_anti_entropy_ms =
+            now + rng.random_range(0..config.anti_entropy_interval_ms.max(1));
+        let hlc = store.summary().max_hlc;
+        NodeCore {
+            id: id.into(),
+            author_limiter: RateLimiter::new(config.author_rate),
+            forwarder_limiter: RateLimiter::new(config.forwarder_rate),
+            direct_limiter: RateLimiter::new(config.direct_rate),
+            config,
+            store,
+            clock,
+            rng,
+            hlc,
+            last_drop_log: BTreeMap::new(),
+            counters: Counters::default(),
+            peers: BTreeSet::new(),
+            sessions: BTreeMap::new(),
+            pending_syncs: BTreeMap::new(),
+            next_anti_entropy_ms,
+        }
+    }
+
+    /// This node's id, the origin of its writes.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store, for reads (`get`, `list`, digests).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// What the node has counted so far.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The peers the node is connected to.
+    pub fn peers(&self) -> &BTreeSet<String> {
+        &self.peers
+    }
+
+    /// Stores `key = value` and publishes it. The write is committed before this returns.
+    pub fn put(
+        &mut self,
+        net: &mut dyn Transport,
+        key: &str,
+        value: &str,
+    ) -> Result<Write, CommandError> {
+        validate_value(value, &self.config)?;
+        self.write_local(net, key, Some(value.to_string()))
+    }
+
+    /// Deletes `key` (a tombstone) and publishes the delete. Returns the tombstone and
+    /// whether the key was live here before.
+    pub fn delete(
+        &mut self,
+        net: &mut dyn Transport,
+        key: &str,
+    ) -> Result<(Write, bool), CommandError> {
+        validate_key(key, &self.config)?;
+        let was_live = self.get(key)?.is_some();
+        Ok((self.write_local(net, key, None)?, was_live))
+    }
+
+    /// Stores many puts in one transaction and publishes them in batches.
+    pub fn put_many(
+        &mut self,
+        net: &mut dyn Transport,
+        entries: &[(String, String)],
+    ) -> Result<Vec<Write>, CommandError> {
+        let writes = entries
+            .iter()
+            .map(|(key, value)| {
+                validate_key(key, &self.config)?;
+                validate_value(value, &self.config)?;
+                Ok(self.stamp(key, Some(value.clone())))
+            })
+            .collect::<Result<Vec<_>, ValidationError>>()?;
+        self.store.apply(&writes)?;
+        for message in wire::encode_writes(&writes, self.config.max_message_bytes) {
+            net.publish(message);
+        }
+        Ok(writes)
+    }
+
+    /// The live value of `key`, if any.
+    pub fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.store.get(key)?.and_then(|write| write.value))
+    }
+
+    fn stamp(&mut self, key: &str, value: Option<String>) -> Write {
+        self.hlc = self.hlc.tick(self.clock.now_ms());
+        Write {
+            key: key.to_string(),
+            value,
+            version: Version {
+                hlc: self.hlc,
+                origin: self.id.clone(),
+            },
+        }
+    }
+
+    fn write_local(
+        &mut self,
+        net: &mut dyn Transport,
+        key: &str,
+        value: Option<String>,
+    ) -> Result<Write, CommandError> {
+        validate_key(key, &self.config)?;
+        let write = self.stamp(key, value);
+        self.store.apply(std::slice::from_ref(&write))?;
+        net.publish(wire::encode_write(&write));
+        Ok(write)
+    }
+
+    /// A peer connected. The side with the smaller id opens a reconciliation at once.
+    pub fn on_peer_up(&mut self, net: &mut dyn Transport, peer: &str) {
+        self.peers.insert(peer.to_string());
+        if self.id.as_str() < peer {
+            self.start_sync(net, peer);
+        }
+    }
+
+    /// A peer disconnected: forget its sessions.
+    pub fn on_peer_down(&mut self, peer: &str) {
+        self.peers.remove(peer);
+        self.sessions.remove(peer);
+        self.pending_syncs.remove(peer);
+    }
+
+    /// Called every `config.tick_ms`: periodic reconciliation, syncs due after rate-limit
+    /// drops, and housekeeping.
+    pub fn on_tick(&mut self, net: &mut dyn Transport) {
+        let now = self.clock.now_ms();
+        self.author_limiter.forget_expired(now);
+        self.forwarder_limiter.forget_expired(now);
+        self.direct_limiter.forget_expired(now);
+        let log_interval = self.config.drop_log_interval_ms;
+        self.last_drop_log
+            .retain(|_, at| now.saturating_sub(*at) < log_interval);
+        self.sessions
+            .retain(|_, at| now.saturating_sub(*at) < SESSION_TIMEOUT_MS);
+        let due: Vec<String> = self
+            .pending_syncs
+            .iter()
+            .filter(|(_, &at)| at <= now)
+            .map(|(peer, _)| peer.clone())
+            .collect();
+        for peer in due {
+            if self.start_sync(net, &peer) {
+                self.pending_syncs.remove(&peer);
+            }
+        }
+        if now >= self.next_anti_entropy_ms {
+            self.next_anti_entropy_ms = now + self.config.anti_entropy_interval_ms;
+            if !self.peers.is_empty() {
+                let index = self.rng.random_range(0..self.peers.len());
+                let peer = self
+                    .peers
+                    .iter()
+                    .nth(index)
+                    .cloned()
+                    .expect("index in range");
+                self.start_sync(net, &peer);
+            }
+        }
+    }
+
+    /// Opens a reconciliation with `peer` unless one is already under way; says whether it did.
+    fn start_sync(&mut self, net: &mut dyn Transport, peer: &str) -> bool {
+        if self.sessions.contains_key(peer) || !self.peers.contains(peer) {
+            return false;
+        }
+        self.sessions.insert(peer.to_string(), self.clock.now_ms());
+        self.counters.syncs_started += 1;
+        let summary = self.store.summary();
+        self.send(
+            net,
+            peer,
+            &SyncMessage::Hello {
+                count: summary.count,
+                fingerprint: summary.fingerprint,
+            },
+        );
+        true
+    }
+
+    fn send(&mut self, net: &mut dyn Transport, peer: &str, message: &SyncMessage) {
+        net.send(peer, sync::encode(message));
+    }
+
+    fn drop_message(
+        &mut self,
+        net: &mut dyn Transport,
+        from: &str,
+        reason: DropReason,
+        detail: String,
+    ) {
+        self.counters.dropped.count(reason);
+        let now = self.clock.now_ms();
+        let key = (from.to_string(), reason);
+        if self.last_drop_log.contains_key(&key) {
+            return;
+        }
+        self.last_drop_log.insert(key, now);
+        net.notify(Event::Dropped {
+            from: from.to_string(),
+            reason,
+            detail,
+        });
+    }
+
+    fn drop_error(&mut self, net: &mut dyn Transport, from: &str, error: WireError) {
+        let reason = match error {
+            WireError::TooLarge { .. } => DropReason::TooLarge,
+            WireError::Malformed(_) => DropReason::Malformed,
+            WireError::Invalid(_) | WireError::BadTimestamp(_) => DropReason::Invalid,
+            WireError::FutureTimestamp { .. } => DropReason::FutureTimestamp,
+        };
+        self.drop_message(net, from, reason, error.to_string());
+    }
+
+    /// A gossip message signed by `author`, received from `forwarder`. Returns the verdict to
+    /// report to the gossip layer. A store failure is returned after counting nothing.
+    pub fn on_gossip(
+        &mut self,
+        net: &mut dyn Transport,
+        author: &str,
+        forwarder: &str,
+        bytes: &[u8],
+    ) -> Result<Verdict, StoreError> {
+        let now = self.clock.now_ms();
+        if bytes.len() > self.config.max_message_bytes {
+            let error = WireError::TooLarge {
+                len: bytes.len(),
+                max: self.config.max_message_bytes,
+            };
+            self.drop_error(net, forwarder, error);
+            return Ok(Verdict::Reject);
+        }
+        let forwarder_ok = self.forwarder_limiter.admit(forwarder, now);
+        if !forwarder_ok || !self.author_limiter.admit(author, now) {
+            let limited = if forwarder_ok { author } else { forwarder };
+            self.drop_message(
+                net,
+                limited,
+                DropReason::RateLimited,
+                format!("rate limit exceeded for peer {limited}"),
+            );
+            let due = now + self.config.sync_after_drop_ms;
+            self.pending_syncs
+                .entry(forwarder.to_string())
+                .or_insert(due);
+            return Ok(Verdict::Ignore);
+        }
+        let decoded = match wire::decode(bytes, author, now, &self.config) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                self.drop_error(net, author, error);
+                return Ok(Verdict::Reject);
+            }
+        };
+        let mut valid = Vec::with_capacity(decoded.len());
+        for result in decoded {
+            match result {
+                Ok(write) => valid.push(write),
+                Err(error) => self.drop_error(net, author, error),
+            }
+        }
+        if valid.is_empty() {
+            return Ok(Verdict::Reject);
+        }
+        let applied = self.apply_remote(&valid)?;
+        for (write, applied) in valid.into_iter().zip(applied) {
+            if applied {
+                net.notify(Event::Applied {
+                    from: author.to_string(),
+                    write,
+                });
+            }
+        }
+        Ok(Verdict::Accept)
+    }
+
+    /// Applies checked remote writes; moves the clock past them; counts applied and ignored.
+    fn apply_remote(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
+        let now = self.clock.now_ms();
+        for write in writes {
+            self.hlc = self.hlc.observe(write.version.hlc, now);
+        }
+        let applied = self.store.apply(writes)?;
+        let count = applied.iter().filter(|&&a| a).count() as u64;
+        self.counters.applied += count;
+        self.counters.ignored_older += applied.len() as u64 - count;
+        Ok(applied)
+    }
+
+    /// A direct (reconciliation) message from `peer`.
+    pub fn on_direct(
+        &mut self,
+        net: &mut dyn Transport,
+        peer: &str,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now_ms();
+        if !self.direct_limiter.admit(peer, now) {
+            self.drop_message(
+                net,
+                peer,
+                DropReason::RateLimited,
+                format!("direct rate limit exceeded for peer {peer}"),
+            );
+            return Ok(());
+        }
+        let message = match sync::decode(bytes, self.config.max_message_bytes) {
+            Ok(message) => message,
+            Err(error) => {
+                self.drop_error(net, peer, error);
+                return Ok(());
+            }
+        };
+        if self.sessions.contains_key(peer) {
+            self.sessions.insert(peer.to_string(), now);
+        }
+        match message {
+            SyncMessage::Hello { count, fingerprint } => {
+                let summary = self.store.summary();
+                if (summary.count, summary.fingerprint) == (count, fingerprint) {
+                    self.send(net, peer, &SyncMessage::InSync);
+                } else {
+                    let strata = self.strata()?;
+                    self.send(net, peer, &SyncMessage::Estimate { strata });
+                }
+            }
+            SyncMessage::InSync => {
+                self.sessions.remove(peer);
+            }
+            SyncMessage::Estimate { strata } => {
+                let Some(estimate) = self.strata()?.estimate(&strata) else {
+                    self.drop_message(
+                        net,
+                        peer,
+                        DropReason::Malformed,
+                        "estimator of the wrong shape".into(),
+                    );
+                    return Ok(());
+                };
+                let (parts, cells) = sync::sketch_shape(estimate);
+                for part in 0..parts {
+                    self.send_sketch(net, peer, 0, parts, part, cells)?;
+                }
+            }
+            SyncMessage::Sketch {
+                attempt,
+                parts,
+                part,
+                table,
+            } => self.on_sketch(net, peer, attempt, parts, part, table)?,
+            SyncMessage::SketchTooSmall {
+                attempt,
+                parts,
+                part,
+                cells,
+            } => {
+                if attempt >= MAX_ATTEMPTS || parts == 0 || part >= parts {
+                    self.sessions.remove(peer);
+                    return Ok(());
+                }
+                let cells = (cells as usize).saturating_mul(2);
+                if cells <= MAX_SKETCH_CELLS {
+                    self.send_sketch(net, peer, attempt + 1, parts, part, cells)?;
+                } else if let Some(double) = parts.checked_mul(2) {
+                    self.send_sketch(net, peer, attempt + 1, double, part, cells / 2)?;
+                    self.send_sketch(net, peer, attempt + 1, double, part + parts, cells / 2)?;
+                }
+            }
+            SyncMessage::Records { writes, want } => self.on_records(net, peer, writes, want)?,
+        }
+        Ok(())
+    }
+
+    fn strata(&self) -> Result<StrataEstimator, StoreError> {
+        let mut strata = StrataEstimator::default();
+        self.store
+            .for_each(&mut |write| strata.insert(write.id()))?;
+        Ok(strata)
+    }
+
+    fn sketch(&self, parts: u32, part: u32, cells: usize) -> Result<Iblt, StoreError> {
+        let mut table = Iblt::new(cells);
+        self.store.for_each(&mut |write| {
+            let id = write.id();
+            if sync::part_of(id, parts) == part {
+                table.insert(id);
+            }
+        })?;
+        Ok(table)
+    }
+
+    fn send_sketch(
+        &mut self,
+        net: &mut dyn Transport,
+        peer: &str,
+        attempt: u8,
+        parts: u32,
+        part: u32,
+        cells: usize,
+    ) -> Result<(), StoreError> {
+        let table = self.sketch(parts, part, cells)?;
+        self.send(
+            net,
+            peer,
+            &SyncMessage::Sketch {
+                attempt,
+                parts,
+                part,
+                table,
+            },
+        );
+        Ok(())
+    }
+
+    fn on_sketch(
+        &mut self,
+        net: &mut dyn Transport,
+        peer: &str,
+        attempt: u8,
+        parts: u32,
+        part: u32,
+        theirs: Iblt,
+    ) -> Result<(), StoreError> {
+        if parts == 0 || part >= parts || theirs.len() > MAX_SKETCH_CELLS * 2 {
+            self.drop_message(
+                net,
+                peer,
+                DropReason::Malformed,
+                format!("sketch part {part} of {parts} with {} cells", theirs.len()),
+            );
+            return Ok(());
+        }
+        let mine = self.sketch(parts, part, theirs.len())?;
+        match mine.difference(&theirs) {
+            Some(difference) => {
+                let writes = self.writes_with_ids(&difference.only_left)?;
+                self.send_records(net, peer, writes, difference.only_right);
+            }
+            None => {
+                let cells = theirs.len() as u32;
+                self.send(
+                    net,
+                    peer,
+                    &SyncMessage::SketchTooSmall {
+                        attempt,
+                        parts,
+                        part,
+                        cells,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn writes_with_ids(&self, ids: &[u64]) -> Result<Vec<Write>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: HashSet<u64> = ids.iter().copied().collect();
+        let mut writes = Vec::new();
+        self.store.for_each(&mut |write| {
+            if wanted.contains(&write.id()) {
+                writes.push(write);
+            }
+        })?;
+        Ok(writes)
+    }
+
+    fn send_records(
+        &mut self,
+        net: &mut dyn Transport,
+        peer: &str,
+        writes: Vec<Write>,
+        want: Vec<u64>,
+    ) {
+        self.counters.sync_writes_sent += writes.len() as u64;
+        for message in sync::records_messages(writes, want, self.config.max_message_bytes) {
+            self.send(net, peer, &message);
+        }
+    }
+
+    fn on_records(
+        &mut self,
+        net: &mut dyn Transport,
+        peer: &str,
+        writes: Vec<Write>,
+        want: Vec<u64>,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now_ms();
+        let received = writes.len();
+        let mut valid = Vec::with_capacity(writes.len());
+        for write in writes {
+            match self.check_synced(&write, now) {
+                Ok(()) => valid.push(write),
+                Err(error) => self.drop_error(net, peer, error),
+            }
+        }
+        self.counters.sync_writes_received += received as u64;
+        let applied = self
+            .apply_remote(&valid)?
+            .into_iter()
+            .filter(|&a| a)
+            .count();
+        let sent = want.len().min(sync::MAX_WANT_PER_MESSAGE);
+        if sent > 0 {
+            let writes = self.writes_with_ids(&want[..sent])?;
+            self.send_records(net, peer, writes, Vec::new());
+        } else {
+            self.sessions.remove(peer);
+        }
+        if applied > 0 || sent > 0 {
+            net.notify(Event::Synced {
+                peer: peer.to_string(),
+                applied,
+                sent,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_synced(&self, write: &Write, now: u64) -> Result<(), WireError> {
+        validate_key(&write.key, &self.config)?;
+        if let Some(value) = &write.value {
+            validate_value(value, &self.config)?;
+        }
+        let ahead_ms = write.version.hlc.wall_ms.saturating_sub(now);
+        if ahead_ms > self.config.max_clock_ahead_ms {
+            return Err(WireError::FutureTimestamp {
+                timestamp: wire::format_timestamp(write.version.hlc.wall_ms),
+                ahead_ms,
+            });
+        }
+        Ok(())
+    }
+}

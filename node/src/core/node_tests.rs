@@ -1,0 +1,446 @@
+//! Tests of the node state machine: user commands, gossip handling, drops, reconciliation,
+//! and the convergence properties.
+
+use super::*;
+use crate::store::{digest, MemoryStore, SqliteStore, Store};
+use proptest::prelude::*;
+
+const START: u64 = 1_736_000_000_000;
+
+/// Collects what a node asked the world to do.
+#[derive(Default)]
+struct Outbox {
+    published: Vec<Vec<u8>>,
+    sent: Vec<(String, Vec<u8>)>,
+    events: Vec<Event>,
+}
+
+impl Transport for Outbox {
+    fn publish(&mut self, payload: Vec<u8>) {
+        self.published.push(payload);
+    }
+    fn send(&mut self, peer: &str, payload: Vec<u8>) {
+        self.sent.push((peer.to_string(), payload));
+    }
+    fn notify(&mut self, event: Event) {
+        self.events.push(event);
+    }
+}
+
+type Node = NodeCore<MemoryStore, ManualClock>;
+
+fn node(id: &str, clock: &ManualClock) -> Node {
+    let config = Config {
+        author_rate: RateLimit {
+            max_messages: 1_000_000,
+            window_ms: 60_000,
+        },
+        forwarder_rate: RateLimit {
+            max_messages: 1_000_000,
+            window_ms: 60_000,
+        },
+        ..Config::default()
+    };
+    NodeCore::new(id, config, MemoryStore::new(), clock.clone(), 1)
+}
+
+fn gossip(to: &mut Node, author: &str, payload: &[u8]) -> Verdict {
+    to.on_gossip(&mut Outbox::default(), author, author, payload)
+        .unwrap()
+}
+
+/// Delivers direct messages between nodes until none are left; returns (messages, bytes).
+fn run_direct(nodes: &mut [&mut Node], mut outboxes: Vec<Outbox>) -> (usize, usize) {
+    let (mut messages, mut bytes) = (0, 0);
+    loop {
+        let mut pending = Vec::new();
+        for (from, outbox) in outboxes.iter_mut().enumerate() {
+            for (to, payload) in outbox.sent.drain(..) {
+                pending.push((from, to, payload));
+            }
+        }
+        if pending.is_empty() {
+            return (messages, bytes);
+        }
+        for (from, to, payload) in pending {
+            messages += 1;
+            bytes += payload.len();
+            let from_id = nodes[from].id().to_string();
+            let target = nodes.iter().position(|n| n.id() == to).expect("known peer");
+            nodes[target]
+                .on_direct(&mut outboxes[target], &from_id, &payload)
+                .unwrap();
+        }
+    }
+}
+
+fn connect(a: &mut Node, b: &mut Node) -> (usize, usize) {
+    let (mut out_a, mut out_b) = (Outbox::default(), Outbox::default());
+    let (id_a, id_b) = (a.id().to_string(), b.id().to_string());
+    a.on_peer_up(&mut out_a, &id_b);
+    b.on_peer_up(&mut out_b, &id_a);
+    run_direct(&mut [a, b], vec![out_a, out_b])
+}
+
+#[test]
+fn a_put_is_stored_then_published_in_the_seed_form() {
+    let clock = ManualClock::new(START);
+    let mut a = node("a", &clock);
+    let mut out = Outbox::default();
+    let write = a.put(&mut out, "hello", "world").unwrap();
+    assert_eq!(a.get("hello").unwrap().as_deref(), Some("world"));
+    assert_eq!(out.published.len(), 1);
+    let text = String::from_utf8(out.published[0].clone()).unwrap();
+    assert!(
+        text.starts_with(
+            r#"{"Put":{"key":"hello","value":"world","timestamp":"2025-01-04T14:13:20Z""#
+        ),
+        "{text}"
+    );
+    assert_eq!(write.version.origin, "a");
+}
+
+#[test]
+fn invalid_user_input_stores_and_publishes_nothing() {
+    let clock = ManualClock::new(START);
+    let mut a = node("a", &clock);
+    let mut out = Outbox::default();
+    assert!(matches!(
+        a.put(&mut out, &"k".repeat(257), "v"),
+        Err(CommandError::Invalid(_))
+    ));
+    assert!(matches!(
+        a.put(&mut out, "k", &"v".repeat(65 * 1024)),
+        Err(CommandError::Invalid(_))
+    ));
+    assert!(matches!(
+        a.delete(&mut out, ""),
+        Err(CommandError::Invalid(_))
+    ));
+    assert!(out.published.is_empty());
+    assert_eq!(a.store().summary().count, 0);
+}
+
+#[test]
+fn a_write_travels_by_gossip_and_a_delete_follows() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let mut out = Outbox::default();
+    a.put(&mut out, "hello", "world").unwrap();
+    clock.advance(5);
+    let (_, was_live) = a.delete(&mut out, "hello").unwrap();
+    assert!(was_live);
+    let mut events = Outbox::default();
+    for payload in &out.published {
+        assert_eq!(
+            b.on_gossip(&mut events, "a", "a", payload).unwrap(),
+            Verdict::Accept
+        );
+    }
+    assert_eq!(b.get("hello").unwrap(), None);
+    assert_eq!(b.counters().applied, 2);
+    assert!(
+        matches!(&events.events[0], Event::Applied { from, write } if from == "a" && write.to_string() == "Put { hello = world }")
+    );
+}
+
+#[test]
+fn the_exact_seed_message_applies_with_the_author_as_origin() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    let seed = br#"{"Put":{"key":"hello","value":"world","timestamp":"2025-01-04T08:30:15Z"}}"#;
+    assert_eq!(gossip(&mut b, "old-node", seed), Verdict::Accept);
+    let stored = b.store().get("hello").unwrap().unwrap();
+    assert_eq!(stored.value.as_deref(), Some("world"));
+    assert_eq!(stored.version.origin, "old-node");
+    assert_eq!(
+        gossip(&mut b, "old-node", seed),
+        Verdict::Accept,
+        "a duplicate is valid, just not newer"
+    );
+    assert_eq!((b.counters().applied, b.counters().ignored_older), (1, 1));
+}
+
+#[test]
+fn bad_messages_are_dropped_counted_and_logged_once_per_interval() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    let mut out = Outbox::default();
+    let huge = vec![b'x'; 10 * 1024 * 1024];
+    let invalid = br#"{"Put":{"key":"","value":"v","timestamp":"2025-01-04T08:30:15Z"}}"#;
+    let future = format!(
+        r#"{{"Put":{{"key":"k","value":"v","timestamp":"{}"}}}}"#,
+        wire::format_timestamp(START + 3_600_000)
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            b.on_gossip(&mut out, "x", "x", &huge).unwrap(),
+            Verdict::Reject
+        );
+        assert_eq!(
+            b.on_gossip(&mut out, "x", "x", b"{not json").unwrap(),
+            Verdict::Reject
+        );
+        assert_eq!(
+            b.on_gossip(&mut out, "x", "x", invalid).unwrap(),
+            Verdict::Reject
+        );
+        assert_eq!(
+            b.on_gossip(&mut out, "x", "x", future.as_bytes()).unwrap(),
+            Verdict::Reject
+        );
+    }
+    let dropped = b.counters().dropped;
+    assert_eq!(
+        (
+            dropped.too_large,
+            dropped.malformed,
+            dropped.invalid,
+            dropped.future_timestamp
+        ),
+        (2, 2, 2, 2)
+    );
+    assert_eq!(
+        out.events.len(),
+        4,
+        "one log line per reason: {:?}",
+        out.events
+    );
+    assert_eq!(b.store().summary().count, 0);
+}
+
+#[test]
+fn an_author_over_its_rate_limit_is_dropped_and_synced_with_later() {
+    let clock = ManualClock::new(START);
+    let mut b = NodeCore::new("b", Config::default(), MemoryStore::new(), clock.clone(), 1);
+    let mut out = Outbox::default();
+    b.on_peer_up(&mut out, "a-relay");
+    for i in 0..150 {
+        let message =
+            format!(r#"{{"Put":{{"key":"k{i}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#);
+        b.on_gossip(&mut out, "flooder", "a-relay", message.as_bytes())
+            .unwrap();
+    }
+    assert_eq!(b.counters().applied, 100);
+    assert_eq!(b.counters().dropped.rate_limited, 50);
+    out.sent.clear();
+    clock.advance(1_000);
+    b.on_tick(&mut out);
+    assert_eq!(
+        out.sent.len(),
+        1,
+        "a sync with the relay is due after the drop"
+    );
+    assert_eq!(out.sent[0].0, "a-relay");
+}
+
+#[test]
+fn an_honest_relay_is_not_throttled_for_many_authors_traffic() {
+    let clock = ManualClock::new(START);
+    let mut b = NodeCore::new("b", Config::default(), MemoryStore::new(), clock.clone(), 1);
+    let mut out = Outbox::default();
+    for author in 0..20 {
+        for i in 0..100 {
+            let message = format!(
+                r#"{{"Put":{{"key":"{author}-{i}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#
+            );
+            b.on_gossip(
+                &mut out,
+                &format!("author{author}"),
+                "relay",
+                message.as_bytes(),
+            )
+            .unwrap();
+        }
+    }
+    assert_eq!(
+        (b.counters().applied, b.counters().dropped.rate_limited),
+        (2000, 0)
+    );
+}
+
+#[test]
+fn concurrent_writes_at_the_same_millisecond_resolve_by_origin_on_both_sides() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let (mut out_a, mut out_b) = (Outbox::default(), Outbox::default());
+    a.put(&mut out_a, "k", "from-a").unwrap();
+    b.put(&mut out_b, "k", "from-b").unwrap();
+    gossip(&mut a, "b", &out_b.published[0]);
+    gossip(&mut b, "a", &out_a.published[0]);
+    assert_eq!(a.get("k").unwrap().as_deref(), Some("from-b"));
+    assert_eq!(b.get("k").unwrap().as_deref(), Some("from-b"));
+}
+
+#[test]
+fn a_restarted_node_stamps_after_everything_it_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let clock = ManualClock::new(START);
+    let first = {
+        let mut a = NodeCore::new(
+            "a",
+            Config::default(),
+            SqliteStore::open(&path).unwrap(),
+            clock.clone(),
+            1,
+        );
+        a.put(&mut Outbox::default(), "k", "1").unwrap()
+    };
+    clock.set(START - 60_000); // the wall clock went back across the restart
+    let mut a = NodeCore::new(
+        "a",
+        Config::default(),
+        SqliteStore::open(&path).unwrap(),
+        clock.clone(),
+        1,
+    );
+    let second = a.put(&mut Outbox::default(), "k", "2").unwrap();
+    assert!(second.version > first.version);
+    assert_eq!(a.get("k").unwrap().as_deref(), Some("2"));
+}
+
+#[test]
+fn equal_stores_reconcile_in_one_round_trip_with_tiny_messages() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let mut out = Outbox::default();
+    for i in 0..1000 {
+        let write = a.put(&mut out, &format!("k{i}"), "v").unwrap();
+        b.on_gossip(
+            &mut Outbox::default(),
+            "a",
+            "a",
+            &wire::encode_write(&write),
+        )
+        .unwrap();
+    }
+    let (messages, bytes) = connect(&mut a, &mut b);
+    assert_eq!(messages, 2);
+    assert!(bytes < 40, "{bytes} bytes");
+}
+
+#[test]
+fn reconciliation_brings_both_sides_everything_including_tombstones() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let mut out = Outbox::default();
+    for i in 0..300 {
+        a.put(&mut out, &format!("a{i}"), "from a").unwrap();
+        b.put(&mut out, &format!("b{i}"), "from b").unwrap();
+    }
+    clock.advance(10);
+    b.delete(&mut out, "b7").unwrap();
+    connect(&mut a, &mut b);
+    assert_eq!(digest(a.store()).unwrap(), digest(b.store()).unwrap());
+    assert_eq!(a.store().live().unwrap().len(), 599);
+    assert_eq!(a.get("b7").unwrap(), None);
+    assert_eq!(
+        a.counters().sync_writes_received + b.counters().sync_writes_received,
+        600
+    );
+}
+
+#[test]
+fn reconciliation_of_a_large_difference_resizes_its_tables() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let entries: Vec<(String, String)> = (0..20_000)
+        .map(|i| (format!("key{i}"), "value".to_string()))
+        .collect();
+    a.put_many(&mut Outbox::default(), &entries).unwrap();
+    connect(&mut a, &mut b);
+    assert_eq!(digest(a.store()).unwrap(), digest(b.store()).unwrap());
+}
+
+#[test]
+fn garbage_on_the_direct_protocol_is_counted_not_fatal() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    let mut out = Outbox::default();
+    b.on_direct(&mut out, "x", b"\xff\xff\xff\xff").unwrap();
+    b.on_direct(&mut out, "x", &vec![0; 2 << 20]).unwrap();
+    let bad_sketch = sync::encode(&sync::SyncMessage::Sketch {
+        attempt: 0,
+        parts: 0,
+        part: 3,
+        table: iblt::Iblt::new(3),
+    });
+    b.on_direct(&mut out, "x", &bad_sketch).unwrap();
+    assert_eq!(
+        (
+            b.counters().dropped.malformed,
+            b.counters().dropped.too_large
+        ),
+        (2, 1)
+    );
+}
+
+/// One write made by a node in a random history: (origin, key, value or delete, clock step).
+fn history() -> impl Strategy<Value = Vec<(usize, u8, Option<u8>, u8)>> {
+    prop::collection::vec((0..3usize, 0..4u8, prop::option::of(0..5u8), 0..3u8), 1..40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any delivery order, with duplicates, gives every replica the same store, equal to the
+    /// last write per key in the total order.
+    #[test]
+    fn replicas_converge_whatever_the_delivery_order(history in history(), seed in any::<u64>()) {
+        let clock = ManualClock::new(START);
+        let mut nodes: Vec<Node> = ["n0", "n1", "n2"].iter().map(|id| node(id, &clock)).collect();
+        let mut messages = Vec::new();
+        let mut writes = Vec::new();
+        for (origin, key, value, step) in history {
+            clock.advance(u64::from(step)); // steps of 0 give equal wall clocks on different nodes
+            let mut out = Outbox::default();
+            let key = format!("k{key}");
+            let write = match value {
+                Some(v) => nodes[origin].put(&mut out, &key, &format!("v{v}")).unwrap(),
+                None => nodes[origin].delete(&mut out, &key).unwrap().0,
+            };
+            writes.push(write);
+            messages.push((origin, out.published.remove(0)));
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        for node in nodes.iter_mut() {
+            let mut deliveries: Vec<&(usize, Vec<u8>)> = messages.iter().chain(messages.iter().filter(|_| rng.random_bool(0.3))).collect();
+            deliveries.shuffle(&mut rng);
+            for (origin, payload) in deliveries {
+                let author = format!("n{origin}");
+                prop_assert_eq!(node.on_gossip(&mut Outbox::default(), &author, &author, payload).unwrap(), Verdict::Accept);
+            }
+        }
+        let mut expected = MemoryStore::new();
+        expected.apply(&writes).unwrap();
+        let want = digest(&expected).unwrap();
+        for node in &nodes {
+            prop_assert_eq!(digest(node.store()).unwrap(), want);
+        }
+    }
+
+    /// Two stores with random contents and random overlap reconcile to identical contents.
+    #[test]
+    fn two_random_stores_reconcile_to_the_same_contents(
+        shared in prop::collection::btree_map("[a-z]{1,6}", "[a-z]{0,5}", 0..200),
+        only_a in prop::collection::btree_map("[a-z]{1,6}", "[a-z]{0,5}", 0..100),
+        only_b in prop::collection::btree_map("[a-z]{1,6}", "[a-z]{0,5}", 0..100),
+    ) {
+        let clock = ManualClock::new(START);
+        let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+        let shared: Vec<(String, String)> = shared.into_iter().collect();
+        let made = a.put_many(&mut Outbox::default(), &shared).unwrap();
+        for message in wire::encode_writes(&made, 1 << 20) {
+            gossip(&mut b, "a", &message);
+        }
+        clock.advance(1);
+        a.put_many(&mut Outbox::default(), &only_a.into_iter().collect::<Vec<_>>()).unwrap();
+        b.put_many(&mut Outbox::default(), &only_b.into_iter().collect::<Vec<_>>()).unwrap();
+        connect(&mut a, &mut b);
+        prop_assert_eq!(digest(a.store()).unwrap(), digest(b.store()).unwrap());
+    }
+}
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
