@@ -146,6 +146,11 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         &self.store
     }
 
+    /// Stops the node and hands back its store, e.g. to restart a crashed node on the same data.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// What the node has counted so far.
     pub fn counters(&self) -> &Counters {
         &self.counters

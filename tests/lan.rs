@@ -1,0 +1,1 @@
+//! A LAN of network namespaces, nodes found by mDNS (to be written).

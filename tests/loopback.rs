@@ -1,0 +1,1 @@
+//! Real p2p-sync processes talking over loopback (to be written).
