@@ -178,3 +178,46 @@ fn the_sqlite_table_keeps_the_seed_columns() {
         .unwrap();
     assert_eq!(deleted_at, "2025-01-04T14:13:20Z");
 }
+
+fn random_writes() -> impl proptest::strategy::Strategy<Value = Vec<Write>> {
+    use proptest::prelude::*;
+    prop::collection::vec(
+        (0..4u8, prop::option::of(0..3u8), 0..5u64, 0..2u32, 0..3u8),
+        0..30,
+    )
+    .prop_map(|items| {
+        items
+            .into_iter()
+            .map(|(key, value, wall_ms, counter, origin)| Write {
+                key: format!("k{key}"),
+                value: value.map(|v| format!("v{v}")),
+                version: Version {
+                    hlc: Hlc { wall_ms, counter },
+                    origin: format!("n{origin}"),
+                },
+            })
+            .collect()
+    })
+}
+
+proptest::proptest! {
+    /// Whatever the order: each key ends with its greatest write, a second pass changes nothing,
+    /// and a tombstone is never undone by an older put.
+    #[test]
+    fn every_store_keeps_the_greatest_write_per_key(writes in random_writes()) {
+        for (name, mut store) in stores() {
+            store.apply(&writes).unwrap();
+            let before = digest(&*store).unwrap();
+            let reapplied = store.apply(&writes).unwrap();
+            proptest::prop_assert!(reapplied.iter().all(|applied| !applied), "{}", name);
+            proptest::prop_assert_eq!(digest(&*store).unwrap(), before);
+            for write in &writes {
+                let stored = store.get(&write.key).unwrap().unwrap();
+                proptest::prop_assert!(stored == *write || stored.supersedes(write), "{}: {:?} kept over {:?}", name, stored, write);
+                if stored.is_delete() {
+                    proptest::prop_assert!(!store.live().unwrap().iter().any(|(key, _)| *key == write.key));
+                }
+            }
+        }
+    }
+}
