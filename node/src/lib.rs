@@ -7,6 +7,12 @@
 //!   on libp2p and inside the deterministic simulator (`p2p-sync-sim`).
 //! - [`store`]: the [`store::Store`] trait with SQLite (on disk, or in memory for the simulator)
 //!   and plain in-memory implementations.
+//! - [`net`]: the real world around the core — the libp2p swarm (TCP/QUIC, Gossipsub, mDNS,
+//!   Kademlia, Identify, direct request-response), the system clock, the identity key, and the
+//!   [`net::Node`] driver.
+//! - [`cli`]: the `p2p-sync` command line — arguments, start-up, and the interactive commands.
 
+pub mod cli;
 pub mod core;
+pub mod net;
 pub mod store;

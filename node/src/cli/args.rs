@@ -1,0 +1,117 @@
+//! The command line: `p2p-sync start [--port 4002] [--data-dir DIR] [--dial MULTIADDR]... [--no-mdns]`.
+
+use clap::{Args, Parser, Subcommand};
+use libp2p::multiaddr::Protocol;
+use libp2p::Multiaddr;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+/// Keeps a key-value store in sync between machines on a LAN, with no server.
+#[derive(Debug, Parser)]
+#[command(name = "p2p-sync", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a node and read commands (add, get, delete, list, status) from standard input.
+    Start(StartArgs),
+}
+
+/// The options of `p2p-sync start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// TCP and UDP (QUIC) port to listen on; 0 picks free ports.
+    #[arg(long, default_value_t = 4002)]
+    pub port: u16,
+    /// Directory for the database and the node's identity key
+    /// [default: the platform's data directory, e.g. ~/.local/share/p2p-sync]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Peer to connect to (and reconnect to whenever the connection drops), e.g.
+    /// /ip4/192.168.1.20/tcp/4002 or /ip4/192.168.1.20/udp/4002/quic-v1/p2p/12D3KooW…;
+    /// may be given several times
+    #[arg(long, value_name = "MULTIADDR", value_parser = parse_dial_address)]
+    pub dial: Vec<Multiaddr>,
+    /// Do not discover peers by mDNS (multicast); use --dial instead
+    #[arg(long)]
+    pub no_mdns: bool,
+    /// IP address to listen on
+    #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    pub listen_ip: IpAddr,
+    /// Log filter, e.g. `debug` or `info,p2p_sync=debug` [default: $RUST_LOG, else info]
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+}
+
+/// Parses a `--dial` address: an IP address and a TCP or QUIC port, optionally `/p2p/<PeerId>`.
+pub fn parse_dial_address(text: &str) -> Result<Multiaddr, String> {
+    const EXAMPLE: &str =
+        "expected e.g. /ip4/192.168.1.20/tcp/4002 or /ip4/192.168.1.20/udp/4002/quic-v1";
+    let address: Multiaddr = text
+        .parse()
+        .map_err(|error| format!("not a multiaddr ({error}); {EXAMPLE}"))?;
+    let mut parts = address.iter();
+    let ip = matches!(parts.next(), Some(Protocol::Ip4(_) | Protocol::Ip6(_)));
+    let transport = match (parts.next(), parts.next()) {
+        (Some(Protocol::Tcp(_)), next) => next,
+        (Some(Protocol::Udp(_)), Some(Protocol::QuicV1)) => parts.next(),
+        _ => return Err(format!("no TCP or QUIC port; {EXAMPLE}")),
+    };
+    let rest_ok = match transport {
+        None => true,
+        Some(Protocol::P2p(_)) => parts.next().is_none(),
+        Some(_) => false,
+    };
+    if ip && rest_ok {
+        Ok(address)
+    } else {
+        Err(format!(
+            "unsupported address; {EXAMPLE}, optionally ending in /p2p/<PeerId>"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dial_addresses_need_an_ip_and_a_tcp_or_quic_port() {
+        let peer = libp2p::PeerId::random();
+        for good in [
+            "/ip4/127.0.0.1/tcp/4002".to_string(),
+            "/ip6/::1/udp/4002/quic-v1".to_string(),
+            format!("/ip4/10.0.0.2/tcp/4002/p2p/{peer}"),
+        ] {
+            assert!(parse_dial_address(&good).is_ok(), "{good}");
+        }
+        for bad in [
+            "hello",
+            "/ip4/127.0.0.1",
+            "/ip4/127.0.0.1/udp/4002",
+            "/dns4/example.com/tcp/4002",
+            "/ip4/127.0.0.1/tcp/4002/ws",
+        ] {
+            assert!(parse_dial_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn start_has_the_documented_defaults() {
+        let cli = Cli::try_parse_from(["p2p-sync", "start"]).unwrap();
+        let Command::Start(args) = cli.command;
+        assert_eq!(args.port, 4002);
+        assert!(!args.no_mdns && args.dial.is_empty() && args.data_dir.is_none());
+    }
+}

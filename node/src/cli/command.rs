@@ -1,0 +1,140 @@
+//! Parsing one input line into a command.
+
+/// The commands the node understands, one per input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `add KEY VALUE`: the value is the rest of the line, spaces included.
+    Add {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// `get KEY`.
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// `delete KEY`.
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// `list`.
+    List,
+    /// `status`.
+    Status,
+    /// `help`.
+    Help,
+    /// `quit` (or `exit`).
+    Quit,
+}
+
+/// Every command with its arguments, for hints.
+pub const USAGE: &str = "Commands: add KEY VALUE, get KEY, delete KEY, list, status, help, quit";
+
+/// Parses `line`. `Ok(None)` for a blank line; `Err` holds a one-line hint for the user.
+pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    let line = line.trim_start().trim_end_matches(['\r', '\n']);
+    let (word, rest) = match line.split_once(char::is_whitespace) {
+        Some((word, rest)) => (word, rest.trim_start()),
+        None => (line, ""),
+    };
+    let single_key = |usage: &str| match rest.trim_end() {
+        key if !key.is_empty() && !key.contains(char::is_whitespace) => Ok(key.to_string()),
+        _ => Err(format!("Usage: {usage}")),
+    };
+    let no_arguments = |command: Command| {
+        if rest.trim().is_empty() {
+            Ok(command)
+        } else {
+            Err(format!("Usage: {word} (no arguments)"))
+        }
+    };
+    let command = match word.to_ascii_lowercase().as_str() {
+        "" => return Ok(None),
+        "add" => match rest.split_once(char::is_whitespace) {
+            Some((key, value)) if !value.trim_start().is_empty() => Command::Add {
+                key: key.to_string(),
+                value: value.trim_start().to_string(),
+            },
+            _ => return Err("Usage: add KEY VALUE (the value is the rest of the line)".into()),
+        },
+        "get" => Command::Get {
+            key: single_key("get KEY")?,
+        },
+        "delete" | "del" | "rm" => Command::Delete {
+            key: single_key("delete KEY")?,
+        },
+        "list" | "ls" => no_arguments(Command::List)?,
+        "status" => no_arguments(Command::Status)?,
+        "help" | "?" => Command::Help,
+        "quit" | "exit" => Command::Quit,
+        other => return Err(format!("Unknown command '{other}'. {USAGE}")),
+    };
+    Ok(Some(command))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(key: &str, value: &str) -> Command {
+        Command::Add {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn the_value_is_the_rest_of_the_line() {
+        assert_eq!(parse("add hello world"), Ok(Some(add("hello", "world"))));
+        assert_eq!(
+            parse("add  greeting   hello big  world \r\n"),
+            Ok(Some(add("greeting", "hello big  world ")))
+        );
+    }
+
+    #[test]
+    fn commands_with_keys() {
+        let key = || "hello".to_string();
+        assert_eq!(parse("get hello"), Ok(Some(Command::Get { key: key() })));
+        assert_eq!(
+            parse("  GET hello  "),
+            Ok(Some(Command::Get { key: key() }))
+        );
+        assert_eq!(
+            parse("delete hello"),
+            Ok(Some(Command::Delete { key: key() }))
+        );
+    }
+
+    #[test]
+    fn commands_without_arguments() {
+        assert_eq!(parse("list"), Ok(Some(Command::List)));
+        assert_eq!(parse("status"), Ok(Some(Command::Status)));
+        assert_eq!(parse("help"), Ok(Some(Command::Help)));
+        assert_eq!(parse("quit"), Ok(Some(Command::Quit)));
+        assert_eq!(parse("   "), Ok(None));
+    }
+
+    #[test]
+    fn mistakes_get_a_one_line_hint() {
+        for line in [
+            "add",
+            "add hello",
+            "add hello   ",
+            "get",
+            "get a b",
+            "delete",
+            "list x",
+        ] {
+            let hint = parse(line).unwrap_err();
+            assert!(hint.starts_with("Usage: "), "{line}: {hint}");
+            assert!(!hint.contains('\n'));
+        }
+        let hint = parse("frobnicate now").unwrap_err();
+        assert!(hint.starts_with("Unknown command 'frobnicate'"), "{hint}");
+        assert!(hint.ends_with(USAGE));
+    }
+}

@@ -1,0 +1,18 @@
+//! `list`: every live key and value, sorted by key.
+
+use crate::net::Node;
+use std::io::{self, Write};
+
+/// Prints `Stored items (N):` and then `  key = value` lines.
+pub fn run(node: &Node, out: &mut dyn Write) -> io::Result<()> {
+    match node.list() {
+        Ok(items) => {
+            writeln!(out, "Stored items ({}):", items.len())?;
+            for (key, value) in items {
+                writeln!(out, "  {key} = {value}")?;
+            }
+            Ok(())
+        }
+        Err(error) => writeln!(out, "✗ Storage error: {error}"),
+    }
+}

@@ -1,0 +1,106 @@
+//! `status`: identity, addresses, peers, keys and counters.
+
+use crate::core::DropReason;
+use crate::net::behaviour::TOPIC;
+use crate::net::{Node, Status};
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+/// Prints the node's status; the last line is always the `Dropped messages:` line.
+pub fn run(node: &Node, out: &mut dyn Write) -> io::Result<()> {
+    match node.status() {
+        Ok(status) => write!(out, "{}", format(&status)),
+        Err(error) => writeln!(out, "✗ Storage error: {error}"),
+    }
+}
+
+/// The status report as text.
+pub fn format(status: &Status) -> String {
+    let mut text = String::new();
+    let counters = &status.counters;
+    let _ = writeln!(text, "Peer ID: {}", status.peer_id);
+    let _ = writeln!(text, "Listening on:");
+    for address in &status.listen_addresses {
+        let _ = writeln!(text, "  {address}");
+    }
+    let _ = writeln!(text, "Connected peers ({}):", status.peers.len());
+    for peer in &status.peers {
+        let topic = if peer.subscribed {
+            format!("subscribed to {TOPIC}")
+        } else {
+            format!("not subscribed to {TOPIC} yet")
+        };
+        let mesh = if peer.mesh { ", in mesh" } else { "" };
+        let _ = writeln!(text, "  {} ({topic}{mesh})", peer.peer);
+    }
+    let mesh = status.peers.iter().filter(|peer| peer.mesh).count();
+    let _ = writeln!(
+        text,
+        "Gossipsub mesh peers: {mesh} (connected peers are explicit Gossipsub peers and get every message directly)"
+    );
+    let _ = writeln!(
+        text,
+        "Keys: {} ({} including deleted)",
+        status.live_keys, status.stored_keys
+    );
+    let _ = writeln!(
+        text,
+        "Writes from peers: {} applied, {} older ignored",
+        counters.applied, counters.ignored_older
+    );
+    let _ = writeln!(
+        text,
+        "Reconciliation: {} started, {} writes received, {} sent",
+        counters.syncs_started, counters.sync_writes_received, counters.sync_writes_sent
+    );
+    let _ = writeln!(text, "Gossip waiting for peers: {}", status.pending_gossip);
+    let reasons: Vec<String> = DropReason::ALL
+        .iter()
+        .map(|&reason| format!("{reason} {}", counters.dropped.get(reason)))
+        .collect();
+    let _ = writeln!(
+        text,
+        "Dropped messages: {} ({})",
+        counters.dropped.total(),
+        reasons.join(", ")
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Counters;
+    use crate::net::PeerStatus;
+    use libp2p::PeerId;
+
+    #[test]
+    fn status_shows_peers_keys_and_drops_by_reason() {
+        let peer = PeerId::random();
+        let mut counters = Counters::default();
+        counters.dropped.too_large = 2;
+        counters.dropped.malformed = 1;
+        let status = Status {
+            peer_id: PeerId::random(),
+            listen_addresses: vec!["/ip4/127.0.0.1/tcp/4002".parse().unwrap()],
+            peers: vec![PeerStatus {
+                peer,
+                subscribed: true,
+                mesh: false,
+            }],
+            live_keys: 3,
+            stored_keys: 4,
+            pending_gossip: 0,
+            counters,
+        };
+        let text = format(&status);
+        assert!(text.contains("  /ip4/127.0.0.1/tcp/4002\n"));
+        assert!(text.contains(&format!(
+            "Connected peers (1):\n  {peer} (subscribed to p2p-sync)\n"
+        )));
+        assert!(text.contains("Keys: 3 (4 including deleted)\n"));
+        assert!(text.ends_with(
+            "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1, invalid 0, future_timestamp 0)\n"
+        ));
+    }
+}

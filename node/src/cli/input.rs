@@ -1,0 +1,113 @@
+//! Lines from standard input, read on a thread of their own: with line editing and history
+//! (rustyline) on a terminal, plainly from a pipe or file.
+
+use rustyline::error::ReadlineError;
+use rustyline::DefaultEditor;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+use std::thread::JoinHandle;
+use tokio::sync::mpsc;
+
+/// Lines read ahead of the node when stdin is a pipe.
+const PIPE_BUFFER: usize = 64;
+
+/// The stream of input lines.
+pub struct Input {
+    lines: mpsc::Receiver<String>,
+    /// Terminal mode: tells the editor a line was handled, so the prompt returns after the output.
+    handled: Option<std_mpsc::Sender<()>>,
+    editor: Option<JoinHandle<()>>,
+}
+
+impl Input {
+    /// Starts reading stdin. On a terminal, history is loaded from and saved to `history`.
+    pub fn spawn(history: Option<PathBuf>) -> Input {
+        if std::io::stdin().is_terminal() {
+            let (tx, lines) = mpsc::channel(1);
+            let (handled, handled_rx) = std_mpsc::channel();
+            let editor = std::thread::spawn(move || edit(tx, handled_rx, history));
+            Input {
+                lines,
+                handled: Some(handled),
+                editor: Some(editor),
+            }
+        } else {
+            let (tx, lines) = mpsc::channel(PIPE_BUFFER);
+            std::thread::spawn(move || read_pipe(&tx));
+            Input {
+                lines,
+                handled: None,
+                editor: None,
+            }
+        }
+    }
+
+    /// The next line, or `None` at the end of input (or Ctrl-C / Ctrl-D on a terminal).
+    pub async fn next(&mut self) -> Option<String> {
+        self.lines.recv().await
+    }
+
+    /// The last line has been handled and its output printed.
+    pub fn handled(&self) {
+        if let Some(handled) = &self.handled {
+            let _ = handled.send(());
+        }
+    }
+
+    /// Stops reading; on a terminal waits for the editor to save its history and restore the
+    /// terminal. (A thread blocked reading a pipe is left to end with the process.)
+    pub fn close(mut self) {
+        self.handled = None;
+        self.lines.close();
+        if let Some(editor) = self.editor.take() {
+            let _ = editor.join();
+        }
+    }
+}
+
+/// Reads lines from a pipe until its end, a read error, or the receiver closing.
+fn read_pipe(tx: &mpsc::Sender<String>) {
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if tx.blocking_send(line).is_err() {
+            break;
+        }
+    }
+}
+
+/// The terminal reader: a prompt, line editing and history; waits until each line is handled.
+fn edit(tx: mpsc::Sender<String>, handled: std_mpsc::Receiver<()>, history: Option<PathBuf>) {
+    let mut editor = match DefaultEditor::new() {
+        Ok(editor) => editor,
+        Err(error) => {
+            tracing::warn!("No line editing ({error}); reading plain lines");
+            return read_pipe(&tx);
+        }
+    };
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    loop {
+        match editor.readline("> ") {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                }
+                if tx.blocking_send(line).is_err() || handled.recv().is_err() {
+                    break;
+                }
+            }
+            Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
+            Err(error) => {
+                tracing::warn!("Cannot read the terminal: {error}");
+                break;
+            }
+        }
+    }
+    if let Some(path) = &history {
+        if let Err(error) = editor.save_history(path) {
+            tracing::debug!(%error, "history not saved");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The `p2p-sync` command line: arguments ([`args`]), logging ([`logging`]), input lines
+//! ([`input`]), parsing ([`command`]) and running ([`commands`]) the interactive commands, and
+//! the start-up and shutdown of a node ([`main`]).
+
+pub mod args;
+pub mod command;
+pub mod commands;
+pub mod input;
+pub mod logging;
+
+use crate::core::Config;
+use crate::net::{Node, Options, StartError};
+use args::{Cli, Command, StartArgs};
+use clap::Parser;
+use commands::Flow;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The rustyline history file inside the data directory.
+const HISTORY_FILE: &str = "history.txt";
+
+/// Parses the arguments, runs the command, and turns a failure into one line on stderr and
+/// exit code 1 (clap exits with 2 for bad arguments).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Command::Start(args) = cli.command;
+    logging::init(args.log_level.as_deref());
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
+    };
+    match runtime.block_on(start(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error.to_string()),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("Error: {message}");
+    ExitCode::FAILURE
+}
+
+/// The platform's data directory for p2p-sync, e.g. `~/.local/share/p2p-sync` on Linux.
+fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "p2p-sync").map(|dirs| dirs.data_dir().to_path_buf())
+}
+
+/// Starts the node, prints the banner, and serves input lines and the network until `quit`,
+/// the end of input, or Ctrl-C.
+async fn start(args: StartArgs) -> Result<(), StartError> {
+    let data_dir = args
+        .data_dir
+        .or_else(default_data_dir)
+        .ok_or_else(|| StartError::DataDir {
+            path: PathBuf::from("(none)"),
+            source: std::io::Error::other("no home directory; pass --data-dir"),
+        })?;
+    let mut node = Node::start(Options {
+        data_dir: data_dir.clone(),
+        listen_ip: args.listen_ip,
+        port: args.port,
+        dial: args.dial,
+        mdns: !args.no_mdns,
+        config: Config::default(),
+    })
+    .await?;
+    print!("{}", banner(&node, &data_dir));
+    let mut input = input::Input::spawn(Some(data_dir.join(HISTORY_FILE)));
+    let mut stdout = std::io::stdout();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            line = input.next() => {
+                let Some(line) = line else { break };
+                let flow = commands::execute(&mut node, &line, &mut stdout);
+                input.handled();
+                match flow {
+                    Ok(Flow::Continue) => {}
+                    Ok(Flow::Quit) => break,
+                    Err(error) => {
+                        tracing::error!("Cannot write to standard output: {error}");
+                        break;
+                    }
+                }
+            }
+            () = node.step() => {}
+            () = &mut shutdown => break,
+        }
+    }
+    tracing::info!("Shutting down");
+    input.close();
+    Ok(())
+}
+
+/// The start-up banner: the seed's first line, the PeerId, the addresses to `--dial`, the
+/// commands.
+fn banner(node: &Node, data_dir: &std::path::Path) -> String {
+    let peer_id = node.peer_id();
+    let mut text = format!("=== P2P Sync System Started ===\nPeer ID: {peer_id}\nListening on:\n");
+    for address in node.listen_addresses() {
+        text.push_str(&format!("  {address}/p2p/{peer_id}\n"));
+    }
+    text.push_str(&format!("Data directory: {}\n", data_dir.display()));
+    text.push_str("Commands: add, get, delete, list, status (also help, quit)\n");
+    text
+}
+
+/// Completes on Ctrl-C, or on SIGTERM on Unix.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

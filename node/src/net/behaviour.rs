@@ -1,0 +1,125 @@
+//! The libp2p behaviour of a node and the swarm built around it: TCP and QUIC with Noise and
+//! Yamux; Gossipsub with signed, strictly validated messages; mDNS; Kademlia in server mode;
+//! Identify; and the direct request-response protocol that reconciliation uses.
+
+use super::codec::{DirectCodec, SYNC_PROTOCOL};
+use crate::core::Config;
+use libp2p::identity::Keypair;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{gossipsub, identify, kad, mdns, noise, request_response, tcp, yamux};
+use libp2p::{StreamProtocol, Swarm, SwarmBuilder};
+use std::error::Error;
+use std::time::Duration;
+
+/// The Gossipsub topic every write is published on.
+pub const TOPIC: &str = "p2p-sync";
+
+/// Our own Kademlia protocol name, so p2p-sync nodes never join the public IPFS DHT.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2p-sync/kad/1.0.0");
+
+/// The protocol version nodes announce through Identify.
+pub const IDENTIFY_VERSION: &str = "/p2p-sync/1.0.0";
+
+/// How long a connection with no open streams stays up. Long, so quiet peers stay connected.
+pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// How long a direct message may wait for its acknowledgement.
+const DIRECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Every protocol a node speaks.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Broadcasts writes on [`TOPIC`]; the application validates every message.
+    pub gossipsub: gossipsub::Behaviour,
+    /// Finds peers on the local network; absent with `--no-mdns`.
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+    /// Remembers peers' addresses and finds peers of peers.
+    pub kademlia: kad::Behaviour<kad::store::MemoryStore>,
+    /// Exchanges listen addresses and supported protocols.
+    pub identify: identify::Behaviour,
+    /// Carries reconciliation messages, one acknowledged frame at a time.
+    pub direct: request_response::Behaviour<DirectCodec>,
+}
+
+/// The largest Gossipsub frame accepted: twice the message limit plus room for the envelope,
+/// so a message somewhat over the limit still reaches the core, which counts and logs it.
+pub fn max_gossip_frame_bytes(config: &Config) -> usize {
+    2 * config.max_message_bytes + 64 * 1024
+}
+
+/// The largest direct frame accepted: the message limit plus headroom.
+pub fn max_direct_frame_bytes(config: &Config) -> usize {
+    config.max_message_bytes + 64 * 1024
+}
+
+impl Behaviour {
+    /// The behaviour of a node with identity `key`, limits from `config`, mDNS on or off.
+    pub fn new(
+        key: &Keypair,
+        config: &Config,
+        mdns: bool,
+    ) -> Result<Self, Box<dyn Error + Send + Sync>> {
+        let peer_id = key.public().to_peer_id();
+        let gossip_config = gossipsub::ConfigBuilder::default()
+            .validation_mode(gossipsub::ValidationMode::Strict)
+            .validate_messages()
+            .max_transmit_size(max_gossip_frame_bytes(config))
+            .build()?;
+        let mut gossipsub = gossipsub::Behaviour::new(
+            gossipsub::MessageAuthenticity::Signed(key.clone()),
+            gossip_config,
+        )?;
+        gossipsub.subscribe(&gossipsub::IdentTopic::new(TOPIC))?;
+        let mdns = if mdns {
+            Some(mdns::tokio::Behaviour::new(
+                mdns::Config::default(),
+                peer_id,
+            )?)
+        } else {
+            None
+        };
+        let mut kademlia = kad::Behaviour::with_config(
+            peer_id,
+            kad::store::MemoryStore::new(peer_id),
+            kad::Config::new(KAD_PROTOCOL),
+        );
+        kademlia.set_mode(Some(kad::Mode::Server));
+        let identify = identify::Behaviour::new(
+            identify::Config::new(IDENTIFY_VERSION.into(), key.public())
+                .with_agent_version(format!("p2p-sync/{}", env!("CARGO_PKG_VERSION"))),
+        );
+        let direct = request_response::Behaviour::with_codec(
+            DirectCodec::new(max_direct_frame_bytes(config)),
+            [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(DIRECT_TIMEOUT),
+        );
+        Ok(Behaviour {
+            gossipsub,
+            mdns: mdns.into(),
+            kademlia,
+            identify,
+            direct,
+        })
+    }
+}
+
+/// Builds the swarm of a node with identity `key`: TCP and QUIC transports, [`Behaviour`], and
+/// a long idle-connection timeout. Must run inside a tokio runtime.
+pub fn build_swarm(
+    key: Keypair,
+    config: &Config,
+    mdns: bool,
+) -> Result<Swarm<Behaviour>, Box<dyn Error + Send + Sync>> {
+    Ok(SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
+        .with_quic()
+        .with_behaviour(|key| Behaviour::new(key, config, mdns))?
+        .with_swarm_config(|swarm| swarm.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .build())
+}

@@ -1,0 +1,166 @@
+//! Whom to dial and when: the `--dial` addresses, peers found by mDNS or Kademlia, and lost
+//! peers again with backoff.
+
+use super::behaviour::Behaviour;
+use super::redial::Redial;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, DialError};
+use libp2p::{Multiaddr, PeerId, Swarm};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// Dial bookkeeping of a node.
+#[derive(Debug, Default)]
+pub struct Dialer {
+    /// Lost or unreachable peers, by PeerId.
+    peers: Redial<PeerId>,
+    /// `--dial` addresses without a `/p2p/` suffix that have not answered yet.
+    addresses: Redial<Multiaddr>,
+    /// The `--dial` addresses of each peer they led to.
+    pinned: HashMap<PeerId, Vec<Multiaddr>>,
+    /// Dials of addresses whose peer is not known yet.
+    unresolved: HashMap<ConnectionId, Multiaddr>,
+}
+
+/// The PeerId at the end of `address` (`…/p2p/<PeerId>`), if it names one.
+fn peer_of(address: &Multiaddr) -> Option<PeerId> {
+    match address.iter().last() {
+        Some(Protocol::P2p(peer)) => Some(peer),
+        _ => None,
+    }
+}
+
+impl Dialer {
+    /// Dials the addresses given with `--dial`; they are retried forever.
+    pub fn dial_configured(&mut self, swarm: &mut Swarm<Behaviour>, addresses: &[Multiaddr]) {
+        for address in addresses {
+            match peer_of(address) {
+                Some(peer) => {
+                    self.pin(peer, address.clone());
+                    self.dial_peer(swarm, peer, Vec::new());
+                }
+                None => {
+                    self.addresses.pin(address.clone());
+                    self.dial_address(swarm, address.clone());
+                }
+            }
+        }
+    }
+
+    fn pin(&mut self, peer: PeerId, address: Multiaddr) {
+        self.peers.pin(peer);
+        let pinned = self.pinned.entry(peer).or_default();
+        if !pinned.contains(&address) {
+            pinned.push(address);
+        }
+    }
+
+    /// Dials `peer` at `addresses`, its pinned addresses and any the behaviours know, unless it
+    /// is connected or being dialed.
+    pub fn dial_peer(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        peer: PeerId,
+        mut addresses: Vec<Multiaddr>,
+    ) {
+        if peer == *swarm.local_peer_id() || swarm.is_connected(&peer) {
+            return;
+        }
+        addresses.extend(self.pinned.get(&peer).into_iter().flatten().cloned());
+        let options = DialOpts::peer_id(peer)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .addresses(addresses)
+            .extend_addresses_through_behaviour()
+            .build();
+        if let Err(error) = swarm.dial(options) {
+            tracing::debug!(%peer, %error, "not dialing");
+        }
+    }
+
+    fn dial_address(&mut self, swarm: &mut Swarm<Behaviour>, address: Multiaddr) {
+        let options = DialOpts::unknown_peer_id().address(address.clone()).build();
+        let connection = options.connection_id();
+        match swarm.dial(options) {
+            Ok(()) => {
+                self.unresolved.insert(connection, address);
+            }
+            Err(error) => {
+                tracing::debug!(%address, %error, "not dialing");
+            }
+        }
+    }
+
+    /// A connection to `peer` opened: stop retrying it; a `--dial` address that led to it is
+    /// pinned to it from now on.
+    pub fn on_connected(&mut self, peer: PeerId, connection: ConnectionId) {
+        if let Some(address) = self.unresolved.remove(&connection) {
+            self.addresses.found(&address);
+            self.pin(peer, address);
+        }
+        self.peers.found(&peer);
+    }
+
+    /// The last connection to `peer` closed: retry it with backoff.
+    pub fn on_disconnected(&mut self, peer: PeerId, now: Instant) {
+        self.peers.lost(peer, now);
+    }
+
+    /// A dial failed. `--dial` targets are retried (the first failure is a warning); other
+    /// peers only if they were connected before and are being retried already.
+    pub fn on_dial_failed(
+        &mut self,
+        swarm: &Swarm<Behaviour>,
+        peer: Option<PeerId>,
+        connection: ConnectionId,
+        error: &DialError,
+        now: Instant,
+    ) {
+        let first_failure = if let Some(address) = self.unresolved.remove(&connection) {
+            self.addresses
+                .lost(address.clone(), now)
+                .then(|| address.to_string())
+        } else {
+            match peer {
+                Some(peer) if self.peers.is_pinned(&peer) && !swarm.is_connected(&peer) => {
+                    self.peers.lost(peer, now).then(|| peer.to_string())
+                }
+                _ => None,
+            }
+        };
+        match first_failure {
+            Some(target) => {
+                tracing::warn!("Could not connect to {target}: {error} (retrying with backoff)")
+            }
+            None => tracing::debug!(?peer, %error, "dial failed"),
+        }
+    }
+
+    /// Dials every lost peer and unanswered address whose retry is due at `now`.
+    pub fn on_tick(&mut self, swarm: &mut Swarm<Behaviour>, now: Instant) {
+        for peer in self.peers.due(now) {
+            tracing::debug!(%peer, "redialing");
+            self.dial_peer(swarm, peer, Vec::new());
+        }
+        for address in self.addresses.due(now) {
+            tracing::debug!(%address, "redialing");
+            self.dial_address(swarm, address);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peer_is_read_from_a_p2p_suffix() {
+        let peer = PeerId::random();
+        let with: Multiaddr = format!("/ip4/127.0.0.1/tcp/4002/p2p/{peer}")
+            .parse()
+            .unwrap();
+        let without: Multiaddr = "/ip4/127.0.0.1/tcp/4002".parse().unwrap();
+        assert_eq!(peer_of(&with), Some(peer));
+        assert_eq!(peer_of(&without), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! The real world around the core: libp2p networking, the system clock, the identity key.
+//!
+//! - [`behaviour`]: the libp2p protocols of a node and the swarm built from them.
+//! - [`codec`]: length-prefixed raw frames for the direct (reconciliation) protocol.
+//! - [`direct`]: per-peer, one-at-a-time, acknowledged direct sends.
+//! - [`pending`]: gossip waiting for a subscribed peer.
+//! - [`transport`]: the core's `Transport` on the swarm.
+//! - [`dialer`] and [`redial`]: whom to dial, and backoff for lost peers.
+//! - [`report`]: the log lines for the core's events.
+//! - [`identity`], [`clock`]: the persistent key and the system clock.
+//! - [`node`]: the driver that ties the core and the swarm together.
+
+pub mod behaviour;
+pub mod clock;
+pub mod codec;
+pub mod dialer;
+pub mod direct;
+pub mod identity;
+pub mod node;
+pub mod pending;
+pub mod redial;
+pub mod report;
+pub mod transport;
+
+pub use clock::SystemClock;
+pub use node::{Node, Options, PeerStatus, StartError, Status};

@@ -1,0 +1,518 @@
+//! The real-world driver: one [`NodeCore`] over SQLite and the system clock, one libp2p swarm,
+//! and the glue between them. [`Node::step`] waits for the next swarm event or timer tick and
+//! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
+
+use super::behaviour::{build_swarm, BehaviourEvent, KAD_PROTOCOL};
+use super::clock::SystemClock;
+use super::dialer::Dialer;
+use super::identity;
+use super::transport::SwarmNet;
+use crate::core::{CommandError, Config, Counters, NodeCore, Verdict};
+use crate::store::{SqliteStore, Store, StoreError};
+use futures::StreamExt;
+use libp2p::gossipsub::{self, MessageAcceptance};
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{identify, kad, mdns, request_response, Multiaddr, PeerId};
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio::time::{Interval, MissedTickBehavior};
+
+/// The SQLite database file inside the data directory.
+pub const DATABASE_FILE: &str = "p2p-sync.db";
+
+/// How long start-up waits for the listeners to report their addresses.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Everything needed to start a node.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the database and the identity key live; created if missing.
+    pub data_dir: PathBuf,
+    /// The address to listen on (`0.0.0.0` for every interface).
+    pub listen_ip: IpAddr,
+    /// The TCP and UDP (QUIC) port; 0 picks free ports.
+    pub port: u16,
+    /// Peers to dial at start and redial forever.
+    pub dial: Vec<Multiaddr>,
+    /// Whether to discover peers by mDNS.
+    pub mdns: bool,
+    /// The core's limits and intervals.
+    pub config: Config,
+}
+
+/// Why a node could not start. Each reads as one line.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// The data directory or the identity key in it cannot be used.
+    #[error("cannot use data directory {}: {source}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// The database cannot be opened.
+    #[error("cannot open database {}: {source}", path.display())]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong.
+        source: StoreError,
+    },
+    /// The swarm cannot be built.
+    #[error("cannot set up networking: {0}")]
+    Network(String),
+    /// A listener cannot be opened (port in use, address not local, …).
+    #[error("cannot listen on {address}: {reason}")]
+    Listen {
+        /// The listen address.
+        address: Multiaddr,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A connected peer as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// The peer.
+    pub peer: PeerId,
+    /// Whether it told us it subscribes to the topic.
+    pub subscribed: bool,
+    /// Whether it is in our Gossipsub mesh for the topic.
+    pub mesh: bool,
+}
+
+/// A snapshot of the node for the `status` command.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// This node's PeerId.
+    pub peer_id: PeerId,
+    /// The addresses it listens on.
+    pub listen_addresses: Vec<Multiaddr>,
+    /// The peers it is connected to, sorted.
+    pub peers: Vec<PeerStatus>,
+    /// Live keys in the store.
+    pub live_keys: usize,
+    /// Keys in the store, tombstones included.
+    pub stored_keys: u64,
+    /// Gossip messages waiting for a subscribed peer.
+    pub pending_gossip: usize,
+    /// What the core counted.
+    pub counters: Counters,
+}
+
+/// A running node.
+pub struct Node {
+    core: NodeCore<SqliteStore, SystemClock>,
+    net: SwarmNet,
+    dialer: Dialer,
+    /// Peers connected at some point, to tell a reconnection from a first connection.
+    seen: HashSet<PeerId>,
+    tick: Interval,
+}
+
+/// The address of `port` on `ip` for one transport.
+fn listen_address(ip: IpAddr, port: u16, quic: bool) -> Multiaddr {
+    let address = Multiaddr::from(ip);
+    if quic {
+        address.with(Protocol::Udp(port)).with(Protocol::QuicV1)
+    } else {
+        address.with(Protocol::Tcp(port))
+    }
+}
+
+/// One line for a listen failure: the innermost cause, with a hint for a port in use.
+fn listen_reason(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    let in_use = std::iter::successors(Some(error), |e| e.source()).any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::AddrInUse)
+    });
+    if in_use {
+        "the port is already in use (choose another with --port)".into()
+    } else {
+        cause.to_string()
+    }
+}
+
+impl Node {
+    /// Opens the data directory (database and identity key), builds the swarm, listens on TCP
+    /// and QUIC, dials `options.dial`, and returns once the listen addresses are known.
+    pub async fn start(options: Options) -> Result<Node, StartError> {
+        let data_dir = options.data_dir.clone();
+        let data_dir_error = |source| StartError::DataDir {
+            path: data_dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&data_dir).map_err(data_dir_error)?;
+        let key = identity::load_or_create(&data_dir).map_err(data_dir_error)?;
+        let database = data_dir.join(DATABASE_FILE);
+        let store = SqliteStore::open(&database).map_err(|source| StartError::Store {
+            path: database,
+            source,
+        })?;
+        let peer_id = key.public().to_peer_id();
+        let swarm = build_swarm(key, &options.config, options.mdns)
+            .map_err(|error| StartError::Network(error.to_string()))?;
+        let tick_ms = options.config.tick_ms;
+        let core = NodeCore::new(
+            peer_id.to_string(),
+            options.config,
+            store,
+            SystemClock,
+            rand::random(),
+        );
+        let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut node = Node {
+            core,
+            net: SwarmNet::new(swarm),
+            dialer: Dialer::default(),
+            seen: HashSet::new(),
+            tick,
+        };
+        node.listen(options.listen_ip, options.port).await?;
+        node.dialer
+            .dial_configured(&mut node.net.swarm, &options.dial);
+        Ok(node)
+    }
+
+    /// Opens the TCP and QUIC listeners and handles events until both report an address.
+    async fn listen(&mut self, ip: IpAddr, port: u16) -> Result<(), StartError> {
+        let mut listeners = HashSet::new();
+        for quic in [false, true] {
+            let address = listen_address(ip, port, quic);
+            let id =
+                self.net
+                    .swarm
+                    .listen_on(address.clone())
+                    .map_err(|error| StartError::Listen {
+                        reason: listen_reason(&error),
+                        address,
+                    })?;
+            listeners.insert(id);
+        }
+        let deadline = tokio::time::Instant::now() + LISTEN_TIMEOUT;
+        while !listeners.is_empty() {
+            let event = tokio::time::timeout_at(deadline, self.net.swarm.select_next_some())
+                .await
+                .map_err(|_| StartError::Network("listeners did not start in time".into()))?;
+            match &event {
+                SwarmEvent::NewListenAddr { listener_id, .. } => {
+                    listeners.remove(listener_id);
+                }
+                SwarmEvent::ListenerClosed {
+                    addresses,
+                    reason: Err(error),
+                    ..
+                } => {
+                    return Err(StartError::Listen {
+                        address: addresses.first().cloned().unwrap_or_else(Multiaddr::empty),
+                        reason: listen_reason(error),
+                    })
+                }
+                _ => {}
+            }
+            self.handle(event);
+        }
+        Ok(())
+    }
+
+    /// This node's PeerId.
+    pub fn peer_id(&self) -> PeerId {
+        *self.net.swarm.local_peer_id()
+    }
+
+    /// The addresses the node listens on.
+    pub fn listen_addresses(&self) -> Vec<Multiaddr> {
+        self.net.swarm.listeners().cloned().collect()
+    }
+
+    /// Whether a connection to `peer` is open.
+    pub fn is_connected(&self, peer: &PeerId) -> bool {
+        self.net.swarm.is_connected(peer)
+    }
+
+    /// What the core counted so far.
+    pub fn counters(&self) -> &Counters {
+        self.core.counters()
+    }
+
+    /// Stores and publishes `key = value`.
+    pub fn put(&mut self, key: &str, value: &str) -> Result<(), CommandError> {
+        self.core.put(&mut self.net, key, value).map(drop)
+    }
+
+    /// Deletes `key` and publishes the delete; says whether it had a value here.
+    pub fn delete(&mut self, key: &str) -> Result<bool, CommandError> {
+        Ok(self.core.delete(&mut self.net, key)?.1)
+    }
+
+    /// The value of `key`, if it has one.
+    pub fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.core.get(key)
+    }
+
+    /// Every live key and value, sorted by key.
+    pub fn list(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.core.store().live()
+    }
+
+    /// A snapshot for the `status` command.
+    pub fn status(&self) -> Result<Status, StoreError> {
+        let gossipsub = &self.net.swarm.behaviour().gossipsub;
+        let topic = self.net.topic();
+        let mesh: HashSet<&PeerId> = gossipsub.mesh_peers(topic).collect();
+        let subscribed: HashSet<&PeerId> = gossipsub
+            .all_peers()
+            .filter(|(_, topics)| topics.contains(&topic))
+            .map(|(peer, _)| peer)
+            .collect();
+        let mut peers: Vec<PeerStatus> = self
+            .net
+            .swarm
+            .connected_peers()
+            .map(|peer| PeerStatus {
+                peer: *peer,
+                subscribed: subscribed.contains(peer),
+                mesh: mesh.contains(peer),
+            })
+            .collect();
+        peers.sort_by_key(|status| status.peer.to_string());
+        Ok(Status {
+            peer_id: self.peer_id(),
+            listen_addresses: self.listen_addresses(),
+            peers,
+            live_keys: self.list()?.len(),
+            stored_keys: self.core.store().summary().count,
+            pending_gossip: self.net.pending(),
+            counters: *self.core.counters(),
+        })
+    }
+
+    /// Waits for the next swarm event or timer tick and handles it. Cancel-safe: a step
+    /// dropped while waiting loses nothing.
+    pub async fn step(&mut self) {
+        tokio::select! {
+            event = self.net.swarm.select_next_some() => self.handle(event),
+            _ = self.tick.tick() => self.on_tick(),
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.core.on_tick(&mut self.net);
+        self.dialer.on_tick(&mut self.net.swarm, Instant::now());
+        self.net.retry_pending();
+    }
+
+    fn handle(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(event) => self.on_behaviour(event),
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                num_established,
+                endpoint,
+                ..
+            } => {
+                self.dialer.on_connected(peer_id, connection_id);
+                if num_established.get() > 1 {
+                    tracing::debug!(%peer_id, ?endpoint, "another connection");
+                    return;
+                }
+                if self.seen.insert(peer_id) {
+                    tracing::info!("Connection established with peer: {peer_id}");
+                } else {
+                    tracing::info!("Connection re-established with peer: {peer_id}");
+                }
+                tracing::debug!(%peer_id, ?endpoint, "connected");
+                self.net
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .add_explicit_peer(&peer_id);
+                self.core.on_peer_up(&mut self.net, &peer_id.to_string());
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                if num_established > 0 {
+                    return;
+                }
+                match cause {
+                    Some(cause) => {
+                        tracing::info!("Connection closed with peer: {peer_id} ({cause})")
+                    }
+                    None => tracing::info!("Connection closed with peer: {peer_id}"),
+                }
+                self.net
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .remove_explicit_peer(&peer_id);
+                self.net.forget(&peer_id);
+                self.core.on_peer_down(&peer_id.to_string());
+                self.dialer.on_disconnected(peer_id, Instant::now());
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id,
+                connection_id,
+                error,
+            } => self.dialer.on_dial_failed(
+                &self.net.swarm,
+                peer_id,
+                connection_id,
+                &error,
+                Instant::now(),
+            ),
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::debug!(%address, "listening");
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::warn!("Listener error: {error}");
+            }
+            SwarmEvent::ListenerClosed {
+                addresses, reason, ..
+            } => tracing::warn!(?addresses, ?reason, "Listener closed"),
+            other => tracing::trace!(?other, "swarm event"),
+        }
+    }
+
+    fn on_behaviour(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Gossipsub(event) => self.on_gossipsub(event),
+            BehaviourEvent::Direct(event) => self.on_direct(event),
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+                for (peer, address) in found {
+                    by_peer.entry(peer).or_default().push(address);
+                }
+                for (peer, addresses) in by_peer {
+                    tracing::info!("Discovered peer by mDNS: {peer}");
+                    for address in &addresses {
+                        self.net
+                            .swarm
+                            .behaviour_mut()
+                            .kademlia
+                            .add_address(&peer, address.clone());
+                    }
+                    self.dialer.dial_peer(&mut self.net.swarm, peer, addresses);
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Expired(expired)) => {
+                tracing::debug!(?expired, "mDNS records expired");
+            }
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                if info.protocols.contains(&KAD_PROTOCOL) {
+                    let kademlia = &mut self.net.swarm.behaviour_mut().kademlia;
+                    for address in info.listen_addrs {
+                        kademlia.add_address(&peer_id, address);
+                    }
+                }
+            }
+            BehaviourEvent::Kademlia(kad::Event::RoutingUpdated {
+                peer,
+                is_new_peer: true,
+                ..
+            }) => self.dialer.dial_peer(&mut self.net.swarm, peer, Vec::new()),
+            BehaviourEvent::Identify(event) => tracing::trace!(?event, "identify"),
+            BehaviourEvent::Kademlia(event) => tracing::trace!(?event, "kademlia"),
+        }
+    }
+
+    fn on_gossipsub(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => {
+                let author = message
+                    .source
+                    .map_or_else(|| propagation_source.to_string(), |peer| peer.to_string());
+                let verdict = self.core.on_gossip(
+                    &mut self.net,
+                    &author,
+                    &propagation_source.to_string(),
+                    &message.data,
+                );
+                let acceptance = match verdict {
+                    Ok(Verdict::Accept) => MessageAcceptance::Accept,
+                    Ok(Verdict::Ignore) => MessageAcceptance::Ignore,
+                    Ok(Verdict::Reject) => MessageAcceptance::Reject,
+                    Err(error) => {
+                        tracing::error!("Could not store a message from peer {author}: {error}");
+                        MessageAcceptance::Ignore
+                    }
+                };
+                self.net
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+            }
+            gossipsub::Event::Subscribed { peer_id, topic } if &topic == self.net.topic() => {
+                tracing::debug!(%peer_id, "peer subscribed to the topic");
+                self.net.retry_pending();
+            }
+            gossipsub::Event::SlowPeer { peer_id, .. } => {
+                tracing::debug!(%peer_id, "slow gossip peer");
+            }
+            other => tracing::trace!(?other, "gossipsub"),
+        }
+    }
+
+    fn on_direct(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                if let Err(error) = self
+                    .core
+                    .on_direct(&mut self.net, &peer.to_string(), &request)
+                {
+                    tracing::error!("Could not store writes from peer {peer}: {error}");
+                }
+                let direct = &mut self.net.swarm.behaviour_mut().direct;
+                if direct.send_response(channel, Vec::new()).is_err() {
+                    tracing::debug!(%peer, "could not acknowledge a direct message");
+                }
+            }
+            request_response::Event::Message {
+                peer,
+                message: request_response::Message::Response { request_id, .. },
+                ..
+            } => self.net.on_direct_done(peer, request_id),
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "direct message failed");
+                self.net.on_direct_done(peer, request_id);
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, %error, "inbound direct message failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+}

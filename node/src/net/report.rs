@@ -1,0 +1,88 @@
+//! How the core's events appear in the log: the seed's wording, one line each.
+
+use crate::core::{DropReason, Event, Write};
+
+/// Longest value shown in full in a log line; longer ones are cut and their size given.
+const SHOWN_VALUE_CHARS: usize = 80;
+
+/// `Put { key = value }` or `Delete { key }`, as the seed logs received writes.
+pub fn describe(write: &Write) -> String {
+    match &write.value {
+        Some(value) if value.chars().count() > SHOWN_VALUE_CHARS => {
+            let shown: String = value.chars().take(SHOWN_VALUE_CHARS).collect();
+            format!("Put {{ {} = {shown}… ({} bytes) }}", write.key, value.len())
+        }
+        Some(value) => format!("Put {{ {} = {value} }}", write.key),
+        None => format!("Delete {{ {} }}", write.key),
+    }
+}
+
+/// The log line for a dropped message, worded as in the seed.
+pub fn drop_line(from: &str, reason: DropReason, detail: &str) -> String {
+    match reason {
+        DropReason::RateLimited => format!("Rate limit exceeded for peer {from}: {detail}"),
+        DropReason::TooLarge => format!("Message too large from peer {from}: {detail}"),
+        DropReason::Malformed => format!("Invalid message from peer {from}: {detail}"),
+        DropReason::Invalid => format!("Invalid key or value from peer {from}: {detail}"),
+        DropReason::FutureTimestamp => {
+            format!("Timestamp too far in the future from peer {from}: {detail}")
+        }
+    }
+}
+
+/// Logs one core event: applied writes and syncs at info, drops at warn.
+pub fn log(event: &Event) {
+    match event {
+        Event::Applied { from, write } => {
+            tracing::info!("Got message from {from}: {}", describe(write));
+        }
+        Event::Dropped {
+            from,
+            reason,
+            detail,
+        } => tracing::warn!("{}", drop_line(from, *reason, detail)),
+        Event::Synced {
+            peer,
+            applied,
+            sent,
+        } => tracing::info!("Synced with peer {peer}: {applied} writes received, {sent} sent"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Hlc, Version};
+
+    fn write(value: Option<&str>) -> Write {
+        Write {
+            key: "hello".into(),
+            value: value.map(str::to_string),
+            version: Version {
+                hlc: Hlc::default(),
+                origin: "n0".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn writes_are_described_as_the_seed_logs_them() {
+        assert_eq!(describe(&write(Some("world"))), "Put { hello = world }");
+        assert_eq!(describe(&write(None)), "Delete { hello }");
+        let long = "x".repeat(1000);
+        assert_eq!(
+            describe(&write(Some(&long))),
+            format!("Put {{ hello = {}… (1000 bytes) }}", "x".repeat(80))
+        );
+    }
+
+    #[test]
+    fn drops_use_the_seed_wording() {
+        let line = drop_line("12D3", DropReason::RateLimited, "too many");
+        assert!(line.starts_with("Rate limit exceeded for peer 12D3"));
+        let line = drop_line("12D3", DropReason::TooLarge, "2000000 bytes");
+        assert!(line.starts_with("Message too large from peer 12D3"));
+        let line = drop_line("12D3", DropReason::Malformed, "not JSON");
+        assert!(line.starts_with("Invalid message from peer 12D3"));
+    }
+}

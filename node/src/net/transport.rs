@@ -1,0 +1,128 @@
+//! The core's [`Transport`] on libp2p: publish on the Gossipsub topic (queueing what cannot go
+//! out yet), send direct messages in order, log events.
+
+use super::behaviour::{Behaviour, TOPIC};
+use super::direct::DirectQueue;
+use super::pending::PendingPublishes;
+use super::report;
+use crate::core::{Event, Transport};
+use libp2p::gossipsub::{IdentTopic, PublishError, TopicHash};
+use libp2p::request_response::OutboundRequestId;
+use libp2p::{PeerId, Swarm};
+
+/// At most this much gossip waits for subscribers; older messages beyond it are dropped (their
+/// writes still reach peers by reconciliation).
+const MAX_PENDING_BYTES: usize = 16 * 1024 * 1024;
+
+/// The swarm, seen by the core as its transport.
+pub struct SwarmNet {
+    /// The libp2p swarm.
+    pub swarm: Swarm<Behaviour>,
+    topic: TopicHash,
+    pending: PendingPublishes,
+    direct: DirectQueue,
+}
+
+impl SwarmNet {
+    /// Wraps `swarm`, whose Gossipsub is subscribed to [`TOPIC`].
+    pub fn new(swarm: Swarm<Behaviour>) -> Self {
+        SwarmNet {
+            swarm,
+            topic: IdentTopic::new(TOPIC).hash(),
+            pending: PendingPublishes::new(MAX_PENDING_BYTES),
+            direct: DirectQueue::default(),
+        }
+    }
+
+    /// The hash of the topic writes are published on.
+    pub fn topic(&self) -> &TopicHash {
+        &self.topic
+    }
+
+    /// How many gossip messages wait for a subscribed peer.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Publishes what waits in the queue, as far as peers will take it.
+    pub fn retry_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let (swarm, topic) = (&mut self.swarm, &self.topic);
+        let published = self
+            .pending
+            .retry(|payload| try_publish(swarm, topic, payload));
+        if published > 0 {
+            tracing::debug!(published, "published queued gossip messages");
+        }
+    }
+
+    /// The direct request `request_id` to `peer` was acknowledged or failed.
+    pub fn on_direct_done(&mut self, peer: PeerId, request_id: OutboundRequestId) {
+        let direct = &mut self.swarm.behaviour_mut().direct;
+        self.direct.on_done(direct, peer, request_id);
+    }
+
+    /// `peer` disconnected: drop direct messages waiting for it.
+    pub fn forget(&mut self, peer: &PeerId) {
+        self.direct.forget(peer);
+    }
+}
+
+/// Publishes `payload`; hands it back when it should be retried later (no subscribed peer yet,
+/// or every send queue full). Other failures are logged and the payload dropped.
+fn try_publish(
+    swarm: &mut Swarm<Behaviour>,
+    topic: &TopicHash,
+    payload: Vec<u8>,
+) -> Result<(), Vec<u8>> {
+    match swarm
+        .behaviour_mut()
+        .gossipsub
+        .publish(topic.clone(), payload.clone())
+    {
+        Ok(_) => Ok(()),
+        Err(error @ (PublishError::NoPeersSubscribedToTopic | PublishError::AllQueuesFull(_))) => {
+            tracing::debug!(%error, "gossip publish deferred; the write is stored and will be retried");
+            Err(payload)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "gossip publish failed; the write is stored and reaches peers by reconciliation");
+            Ok(())
+        }
+    }
+}
+
+impl Transport for SwarmNet {
+    fn publish(&mut self, payload: Vec<u8>) {
+        if !self.pending.is_empty() {
+            self.retry_pending();
+        }
+        if let Err(payload) = try_publish(&mut self.swarm, &self.topic, payload) {
+            let dropped = self.pending.push(payload);
+            if dropped > 0 {
+                tracing::debug!(
+                    dropped,
+                    "gossip queue full; oldest messages left to reconciliation"
+                );
+            }
+        }
+    }
+
+    fn send(&mut self, peer: &str, payload: Vec<u8>) {
+        match peer.parse::<PeerId>() {
+            Ok(peer) => {
+                let direct = &mut self.swarm.behaviour_mut().direct;
+                self.direct.send(direct, peer, payload);
+            }
+            Err(error) => {
+                tracing::error!(peer, %error, "the core named a peer that is not a PeerId")
+            }
+        }
+    }
+
+    fn notify(&mut self, event: Event) {
+        report::log(&event);
+    }
+}
