@@ -1,0 +1,250 @@
+//! Drives real `p2p-sync` processes: start on a free loopback port without mDNS, type
+//! commands, read their output, wait for log lines with deadlines, kill on drop.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, UdpSocket};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The binary under test, built by Cargo for this test target.
+pub const BIN: &str = env!("CARGO_BIN_EXE_p2p-sync");
+
+/// The longest any single wait may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// How often a condition is polled.
+const POLL: Duration = Duration::from_millis(50);
+
+/// A port free for both TCP and UDP on 127.0.0.1.
+pub fn free_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("bind a TCP port")
+            .port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Runs `p2p-sync start` with `args` (after the loopback defaults) to completion without
+/// input; returns its exit status and standard error.
+pub fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
+    let output = Command::new(BIN)
+        .arg("start")
+        .args(["--listen-ip", "127.0.0.1", "--no-mdns"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run p2p-sync");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// One running node.
+pub struct Node {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    stderr: Arc<Mutex<Vec<String>>>,
+    /// Its PeerId, as printed in the banner.
+    pub peer_id: String,
+    /// Its TCP and UDP port.
+    pub port: u16,
+}
+
+impl Node {
+    /// Starts node `name` on `port` with `data_dir`, dialing `dial`; returns after the banner.
+    pub fn start(name: &str, data_dir: &Path, port: u16, dial: &[String]) -> Node {
+        let mut command = Command::new(BIN);
+        command
+            .arg("start")
+            .args(["--listen-ip", "127.0.0.1", "--no-mdns", "--port"])
+            .arg(port.to_string())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for address in dial {
+            command.args(["--dial", address]);
+        }
+        let mut child = command.spawn().expect("spawn p2p-sync");
+        let (tx, stdout) = mpsc::channel();
+        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let err = BufReader::new(child.stderr.take().expect("stderr"));
+        let sink = Arc::clone(&stderr);
+        thread::spawn(move || {
+            for line in err.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut node = Node {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            stdout,
+            stderr,
+            peer_id: String::new(),
+            port,
+        };
+        assert_eq!(node.line(), "=== P2P Sync System Started ===");
+        node.peer_id = node
+            .line()
+            .strip_prefix("Peer ID: ")
+            .expect("the banner's second line names the PeerId")
+            .to_string();
+        while !node
+            .line()
+            .starts_with("Commands: add, get, delete, list, status")
+        {}
+        node
+    }
+
+    /// The address others dial to reach this node over TCP.
+    pub fn address(&self) -> String {
+        format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.port, self.peer_id)
+    }
+
+    /// Types `line`.
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{line}").expect("write to the node");
+        stdin.flush().expect("flush");
+    }
+
+    /// The next line of output.
+    pub fn line(&mut self) -> String {
+        match self.stdout.recv_timeout(DEADLINE) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => self.fail("no output in time"),
+            Err(RecvTimeoutError::Disconnected) => self.fail("the node closed its output"),
+        }
+    }
+
+    /// Types `command` and returns its one line of output.
+    pub fn ask(&mut self, command: &str) -> String {
+        self.send(command);
+        self.line()
+    }
+
+    /// `add key value`, checking the confirmation.
+    pub fn add(&mut self, key: &str, value: &str) {
+        let reply = self.ask(&format!("add {key} {value}"));
+        assert_eq!(reply, format!("✓ Added: {key} = {value}"), "{}", self.name);
+    }
+
+    /// `get key`: the value, or `None` when the node says it is not found.
+    pub fn get(&mut self, key: &str) -> Option<String> {
+        let reply = self.ask(&format!("get {key}"));
+        if let Some(value) = reply.strip_prefix(&format!("✓ {key} = ")) {
+            return Some(value.to_string());
+        }
+        assert_eq!(reply, format!("✗ Not found: {key}"), "{}", self.name);
+        None
+    }
+
+    /// `list`: the item lines.
+    pub fn list(&mut self) -> Vec<String> {
+        let header = self.ask("list");
+        let count: usize = header
+            .strip_prefix("Stored items (")
+            .and_then(|rest| rest.strip_suffix("):"))
+            .and_then(|count| count.parse().ok())
+            .unwrap_or_else(|| self.fail(&format!("not a list header: {header}")));
+        (0..count).map(|_| self.line()).collect()
+    }
+
+    /// `status`: every line of it.
+    pub fn status(&mut self) -> Vec<String> {
+        self.send("status");
+        let mut lines = vec![self.line()];
+        while !lines.last().unwrap().starts_with("Dropped messages: ") {
+            lines.push(self.line());
+        }
+        lines
+    }
+
+    /// Polls `get key` until it gives `expected`; returns how long that took.
+    pub fn wait_for_value(&mut self, key: &str, expected: Option<&str>) -> Duration {
+        let start = Instant::now();
+        while self.get(key).as_deref() != expected {
+            if start.elapsed() > DEADLINE {
+                self.fail(&format!("{key} never became {expected:?}"));
+            }
+            thread::sleep(POLL);
+        }
+        start.elapsed()
+    }
+
+    /// Waits until a log line contains `needle`; returns how long that took.
+    pub fn wait_for_log(&self, needle: &str) -> Duration {
+        let start = Instant::now();
+        while !self.logged(needle) {
+            if start.elapsed() > DEADLINE {
+                self.fail(&format!("never logged {needle:?}"));
+            }
+            thread::sleep(POLL);
+        }
+        start.elapsed()
+    }
+
+    /// Whether a log line so far contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(needle))
+    }
+
+    /// Types `quit` and waits for the process to exit.
+    pub fn quit(mut self) -> ExitStatus {
+        self.send("quit");
+        self.stdin = None;
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the node") {
+                return status;
+            }
+            if start.elapsed() > DEADLINE {
+                self.fail("did not exit after quit");
+            }
+            thread::sleep(POLL);
+        }
+    }
+
+    /// Fails the test, showing this node's log.
+    fn fail(&self, problem: &str) -> ! {
+        let log = self.stderr.lock().unwrap().join("\n");
+        panic!("node {}: {problem}\n--- its log ---\n{log}", self.name);
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() {
+            let log = self.stderr.lock().unwrap().join("\n");
+            eprintln!("--- log of node {} ---\n{log}", self.name);
+        }
+    }
+}
