@@ -10,7 +10,7 @@ use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, Swarm};
 use p2p_sync::core::wire::format_timestamp;
-use p2p_sync::core::{Clock, Config, Counters};
+use p2p_sync::core::{Clock, Config, DropReason};
 use p2p_sync::net::behaviour::{build_swarm, Behaviour, BehaviourEvent, TOPIC};
 use p2p_sync::net::{Node, Options, SystemClock};
 use std::net::Ipv4Addr;
