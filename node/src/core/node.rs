@@ -9,7 +9,7 @@ use super::config::Config;
 use super::counters::{Counters, DropReason};
 use super::iblt::{Iblt, StrataEstimator};
 use super::rate_limit::RateLimiter;
-use super::sync::{self, SyncMessage, MAX_ATTEMPTS, MAX_SKETCH_CELLS};
+use super::sync::{self, SyncMessage, MAX_ATTEMPTS, MAX_SKETCH_CELLS, PROBE_CELLS};
 use super::validate::{validate_key, validate_value, ValidationError};
 use super::version::{Hlc, Version, Write};
 use super::wire::{self, WireError};
@@ -450,6 +450,12 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
                 if (summary.count, summary.fingerprint) == (count, fingerprint) {
                     self.send(net, peer, &SyncMessage::InSync);
                 } else {
+                    let table = self.sketch(1, 0, PROBE_CELLS)?;
+                    self.send(net, peer, &SyncMessage::Probe { table });
+                }
+            }
+            SyncMessage::Probe { table } => {
+                if !self.settle(net, peer, 1, 0, &table)? {
                     let strata = self.strata()?;
                     self.send(net, peer, &SyncMessage::Estimate { strata });
                 }
@@ -551,36 +557,46 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         part: u32,
         theirs: Iblt,
     ) -> Result<(), StoreError> {
-        if parts == 0 || part >= parts || theirs.len() > MAX_SKETCH_CELLS * 2 {
-            self.drop_message(
+        if !self.settle(net, peer, parts, part, &theirs)? {
+            let cells = theirs.len() as u32;
+            self.send(
                 net,
                 peer,
-                DropReason::Malformed,
-                format!("sketch part {part} of {parts} with {} cells", theirs.len()),
+                &SyncMessage::SketchTooSmall {
+                    attempt,
+                    parts,
+                    part,
+                    cells,
+                },
             );
-            return Ok(());
-        }
-        let mine = self.sketch(parts, part, theirs.len())?;
-        match mine.difference(&theirs) {
-            Some(difference) => {
-                let writes = self.writes_with_ids(&difference.only_left)?;
-                self.send_records(net, peer, writes, difference.only_right);
-            }
-            None => {
-                let cells = theirs.len() as u32;
-                self.send(
-                    net,
-                    peer,
-                    &SyncMessage::SketchTooSmall {
-                        attempt,
-                        parts,
-                        part,
-                        cells,
-                    },
-                );
-            }
         }
         Ok(())
+    }
+
+    /// Subtracts my table of `part` from `theirs`; if it peels, sends my writes the peer lacks
+    /// and asks for the ones I lack. Returns whether it peeled (a bad table counts as settled).
+    fn settle(
+        &mut self,
+        net: &mut dyn Transport,
+        peer: &str,
+        parts: u32,
+        part: u32,
+        theirs: &Iblt,
+    ) -> Result<bool, StoreError> {
+        if parts == 0 || part >= parts || theirs.is_empty() || theirs.len() > MAX_SKETCH_CELLS * 2 {
+            let detail = format!(
+                "table for part {part} of {parts} with {} cells",
+                theirs.len()
+            );
+            self.drop_message(net, peer, DropReason::Malformed, detail);
+            return Ok(true);
+        }
+        let Some(difference) = self.sketch(parts, part, theirs.len())?.difference(theirs) else {
+            return Ok(false);
+        };
+        let writes = self.writes_with_ids(&difference.only_left)?;
+        self.send_records(net, peer, writes, difference.only_right);
+        Ok(true)
     }
 
     fn writes_with_ids(&self, ids: &[u64]) -> Result<Vec<Write>, StoreError> {

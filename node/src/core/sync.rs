@@ -1,17 +1,18 @@
 //! The reconciliation protocol: messages and their codec.
 //!
 //! ```text
-//! initiator                               responder
-//!   Hello{count, fingerprint}   ──────▶   equal summaries? ── InSync (1 round trip, done)
-//!                               ◀──────   Estimate{strata estimator of its writes}
-//!   estimate d, size a table for it
-//!   Sketch{table of my ids}×parts ─────▶  subtract its own table, peel the difference
-//!                               ◀──────   Records{its writes I lack, want: ids it lacks}
-//!   apply; Records{wanted writes} ─────▶  apply
+//! initiator (I)                             responder (R)
+//!   Hello{count, fingerprint}     ──────▶   equal summaries? ── InSync (1 round trip, done)
+//!                                 ◀──────   Probe{small table of R's ids}
+//!   subtract my table; peels? (a difference of up to ~20 writes)
+//!     yes: Records{my writes R lacks, want: ids I lack} ──▶ apply; Records{wanted} (2 round trips)
+//!     no:  Estimate{my strata estimator} ──▶ estimate d, size a table for it
+//!                                 ◀──────   Sketch{table of R's ids}×parts
+//!   subtract, peel: Records{…, want} ─────▶ apply; Records{wanted}          (3 round trips)
 //! ```
-//! A table that fails to peel gets `SketchTooSmall` and is resent twice as large (split in two
-//! parts once it would pass the message limit). Every message is stateless on the responder,
-//! bounded by the message limit, and checked like gossip.
+//! A sketch that fails to peel gets `SketchTooSmall` and is resent twice as large (split in two
+//! parts once it would pass the message limit). Each message is handled on its own (no session
+//! state is needed to answer it), is bounded by the message limit, and is checked like gossip.
 
 use super::iblt::{Iblt, StrataEstimator, CELL_BYTES};
 use super::version::Write;
@@ -30,12 +31,17 @@ pub enum SyncMessage {
     },
     /// The stores are equal: nothing to do.
     InSync,
-    /// The responder's strata estimator, so the initiator can size its table.
+    /// A small table of all the sender's ids: enough to settle a small difference at once.
+    Probe {
+        /// The table, `PROBE_CELLS` cells.
+        table: Iblt,
+    },
+    /// The sender's strata estimator, so the receiver can size a table for the difference.
     Estimate {
-        /// The responder's estimator.
+        /// The sender's estimator.
         strata: StrataEstimator,
     },
-    /// The initiator's ids of one part of the id space (`part` of `parts`), in a table.
+    /// The sender's ids of one part of the id space (`part` of `parts`), in a table.
     Sketch {
         /// How many times this part has been resent larger.
         attempt: u8,
@@ -66,6 +72,8 @@ pub enum SyncMessage {
     },
 }
 
+/// Cells of a `Probe`: about 1 KiB, peels differences of up to ~20 writes.
+pub const PROBE_CELLS: usize = 60;
 /// The largest table one `Sketch` carries; larger ones are split into parts.
 pub const MAX_SKETCH_CELLS: usize = 60_000;
 /// Most ids asked for in one `Records` message.
@@ -186,6 +194,9 @@ mod tests {
                 fingerprint: u64::MAX,
             },
             SyncMessage::InSync,
+            SyncMessage::Probe {
+                table: Iblt::new(60),
+            },
             SyncMessage::Estimate {
                 strata: StrataEstimator::default(),
             },
