@@ -73,10 +73,8 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
         tokio::select! {
             line = input.next() => {
                 let Some(line) = line else { break };
-                let flow = commands::execute(&mut node, &line, &mut stdout);
-                input.handled();
-                match flow {
-                    Ok(Flow::Continue) => {}
+                match commands::execute(&mut node, &line, &mut stdout) {
+                    Ok(Flow::Continue) => input.handled(),
                     Ok(Flow::Quit) => break,
                     Err(error) => {
                         tracing::error!("Cannot write to standard output: {error}");

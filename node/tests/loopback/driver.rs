@@ -123,6 +123,14 @@ impl Node {
         format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.port, self.peer_id)
     }
 
+    /// The address others dial to reach this node over QUIC.
+    pub fn quic_address(&self) -> String {
+        format!(
+            "/ip4/127.0.0.1/udp/{}/quic-v1/p2p/{}",
+            self.port, self.peer_id
+        )
+    }
+
     /// Types `line`.
     pub fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin is open");

@@ -30,6 +30,11 @@ fn two_nodes_add_get_delete_and_list_both_ways() {
     b.add("y", "2");
     a.wait_for_value("y", Some("2"));
     b.wait_for_value("x", Some("1"));
+    let big = "v".repeat(64 * 1024);
+    b.add("big", &big);
+    a.wait_for_value("big", Some(&big));
+    assert_eq!(a.ask("delete big"), "✓ Deleted: big");
+    b.wait_for_value("big", None);
     let items = vec!["  x = 1".to_string(), "  y = 2".to_string()];
     assert_eq!(a.list(), items);
     assert_eq!(b.list(), items);
@@ -40,7 +45,7 @@ fn two_nodes_add_get_delete_and_list_both_ways() {
         "{status}"
     );
     assert!(status.contains(&format!("  {} (", a.peer_id)), "{status}");
-    assert!(status.contains("Keys: 2 (3 including deleted)"), "{status}");
+    assert!(status.contains("Keys: 2 (4 including deleted)"), "{status}");
     eprintln!(
         "two nodes: both started and connected after {connected:?}; \
          a put reached B {synced:?} after it was added, a delete reached A after {deleted:?}"
@@ -51,10 +56,10 @@ fn two_nodes_add_get_delete_and_list_both_ways() {
 fn a_write_on_any_of_four_nodes_reaches_every_other() {
     let dir = tempfile::tempdir().unwrap();
     let a = Node::start("A", &dir.path().join("a"), free_port(), &[]);
-    let hub = [a.address()];
+    let hub = [[a.address()], [a.address()], [a.quic_address()]];
     let mut nodes = vec![a];
-    for name in ["B", "C", "D"] {
-        let node = Node::start(name, &dir.path().join(name), free_port(), &hub);
+    for (name, dial) in ["B", "C", "D (over QUIC)"].into_iter().zip(hub) {
+        let node = Node::start(name, &dir.path().join(name), free_port(), &dial);
         nodes.push(node);
     }
     for node in &nodes[1..] {
