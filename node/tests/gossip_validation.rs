@@ -138,7 +138,7 @@ async fn bad_gossip_is_dropped_and_counted_while_the_connection_stays_up() {
 async fn a_write_made_before_any_peer_arrives_reaches_the_first_peer() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = start_node(&dir.path().join("a"), Vec::new()).await;
-    a.put("early", "bird").unwrap();
+    a.put_many(&[("early".into(), "bird".into())]).unwrap();
     let mut b = start_node(&dir.path().join("b"), vec![tcp_address(&a)]).await;
     let deadline = Instant::now() + DEADLINE;
     while b.get("early").unwrap().as_deref() != Some("bird") {

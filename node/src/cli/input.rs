@@ -9,8 +9,8 @@ use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use tokio::sync::mpsc;
 
-/// Lines read ahead of the node when stdin is a pipe.
-const PIPE_BUFFER: usize = 64;
+/// Lines read ahead of the node when stdin is a pipe: enough to batch bulk input.
+const PIPE_BUFFER: usize = 4096;
 
 /// The stream of input lines.
 pub struct Input {
@@ -46,6 +46,14 @@ impl Input {
     /// The next line, or `None` at the end of input (or Ctrl-C / Ctrl-D on a terminal).
     pub async fn next(&mut self) -> Option<String> {
         self.lines.recv().await
+    }
+
+    /// Lines already read and waiting, at most `max`, without waiting for more: a script that
+    /// pipes many commands gets them handled in batches.
+    pub fn ready(&mut self, max: usize) -> Vec<String> {
+        std::iter::from_fn(|| self.lines.try_recv().ok())
+            .take(max)
+            .collect()
     }
 
     /// The last line has been handled and its output printed.

@@ -16,6 +16,10 @@ use commands::Flow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Most input lines handled as one batch (consecutive `add`s become one transaction and one
+/// gossip message).
+const MAX_BATCH: usize = 4096;
+
 /// The rustyline history file inside the data directory.
 const HISTORY_FILE: &str = "history.txt";
 
@@ -73,7 +77,9 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
         tokio::select! {
             line = input.next() => {
                 let Some(line) = line else { break };
-                match commands::execute(&mut node, &line, &mut stdout) {
+                let mut lines = vec![line];
+                lines.extend(input.ready(MAX_BATCH - 1));
+                match commands::execute_all(&mut node, &lines, &mut stdout) {
                     Ok(Flow::Continue) => input.handled(),
                     Ok(Flow::Quit) => break,
                     Err(error) => {

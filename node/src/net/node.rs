@@ -247,9 +247,14 @@ impl Node {
         self.core.counters()
     }
 
-    /// Stores and publishes `key = value`.
-    pub fn put(&mut self, key: &str, value: &str) -> Result<(), CommandError> {
-        self.core.put(&mut self.net, key, value).map(drop)
+    /// The limits and intervals in force.
+    pub fn config(&self) -> &Config {
+        self.core.config()
+    }
+
+    /// Stores every `key = value` in one transaction and publishes them in batches.
+    pub fn put_many(&mut self, entries: &[(String, String)]) -> Result<(), CommandError> {
+        self.core.put_many(&mut self.net, entries).map(drop)
     }
 
     /// Deletes `key` and publishes the delete; says whether it had a value here.

@@ -21,18 +21,37 @@ pub enum Flow {
     Quit,
 }
 
-/// Parses and runs one input line, writing its output (or a hint) to `out`.
-pub fn execute(node: &mut Node, line: &str, out: &mut dyn Write) -> io::Result<Flow> {
-    let command = match command::parse(line) {
-        Ok(Some(command)) => command,
-        Ok(None) => return Ok(Flow::Continue),
-        Err(hint) => {
-            writeln!(out, "{hint}")?;
-            return Ok(Flow::Continue);
+/// Parses and runs input lines in order, writing their output (or hints) to `out`.
+/// Consecutive `add`s are stored in one transaction and published together.
+pub fn execute_all(node: &mut Node, lines: &[String], out: &mut dyn Write) -> io::Result<Flow> {
+    let mut adds = Vec::new();
+    for line in lines {
+        let parsed = command::parse(line);
+        if let Ok(Some(Command::Add { key, value })) = parsed {
+            adds.push((key, value));
+            continue;
         }
-    };
+        add::run(node, &std::mem::take(&mut adds), out)?;
+        match parsed {
+            Ok(Some(command)) => {
+                if execute(node, command, out)? == Flow::Quit {
+                    out.flush()?;
+                    return Ok(Flow::Quit);
+                }
+            }
+            Ok(None) => {}
+            Err(hint) => writeln!(out, "{hint}")?,
+        }
+    }
+    add::run(node, &adds, out)?;
+    out.flush()?;
+    Ok(Flow::Continue)
+}
+
+/// Runs one command, writing its output to `out`.
+fn execute(node: &mut Node, command: Command, out: &mut dyn Write) -> io::Result<Flow> {
     match command {
-        Command::Add { key, value } => add::run(node, &key, &value, out)?,
+        Command::Add { key, value } => add::run(node, &[(key, value)], out)?,
         Command::Get { key } => get::run(node, &key, out)?,
         Command::Delete { key } => delete::run(node, &key, out)?,
         Command::List => list::run(node, out)?,
@@ -40,7 +59,6 @@ pub fn execute(node: &mut Node, line: &str, out: &mut dyn Write) -> io::Result<F
         Command::Help => help::run(out)?,
         Command::Quit => return Ok(Flow::Quit),
     }
-    out.flush()?;
     Ok(Flow::Continue)
 }
 
