@@ -1,1 +1,81 @@
-fn main() {}
+//! `p2p-sync-sim`: plays scenario files. Exit 0 when every expectation holds, 1 when one fails,
+//! 2 for a bad scenario file.
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(version, about = "Deterministic simulator for p2p-sync scenario files")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Plays a scenario and prints its summary.
+    Run {
+        /// The scenario file (TOML).
+        file: String,
+        /// Overrides the file's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Prints the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Prints every event, in order, before the summary.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Checks a scenario file without running it.
+    Check {
+        /// The scenario file (TOML).
+        file: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let (file, run) = match Cli::parse().command {
+        Command::Run {
+            file,
+            seed,
+            json,
+            trace,
+        } => (file, Some((seed, json, trace))),
+        Command::Check { file } => (file, None),
+    };
+    let scenario = match p2p_sync_sim::load(&file) {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some((seed, json, trace)) = run else {
+        println!(
+            "ok: {} ({} nodes, {} attackers, {} steps)",
+            scenario.name,
+            scenario.nodes,
+            scenario.attackers,
+            scenario.steps.len()
+        );
+        return ExitCode::SUCCESS;
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let report = p2p_sync_sim::run(&scenario, seed, trace.then_some(&mut out as &mut dyn Write));
+    let summary = if json {
+        report.to_json()
+    } else {
+        report.to_string()
+    };
+    // A closed pipe (`| head`) is not the scenario's failure: ignore write errors.
+    let _ = writeln!(out, "{summary}").and_then(|()| write!(out, "{}", report.failure_text()));
+    let _ = out.flush();
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

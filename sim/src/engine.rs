@@ -1,0 +1,633 @@
+//! The discrete-event engine: one thread, virtual time, one seeded ChaCha rng, and the real node
+//! core for every honest node. It plays a scenario's steps and carries out what the cores ask:
+//! gossip over a bounded-degree mesh (forwarded on Accept, de-duplicated by message id) and
+//! direct messages over connections.
+
+use crate::attack;
+use crate::clock::VirtualTime;
+use crate::convergence::Convergence;
+use crate::expect;
+use crate::network::{Loss, Network, Route};
+use crate::node::SimNode;
+use crate::outbox::Outbox;
+use crate::queue::Queue;
+use crate::report::{ConvergenceReport, Failure, NodeReport, Report, Traffic};
+use crate::scenario::{Action, Attack, Scenario, Writes};
+use crate::topology;
+use crate::trace::Trace;
+use p2p_sync::core::{Event as CoreEvent, Verdict};
+use p2p_sync::store::{digest, Store};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+use std::io::Write;
+use std::rc::Rc;
+
+/// A gossip message on its way to one peer.
+struct Gossip {
+    from: usize,
+    to: usize,
+    author: usize,
+    id: u64,
+    payload: Rc<[u8]>,
+    route: Route,
+}
+
+/// A direct message on its way over a connection.
+struct Direct {
+    from: usize,
+    to: usize,
+    payload: Vec<u8>,
+    route: Route,
+}
+
+/// Something scheduled to happen at a virtual time.
+enum Event {
+    /// Run step `index` of the scenario.
+    Step(usize),
+    /// Run repetition `index` of a `writes` or attack step.
+    Repeat { step: usize, index: u64 },
+    /// A node's timer (`on_tick`).
+    Tick(usize),
+    /// A gossip message arrives.
+    Gossip(Box<Gossip>),
+    /// A direct message arrives.
+    Direct(Box<Direct>),
+}
+
+/// One run of one scenario with one seed.
+pub struct Simulation<'a> {
+    scenario: &'a Scenario,
+    seed: u64,
+    now: VirtualTime,
+    queue: Queue<Event>,
+    rng: ChaCha8Rng,
+    names: Vec<String>,
+    ids: HashMap<String, usize>,
+    nodes: Vec<SimNode>,
+    attackers: Vec<Traffic>,
+    net: Network,
+    outbox: Outbox,
+    trace: Trace<'a>,
+    convergence: Convergence,
+    next_message_id: u64,
+    steps_left: usize,
+    events: u64,
+    passed: usize,
+    failures: Vec<Failure>,
+}
+
+impl<'a> Simulation<'a> {
+    /// Sets up `scenario` with `seed`: the mesh, the nodes (connected at t = 0), their timers and
+    /// the steps; every line of trace goes to `trace` if given.
+    pub fn new(scenario: &'a Scenario, seed: u64, trace: Option<&'a mut dyn Write>) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let now = VirtualTime::default();
+        let names = scenario.names();
+        let honest = scenario.nodes;
+        let mut edges = topology::mesh(honest, &mut rng);
+        for attacker in honest..names.len() {
+            edges.extend((0..honest).map(|node| (node, attacker)));
+        }
+        let nodes = (0..honest)
+            .map(|i| SimNode::start(&names[i], &now, scenario.start_ms, rng.random()))
+            .collect();
+        let attackers = names[honest..]
+            .iter()
+            .map(|name| Traffic {
+                name: name.clone(),
+                messages: 0,
+                bytes: 0,
+            })
+            .collect();
+        let mut sim = Simulation {
+            scenario,
+            seed,
+            now,
+            queue: Queue::default(),
+            rng,
+            ids: names.iter().cloned().zip(0..).collect(),
+            net: Network::new(names.len(), edges, scenario.network),
+            names,
+            nodes,
+            attackers,
+            outbox: Outbox::default(),
+            trace: Trace::new(trace),
+            convergence: Convergence::new(honest),
+            next_message_id: 0,
+            steps_left: scenario.steps.len(),
+            events: 0,
+            passed: 0,
+            failures: Vec::new(),
+        };
+        for node in 0..honest {
+            sim.touch(node);
+        }
+        sim.relink();
+        let tick_ms = p2p_sync::core::Config::default().tick_ms;
+        for node in 0..honest {
+            let phase = sim.rng.random_range(0..tick_ms);
+            sim.queue.push(phase, Event::Tick(node));
+        }
+        for (index, step) in scenario.steps.iter().enumerate() {
+            sim.queue.push(step.at_ms, Event::Step(index));
+        }
+        sim
+    }
+
+    /// Plays every step and returns the report.
+    pub fn run(mut self) -> Report {
+        while self.steps_left > 0 {
+            let Some((time, event)) = self.queue.pop() else {
+                break;
+            };
+            self.now.set(time);
+            self.events += 1;
+            match event {
+                Event::Step(index) => {
+                    self.step(index);
+                    self.steps_left -= 1;
+                }
+                Event::Repeat { step, index } => self.repeat(step, index),
+                Event::Tick(node) => self.tick(node),
+                Event::Gossip(gossip) => self.deliver_gossip(*gossip),
+                Event::Direct(direct) => self.deliver_direct(*direct),
+            }
+        }
+        self.report()
+    }
+
+    fn now(&self) -> u64 {
+        self.now.get()
+    }
+
+    fn step(&mut self, index: usize) {
+        let scenario = self.scenario;
+        let step = &scenario.steps[index];
+        let now = self.now();
+        self.trace.line(
+            now,
+            format_args!("step line {}: {:?}", step.line, step.action),
+        );
+        match &step.action {
+            Action::Put { node, key, value } => {
+                self.command(*node, |core, out| core.put(out, key, value).map(drop));
+            }
+            Action::Delete { node, key } => {
+                self.command(*node, |core, out| core.delete(out, key).map(drop));
+            }
+            Action::Partition(groups) => {
+                self.net.partition(groups);
+                self.relink();
+            }
+            Action::OneWay { from, to } => self.net.cut_oneway(from, to),
+            Action::Heal => {
+                self.net.heal();
+                self.relink();
+                self.convergence.recovered(now);
+            }
+            Action::Crash(node) => {
+                self.nodes[*node].crash();
+                self.net.set_alive(*node, false);
+                self.relink();
+                self.touch(*node);
+            }
+            Action::Restart(node) => {
+                let seed = self.rng.random();
+                let name = &self.names[*node];
+                self.nodes[*node].restart(name, &self.now, scenario.start_ms, seed);
+                self.net.set_alive(*node, true);
+                self.touch(*node);
+                self.relink();
+                self.convergence.recovered(now);
+            }
+            Action::Skew { node, ms } => self.nodes[*node].skew_ms.set(*ms),
+            Action::Network(patch) => self.net.params = patch.apply(self.net.params),
+            Action::Writes(_) | Action::Attack(_) => self.repeat(index, 0),
+            Action::Expect(expectation) => {
+                let honest = &self.names[..self.nodes.len()];
+                match expect::check(expectation, &self.nodes, honest) {
+                    Ok(()) => self.passed += 1,
+                    Err(mismatch) => {
+                        self.trace.line(now, format_args!("FAILED {mismatch:?}"));
+                        self.failures.push(Failure {
+                            line: step.line,
+                            at_ms: now,
+                            mismatch,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Repetition `index` of a `writes` or attack step; schedules the next one.
+    fn repeat(&mut self, step: usize, index: u64) {
+        let (count, interval_ms) = match &self.scenario.steps[step].action {
+            Action::Writes(writes) => {
+                self.writes(writes, index);
+                (writes.count.div_ceil(writes.batch), writes.interval_ms)
+            }
+            Action::Attack(attack) => {
+                self.attack(attack, index);
+                (attack.count, attack.interval_ms)
+            }
+            _ => unreachable!("only writes and attacks repeat"),
+        };
+        if index + 1 < count {
+            let next = Event::Repeat {
+                step,
+                index: index + 1,
+            };
+            self.queue.push(self.now() + interval_ms, next);
+        }
+    }
+
+    fn writes(&mut self, writes: &Writes, index: u64) {
+        let node = match writes.node {
+            Some(node) => node,
+            None => {
+                let live: Vec<usize> = (0..self.nodes.len())
+                    .filter(|&node| self.nodes[node].core.is_some())
+                    .collect();
+                if live.is_empty() {
+                    return;
+                }
+                live[self.rng.random_range(0..live.len())]
+            }
+        };
+        let first = index * writes.batch;
+        let entries: Vec<(String, String)> = (first..writes.count.min(first + writes.batch))
+            .map(|number| {
+                let key = match writes.keys {
+                    Some(keys) => self.rng.random_range(0..keys),
+                    None => number,
+                };
+                (format!("{}{key}", writes.prefix), format!("v{number}"))
+            })
+            .collect();
+        self.command(node, |core, out| match entries.as_slice() {
+            [(key, value)] => core.put(out, key, value).map(drop),
+            _ => core.put_many(out, &entries).map(drop),
+        });
+    }
+
+    /// Runs a user command on `node` if it is up, then carries out what it asked for.
+    fn command<E: std::fmt::Display>(
+        &mut self,
+        node: usize,
+        run: impl FnOnce(&mut crate::node::Core, &mut Outbox) -> Result<(), E>,
+    ) {
+        let now = self.now();
+        let Some(core) = self.nodes[node].core.as_mut() else {
+            self.trace.line(
+                now,
+                format_args!("{} is down: command skipped", self.names[node]),
+            );
+            return;
+        };
+        if let Err(error) = run(core, &mut self.outbox) {
+            self.trace
+                .line(now, format_args!("{} refused: {error}", self.names[node]));
+        }
+        self.flush(node);
+        self.touch(node);
+    }
+
+    fn attack(&mut self, attack: &Attack, index: u64) {
+        let from = attack.from;
+        let wall_ms = self.scenario.start_ms + self.now();
+        let payload: Rc<[u8]> =
+            attack::payload(&attack.kind, &self.names[from], index, wall_ms).into();
+        let id = self.new_message_id();
+        let targets: Vec<(usize, Route)> = self
+            .net
+            .peers(from)
+            .filter(|&(peer, _)| attack.to.is_none_or(|to| to == peer))
+            .collect();
+        for (to, route) in targets {
+            self.transmit(Gossip {
+                from,
+                to,
+                author: from,
+                id,
+                payload: payload.clone(),
+                route,
+            });
+        }
+    }
+
+    fn tick(&mut self, node: usize) {
+        if let Some(core) = self.nodes[node].core.as_mut() {
+            core.on_tick(&mut self.outbox);
+            self.flush(node);
+        }
+        let tick_ms = p2p_sync::core::Config::default().tick_ms;
+        self.queue.push(self.now() + tick_ms, Event::Tick(node));
+    }
+
+    fn new_message_id(&mut self) -> u64 {
+        self.next_message_id += 1;
+        self.next_message_id
+    }
+
+    /// Carries out what node `node`'s core asked for in its last call.
+    fn flush(&mut self, node: usize) {
+        let mut out = std::mem::take(&mut self.outbox);
+        let now = self.now();
+        for event in out.events.drain(..) {
+            let name = &self.names[node];
+            match event {
+                CoreEvent::Applied { from, write } => self
+                    .trace
+                    .line(now, format_args!("{name} applied {write} from {from}")),
+                CoreEvent::Dropped {
+                    from,
+                    reason,
+                    detail,
+                } => self.trace.line(
+                    now,
+                    format_args!("{name} dropped from {from}: {reason}: {detail}"),
+                ),
+                CoreEvent::Synced {
+                    peer,
+                    applied,
+                    sent,
+                } => self.trace.line(
+                    now,
+                    format_args!("{name} synced with {peer}: applied {applied}, sent {sent}"),
+                ),
+            }
+        }
+        for payload in out.published.drain(..) {
+            let id = self.new_message_id();
+            self.nodes[node].seen.insert(id);
+            self.forward(node, node, id, payload.into(), None);
+        }
+        for (peer, payload) in out.sent.drain(..) {
+            self.send_direct(node, &peer, payload);
+        }
+        self.outbox = out;
+    }
+
+    /// Sends gossip message `id` from `node` to every honest mesh peer except `except` and the author.
+    fn forward(
+        &mut self,
+        node: usize,
+        author: usize,
+        id: u64,
+        payload: Rc<[u8]>,
+        except: Option<usize>,
+    ) {
+        let honest = self.nodes.len();
+        let targets: Vec<(usize, Route)> = self
+            .net
+            .peers(node)
+            .filter(|&(peer, _)| peer < honest && peer != author && Some(peer) != except)
+            .collect();
+        for (to, route) in targets {
+            self.transmit(Gossip {
+                from: node,
+                to,
+                author,
+                id,
+                payload: payload.clone(),
+                route,
+            });
+        }
+    }
+
+    /// Puts one gossip transmission on the wire: counted, then lost, delivered, or delivered twice.
+    fn transmit(&mut self, gossip: Gossip) {
+        self.count_sent(gossip.from, gossip.payload.len());
+        self.net.stats.gossip_sent += 1;
+        let params = self.net.params;
+        let lost = self.rng.random_bool(params.loss);
+        let copied = self.rng.random_bool(params.duplicate);
+        if lost {
+            self.net.stats.count(Loss::Random);
+            let now = self.now();
+            self.trace.line(
+                now,
+                format_args!(
+                    "gossip #{} {}->{} lost",
+                    gossip.id, self.names[gossip.from], self.names[gossip.to]
+                ),
+            );
+            return;
+        }
+        if copied {
+            self.net.stats.gossip_copies += 1;
+            let copy = Gossip {
+                payload: gossip.payload.clone(),
+                ..gossip
+            };
+            let at = self.now() + self.net.latency(&mut self.rng);
+            self.queue.push(at, Event::Gossip(Box::new(copy)));
+        }
+        let at = self.now() + self.net.latency(&mut self.rng);
+        self.queue.push(at, Event::Gossip(Box::new(gossip)));
+    }
+
+    fn count_sent(&mut self, from: usize, bytes: usize) {
+        let honest = self.nodes.len();
+        let (messages, total) = match self.nodes.get_mut(from) {
+            Some(node) => (&mut node.messages_sent, &mut node.bytes_sent),
+            None => {
+                let attacker = &mut self.attackers[from - honest];
+                (&mut attacker.messages, &mut attacker.bytes)
+            }
+        };
+        *messages += 1;
+        *total += bytes as u64;
+    }
+
+    fn send_direct(&mut self, from: usize, peer: &str, payload: Vec<u8>) {
+        let to = self.ids[peer];
+        self.count_sent(from, payload.len());
+        let Some(route) = self.net.route(from, to) else {
+            self.net.stats.count(Loss::Disconnected);
+            return;
+        };
+        if to >= self.nodes.len() {
+            return;
+        }
+        self.net.stats.direct_sent += 1;
+        let at = self
+            .net
+            .direct_arrival(route, from, self.now(), &mut self.rng);
+        let direct = Direct {
+            from,
+            to,
+            payload,
+            route,
+        };
+        self.queue.push(at, Event::Direct(Box::new(direct)));
+    }
+
+    fn deliver_gossip(&mut self, gossip: Gossip) {
+        let now = self.now();
+        let (from, to) = (gossip.from, gossip.to);
+        if let Err(loss) = self.net.admit(gossip.route, from, to) {
+            self.net.stats.count(loss);
+            self.trace.line(
+                now,
+                format_args!(
+                    "gossip #{} {}->{} {loss:?}",
+                    gossip.id, self.names[from], self.names[to]
+                ),
+            );
+            return;
+        }
+        let node = &mut self.nodes[to];
+        if !node.seen.insert(gossip.id) {
+            self.net.stats.gossip_duplicates += 1;
+            self.trace.line(
+                now,
+                format_args!(
+                    "gossip #{} {}->{} duplicate",
+                    gossip.id, self.names[from], self.names[to]
+                ),
+            );
+            return;
+        }
+        self.net.stats.gossip_delivered += 1;
+        let core = node
+            .core
+            .as_mut()
+            .expect("a connection that is up ends at a live node");
+        let verdict = core
+            .on_gossip(
+                &mut self.outbox,
+                &self.names[gossip.author],
+                &self.names[from],
+                &gossip.payload,
+            )
+            .expect("the in-memory store works");
+        self.trace.line(
+            now,
+            format_args!(
+                "gossip #{} {}->{} author {} {} bytes: {verdict:?}",
+                gossip.id,
+                self.names[from],
+                self.names[to],
+                self.names[gossip.author],
+                gossip.payload.len()
+            ),
+        );
+        self.flush(to);
+        if verdict == Verdict::Accept {
+            self.forward(to, gossip.author, gossip.id, gossip.payload, Some(from));
+        }
+        self.touch(to);
+    }
+
+    fn deliver_direct(&mut self, direct: Direct) {
+        let now = self.now();
+        let (from, to) = (direct.from, direct.to);
+        if let Err(loss) = self.net.admit(direct.route, from, to) {
+            self.net.stats.count(loss);
+            self.trace.line(
+                now,
+                format_args!("direct {}->{} {loss:?}", self.names[from], self.names[to]),
+            );
+            return;
+        }
+        self.net.stats.direct_delivered += 1;
+        self.trace.line(
+            now,
+            format_args!(
+                "direct {}->{} {} bytes",
+                self.names[from],
+                self.names[to],
+                direct.payload.len()
+            ),
+        );
+        let core = self.nodes[to]
+            .core
+            .as_mut()
+            .expect("a connection that is up ends at a live node");
+        core.on_direct(&mut self.outbox, &self.names[from], &direct.payload)
+            .expect("the in-memory store works");
+        self.flush(to);
+        self.touch(to);
+    }
+
+    /// Brings connections in line with partitions and crashes, telling the cores.
+    fn relink(&mut self) {
+        let now = self.now();
+        for change in self.net.refresh() {
+            let (a, b) = (change.a, change.b);
+            self.trace.line(
+                now,
+                format_args!(
+                    "connection {}-{} {}",
+                    self.names[a],
+                    self.names[b],
+                    if change.up { "up" } else { "down" }
+                ),
+            );
+            for (node, peer) in [(a, b), (b, a)] {
+                let Some(core) = self.nodes.get_mut(node).and_then(|n| n.core.as_mut()) else {
+                    continue;
+                };
+                if change.up {
+                    core.on_peer_up(&mut self.outbox, &self.names[peer]);
+                    self.flush(node);
+                } else {
+                    core.on_peer_down(&self.names[peer]);
+                }
+            }
+        }
+    }
+
+    /// Records that `node`'s store may have changed.
+    fn touch(&mut self, node: usize) {
+        let summary = self.nodes[node].live_summary();
+        self.convergence.update(node, summary, self.now());
+    }
+
+    fn report(self) -> Report {
+        let nodes = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node)| {
+                let store = node.store();
+                NodeReport {
+                    name: self.names[index].clone(),
+                    up: node.core.is_some(),
+                    peers: self.net.degree(index),
+                    digest: format!("{:016x}", digest(store).expect("the store reads")),
+                    keys: store.live().expect("the store reads").len(),
+                    writes: store.summary().count,
+                    counters: node.counters(),
+                    traffic: Traffic {
+                        name: self.names[index].clone(),
+                        messages: node.messages_sent,
+                        bytes: node.bytes_sent,
+                    },
+                }
+            })
+            .collect();
+        let since = self.convergence.converged_since();
+        Report {
+            scenario: self.scenario.name.clone(),
+            file: self.scenario.file.clone(),
+            seed: self.seed,
+            ended_at_ms: self.now(),
+            events: self.events,
+            expectations_passed: self.passed,
+            failures: self.failures,
+            convergence: ConvergenceReport {
+                converged: since.is_some(),
+                since_ms: since,
+                last_recovery_ms: self.convergence.last_recovery(),
+                after_recovery_ms: self.convergence.after_recovery(),
+            },
+            nodes,
+            attackers: self.attackers,
+            network: self.net.stats,
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Checks an `expect` step against the simulated nodes and describes any mismatch.
+
+use crate::node::SimNode;
+use crate::scenario::Expectation;
+use p2p_sync::store::{digest, Store};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What an expectation found instead of what it expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// The node concerned, if one.
+    pub node: Option<String>,
+    /// The key concerned, if one.
+    pub key: Option<String>,
+    /// What was expected.
+    pub expected: String,
+    /// What was found.
+    pub found: String,
+}
+
+/// Checks `expectation` against `nodes` (honest nodes, named by `names`).
+pub fn check(
+    expectation: &Expectation,
+    nodes: &[SimNode],
+    names: &[String],
+) -> Result<(), Mismatch> {
+    match expectation {
+        Expectation::Converged(expected) => {
+            let found = stores(nodes, names);
+            if (found.len() == 1) == *expected {
+                return Ok(());
+            }
+            Err(Mismatch {
+                node: None,
+                key: None,
+                expected: format!("converged = {expected}"),
+                found: describe(&found),
+            })
+        }
+        Expectation::Value { node, key, value } => {
+            let found = nodes[*node]
+                .store()
+                .get(key)
+                .expect("the in-memory store reads")
+                .and_then(|write| write.value);
+            if found == *value {
+                return Ok(());
+            }
+            let show = |value: &Option<String>| match value {
+                Some(value) => format!("{value:?}"),
+                None => "absent".to_string(),
+            };
+            Err(Mismatch {
+                node: Some(names[*node].clone()),
+                key: Some(key.clone()),
+                expected: show(value),
+                found: show(&found),
+            })
+        }
+        Expectation::Dropped { node, at_least } => {
+            let dropped = nodes[*node].counters().dropped;
+            let short: Vec<String> = at_least
+                .iter()
+                .filter(|(reason, count)| dropped.get(*reason) < *count)
+                .map(|(reason, _)| format!("{reason} = {}", dropped.get(*reason)))
+                .collect();
+            if short.is_empty() {
+                return Ok(());
+            }
+            let expected: Vec<String> = at_least
+                .iter()
+                .map(|(reason, count)| format!("{reason} >= {count}"))
+                .collect();
+            Err(Mismatch {
+                node: Some(names[*node].clone()),
+                key: None,
+                expected: format!("dropped {}", expected.join(", ")),
+                found: format!("dropped {}", short.join(", ")),
+            })
+        }
+        Expectation::Keys { node, count } => {
+            let found = nodes[*node].store().live().expect("the store reads").len() as u64;
+            if found == *count {
+                return Ok(());
+            }
+            Err(Mismatch {
+                node: Some(names[*node].clone()),
+                key: None,
+                expected: format!("{count} live keys"),
+                found: format!("{found} live keys"),
+            })
+        }
+    }
+}
+
+/// The distinct stores of the live nodes: digest → the nodes holding it.
+fn stores(nodes: &[SimNode], names: &[String]) -> BTreeMap<u64, Vec<String>> {
+    let mut stores: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for (node, name) in nodes.iter().zip(names) {
+        if let Some(core) = &node.core {
+            let digest = digest(core.store()).expect("the store reads");
+            stores.entry(digest).or_default().push(name.clone());
+        }
+    }
+    stores
+}
+
+fn describe(stores: &BTreeMap<u64, Vec<String>>) -> String {
+    let groups: Vec<String> = stores
+        .iter()
+        .map(|(digest, nodes)| format!("{{{}}} digest {digest:016x}", nodes.join(",")))
+        .collect();
+    format!("{} distinct stores: {}", stores.len(), groups.join("; "))
+}

@@ -1,0 +1,669 @@
+//! Reads a scenario file (DESIGN.md §5) into a checked `Scenario`, or says which line is wrong.
+
+use crate::duration::parse_duration;
+use crate::scenario::{
+    Action, Attack, AttackKind, Expectation, NetworkParams, NetworkPatch, Scenario, Step, Writes,
+};
+use p2p_sync::core::wire::parse_timestamp;
+use p2p_sync::core::DropReason;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use toml::Spanned;
+
+/// A scenario file that cannot be played.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file.
+    pub file: String,
+    /// The line at fault, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.problem),
+            None => write!(f, "{}: {}", self.file, self.problem),
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+const DEFAULT_START: &str = "2025-01-01T00:00:00Z";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: String,
+    #[serde(default)]
+    seed: u64,
+    start_time: Option<String>,
+    nodes: usize,
+    #[serde(default)]
+    attackers: usize,
+    #[serde(default)]
+    network: RawNetwork,
+    #[serde(default)]
+    step: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    latency_ms: Option<[u64; 2]>,
+    loss: Option<f64>,
+    duplicate: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    at: String,
+    put: Option<RawPut>,
+    delete: Option<RawKey>,
+    partition: Option<Vec<Vec<String>>>,
+    partition_oneway: Option<RawOneWay>,
+    heal: Option<bool>,
+    crash: Option<String>,
+    restart: Option<String>,
+    skew: Option<RawSkew>,
+    network: Option<RawNetwork>,
+    writes: Option<RawWrites>,
+    flood: Option<RawFlood>,
+    oversized: Option<RawOversized>,
+    malformed: Option<RawTarget>,
+    invalid: Option<RawInvalid>,
+    raw: Option<RawRaw>,
+    expect: Option<RawExpect>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPut {
+    node: String,
+    key: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    node: String,
+    key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOneWay {
+    from: Vec<String>,
+    to: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSkew {
+    node: String,
+    ms: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWrites {
+    node: Option<String>,
+    count: u64,
+    per_second: Option<f64>,
+    batch: Option<u64>,
+    prefix: Option<String>,
+    keys: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlood {
+    from: String,
+    count: u64,
+    per_second: f64,
+    to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOversized {
+    from: String,
+    bytes: usize,
+    to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    from: String,
+    to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvalid {
+    from: String,
+    key_bytes: Option<usize>,
+    value_bytes: Option<usize>,
+    to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRaw {
+    from: String,
+    payload: String,
+    to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    converged: Option<bool>,
+    node: Option<String>,
+    key: Option<String>,
+    value: Option<String>,
+    absent: Option<bool>,
+    dropped: Option<BTreeMap<String, u64>>,
+    keys: Option<u64>,
+}
+
+/// Which participants a name may denote.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Honest,
+    Attacker,
+    Any,
+}
+
+/// Resolves names against the scenario's participants.
+struct Names {
+    nodes: usize,
+    attackers: usize,
+}
+
+impl Names {
+    fn resolve(&self, name: &str, role: Role) -> Result<usize, String> {
+        let parse = |prefix: &str, count: usize| {
+            name.strip_prefix(prefix)
+                .filter(|digits| digits == &"0" || !digits.starts_with('0'))
+                .and_then(|digits| digits.parse::<usize>().ok())
+                .filter(|&index| index < count)
+        };
+        let honest = parse("n", self.nodes);
+        let attacker = parse("a", self.attackers).map(|index| self.nodes + index);
+        match (role, honest, attacker) {
+            (Role::Honest | Role::Any, Some(index), _) => Ok(index),
+            (Role::Attacker | Role::Any, _, Some(index)) => Ok(index),
+            _ => {
+                let wanted = match role {
+                    Role::Honest => format!("an honest node n0..n{}", self.nodes.max(1) - 1),
+                    Role::Attacker if self.attackers == 0 => {
+                        "an attacker, but the scenario has `attackers = 0`".to_string()
+                    }
+                    Role::Attacker => format!("an attacker a0..a{}", self.attackers - 1),
+                    Role::Any => "a node or attacker of this scenario".to_string(),
+                };
+                Err(format!("unknown participant {name:?}: expected {wanted}"))
+            }
+        }
+    }
+
+    fn target(&self, to: Option<&String>) -> Result<Option<usize>, String> {
+        to.map(|name| self.resolve(name, Role::Honest)).transpose()
+    }
+
+    fn all(&self, names: &[String]) -> Result<Vec<usize>, String> {
+        names
+            .iter()
+            .map(|name| self.resolve(name, Role::Any))
+            .collect()
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Parses scenario `text` read from `file`.
+pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    let error = |line: Option<usize>, problem: String| ScenarioError {
+        file: file.to_string(),
+        line,
+        problem,
+    };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|span| line_of(text, span.start));
+        error(line, e.message().to_string())
+    })?;
+    if raw.nodes == 0 {
+        return Err(error(None, "`nodes` must be at least 1".into()));
+    }
+    let start = raw.start_time.as_deref().unwrap_or(DEFAULT_START);
+    let start_ms = parse_timestamp(start).ok_or_else(|| {
+        error(
+            None,
+            format!("start_time {start:?} is not an RFC 3339 time"),
+        )
+    })?;
+    let network = network_patch(&raw.network)
+        .map_err(|problem| error(None, problem))?
+        .apply(NetworkParams::default());
+    let names = Names {
+        nodes: raw.nodes,
+        attackers: raw.attackers,
+    };
+    let steps = raw
+        .step
+        .iter()
+        .map(|spanned| {
+            let line = line_of(text, spanned.span().start);
+            step(spanned.get_ref(), &names, line).map_err(|problem| error(Some(line), problem))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if steps.is_empty() {
+        return Err(error(None, "a scenario needs at least one [[step]]".into()));
+    }
+    Ok(Scenario {
+        file: file.to_string(),
+        name: raw.name,
+        seed: raw.seed,
+        start_ms,
+        nodes: raw.nodes,
+        attackers: raw.attackers,
+        network,
+        steps,
+    })
+}
+
+fn network_patch(raw: &RawNetwork) -> Result<NetworkPatch, String> {
+    for (name, chance) in [("loss", raw.loss), ("duplicate", raw.duplicate)] {
+        if chance.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+            return Err(format!("`{name}` must be between 0 and 1"));
+        }
+    }
+    if let Some([low, high]) = raw.latency_ms {
+        if low > high {
+            return Err(format!("latency_ms [{low}, {high}] is not a range"));
+        }
+    }
+    Ok(NetworkPatch {
+        latency_ms: raw.latency_ms.map(|[low, high]| (low, high)),
+        loss: raw.loss,
+        duplicate: raw.duplicate,
+    })
+}
+
+fn interval_ms(per_second: f64, every: u64) -> Result<u64, String> {
+    if !(per_second.is_finite() && per_second > 0.0) {
+        return Err("`per_second` must be above 0".into());
+    }
+    Ok((every as f64 * 1000.0 / per_second).round() as u64)
+}
+
+fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
+    let at_ms = parse_duration(&raw.at)?;
+    let mut actions: Vec<(&str, Result<Action, String>)> = Vec::new();
+    let mut add = |name, action: Option<Result<Action, String>>| {
+        if let Some(action) = action {
+            actions.push((name, action));
+        }
+    };
+    add(
+        "put",
+        raw.put.as_ref().map(|put| {
+            Ok(Action::Put {
+                node: names.resolve(&put.node, Role::Honest)?,
+                key: put.key.clone(),
+                value: put.value.clone(),
+            })
+        }),
+    );
+    add(
+        "delete",
+        raw.delete.as_ref().map(|delete| {
+            Ok(Action::Delete {
+                node: names.resolve(&delete.node, Role::Honest)?,
+                key: delete.key.clone(),
+            })
+        }),
+    );
+    add(
+        "partition",
+        raw.partition.as_ref().map(|groups| {
+            let groups = groups
+                .iter()
+                .map(|group| names.all(group))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut seen = std::collections::BTreeSet::new();
+            if groups.iter().flatten().any(|&index| !seen.insert(index)) {
+                return Err("a participant is named in two partition groups".into());
+            }
+            Ok(Action::Partition(groups))
+        }),
+    );
+    add(
+        "partition_oneway",
+        raw.partition_oneway.as_ref().map(|cut| {
+            Ok(Action::OneWay {
+                from: names.all(&cut.from)?,
+                to: names.all(&cut.to)?,
+            })
+        }),
+    );
+    add(
+        "heal",
+        raw.heal.map(|heal| match heal {
+            true => Ok(Action::Heal),
+            false => Err("`heal` can only be true".into()),
+        }),
+    );
+    add(
+        "crash",
+        raw.crash
+            .as_ref()
+            .map(|node| Ok(Action::Crash(names.resolve(node, Role::Honest)?))),
+    );
+    add(
+        "restart",
+        raw.restart
+            .as_ref()
+            .map(|node| Ok(Action::Restart(names.resolve(node, Role::Honest)?))),
+    );
+    add(
+        "skew",
+        raw.skew.as_ref().map(|skew| {
+            Ok(Action::Skew {
+                node: names.resolve(&skew.node, Role::Honest)?,
+                ms: skew.ms,
+            })
+        }),
+    );
+    add(
+        "network",
+        raw.network
+            .as_ref()
+            .map(|network| Ok(Action::Network(network_patch(network)?))),
+    );
+    add(
+        "writes",
+        raw.writes
+            .as_ref()
+            .map(|writes| writes_step(writes, names, line)),
+    );
+    add(
+        "flood",
+        raw.flood.as_ref().map(|flood| {
+            Ok(Action::Attack(Attack {
+                from: names.resolve(&flood.from, Role::Attacker)?,
+                to: names.target(flood.to.as_ref())?,
+                count: flood.count,
+                interval_ms: interval_ms(flood.per_second, 1)?,
+                kind: AttackKind::Flood,
+            }))
+        }),
+    );
+    add(
+        "oversized",
+        raw.oversized.as_ref().map(|big| {
+            attack(
+                names,
+                &big.from,
+                big.to.as_ref(),
+                AttackKind::Oversized(big.bytes),
+            )
+        }),
+    );
+    add(
+        "malformed",
+        raw.malformed
+            .as_ref()
+            .map(|bad| attack(names, &bad.from, bad.to.as_ref(), AttackKind::Malformed)),
+    );
+    add(
+        "invalid",
+        raw.invalid.as_ref().map(|bad| {
+            let kind = AttackKind::Invalid {
+                key_bytes: bad.key_bytes.unwrap_or(300),
+                value_bytes: bad.value_bytes.unwrap_or(1),
+            };
+            attack(names, &bad.from, bad.to.as_ref(), kind)
+        }),
+    );
+    add(
+        "raw",
+        raw.raw.as_ref().map(|raw| {
+            let kind = AttackKind::Raw(raw.payload.clone().into_bytes());
+            attack(names, &raw.from, raw.to.as_ref(), kind)
+        }),
+    );
+    add(
+        "expect",
+        raw.expect
+            .as_ref()
+            .map(|expect| Ok(Action::Expect(expectation(expect, names)?))),
+    );
+    match actions.len() {
+        1 => {
+            let (_, action) = actions.remove(0);
+            Ok(Step {
+                at_ms,
+                line,
+                action: action?,
+            })
+        }
+        0 => Err("a step needs one action (put, delete, partition, heal, expect, ...)".into()),
+        _ => {
+            let found: Vec<&str> = actions.iter().map(|(name, _)| *name).collect();
+            Err(format!(
+                "a step has one action, this one has {}",
+                found.join(", ")
+            ))
+        }
+    }
+}
+
+fn attack(
+    names: &Names,
+    from: &str,
+    to: Option<&String>,
+    kind: AttackKind,
+) -> Result<Action, String> {
+    Ok(Action::Attack(Attack {
+        from: names.resolve(from, Role::Attacker)?,
+        to: names.target(to)?,
+        count: 1,
+        interval_ms: 0,
+        kind,
+    }))
+}
+
+fn writes_step(raw: &RawWrites, names: &Names, line: usize) -> Result<Action, String> {
+    let batch = raw.batch.unwrap_or(1);
+    if batch == 0 || raw.count == 0 || raw.keys == Some(0) {
+        return Err("`count`, `batch` and `keys` must be at least 1".into());
+    }
+    Ok(Action::Writes(Writes {
+        node: raw
+            .node
+            .as_ref()
+            .map(|node| names.resolve(node, Role::Honest))
+            .transpose()?,
+        count: raw.count,
+        batch,
+        interval_ms: raw
+            .per_second
+            .map(|rate| interval_ms(rate, batch))
+            .transpose()?
+            .unwrap_or(0),
+        prefix: raw.prefix.clone().unwrap_or_else(|| format!("l{line}-")),
+        keys: raw.keys,
+    }))
+}
+
+fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
+    let node = raw
+        .node
+        .as_ref()
+        .map(|node| names.resolve(node, Role::Honest))
+        .transpose()?;
+    let forms = (
+        raw.converged,
+        node,
+        &raw.key,
+        &raw.value,
+        raw.absent,
+        &raw.dropped,
+        raw.keys,
+    );
+    match forms {
+        (Some(converged), None, None, None, None, None, None) => {
+            Ok(Expectation::Converged(converged))
+        }
+        (None, Some(node), Some(key), Some(value), None, None, None) => Ok(Expectation::Value {
+            node,
+            key: key.clone(),
+            value: Some(value.clone()),
+        }),
+        (None, Some(node), Some(key), None, Some(true), None, None) => Ok(Expectation::Value {
+            node,
+            key: key.clone(),
+            value: None,
+        }),
+        (None, Some(node), None, None, None, Some(dropped), None) => {
+            let at_least = dropped
+                .iter()
+                .map(|(name, &count)| {
+                    DropReason::from_name(name)
+                        .map(|reason| (reason, count))
+                        .ok_or_else(|| {
+                            let known: Vec<&str> =
+                                DropReason::ALL.iter().map(|r| r.name()).collect();
+                            format!(
+                                "unknown drop reason {name:?}: expected one of {}",
+                                known.join(", ")
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Expectation::Dropped { node, at_least })
+        }
+        (None, Some(node), None, None, None, None, Some(count)) => {
+            Ok(Expectation::Keys { node, count })
+        }
+        _ => Err("an expect is one of { converged }, { node, key, value }, \
+                  { node, key, absent = true }, { node, dropped = { reason = N } }, \
+                  { node, keys = N }"
+            .into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> ScenarioError {
+        parse(text, "bad.toml").expect_err("the file is bad")
+    }
+
+    const HEAD: &str = "name = \"t\"\nnodes = 2\n";
+
+    #[test]
+    fn reads_the_design_example() {
+        let text = r#"
+name = "partition-heal"
+seed = 7
+start_time = "2025-01-04T08:30:00Z"
+nodes = 5
+attackers = 1
+[network]
+latency_ms = [1, 10]
+[[step]]
+at = "0s"
+put = { node = "n0", key = "k", value = "v" }
+[[step]]
+at = "1s"
+partition = [["n0", "n1"], ["n2", "n3", "n4"]]
+[[step]]
+at = "5s"
+heal = true
+[[step]]
+at = "60s"
+expect = { converged = true }
+[[step]]
+at = "60s"
+expect = { node = "n1", dropped = { rate_limited = 3 } }
+"#;
+        let scenario = parse(text, "ok.toml").unwrap();
+        assert_eq!(scenario.seed, 7);
+        assert_eq!(scenario.nodes + scenario.attackers, 6);
+        assert_eq!(scenario.steps.len(), 5);
+        assert_eq!(
+            scenario.steps[1].line, 12,
+            "the line of its [[step]] header"
+        );
+        assert_eq!(
+            scenario.steps[1].action,
+            Action::Partition(vec![vec![0, 1], vec![2, 3, 4]])
+        );
+        assert_eq!(
+            scenario.steps[4].action,
+            Action::Expect(Expectation::Dropped {
+                node: 1,
+                at_least: vec![(DropReason::RateLimited, 3)]
+            })
+        );
+    }
+
+    #[test]
+    fn an_unknown_node_names_the_step_line() {
+        let text = format!(
+            "{HEAD}[[step]]\nat = \"0s\"\nput = {{ node = \"n0\", key = \"k\", value = \"v\" }}\n\
+             [[step]]\nat = \"1s\"\nput = {{ node = \"n9\", key = \"k\", value = \"v\" }}\n"
+        );
+        let error = error_of(&text);
+        assert_eq!(error.line, Some(6), "{error}");
+        assert!(error.problem.contains("\"n9\""), "{error}");
+    }
+
+    #[test]
+    fn syntax_and_type_errors_carry_a_line() {
+        let error = error_of(&format!("{HEAD}[[step]]\nat = 5\nheal = true\n"));
+        assert_eq!(error.line, Some(4), "{error}");
+        let error = error_of(&format!("{HEAD}[[step]]\nat = \"1s\"\nheal = tru\n"));
+        assert_eq!(error.line, Some(5), "{error}");
+        let error = error_of(&format!("{HEAD}[[step]]\nat = \"1s\"\nfly = true\n"));
+        assert_eq!(error.line, Some(5), "{error}");
+    }
+
+    #[test]
+    fn a_step_has_exactly_one_action() {
+        let error = error_of(&format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nheal = true\ncrash = \"n0\"\n"
+        ));
+        assert!(error.problem.contains("heal, crash"), "{error}");
+        assert_eq!(error.line, Some(3));
+        let error = error_of(&format!("{HEAD}[[step]]\nat = \"1s\"\n"));
+        assert!(error.problem.contains("needs one action"), "{error}");
+    }
+
+    #[test]
+    fn attackers_and_reasons_are_checked() {
+        let error = error_of(&format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nmalformed = {{ from = \"a0\" }}\n"
+        ));
+        assert!(error.problem.contains("attackers = 0"), "{error}");
+        let error = error_of(&format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nexpect = {{ node = \"n0\", dropped = {{ spam = 1 }} }}\n"
+        ));
+        assert!(error.problem.contains("rate_limited"), "{error}");
+        let error = error_of(&format!("{HEAD}[[step]]\nat = \"soon\"\nheal = true\n"));
+        assert!(error.problem.contains("unit"), "{error}");
+    }
+}

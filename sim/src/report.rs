@@ -1,0 +1,222 @@
+//! The outcome of a run: per node store digest, keys, counters and traffic; convergence;
+//! the network's counts; failed expectations. Printed as text or JSON, byte-identical for the
+//! same file and seed.
+
+use crate::duration::format_ms;
+use crate::expect::Mismatch;
+use crate::network::NetStats;
+use p2p_sync::core::Counters;
+use serde::Serialize;
+use std::fmt;
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The file played.
+    pub file: String,
+    /// The seed used.
+    pub seed: u64,
+    /// Virtual time when the last step ran, in ms.
+    pub ended_at_ms: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Expectations that held.
+    pub expectations_passed: usize,
+    /// Expectations that did not.
+    pub failures: Vec<Failure>,
+    /// Convergence of the live honest nodes.
+    pub convergence: ConvergenceReport,
+    /// Every honest node.
+    pub nodes: Vec<NodeReport>,
+    /// Every attacker's traffic.
+    pub attackers: Vec<Traffic>,
+    /// The network's counts.
+    pub network: NetStats,
+}
+
+/// When the live honest nodes converged.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ConvergenceReport {
+    /// Whether they hold the same store at the end.
+    pub converged: bool,
+    /// Since when (virtual ms), if converged.
+    pub since_ms: Option<u64>,
+    /// The last heal or restart (virtual ms), if any.
+    pub last_recovery_ms: Option<u64>,
+    /// How long after the last heal or restart they converged.
+    pub after_recovery_ms: Option<u64>,
+}
+
+/// One honest node at the end of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeReport {
+    /// Its name.
+    pub name: String,
+    /// Whether it runs (not crashed).
+    pub up: bool,
+    /// Its connections (mesh edges and attackers), up or down.
+    pub peers: usize,
+    /// The digest of its whole store, tombstones included (hex).
+    pub digest: String,
+    /// Live keys.
+    pub keys: usize,
+    /// Stored writes, tombstones included.
+    pub writes: u64,
+    /// The core's counters.
+    pub counters: Counters,
+    /// Traffic it sent.
+    pub traffic: Traffic,
+}
+
+/// Messages and bytes one participant put on the wire.
+#[derive(Debug, Clone, Serialize)]
+pub struct Traffic {
+    /// Who.
+    pub name: String,
+    /// Messages (gossip counted once per peer).
+    pub messages: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// An expectation that did not hold.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// The step's line in the file.
+    pub line: usize,
+    /// The step's time (virtual ms).
+    pub at_ms: u64,
+    /// What was expected and found.
+    #[serde(flatten)]
+    pub mismatch: Mismatch,
+}
+
+/// The one command that replays a run.
+pub fn replay_command(file: &str, seed: u64) -> String {
+    format!("p2p-sync-sim run {file} --seed {seed} --trace")
+}
+
+impl Report {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The report as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report serializes")
+    }
+
+    /// The failures, each with the seed and the replay command (empty when all held).
+    pub fn failure_text(&self) -> String {
+        let mut text = String::new();
+        for failure in &self.failures {
+            let mismatch = &failure.mismatch;
+            text += &format!(
+                "FAILED: expect at line {} ({}) of {}\n",
+                failure.line,
+                format_ms(failure.at_ms),
+                self.file
+            );
+            if let Some(node) = &mismatch.node {
+                text += &format!("  node:     {node}\n");
+            }
+            if let Some(key) = &mismatch.key {
+                text += &format!("  key:      {key}\n");
+            }
+            text += &format!("  expected: {}\n", mismatch.expected);
+            text += &format!("  found:    {}\n", mismatch.found);
+            text += &format!("  seed:     {}\n", self.seed);
+            text += &format!("  replay:   {}\n", replay_command(&self.file, self.seed));
+        }
+        text
+    }
+}
+
+fn time_or(ms: Option<u64>, none: &str) -> String {
+    ms.map_or_else(|| none.to_string(), format_ms)
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "scenario {} ({}), seed {}",
+            self.scenario, self.file, self.seed
+        )?;
+        writeln!(
+            f,
+            "ran to {} in {} events; expectations: {} passed, {} failed",
+            format_ms(self.ended_at_ms),
+            self.events,
+            self.expectations_passed,
+            self.failures.len()
+        )?;
+        let c = &self.convergence;
+        writeln!(
+            f,
+            "converged: {}, since {}; last heal/restart {}; converged {} after it",
+            if c.converged { "yes" } else { "no" },
+            time_or(c.since_ms, "-"),
+            time_or(c.last_recovery_ms, "none"),
+            time_or(c.after_recovery_ms, "-"),
+        )?;
+        writeln!(
+            f,
+            "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
+            "node", "up", "peers", "digest", "keys", "writes", "applied", "ignored", "rate", "large",
+            "malf", "inval", "futur", "syncs", "sync_in", "sync_out", "msgs", "bytes"
+        )?;
+        for node in &self.nodes {
+            let c = &node.counters;
+            let d = &c.dropped;
+            writeln!(
+                f,
+                "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
+                node.name,
+                if node.up { "y" } else { "n" },
+                node.peers,
+                node.digest,
+                node.keys,
+                node.writes,
+                c.applied,
+                c.ignored_older,
+                d.rate_limited,
+                d.too_large,
+                d.malformed,
+                d.invalid,
+                d.future_timestamp,
+                c.syncs_started,
+                c.sync_writes_received,
+                c.sync_writes_sent,
+                node.traffic.messages,
+                node.traffic.bytes
+            )?;
+        }
+        for attacker in &self.attackers {
+            writeln!(
+                f,
+                "{:<5} sent {} messages, {} bytes",
+                attacker.name, attacker.messages, attacker.bytes
+            )?;
+        }
+        let n = &self.network;
+        writeln!(
+            f,
+            "gossip: sent {}, delivered {}, duplicates suppressed {}, copies made {}",
+            n.gossip_sent, n.gossip_delivered, n.gossip_duplicates, n.gossip_copies
+        )?;
+        writeln!(
+            f,
+            "direct: sent {}, delivered {}",
+            n.direct_sent, n.direct_delivered
+        )?;
+        writeln!(
+            f,
+            "dropped by the network: loss {}, one-way cut {}, disconnected {}",
+            n.dropped_loss, n.dropped_oneway, n.dropped_disconnected
+        )
+    }
+}
