@@ -117,4 +117,8 @@ pub struct Counters {
     pub sync_writes_received: u64,
     /// Writes sent through reconciliation.
     pub sync_writes_sent: u64,
+    /// Bytes of reconciliation messages sent.
+    pub sync_bytes_sent: u64,
+    /// Bytes of reconciliation messages received.
+    pub sync_bytes_received: u64,
 }

@@ -308,7 +308,9 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
     }
 
     fn send(&mut self, net: &mut dyn Transport, peer: &str, message: &SyncMessage) {
-        net.send(peer, sync::encode(message));
+        let bytes = sync::encode(message);
+        self.counters.sync_bytes_sent += bytes.len() as u64;
+        net.send(peer, bytes);
     }
 
     fn drop_message(
@@ -425,6 +427,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         bytes: &[u8],
     ) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
+        self.counters.sync_bytes_received += bytes.len() as u64;
         if !self.direct_limiter.admit(peer, now) {
             self.drop_message(
                 net,

@@ -50,8 +50,12 @@ pub fn format(status: &Status) -> String {
     );
     let _ = writeln!(
         text,
-        "Reconciliation: {} started, {} writes received, {} sent",
-        counters.syncs_started, counters.sync_writes_received, counters.sync_writes_sent
+        "Reconciliation: {} started, {} writes received, {} sent ({} bytes in, {} out)",
+        counters.syncs_started,
+        counters.sync_writes_received,
+        counters.sync_writes_sent,
+        counters.sync_bytes_received,
+        counters.sync_bytes_sent
     );
     let _ = writeln!(text, "Gossip waiting for peers: {}", status.pending_gossip);
     let reasons: Vec<String> = DropReason::ALL
