@@ -658,6 +658,9 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         } else {
             self.sessions.remove(peer);
         }
+        if applied > 0 {
+            self.spread(net, peer);
+        }
         if applied > 0 || sent > 0 {
             net.notify(Event::Synced {
                 peer: peer.to_string(),
@@ -666,6 +669,24 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             });
         }
         Ok(())
+    }
+
+    /// Writes learnt by reconciliation are not gossiped again; instead the node reconciles with
+    /// its other peers, at once where no session is open, else at the next tick. News so
+    /// spreads hop by hop through the mesh after a heal, rather than waiting for anti-entropy.
+    fn spread(&mut self, net: &mut dyn Transport, from: &str) {
+        let now = self.clock.now_ms();
+        let others: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|p| p.as_str() != from)
+            .cloned()
+            .collect();
+        for peer in others {
+            if !self.start_sync(net, &peer) {
+                self.pending_syncs.entry(peer).or_insert(now);
+            }
+        }
     }
 
     fn check_synced(&self, write: &Write, now: u64) -> Result<(), WireError> {
