@@ -342,6 +342,27 @@ fn reconciliation_brings_both_sides_everything_including_tombstones() {
 }
 
 #[test]
+fn writes_learnt_by_reconciliation_spread_to_the_other_peers() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b, mut c) = (node("a", &clock), node("b", &clock), node("c", &clock));
+    a.put(&mut Outbox::default(), "k", "v").unwrap(); // its gossip is lost
+    let mut outboxes: Vec<Outbox> = (0..3).map(|_| Outbox::default()).collect();
+    b.on_peer_up(&mut outboxes[1], "c");
+    c.on_peer_up(&mut outboxes[2], "b");
+    run_direct(&mut [&mut a, &mut b, &mut c], outboxes);
+    assert_eq!(c.get("k").unwrap(), None);
+    let mut outboxes: Vec<Outbox> = (0..3).map(|_| Outbox::default()).collect();
+    a.on_peer_up(&mut outboxes[0], "b");
+    b.on_peer_up(&mut outboxes[1], "a");
+    run_direct(&mut [&mut a, &mut b, &mut c], outboxes);
+    assert_eq!(
+        c.get("k").unwrap().as_deref(),
+        Some("v"),
+        "c is not connected to a"
+    );
+}
+
+#[test]
 fn reconciliation_of_a_large_difference_resizes_its_tables() {
     let clock = ManualClock::new(START);
     let (mut a, mut b) = (node("a", &clock), node("b", &clock));
