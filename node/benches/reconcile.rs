@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench -p p2p-sync --bench reconcile` (add `-- --quick` to skip 1,000,000 keys).
 
-use p2p_sync::core::{Config, Event, ManualClock, NodeCore, Transport, Write};
+use p2p_sync::core::{Config, ManualClock, NodeCore, Outbox, Write};
 use p2p_sync::store::{digest, SqliteStore, Store};
 use std::time::Instant;
 
@@ -12,19 +12,6 @@ const START: u64 = 1_736_000_000_000;
 /// A PeerId-sized origin, so record sizes match the real network.
 const ORIGIN_A: &str = "12D3KooWBa1JqQ7gGq6G3pM6n4x5pB7dYwq3k9s6f2u1r8t0v4aA";
 const ORIGIN_B: &str = "12D3KooWNWSqQ7gGq6G3pM6n4x5pB7dYwq3k9s6f2u1r8t0v4bB";
-
-#[derive(Default)]
-struct Outbox {
-    sent: Vec<Vec<u8>>,
-}
-
-impl Transport for Outbox {
-    fn publish(&mut self, _: Vec<u8>) {}
-    fn send(&mut self, _: &str, payload: Vec<u8>) {
-        self.sent.push(payload);
-    }
-    fn notify(&mut self, _: Event) {}
-}
 
 type Node = NodeCore<SqliteStore, ManualClock>;
 
@@ -77,14 +64,14 @@ fn reconcile(a: &mut Node, b: &mut Node) -> Outcome {
     while !to_b.sent.is_empty() || !to_a.sent.is_empty() {
         if !to_b.sent.is_empty() {
             flights += 1;
-            for payload in std::mem::take(&mut to_b.sent) {
+            for (_, payload) in std::mem::take(&mut to_b.sent) {
                 bytes_a_to_b += payload.len();
                 b.on_direct(&mut to_a, &id_a, &payload).expect("store");
             }
         }
         if !to_a.sent.is_empty() {
             flights += 1;
-            for payload in std::mem::take(&mut to_a.sent) {
+            for (_, payload) in std::mem::take(&mut to_a.sent) {
                 bytes_b_to_a += payload.len();
                 a.on_direct(&mut to_b, &id_b, &payload).expect("store");
             }

@@ -8,7 +8,7 @@
 //! - [`queue`]: events ordered by (time, sequence number). [`clock`]: per-node skewed clocks.
 //! - [`topology`]: the bounded-degree mesh. [`network`]: connections, partitions, latency,
 //!   loss, duplication, counts. [`node`]: a simulated node (core, parked store, seen cache).
-//! - [`outbox`]: the `Transport` handed to cores. [`attack`]: hostile payloads.
+//! - [`attack`]: hostile payloads.
 //! - [`convergence`]: since when all live nodes agree. [`expect`]: `expect` steps.
 //! - [`report`]: the summary (text and JSON). [`trace`]: one line per event.
 //!
@@ -23,7 +23,6 @@ pub mod engine;
 pub mod expect;
 pub mod network;
 pub mod node;
-pub mod outbox;
 pub mod parse;
 pub mod queue;
 pub mod report;

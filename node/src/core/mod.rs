@@ -6,6 +6,7 @@ pub mod config;
 pub mod counters;
 pub mod iblt;
 pub mod node;
+pub mod outbox;
 pub mod rate_limit;
 pub mod sync;
 pub mod validate;
@@ -16,6 +17,7 @@ pub use clock::{Clock, ManualClock};
 pub use config::{Config, RateLimit};
 pub use counters::{Counters, DropReason, Drops};
 pub use node::{CommandError, Event, NodeCore, Transport, Verdict};
+pub use outbox::Outbox;
 pub use version::{Hlc, Version, Write};
 
 #[cfg(test)]

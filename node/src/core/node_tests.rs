@@ -7,26 +7,6 @@ use proptest::prelude::*;
 
 const START: u64 = 1_736_000_000_000;
 
-/// Collects what a node asked the world to do.
-#[derive(Default)]
-struct Outbox {
-    published: Vec<Vec<u8>>,
-    sent: Vec<(String, Vec<u8>)>,
-    events: Vec<Event>,
-}
-
-impl Transport for Outbox {
-    fn publish(&mut self, payload: Vec<u8>) {
-        self.published.push(payload);
-    }
-    fn send(&mut self, peer: &str, payload: Vec<u8>) {
-        self.sent.push((peer.to_string(), payload));
-    }
-    fn notify(&mut self, event: Event) {
-        self.events.push(event);
-    }
-}
-
 type Node = NodeCore<MemoryStore, ManualClock>;
 
 fn node(id: &str, clock: &ManualClock) -> Node {

@@ -1,7 +1,7 @@
-//! The `Transport` the simulator hands to a node core: it only collects what the core asked for;
-//! the engine then carries it out.
+//! A `Transport` that only records what the core asked for, for a world that carries it out
+//! afterwards: the simulator, tests and benchmarks.
 
-use p2p_sync::core::{Event, Transport};
+use super::node::{Event, Transport};
 
 /// What one core call asked the world to do, in order of asking.
 #[derive(Debug, Default)]
