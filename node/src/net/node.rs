@@ -9,7 +9,7 @@ use super::identity;
 use super::transport::SwarmNet;
 use crate::core::{CommandError, Config, Counters, NodeCore, Verdict};
 use crate::store::{SqliteStore, Store, StoreError};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
@@ -222,6 +222,11 @@ impl Node {
                 }
                 _ => {}
             }
+            self.handle(event);
+        }
+        // On an unspecified IP each listener reports one address per interface: take in those
+        // already reported too, so that the banner lists every address.
+        while let Some(Some(event)) = self.net.swarm.next().now_or_never() {
             self.handle(event);
         }
         Ok(())

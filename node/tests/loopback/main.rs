@@ -2,17 +2,20 @@
 //! story end to end — connect, add, get, delete, list, status, restart, reconnect — and the
 //! command line's failures. Every wait is bounded; every process is killed when its test ends.
 
+#[path = "../common/driver.rs"]
 mod driver;
+mod local;
 
-use driver::{free_port, run_to_exit, Node};
+use driver::Node;
+use local::{free_port, run_to_exit, start, Dialable};
 use std::time::Instant;
 
 #[test]
 fn two_nodes_add_get_delete_and_list_both_ways() {
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let mut a = Node::start("A", &dir.path().join("a"), free_port(), &[]);
-    let mut b = Node::start("B", &dir.path().join("b"), free_port(), &[a.address()]);
+    let mut a = start("A", &dir.path().join("a"), free_port(), &[]);
+    let mut b = start("B", &dir.path().join("b"), free_port(), &[a.address()]);
     b.wait_for_log(&format!("Connection established with peer: {}", a.peer_id));
     a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
     let connected = started.elapsed();
@@ -55,11 +58,11 @@ fn two_nodes_add_get_delete_and_list_both_ways() {
 #[test]
 fn a_write_on_any_of_four_nodes_reaches_every_other() {
     let dir = tempfile::tempdir().unwrap();
-    let a = Node::start("A", &dir.path().join("a"), free_port(), &[]);
+    let a = start("A", &dir.path().join("a"), free_port(), &[]);
     let hub = [[a.address()], [a.address()], [a.quic_address()]];
     let mut nodes = vec![a];
     for (name, dial) in ["B", "C", "D (over QUIC)"].into_iter().zip(hub) {
-        let node = Node::start(name, &dir.path().join(name), free_port(), &dial);
+        let node = start(name, &dir.path().join(name), free_port(), &dial);
         nodes.push(node);
     }
     for node in &nodes[1..] {
@@ -90,9 +93,9 @@ fn a_write_on_any_of_four_nodes_reaches_every_other() {
 #[test]
 fn a_restarted_node_keeps_its_peer_id_reconnects_and_catches_up() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Node::start("A", &dir.path().join("a"), free_port(), &[]);
+    let mut a = start("A", &dir.path().join("a"), free_port(), &[]);
     let (b_dir, b_port) = (dir.path().join("b"), free_port());
-    let mut b = Node::start("B", &b_dir, b_port, &[a.address()]);
+    let mut b = start("B", &b_dir, b_port, &[a.address()]);
     a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
     b.add("before", "restart");
     a.wait_for_value("before", Some("restart"));
@@ -102,7 +105,7 @@ fn a_restarted_node_keeps_its_peer_id_reconnects_and_catches_up() {
 
     a.add("while", "away");
     let restarted = Instant::now();
-    let mut b = Node::start("B again", &b_dir, b_port, &[a.address()]);
+    let mut b = start("B again", &b_dir, b_port, &[a.address()]);
     assert_eq!(b.peer_id, b_id, "the PeerId survives a restart");
     a.wait_for_log(&format!("Connection re-established with peer: {b_id}"));
     let reconnected = restarted.elapsed();
@@ -123,15 +126,15 @@ fn a_restarted_node_keeps_its_peer_id_reconnects_and_catches_up() {
 fn a_node_redials_a_peer_that_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let (a_dir, a_port) = (dir.path().join("a"), free_port());
-    let a = Node::start("A", &a_dir, a_port, &[]);
-    let mut b = Node::start("B", &dir.path().join("b"), free_port(), &[a.address()]);
+    let a = start("A", &a_dir, a_port, &[]);
+    let mut b = start("B", &dir.path().join("b"), free_port(), &[a.address()]);
     b.wait_for_log(&format!("Connection established with peer: {}", a.peer_id));
     let a_id = a.peer_id.clone();
     assert!(a.quit().success());
     b.wait_for_log(&format!("Connection closed with peer: {a_id}"));
     b.add("queued", "while A was down");
 
-    let mut a = Node::start("A again", &a_dir, a_port, &[]);
+    let mut a = start("A again", &a_dir, a_port, &[]);
     let back = b.wait_for_log(&format!("Connection re-established with peer: {a_id}"));
     a.wait_for_value("queued", Some("while A was down"));
     eprintln!("redial: B reconnected to A {back:?} after A came back (A dials nobody)");
@@ -140,7 +143,7 @@ fn a_node_redials_a_peer_that_comes_back() {
 #[test]
 fn invalid_input_stores_nothing_and_unknown_commands_get_a_hint() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Node::start("A", dir.path(), free_port(), &[]);
+    let mut a = start("A", dir.path(), free_port(), &[]);
     let long_key = "k".repeat(300);
     let reply = a.ask(&format!("add {long_key} value"));
     assert_eq!(

@@ -1,9 +1,9 @@
-//! Drives real `p2p-sync` processes: start on a free loopback port without mDNS, type
-//! commands, read their output, wait for log lines with deadlines, kill on drop.
+//! Drives real `p2p-sync` processes: start one with the caller's options (and, if it asks, a
+//! launch prefix such as `ip netns exec NS`), type commands, read their output, wait for
+//! conditions and log lines with deadlines, kill on drop. Shared by the test targets that
+//! include it with `#[path = "../common/driver.rs"] mod driver;`.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, UdpSocket};
-use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -19,33 +19,31 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// How often a condition is polled.
 const POLL: Duration = Duration::from_millis(50);
 
-/// A port free for both TCP and UDP on 127.0.0.1.
-pub fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("bind a TCP port")
-            .port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
+/// `p2p-sync start`, run through `prefix` (e.g. `["ip", "netns", "exec", "ns1"]`, or none),
+/// logging at `info`; the caller adds the options.
+pub fn start_command(prefix: &[&str]) -> Command {
+    let mut command = match prefix.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(BIN);
+            command
         }
-    }
+        None => Command::new(BIN),
+    };
+    command.arg("start").env("RUST_LOG", "info");
+    command
 }
 
-/// Runs `p2p-sync start` with `args` (after the loopback defaults) to completion without
-/// input; returns its exit status and standard error.
-pub fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
-    let output = Command::new(BIN)
-        .arg("start")
-        .args(["--listen-ip", "127.0.0.1", "--no-mdns"])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run p2p-sync");
-    (
-        output.status,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+/// Polls `done` until it holds; returns how long that took, or `None` after [`DEADLINE`].
+pub fn poll(mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > DEADLINE {
+            return None;
+        }
+        thread::sleep(POLL);
+    }
+    Some(start.elapsed())
 }
 
 /// One running node.
@@ -57,27 +55,17 @@ pub struct Node {
     stderr: Arc<Mutex<Vec<String>>>,
     /// Its PeerId, as printed in the banner.
     pub peer_id: String,
-    /// Its TCP and UDP port.
-    pub port: u16,
+    /// The addresses the banner lists under `Listening on:`, each ending in `/p2p/<PeerId>`.
+    pub listening: Vec<String>,
 }
 
 impl Node {
-    /// Starts node `name` on `port` with `data_dir`, dialing `dial`; returns after the banner.
-    pub fn start(name: &str, data_dir: &Path, port: u16, dial: &[String]) -> Node {
-        let mut command = Command::new(BIN);
+    /// Spawns `command` (from [`start_command`]) as node `name`; returns after the banner.
+    pub fn start(name: &str, mut command: Command) -> Node {
         command
-            .arg("start")
-            .args(["--listen-ip", "127.0.0.1", "--no-mdns", "--port"])
-            .arg(port.to_string())
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("RUST_LOG", "info")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for address in dial {
-            command.args(["--dial", address]);
-        }
         let mut child = command.spawn().expect("spawn p2p-sync");
         let (tx, stdout) = mpsc::channel();
         let out = BufReader::new(child.stdout.take().expect("stdout"));
@@ -103,7 +91,7 @@ impl Node {
             stdout,
             stderr,
             peer_id: String::new(),
-            port,
+            listening: Vec::new(),
         };
         assert_eq!(node.line(), "=== P2P Sync System Started ===");
         node.peer_id = node
@@ -111,24 +99,16 @@ impl Node {
             .strip_prefix("Peer ID: ")
             .expect("the banner's second line names the PeerId")
             .to_string();
-        while !node
-            .line()
-            .starts_with("Commands: add, get, delete, list, status")
-        {}
+        assert_eq!(node.line(), "Listening on:");
+        loop {
+            let line = node.line();
+            match line.strip_prefix("  ") {
+                Some(address) => node.listening.push(address.to_string()),
+                None if line.starts_with("Commands: add, get, delete, list, status") => break,
+                None => {}
+            }
+        }
         node
-    }
-
-    /// The address others dial to reach this node over TCP.
-    pub fn address(&self) -> String {
-        format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", self.port, self.peer_id)
-    }
-
-    /// The address others dial to reach this node over QUIC.
-    pub fn quic_address(&self) -> String {
-        format!(
-            "/ip4/127.0.0.1/udp/{}/quic-v1/p2p/{}",
-            self.port, self.peer_id
-        )
     }
 
     /// Types `line`.
@@ -192,26 +172,14 @@ impl Node {
 
     /// Polls `get key` until it gives `expected`; returns how long that took.
     pub fn wait_for_value(&mut self, key: &str, expected: Option<&str>) -> Duration {
-        let start = Instant::now();
-        while self.get(key).as_deref() != expected {
-            if start.elapsed() > DEADLINE {
-                self.fail(&format!("{key} never became {expected:?}"));
-            }
-            thread::sleep(POLL);
-        }
-        start.elapsed()
+        poll(|| self.get(key).as_deref() == expected)
+            .unwrap_or_else(|| self.fail(&format!("{key} never became {expected:?}")))
     }
 
     /// Waits until a log line contains `needle`; returns how long that took.
     pub fn wait_for_log(&self, needle: &str) -> Duration {
-        let start = Instant::now();
-        while !self.logged(needle) {
-            if start.elapsed() > DEADLINE {
-                self.fail(&format!("never logged {needle:?}"));
-            }
-            thread::sleep(POLL);
-        }
-        start.elapsed()
+        poll(|| self.logged(needle))
+            .unwrap_or_else(|| self.fail(&format!("never logged {needle:?}")))
     }
 
     /// Whether a log line so far contains `needle`.
@@ -227,20 +195,13 @@ impl Node {
     pub fn quit(mut self) -> ExitStatus {
         self.send("quit");
         self.stdin = None;
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for the node") {
-                return status;
-            }
-            if start.elapsed() > DEADLINE {
-                self.fail("did not exit after quit");
-            }
-            thread::sleep(POLL);
-        }
+        poll(|| self.child.try_wait().expect("wait for the node").is_some())
+            .unwrap_or_else(|| self.fail("did not exit after quit"));
+        self.child.wait().expect("wait for the node")
     }
 
     /// Fails the test, showing this node's log.
-    fn fail(&self, problem: &str) -> ! {
+    pub fn fail(&self, problem: &str) -> ! {
         let log = self.stderr.lock().unwrap().join("\n");
         panic!("node {}: {problem}\n--- its log ---\n{log}", self.name);
     }

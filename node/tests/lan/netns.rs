@@ -1,0 +1,157 @@
+//! A LAN inside this machine: one network namespace per host, each with an `eth0` veth whose
+//! other end is a port of a bridge in a "switch" namespace. Nothing is added to the host's own
+//! namespace. Names carry a per-run prefix; dropping the [`Lan`] deletes every namespace it
+//! made (their links and the bridge go with them), and creating one first deletes namespaces
+//! left behind by runs that died.
+
+use std::process::Command;
+
+/// Every namespace of every run starts with this; the run's process id follows.
+const PREFIX: &str = "p2psync-lan-";
+
+/// Runs `ip ARGS`; the error names the command and what it printed.
+fn ip(args: &[&str]) -> Result<String, String> {
+    let output = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|error| format!("cannot run `ip` (iproute2): {error}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// Runs `ip -n NS ARGS` inside namespace `ns`.
+fn ip_in(ns: &str, args: &[&str]) -> Result<String, String> {
+    ip(&[&["-n", ns], args].concat())
+}
+
+/// The names in `ip netns list` (each line is a name, maybe followed by ` (id: N)`).
+fn namespaces() -> Result<Vec<String>, String> {
+    Ok(ip(&["netns", "list"])?
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Deletes the namespaces of earlier runs whose process is gone.
+fn sweep_stale() -> Result<(), String> {
+    for name in namespaces()? {
+        let Some(pid) = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !std::path::Path::new("/proc").join(pid).exists() {
+            eprintln!("lan: deleting namespace {name} left by an earlier run");
+            ip(&["netns", "delete", &name])?;
+        }
+    }
+    Ok(())
+}
+
+/// Hosts on one switch. Host `i` lives in its own namespace with address `10.231.S.(i+1)/24`
+/// on `eth0`; its switch port is `port{i}` in the switch namespace.
+pub struct Lan {
+    /// This run's namespace prefix, `p2psync-lan-<pid>-`.
+    prefix: String,
+    /// The third octet of this run's subnet.
+    subnet: u8,
+    /// The namespaces made so far (the switch first), deleted on drop.
+    made: Vec<String>,
+}
+
+impl Lan {
+    /// Builds a switch and `hosts` hosts; an error says what is missing (root, iproute2).
+    pub fn create(hosts: usize) -> Result<Lan, String> {
+        sweep_stale()?;
+        let pid = std::process::id();
+        let mut lan = Lan {
+            prefix: format!("{PREFIX}{pid}-"),
+            subnet: (pid % 250) as u8 + 1,
+            made: Vec::new(),
+        };
+        let switch = lan.switch();
+        lan.add_namespace(&switch)?;
+        ip_in(&switch, &["link", "add", "br0", "type", "bridge"])?;
+        ip_in(&switch, &["link", "set", "br0", "up"])?;
+        for host in 0..hosts {
+            lan.add_host(host)?;
+        }
+        Ok(lan)
+    }
+
+    fn switch(&self) -> String {
+        format!("{}switch", self.prefix)
+    }
+
+    /// The namespace of host `host`.
+    pub fn namespace(&self, host: usize) -> String {
+        format!("{}h{host}", self.prefix)
+    }
+
+    /// The IPv4 address of host `host`.
+    pub fn address(&self, host: usize) -> String {
+        format!("10.231.{}.{}", self.subnet, host + 1)
+    }
+
+    fn add_namespace(&mut self, name: &str) -> Result<(), String> {
+        ip(&["netns", "add", name])?;
+        self.made.push(name.to_string());
+        ip_in(name, &["link", "set", "lo", "up"])?;
+        Ok(())
+    }
+
+    fn add_host(&mut self, host: usize) -> Result<(), String> {
+        let (ns, switch, port) = (self.namespace(host), self.switch(), format!("port{host}"));
+        self.add_namespace(&ns)?;
+        ip(&[
+            "link", "add", "eth0", "netns", &ns, "type", "veth", "peer", "name", &port, "netns",
+            &switch,
+        ])?;
+        let cidr = format!("{}/24", self.address(host));
+        ip_in(&ns, &["addr", "add", &cidr, "dev", "eth0"])?;
+        ip_in(&ns, &["link", "set", "eth0", "multicast", "on", "up"])?;
+        ip_in(&switch, &["link", "set", &port, "master", "br0", "up"])?;
+        Ok(())
+    }
+
+    /// Unplugs (`false`) or plugs back (`true`) host `host`'s cable: its switch port goes down
+    /// or up, and its `eth0` loses or regains carrier.
+    pub fn plug(&self, host: usize, up: bool) {
+        let state = if up { "up" } else { "down" };
+        let port = format!("port{host}");
+        ip_in(&self.switch(), &["link", "set", &port, state]).expect("set a switch port");
+    }
+
+    /// The namespaces named with `prefix` (see [`Lan::prefix`]) that exist.
+    pub fn leftovers(prefix: &str) -> Vec<String> {
+        namespaces()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|name| name.starts_with(prefix))
+            .collect()
+    }
+
+    /// This run's namespace prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for name in self.made.iter().rev() {
+            if let Err(error) = ip(&["netns", "delete", name]) {
+                eprintln!("lan: cleanup: {error}");
+            }
+        }
+    }
+}

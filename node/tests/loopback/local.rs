@@ -1,0 +1,80 @@
+//! Nodes on 127.0.0.1 without mDNS: free ports, starting a node that dials given peers, the
+//! addresses others dial to reach it, and runs that end at start-up.
+
+use crate::driver::{start_command, Node};
+use std::net::{TcpListener, UdpSocket};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+
+/// The options every loopback node gets before its own.
+const LOOPBACK: [&str; 3] = ["--listen-ip", "127.0.0.1", "--no-mdns"];
+
+/// A port free for both TCP and UDP on 127.0.0.1.
+pub fn free_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("bind a TCP port")
+            .port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Runs `p2p-sync start` with `args` (after the loopback defaults) to completion without
+/// input; returns its exit status and standard error.
+pub fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
+    let output = start_command(&[])
+        .args(LOOPBACK)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run p2p-sync");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Starts node `name` on `port` with `data_dir`, dialing `dial`; returns after the banner.
+pub fn start(name: &str, data_dir: &Path, port: u16, dial: &[String]) -> Node {
+    let mut command = start_command(&[]);
+    command
+        .args(LOOPBACK)
+        .arg("--port")
+        .arg(port.to_string())
+        .arg("--data-dir")
+        .arg(data_dir);
+    for address in dial {
+        command.args(["--dial", address]);
+    }
+    Node::start(name, command)
+}
+
+/// The addresses others dial to reach a loopback node.
+pub trait Dialable {
+    /// Over TCP.
+    fn address(&self) -> String;
+    /// Over QUIC.
+    fn quic_address(&self) -> String;
+}
+
+impl Dialable for Node {
+    fn address(&self) -> String {
+        listed(self, "/tcp/")
+    }
+
+    fn quic_address(&self) -> String {
+        listed(self, "/quic-v1/")
+    }
+}
+
+/// The first address `node`'s banner lists that contains `transport`.
+fn listed(node: &Node, transport: &str) -> String {
+    node.listening
+        .iter()
+        .find(|address| address.contains(transport))
+        .unwrap_or_else(|| node.fail(&format!("no {transport} address in its banner")))
+        .clone()
+}

@@ -1,1 +1,0 @@
-//! A LAN of network namespaces, nodes found by mDNS (to be written).
