@@ -1,5 +1,4 @@
-//! Gossip messages that could not be published yet (no subscribed peer, or full send queues),
-//! kept for a retry. Losing one loses no data: the write is stored, and reconciliation delivers
+//! Gossip messages that could not be published yet (full send queues), kept for a retry. Losing one loses no data: the write is stored, and reconciliation delivers
 //! it on the next connection and every anti-entropy round; the queue only makes it faster.
 
 use std::collections::VecDeque;

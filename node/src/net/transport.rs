@@ -1,5 +1,5 @@
-//! The core's [`Transport`] on libp2p: publish on the Gossipsub topic (queueing what cannot go
-//! out yet), send direct messages in order, log events.
+//! The core's [`Transport`] on libp2p: publish on the Gossipsub topic (queueing what full send
+//! queues cannot take yet), send direct messages in order, log events.
 
 use super::behaviour::{Behaviour, TOPIC};
 use super::direct::DirectQueue;
@@ -10,8 +10,8 @@ use libp2p::gossipsub::{IdentTopic, PublishError, TopicHash};
 use libp2p::request_response::OutboundRequestId;
 use libp2p::{PeerId, Swarm};
 
-/// At most this much gossip waits for subscribers; older messages beyond it are dropped (their
-/// writes still reach peers by reconciliation).
+/// At most this much gossip waits for room in the send queues; older messages beyond it are
+/// dropped (their writes still reach peers by reconciliation).
 const MAX_PENDING_BYTES: usize = 16 * 1024 * 1024;
 
 /// The swarm, seen by the core as its transport.
@@ -70,8 +70,10 @@ impl SwarmNet {
     }
 }
 
-/// Publishes `payload`; hands it back when it should be retried later (no subscribed peer yet,
-/// or every send queue full). Other failures are logged and the payload dropped.
+/// Publishes `payload`; hands it back when it should be retried later (every send queue full).
+/// With no subscribed peer yet the payload is dropped: the write is stored, and the
+/// reconciliation every new connection starts delivers it, so queueing it would only send it twice.
+/// Other failures are logged and the payload dropped.
 fn try_publish(
     swarm: &mut Swarm<Behaviour>,
     topic: &TopicHash,
@@ -83,7 +85,13 @@ fn try_publish(
         .publish(topic.clone(), payload.clone())
     {
         Ok(_) => Ok(()),
-        Err(error @ (PublishError::NoPeersSubscribedToTopic | PublishError::AllQueuesFull(_))) => {
+        Err(PublishError::NoPeersSubscribedToTopic) => {
+            tracing::debug!(
+                "no peer subscribed yet; the write is stored and reaches peers by reconciliation"
+            );
+            Ok(())
+        }
+        Err(error @ PublishError::AllQueuesFull(_)) => {
             tracing::debug!(%error, "gossip publish deferred; the write is stored and will be retried");
             Err(payload)
         }
