@@ -53,6 +53,26 @@ pub fn max_direct_frame_bytes(config: &Config) -> usize {
     config.max_message_bytes + 64 * 1024
 }
 
+/// Gossipsub as every node runs it: messages signed by `key`, strictly validated, each held
+/// until the application reports on it, frames up to [`max_gossip_frame_bytes`]; subscribed to
+/// [`TOPIC`]. (The benchmarks measure it bare, as the network stack's limit.)
+pub fn gossip(
+    key: &Keypair,
+    config: &Config,
+) -> Result<gossipsub::Behaviour, Box<dyn Error + Send + Sync>> {
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(max_gossip_frame_bytes(config))
+        .build()?;
+    let mut gossipsub = gossipsub::Behaviour::new(
+        gossipsub::MessageAuthenticity::Signed(key.clone()),
+        gossip_config,
+    )?;
+    gossipsub.subscribe(&gossipsub::IdentTopic::new(TOPIC))?;
+    Ok(gossipsub)
+}
+
 impl Behaviour {
     /// The behaviour of a node with identity `key`, limits from `config`, mDNS on or off.
     pub fn new(
@@ -61,16 +81,7 @@ impl Behaviour {
         mdns: bool,
     ) -> Result<Self, Box<dyn Error + Send + Sync>> {
         let peer_id = key.public().to_peer_id();
-        let gossip_config = gossipsub::ConfigBuilder::default()
-            .validation_mode(gossipsub::ValidationMode::Strict)
-            .validate_messages()
-            .max_transmit_size(max_gossip_frame_bytes(config))
-            .build()?;
-        let mut gossipsub = gossipsub::Behaviour::new(
-            gossipsub::MessageAuthenticity::Signed(key.clone()),
-            gossip_config,
-        )?;
-        gossipsub.subscribe(&gossipsub::IdentTopic::new(TOPIC))?;
+        let gossipsub = gossip(key, config)?;
         let mdns = if mdns {
             Some(mdns::tokio::Behaviour::new(
                 mdns::Config::default(),

@@ -182,13 +182,25 @@ impl Node {
             .unwrap_or_else(|| self.fail(&format!("never logged {needle:?}")))
     }
 
+    /// Every log line so far that contains `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        let lines = self.stderr.lock().unwrap();
+        lines
+            .iter()
+            .filter(|line| line.contains(needle))
+            .cloned()
+            .collect()
+    }
+
+    /// The process id, e.g. to read its memory use in `/proc`.
+    #[allow(dead_code)] // used by the benchmarks, not by every test target
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether a log line so far contains `needle`.
     pub fn logged(&self, needle: &str) -> bool {
-        self.stderr
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|line| line.contains(needle))
+        !self.log_lines(needle).is_empty()
     }
 
     /// Types `quit` and waits for the process to exit.
