@@ -8,11 +8,11 @@
 #[path = "../common/driver.rs"]
 mod driver;
 mod netns;
+mod run;
 
-use driver::{poll, start_command, Node};
 use netns::Lan;
-use std::collections::BTreeMap;
-use std::path::Path;
+use run::Run;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 /// Hosts on the switch: nodes run on the first [`FIRST`], the last is for the newcomer.
@@ -31,8 +31,11 @@ const RESTARTED: usize = 3;
 /// message takes to cross the LAN, so a write that leaked across the cut would show.
 const PULLED: Duration = Duration::from_secs(2);
 
-/// The port every node listens on (the default, as on separate machines).
-const PORT: &str = "4002";
+/// Writes `line` to standard error past the test harness's capture, so that the measurements
+/// and a skip show in every `cargo test` run (CI's log included), not only with `--nocapture`.
+fn report(line: &str) {
+    let _ = writeln!(std::io::stderr(), "lan: {line}");
+}
 
 /// The LAN, or `None` after saying why the test is skipped; in CI a missing capability fails.
 fn lan_or_skip() -> Option<Lan> {
@@ -42,226 +45,126 @@ fn lan_or_skip() -> Option<Lan> {
             panic!("CI must run the LAN test, but it cannot build its namespaces: {reason}")
         }
         Err(reason) => {
-            eprintln!("SKIPPED: the LAN test needs root and iproute2 ({reason})");
+            report(&format!(
+                "SKIPPED: the test needs root and iproute2 ({reason})"
+            ));
             None
         }
     }
-}
-
-/// Starts a node in `host`'s namespace with `data_dir`; checks that its banner lists its LAN
-/// address for both TCP and QUIC (what a user on another machine would `--dial`).
-fn start(lan: &Lan, host: usize, data_dir: &Path) -> Node {
-    let namespace = lan.namespace(host);
-    let mut command = start_command(&["ip", "netns", "exec", &namespace]);
-    command.arg("--data-dir").arg(data_dir);
-    let node = Node::start(&format!("h{host}"), command);
-    let (ip, id) = (lan.address(host), &node.peer_id);
-    for address in [
-        format!("/ip4/{ip}/tcp/{PORT}/p2p/{id}"),
-        format!("/ip4/{ip}/udp/{PORT}/quic-v1/p2p/{id}"),
-    ] {
-        assert!(
-            node.listening.contains(&address),
-            "h{host}'s banner lacks {address}: {:?}",
-            node.listening
-        );
-    }
-    node
-}
-
-/// The PeerIds `status` lists under `Connected peers`.
-fn connected(node: &mut Node) -> Vec<String> {
-    node.status()
-        .iter()
-        .skip_while(|line| !line.starts_with("Connected peers ("))
-        .skip(1)
-        .map_while(|line| line.strip_prefix("  "))
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
-}
-
-/// Whether `node` logged finding `other` by mDNS. (A node that starts finds every node already
-/// running, which answer its query; those find it only when it answers a later query.)
-fn discovered(node: &Node, other: &Node) -> bool {
-    node.logged(&format!("Discovered peer by mDNS: {}", other.peer_id))
-}
-
-/// Waits until node `newest`, the last started, has found every other node by mDNS.
-fn wait_for_discovery_by(nodes: &[Node], newest: usize) {
-    for other in nodes
-        .iter()
-        .filter(|other| other.peer_id != nodes[newest].peer_id)
-    {
-        nodes[newest].wait_for_log(&format!("Discovered peer by mDNS: {}", other.peer_id));
-    }
-}
-
-/// Waits until every node lists every other as connected; returns how long that took.
-fn wait_for_mesh(nodes: &mut [Node]) -> Duration {
-    let ids: Vec<String> = nodes.iter().map(|node| node.peer_id.clone()).collect();
-    let mut missing = String::new();
-    let took = poll(|| {
-        missing.clear();
-        for node in nodes.iter_mut() {
-            let peers = connected(node);
-            for id in ids.iter().filter(|id| **id != node.peer_id) {
-                if !peers.contains(id) {
-                    missing.push_str(&format!("\n{} is not connected to {id}", node.peer_id));
-                }
-            }
-        }
-        missing.is_empty()
-    });
-    took.unwrap_or_else(|| panic!("the nodes did not all connect by mDNS:{missing}"))
-}
-
-/// Waits until `list` on every node shows exactly `expected`; returns how long that took.
-fn wait_for_convergence(nodes: &mut [Node], expected: &BTreeMap<&str, &str>) -> Duration {
-    let expected: Vec<String> = expected
-        .iter()
-        .map(|(k, v)| format!("  {k} = {v}"))
-        .collect();
-    let mut lists = Vec::new();
-    let took = poll(|| {
-        lists = nodes.iter_mut().map(Node::list).collect();
-        lists.iter().all(|list| *list == expected)
-    });
-    took.unwrap_or_else(|| panic!("the stores did not converge to {expected:?}: {lists:#?}"))
-}
-
-/// `add key value` on `node`, recorded in `expected`.
-fn add<'a>(
-    node: &mut Node,
-    expected: &mut BTreeMap<&'a str, &'a str>,
-    key: &'a str,
-    value: &'a str,
-) {
-    node.add(key, value);
-    expected.insert(key, value);
 }
 
 #[test]
 fn nodes_on_a_lan_find_each_other_by_mdns_and_converge() {
     let Some(lan) = lan_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = |host: usize| dir.path().join(format!("h{host}"));
-    let mut expected = BTreeMap::new();
-
-    // 1. Discovery by mDNS alone.
-    let started = Instant::now();
-    let mut nodes: Vec<Node> = (0..FIRST).map(|h| start(&lan, h, &data_dir(h))).collect();
-    let launched = started.elapsed();
-    let meshed = wait_for_mesh(&mut nodes);
-    for (i, a) in nodes.iter().enumerate() {
-        for b in &nodes[i + 1..] {
-            poll(|| discovered(a, b) || discovered(b, a)).unwrap_or_else(|| {
-                panic!(
-                    "neither {} nor {} found the other by mDNS",
-                    a.peer_id, b.peer_id
-                )
-            });
-        }
+    let mut run = Run::new(&lan, dir.path());
+    discovery(&mut run);
+    a_write_reaches_everyone(&mut run);
+    cable_pull(&mut run, &lan);
+    kill_and_restart(&mut run);
+    newcomer(&mut run);
+    for node in run.nodes.drain(..) {
+        assert!(node.quit().success());
     }
-    eprintln!(
-        "lan: discovery: {FIRST} nodes started in {launched:?}; every node connected to every \
+    drop(run);
+    let prefix = lan.prefix().to_string();
+    drop(lan);
+    assert_eq!(Lan::leftovers(&prefix), Vec::<String>::new());
+}
+
+/// Check 1: nodes started together all connect to each other, found by mDNS alone.
+fn discovery(run: &mut Run) {
+    let started = Instant::now();
+    run.nodes = (0..FIRST).map(|host| run.start(host, host)).collect();
+    let launched = started.elapsed();
+    let meshed = run.wait_for_mesh();
+    run.wait_for_discovery();
+    report(&format!(
+        "discovery: {FIRST} nodes started in {launched:?}; every node connected to every \
          other by mDNS {:?} after the first started ({meshed:?} after the last)",
         started.elapsed()
-    );
+    ));
+}
 
-    // 2. A write on one node is seen by `get` and `list` on all others.
-    add(&mut nodes[0], &mut expected, "hello", "world from h0");
+/// Check 2: a write on one node is seen by `get` and `list` on all others.
+fn a_write_reaches_everyone(run: &mut Run) {
+    run.add(0, "hello", "world from h0");
     let mut slowest = Duration::ZERO;
-    for node in &mut nodes[1..] {
+    for node in &mut run.nodes[1..] {
         slowest = slowest.max(node.wait_for_value("hello", Some("world from h0")));
     }
-    wait_for_convergence(&mut nodes, &expected);
-    eprintln!("lan: a write on h0 reached every other node within {slowest:?}");
+    run.wait_for_convergence();
+    report(&format!(
+        "write: a write on h0 reached every other node within {slowest:?}"
+    ));
+}
 
-    // 3. Pull one node's cable, write on both sides, plug it back in. A pull this short leaves
-    // the TCP connections open (nothing probes them); what must hold is that the cut is real
-    // while it lasts and that every store converges afterwards, deletes included.
+/// Check 3: a host's cable is pulled, both sides write (one deletes), the cable goes back in: the
+/// cut is real while it lasts and every store converges afterwards. A pull this short leaves
+/// the TCP connections open (nothing probes them), so no reconnection is needed.
+fn cable_pull(run: &mut Run, lan: &Lan) {
     let (cut, other) = (UNPLUGGED, 0);
     lan.plug(cut, false);
     let pulled = Instant::now();
-    add(
-        &mut nodes[cut],
-        &mut expected,
-        "cut-side",
-        "written on the unplugged node",
-    );
-    add(
-        &mut nodes[other],
-        &mut expected,
-        "main-side",
-        "written on the rest",
-    );
-    assert_eq!(nodes[other].ask("delete hello"), "✓ Deleted: hello");
-    expected.remove("hello");
-    for node in nodes
-        .iter_mut()
-        .enumerate()
-        .filter(|(i, _)| *i != cut)
-        .map(|(_, n)| n)
-    {
+    run.add(cut, "cut-side", "written on the unplugged node");
+    run.add(other, "main-side", "written on the rest");
+    run.delete(other, "hello");
+    for (_, node) in run.nodes.iter_mut().enumerate().filter(|(i, _)| *i != cut) {
         node.wait_for_value("hello", None);
         node.wait_for_value("main-side", Some("written on the rest"));
     }
     std::thread::sleep(PULLED.saturating_sub(pulled.elapsed()));
-    for (i, node) in nodes.iter_mut().enumerate() {
+    for (i, node) in run.nodes.iter_mut().enumerate() {
         let leaked = if i == cut { "main-side" } else { "cut-side" };
         assert_eq!(node.get(leaked), None, "h{i} got {leaked} across the cut");
     }
-    assert_eq!(nodes[cut].get("hello").as_deref(), Some("world from h0"));
+    assert_eq!(
+        run.nodes[cut].get("hello").as_deref(),
+        Some("world from h0")
+    );
     let unplugged = pulled.elapsed();
     lan.plug(cut, true);
-    let converged = wait_for_convergence(&mut nodes, &expected);
-    wait_for_mesh(&mut nodes);
-    eprintln!(
-        "lan: heal: h{cut} unplugged for {unplugged:?} (writes on both sides); all {FIRST} stores \
+    let converged = run.wait_for_convergence();
+    run.wait_for_mesh();
+    report(&format!(
+        "heal: h{cut} unplugged for {unplugged:?} (writes on both sides); all {FIRST} stores \
          converged {converged:?} after its cable was plugged back in"
-    );
+    ));
+}
 
-    // 4. kill -9 a node and start it again on the same data directory.
-    let id = nodes[RESTARTED].peer_id.clone();
-    drop(nodes.remove(RESTARTED));
-    add(
-        &mut nodes[0],
-        &mut expected,
-        "while-down",
-        "written while a node was killed",
-    );
+/// Check 4: a node killed with SIGKILL and started again on its data directory keeps its PeerId,
+/// finds the others again and catches up on what was written while it was down.
+fn kill_and_restart(run: &mut Run) {
+    let id = run.nodes[RESTARTED].peer_id.clone();
+    drop(run.nodes.remove(RESTARTED));
+    run.add(0, "while-down", "written while a node was killed");
     let restarted = Instant::now();
-    nodes.insert(RESTARTED, start(&lan, RESTARTED, &data_dir(RESTARTED)));
-    assert_eq!(nodes[RESTARTED].peer_id, id, "the PeerId survives kill -9");
-    wait_for_discovery_by(&nodes, RESTARTED);
-    wait_for_mesh(&mut nodes);
+    let node = run.start(RESTARTED, RESTARTED);
+    assert_eq!(node.peer_id, id, "the PeerId survives kill -9");
+    run.nodes.insert(RESTARTED, node);
+    run.wait_for_discovery_by(RESTARTED);
+    run.wait_for_mesh();
     let rediscovered = restarted.elapsed();
-    wait_for_convergence(&mut nodes, &expected);
-    eprintln!(
-        "lan: restart: h{RESTARTED} killed with SIGKILL and started again with the same PeerId: \
+    run.wait_for_convergence();
+    report(&format!(
+        "restart: h{RESTARTED} killed with SIGKILL and started again with the same PeerId: \
          connected to all {rediscovered:?} and converged {:?} after the restart",
         restarted.elapsed()
-    );
+    ));
+}
 
-    // 5. A newcomer with a new identity joins and receives everything.
+/// Check 5: a newcomer with a new identity joins and receives everything.
+fn newcomer(run: &mut Run) {
     let joined = Instant::now();
-    nodes.push(start(&lan, FIRST, &data_dir(FIRST)));
-    let newcomer = nodes[FIRST].peer_id.clone();
-    assert!(nodes[..FIRST].iter().all(|node| node.peer_id != newcomer));
-    wait_for_discovery_by(&nodes, FIRST);
-    wait_for_mesh(&mut nodes);
-    wait_for_convergence(&mut nodes, &expected);
-    eprintln!(
-        "lan: newcomer: h4 (new identity) connected to all and holds every item {:?} after it \
-         started",
+    let node = run.start(FIRST, FIRST);
+    assert!(run.nodes.iter().all(|other| other.peer_id != node.peer_id));
+    run.nodes.push(node);
+    run.wait_for_discovery_by(FIRST);
+    run.wait_for_mesh();
+    run.wait_for_convergence();
+    report(&format!(
+        "newcomer: h{FIRST} (new identity) connected to all and holds every item {:?} after \
+         it started",
         joined.elapsed()
-    );
-
-    for node in nodes {
-        assert!(node.quit().success());
-    }
-    let prefix = lan.prefix().to_string();
-    drop(lan);
-    assert_eq!(Lan::leftovers(&prefix), Vec::<String>::new());
+    ));
 }
