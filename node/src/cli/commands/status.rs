@@ -57,7 +57,11 @@ pub fn format(status: &Status) -> String {
         counters.sync_bytes_received,
         counters.sync_bytes_sent
     );
-    let _ = writeln!(text, "Gossip waiting for send queues: {}", status.pending_gossip);
+    let _ = writeln!(
+        text,
+        "Gossip waiting for send queues: {}",
+        status.pending_gossip
+    );
     let reasons: Vec<String> = DropReason::ALL
         .iter()
         .map(|&reason| format!("{reason} {}", counters.dropped.get(reason)))
