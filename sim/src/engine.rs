@@ -337,9 +337,12 @@ impl<'a> Simulation<'a> {
         for event in out.events.drain(..) {
             let name = &self.names[node];
             match event {
-                CoreEvent::Applied { from, write } => self
-                    .trace
-                    .line(now, format_args!("{name} applied {write} from {from}")),
+                CoreEvent::Applied { from, writes } => {
+                    for write in writes {
+                        let line = format_args!("{name} applied {write} from {from}");
+                        self.trace.line(now, line);
+                    }
+                }
                 CoreEvent::Dropped {
                     from,
                     reason,

@@ -70,7 +70,8 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
     .await?;
     print!("{}", banner(&node, &data_dir));
     let mut input = input::Input::spawn(Some(data_dir.join(HISTORY_FILE)));
-    let mut stdout = std::io::stdout();
+    // Buffered: a batch of piped commands is written out at once (execute_all flushes).
+    let mut stdout = std::io::BufWriter::new(std::io::stdout());
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {

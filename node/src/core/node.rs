@@ -32,12 +32,13 @@ pub trait Transport {
 /// Something that happened in the core, for the user or the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A write received by gossip changed the store.
+    /// A gossip message changed the store.
     Applied {
         /// The author of the message.
         from: String,
-        /// The write.
-        write: Write,
+        /// Its writes that were newer than the store's, in message order (one for the seed's
+        /// single-write form, up to a batch's worth otherwise).
+        writes: Vec<Write>,
     },
     /// A message or write was dropped (reported at most once per peer, reason and interval).
     Dropped {
@@ -235,9 +236,11 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         Ok(write)
     }
 
-    /// A peer connected. The side with the smaller id opens a reconciliation at once.
+    /// A peer connected (also: connected again while an old connection lingers). The side with
+    /// the smaller id opens a reconciliation at once.
     pub fn on_peer_up(&mut self, net: &mut dyn Transport, peer: &str) {
         self.peers.insert(peer.to_string());
+        self.sessions.remove(peer); // a new connection: any session on the old one is void
         if self.id.as_str() < peer {
             self.start_sync(net, peer);
         }
@@ -395,13 +398,14 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             return Ok(Verdict::Reject);
         }
         let applied = self.apply_remote(&valid)?;
-        for (write, applied) in valid.into_iter().zip(applied) {
-            if applied {
-                net.notify(Event::Applied {
-                    from: author.to_string(),
-                    write,
-                });
-            }
+        let writes: Vec<Write> = valid
+            .into_iter()
+            .zip(applied)
+            .filter_map(|(write, applied)| applied.then_some(write))
+            .collect();
+        if !writes.is_empty() {
+            let from = author.to_string();
+            net.notify(Event::Applied { from, writes });
         }
         Ok(Verdict::Accept)
     }

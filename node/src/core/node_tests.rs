@@ -120,7 +120,7 @@ fn a_write_travels_by_gossip_and_a_delete_follows() {
     assert_eq!(b.get("hello").unwrap(), None);
     assert_eq!(b.counters().applied, 2);
     assert!(
-        matches!(&events.events[0], Event::Applied { from, write } if from == "a" && write.to_string() == "Put { hello = world }")
+        matches!(&events.events[0], Event::Applied { from, writes } if from == "a" && writes[0].to_string() == "Put { hello = world }")
     );
 }
 

@@ -1,13 +1,13 @@
 //! The libp2p behaviour of a node and the swarm built around it: TCP and QUIC with Noise and
 //! Yamux; Gossipsub with signed, strictly validated messages; mDNS; Kademlia in server mode;
-//! Identify; and the direct request-response protocol that reconciliation uses.
+//! Identify; Ping; and the direct request-response protocol that reconciliation uses.
 
 use super::codec::{DirectCodec, SYNC_PROTOCOL};
 use crate::core::Config;
 use libp2p::identity::Keypair;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{gossipsub, identify, kad, mdns, noise, request_response, tcp, yamux};
+use libp2p::{gossipsub, identify, kad, mdns, noise, ping, request_response, tcp, yamux};
 use libp2p::{StreamProtocol, Swarm, SwarmBuilder};
 use std::error::Error;
 use std::time::Duration;
@@ -24,8 +24,22 @@ pub const IDENTIFY_VERSION: &str = "/p2p-sync/1.0.0";
 /// How long a connection with no open streams stays up. Long, so quiet peers stay connected.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
-/// How long a direct message may wait for its acknowledgement.
-const DIRECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often each connection is pinged, and how long a ping may take. After two failed pings
+/// in a row (libp2p forgives the first) the node closes the connection as dead: a peer killed
+/// or unplugged otherwise leaves one that lingers (QUIC's idle timeout, TCP's for ever).
+pub const PING_INTERVAL: Duration = Duration::from_secs(1);
+/// See [`PING_INTERVAL`].
+pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often QUIC sends a keep-alive on a quiet connection.
+const QUIC_KEEP_ALIVE: Duration = Duration::from_secs(1);
+/// How long a QUIC connection may hear nothing before it is closed as dead.
+const QUIC_IDLE_TIMEOUT_MS: u32 = 3_000;
+
+/// How long a direct message may wait for its acknowledgement before it is sent again (on the
+/// peer's next connection, if it has several: one may be a dead one a restarted peer left).
+/// A 1 MiB message needs under a second even on slow Wi-Fi.
+const DIRECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Every protocol a node speaks.
 #[derive(NetworkBehaviour)]
@@ -40,6 +54,8 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     /// Carries reconciliation messages, one acknowledged frame at a time.
     pub direct: request_response::Behaviour<DirectCodec>,
+    /// Checks every connection is alive; the node closes one whose ping fails.
+    pub ping: ping::Behaviour,
 }
 
 /// The largest Gossipsub frame accepted: twice the message limit plus room for the envelope,
@@ -105,12 +121,18 @@ impl Behaviour {
             [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(DIRECT_TIMEOUT),
         );
+        let ping = ping::Behaviour::new(
+            ping::Config::new()
+                .with_interval(PING_INTERVAL)
+                .with_timeout(PING_TIMEOUT),
+        );
         Ok(Behaviour {
             gossipsub,
             mdns: mdns.into(),
             kademlia,
             identify,
             direct,
+            ping,
         })
     }
 }
@@ -129,7 +151,13 @@ pub fn build_swarm(
             noise::Config::new,
             yamux::Config::default,
         )?
-        .with_quic()
+        .with_quic_config(|mut quic| {
+            // A peer gone without a word (killed, unplugged) must not leave a connection that
+            // swallows streams for QUIC's default 10 s: keep-alives every second, dead after 3 s.
+            quic.keep_alive_interval = QUIC_KEEP_ALIVE;
+            quic.max_idle_timeout = QUIC_IDLE_TIMEOUT_MS;
+            quic
+        })
         .with_behaviour(|key| Behaviour::new(key, config, mdns))?
         .with_swarm_config(|swarm| swarm.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
         .build())

@@ -1,18 +1,30 @@
 //! Ordered delivery of direct messages: per peer, one request in flight at a time, the next
 //! sent when the previous one is acknowledged (or failed). Request-response streams are
 //! otherwise independent and could overtake each other; the core expects a reliable, ordered
-//! channel like the simulator's.
+//! channel like the simulator's. A request that fails (say on a dead connection a restarted
+//! peer left behind) is sent once more while the peer is still connected.
 
 use super::codec::DirectCodec;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::PeerId;
 use std::collections::{HashMap, VecDeque};
 
+/// Times one message is sent before it is given up (reconciliation repairs what is lost).
+const ATTEMPTS: u8 = 2;
+
+/// The message on the wire: its request, its payload (for a resend) and how often it was sent.
+#[derive(Debug)]
+struct InFlight {
+    request_id: OutboundRequestId,
+    payload: Vec<u8>,
+    attempts: u8,
+}
+
 /// The messages waiting for one peer, and the one on the wire.
 #[derive(Debug, Default)]
 struct PeerQueue {
     waiting: VecDeque<Vec<u8>>,
-    in_flight: Option<OutboundRequestId>,
+    in_flight: Option<InFlight>,
 }
 
 /// Direct messages per peer, sent one at a time.
@@ -30,20 +42,43 @@ impl DirectQueue {
         let queue = self.peers.entry(peer).or_default();
         queue.waiting.push_back(payload);
         if queue.in_flight.is_none() {
-            Self::send_next(direct, peer, queue);
+            Self::send_next(direct, peer, queue, 0);
         }
     }
 
-    /// The request `request_id` to `peer` was acknowledged or failed: send the next one.
+    /// The request `request_id` to `peer` was acknowledged: send the next one.
     pub fn on_done(&mut self, direct: &mut Direct, peer: PeerId, request_id: OutboundRequestId) {
+        self.finish(direct, peer, request_id, false);
+    }
+
+    /// The request `request_id` to `peer` failed: resend it if it has attempts left and the
+    /// peer is still connected, else send the next one.
+    pub fn on_failed(&mut self, direct: &mut Direct, peer: PeerId, request_id: OutboundRequestId) {
+        self.finish(direct, peer, request_id, true);
+    }
+
+    fn finish(
+        &mut self,
+        direct: &mut Direct,
+        peer: PeerId,
+        request_id: OutboundRequestId,
+        failed: bool,
+    ) {
         let Some(queue) = self.peers.get_mut(&peer) else {
             return;
         };
-        if queue.in_flight != Some(request_id) {
+        let Some(in_flight) = queue
+            .in_flight
+            .take_if(|sent| sent.request_id == request_id)
+        else {
             return;
+        };
+        if failed && in_flight.attempts < ATTEMPTS && direct.is_connected(&peer) {
+            queue.waiting.push_front(in_flight.payload);
+            Self::send_next(direct, peer, queue, in_flight.attempts);
+        } else {
+            Self::send_next(direct, peer, queue, 0);
         }
-        queue.in_flight = None;
-        Self::send_next(direct, peer, queue);
         if queue.in_flight.is_none() {
             self.peers.remove(&peer);
         }
@@ -54,9 +89,15 @@ impl DirectQueue {
         self.peers.remove(peer);
     }
 
-    fn send_next(direct: &mut Direct, peer: PeerId, queue: &mut PeerQueue) {
+    /// Sends the first waiting message; `sent_before` counts its earlier attempts.
+    fn send_next(direct: &mut Direct, peer: PeerId, queue: &mut PeerQueue, sent_before: u8) {
         if let Some(payload) = queue.waiting.pop_front() {
-            queue.in_flight = Some(direct.send_request(&peer, payload));
+            let request_id = direct.send_request(&peer, payload.clone());
+            queue.in_flight = Some(InFlight {
+                request_id,
+                payload,
+                attempts: sent_before + 1,
+            });
         }
     }
 }

@@ -13,7 +13,7 @@ use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{identify, kad, mdns, request_response, Multiaddr, PeerId};
+use libp2p::{identify, kad, mdns, ping, request_response, Multiaddr, PeerId};
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
@@ -98,7 +98,7 @@ pub struct Status {
     /// The peers it is connected to, sorted.
     pub peers: Vec<PeerStatus>,
     /// Live keys in the store.
-    pub live_keys: usize,
+    pub live_keys: u64,
     /// Keys in the store, tombstones included.
     pub stored_keys: u64,
     /// Gossip messages waiting for a subscribed peer.
@@ -302,7 +302,7 @@ impl Node {
             peer_id: self.peer_id(),
             listen_addresses: self.listen_addresses(),
             peers,
-            live_keys: self.list()?.len(),
+            live_keys: self.core.store().summary().live,
             stored_keys: self.core.store().summary().count,
             pending_gossip: self.net.pending(),
             counters: *self.core.counters(),
@@ -336,7 +336,9 @@ impl Node {
             } => {
                 self.dialer.on_connected(peer_id, connection_id);
                 if num_established.get() > 1 {
+                    // Perhaps the peer restarted while its old connection lingers: catch up.
                     tracing::debug!(%peer_id, ?endpoint, "another connection");
+                    self.core.on_peer_up(&mut self.net, &peer_id.to_string());
                     return;
                 }
                 if self.seen.insert(peer_id) {
@@ -437,6 +439,15 @@ impl Node {
                 is_new_peer: true,
                 ..
             }) => self.dialer.dial_peer(&mut self.net.swarm, peer, Vec::new()),
+            BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(error),
+            }) => {
+                tracing::debug!(%peer, %error, "ping failed; closing the connection");
+                self.net.swarm.close_connection(connection);
+            }
+            BehaviourEvent::Ping(_) => {}
             BehaviourEvent::Identify(event) => tracing::trace!(?event, "identify"),
             BehaviourEvent::Kademlia(event) => tracing::trace!(?event, "kademlia"),
         }
@@ -517,7 +528,7 @@ impl Node {
                 ..
             } => {
                 tracing::debug!(%peer, %error, "direct message failed");
-                self.net.on_direct_done(peer, request_id);
+                self.net.on_direct_failed(peer, request_id);
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, %error, "inbound direct message failed");

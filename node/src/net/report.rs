@@ -30,12 +30,19 @@ pub fn drop_line(from: &str, reason: DropReason, detail: &str) -> String {
     }
 }
 
-/// Logs one core event: applied writes and syncs at info, drops at warn.
+/// Logs one core event: applied writes (a line per message) and syncs at info, drops at warn.
 pub fn log(event: &Event) {
     match event {
-        Event::Applied { from, write } => {
-            tracing::info!("Got message from {from}: {}", describe(write));
-        }
+        Event::Applied { from, writes } => match writes.as_slice() {
+            [write] => tracing::info!("Got message from {from}: {}", describe(write)),
+            [first, .., last] => tracing::info!(
+                "Got message from {from}: {} writes, {} … {}",
+                writes.len(),
+                describe(first),
+                describe(last)
+            ),
+            [] => {}
+        },
         Event::Dropped {
             from,
             reason,

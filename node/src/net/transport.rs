@@ -64,6 +64,13 @@ impl SwarmNet {
         self.direct.on_done(direct, peer, request_id);
     }
 
+    /// The direct request `request_id` to `peer` failed: resend it once over another live
+    /// connection if there is one, else move on.
+    pub fn on_direct_failed(&mut self, peer: PeerId, request_id: OutboundRequestId) {
+        let direct = &mut self.swarm.behaviour_mut().direct;
+        self.direct.on_failed(direct, peer, request_id);
+    }
+
     /// `peer` disconnected: drop direct messages waiting for it.
     pub fn forget(&mut self, peer: &PeerId) {
         self.direct.forget(peer);

@@ -31,6 +31,8 @@ pub enum StoreError {
 pub struct Summary {
     /// Number of keys, tombstones included.
     pub count: u64,
+    /// Number of live keys (not deleted).
+    pub live: u64,
     /// Wrapping sum of the ids (`Write::id`) of every stored write.
     pub fingerprint: u64,
     /// The latest timestamp of any stored write: a restarted node's clock starts past it.
@@ -41,9 +43,13 @@ impl Summary {
     /// Accounts for `new` replacing `old` (or being inserted when `old` is `None`).
     pub fn replace(&mut self, old: Option<&Write>, new: &Write) {
         match old {
-            Some(old) => self.fingerprint = self.fingerprint.wrapping_sub(old.id()),
+            Some(old) => {
+                self.fingerprint = self.fingerprint.wrapping_sub(old.id());
+                self.live -= u64::from(!old.is_delete());
+            }
             None => self.count += 1,
         }
+        self.live += u64::from(!new.is_delete());
         self.fingerprint = self.fingerprint.wrapping_add(new.id());
         self.max_hlc = self.max_hlc.max(new.version.hlc);
     }

@@ -141,12 +141,12 @@ fn a_node_redials_a_peer_that_comes_back() {
 }
 
 #[test]
-#[ignore = "known bug: a stale connection hides a restarted peer until the 30 s reconciliation"]
 fn a_node_restarted_behind_a_stale_connection_is_caught_up_at_once() {
-    // kill -9 leaves the peer's QUIC connection open until it times out (10 s), so the peer
-    // sees the new incarnation as one more connection: no reconciliation starts (its id is the
-    // smaller one, so it is the side that must open it), and gossip and direct requests may
-    // go into the dead connection.
+    // kill -9 leaves the peer's QUIC connection open until a ping fails, so the peer sees the
+    // new incarnation as one more connection. That connection must start a reconciliation too
+    // (A has the smaller id, so A opens it), and a request that went into the dead connection
+    // is sent again on the live one. Without that, B waited for the 30 s anti-entropy round;
+    // the bound below tells the two apart.
     let dir = tempfile::tempdir().unwrap();
     let stays = start("A", &dir.path().join("a"), free_port(), &[]);
     let dial = [stays.quic_address()];
@@ -172,9 +172,10 @@ fn a_node_restarted_behind_a_stale_connection_is_caught_up_at_once() {
     assert_eq!(restarted.peer_id, id);
     let caught_up = restarted.wait_for_value("written", Some("while B was down"));
     assert!(
-        caught_up < Duration::from_secs(5),
+        caught_up < Duration::from_secs(10),
         "caught up only after {caught_up:?}"
     );
+    eprintln!("stale connection: B caught up {caught_up:?} after its restart");
 }
 
 #[test]
