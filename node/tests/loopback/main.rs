@@ -123,6 +123,35 @@ fn a_restarted_node_keeps_its_peer_id_reconnects_and_catches_up() {
 }
 
 #[test]
+fn a_node_away_for_1000_adds_and_100_deletes_lists_the_same_after_its_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = start("A", &dir.path().join("a"), free_port(), &[]);
+    let b_dir = dir.path().join("b");
+    let b = start("B", &b_dir, free_port(), &[a.address()]);
+    a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
+    assert!(b.quit().success());
+
+    let mut script: Vec<String> = (0..1000)
+        .map(|i| format!("add key-{i:04} value {i}"))
+        .collect();
+    script.extend((0..1000).step_by(10).map(|i| format!("delete key-{i:04}")));
+    a.send(&script.join("\n"));
+    for _ in &script {
+        a.line();
+    }
+    let expected = a.list();
+    assert_eq!(expected.len(), 900);
+
+    let restarted = Instant::now();
+    let mut b = start("B again", &b_dir, free_port(), &[a.address()]);
+    driver::poll(|| b.list() == expected).unwrap_or_else(|| b.fail("its list never matched A's"));
+    eprintln!(
+        "catch-up: B lists the same 900 items as A {:?} after its restart",
+        restarted.elapsed()
+    );
+}
+
+#[test]
 fn a_node_redials_a_peer_that_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let (a_dir, a_port) = (dir.path().join("a"), free_port());
