@@ -50,8 +50,10 @@ impl Default for Config {
                 max_messages: 10_000,
                 window_ms: 60_000,
             },
+            // A session takes a handful of messages (a 100,000-write catch-up about 40); each
+            // may cost a scan of the store, so a peer gets no more than this.
             direct_rate: RateLimit {
-                max_messages: 10_000,
+                max_messages: 600,
                 window_ms: 60_000,
             },
             max_clock_ahead_ms: 5 * 60 * 1000,

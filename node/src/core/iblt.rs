@@ -6,6 +6,7 @@
 //! holds. The table needs about 1.5 cells per differing id, whatever the size of the sets.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Number of cells each id is added to (one in each third of the table).
@@ -107,6 +108,7 @@ impl Iblt {
             })
             .collect();
         let mut difference = Difference::default();
+        let mut decoded = HashSet::new();
         let mut pure: Vec<usize> = (0..cells.len())
             .filter(|&i| cells[i].pure_id().is_some())
             .collect();
@@ -114,6 +116,15 @@ impl Iblt {
             let Some((id, sign)) = cells[index].pure_id() else {
                 continue;
             };
+            // A table from a hostile peer can hold "pure" cells that an honest one never
+            // could: an id outside its own cells, or one that peels twice. Either means the
+            // table is not a difference of two sets, and peeling it could go on for ever.
+            if !self.positions(id).contains(&index) {
+                continue;
+            }
+            if !decoded.insert(id) {
+                return None;
+            }
             if sign > 0 {
                 difference.only_left.push(id);
             } else {
@@ -193,9 +204,15 @@ impl StrataEstimator {
     }
 
     /// Estimates the size of the symmetric difference between the two sets. `None` if the
-    /// estimators do not have the same shape.
+    /// estimators do not have the same shape (every stratum the same size).
     pub fn estimate(&self, other: &StrataEstimator) -> Option<u64> {
-        if self.strata.len() != other.strata.len() {
+        let same_shape = self.strata.len() == other.strata.len()
+            && self
+                .strata
+                .iter()
+                .zip(&other.strata)
+                .all(|(a, b)| a.len() == b.len());
+        if !same_shape {
             return None;
         }
         let mut decoded = 0u64;
@@ -260,12 +277,42 @@ mod tests {
     }
 
     #[test]
+    fn a_hostile_table_that_would_peel_for_ever_is_refused() {
+        let mine = Iblt::new(30);
+        let id = 42u64;
+        let mut cycle = Iblt::new(30);
+        let index = cycle.positions(id)[0];
+        cycle.cells[index].toggle(id, 1);
+        assert_eq!(mine.difference(&cycle), None);
+        let mut elsewhere = Iblt::new(30);
+        let outside = (0..30)
+            .find(|i| !elsewhere.positions(id).contains(i))
+            .unwrap();
+        elsewhere.cells[outside].toggle(id, 1);
+        assert_eq!(mine.difference(&elsewhere), None);
+    }
+
+    #[test]
     fn survives_the_wire_and_rejects_ragged_bytes() {
         let left = table(30, ids(0..100));
         let bytes: Vec<u8> = left.clone().into();
         assert_eq!(bytes.len(), 30 * CELL_BYTES);
         assert_eq!(Iblt::try_from(bytes).unwrap(), left);
         assert!(Iblt::try_from(vec![0u8; 17]).is_err());
+    }
+
+    #[test]
+    fn estimators_of_another_shape_give_no_estimate() {
+        let honest = StrataEstimator::default();
+        let small_strata = StrataEstimator {
+            strata: vec![Iblt::new(3); STRATA],
+        };
+        let few_strata = StrataEstimator {
+            strata: vec![Iblt::new(STRATUM_CELLS); 2],
+        };
+        assert_eq!(honest.estimate(&small_strata), None);
+        assert_eq!(honest.estimate(&few_strata), None);
+        assert_eq!(honest.estimate(&honest.clone()), Some(0));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::config::Config;
 use super::counters::{Counters, DropReason};
 use super::iblt::{Iblt, StrataEstimator};
 use super::rate_limit::RateLimiter;
-use super::sync::{self, SyncMessage, MAX_ATTEMPTS, MAX_SKETCH_CELLS, PROBE_CELLS};
+use super::sync::{self, SyncMessage, MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS, PROBE_CELLS};
 use super::validate::{validate_key, validate_value, ValidationError};
 use super::version::{Hlc, Version, Write};
 use super::wire::{self, WireError};
@@ -272,7 +272,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             .map(|(peer, _)| peer.clone())
             .collect();
         for peer in due {
-            if self.start_sync(net, &peer) {
+            if !self.peers.contains(&peer) || self.start_sync(net, &peer) {
                 self.pending_syncs.remove(&peer);
             }
         }
@@ -341,7 +341,9 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         let reason = match error {
             WireError::TooLarge { .. } => DropReason::TooLarge,
             WireError::Malformed(_) => DropReason::Malformed,
-            WireError::Invalid(_) | WireError::BadTimestamp(_) => DropReason::Invalid,
+            WireError::Invalid(_) | WireError::BadTimestamp(_) | WireError::BadOrigin(_) => {
+                DropReason::Invalid
+            }
             WireError::FutureTimestamp { .. } => DropReason::FutureTimestamp,
         };
         self.drop_message(net, from, reason, error.to_string());
@@ -374,10 +376,12 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
                 DropReason::RateLimited,
                 format!("rate limit exceeded for peer {limited}"),
             );
-            let due = now + self.config.sync_after_drop_ms;
-            self.pending_syncs
-                .entry(forwarder.to_string())
-                .or_insert(due);
+            if self.peers.contains(forwarder) {
+                let due = now + self.config.sync_after_drop_ms;
+                self.pending_syncs
+                    .entry(forwarder.to_string())
+                    .or_insert(due);
+            }
             return Ok(Verdict::Ignore);
         }
         let decoded = match wire::decode(bytes, author, now, &self.config) {
@@ -464,13 +468,14 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             SyncMessage::Probe { table } => {
                 if !self.settle(net, peer, 1, 0, &table)? {
                     let strata = self.strata()?;
-                    self.send(net, peer, &SyncMessage::Estimate { strata });
+                    let count = self.store.summary().count;
+                    self.send(net, peer, &SyncMessage::Estimate { count, strata });
                 }
             }
             SyncMessage::InSync => {
                 self.sessions.remove(peer);
             }
-            SyncMessage::Estimate { strata } => {
+            SyncMessage::Estimate { count, strata } => {
                 let Some(estimate) = self.strata()?.estimate(&strata) else {
                     self.drop_message(
                         net,
@@ -480,7 +485,9 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
                     );
                     return Ok(());
                 };
-                let (parts, cells) = sync::sketch_shape(estimate);
+                // The difference cannot exceed both stores together, whatever a peer claims.
+                let bound = count.saturating_add(self.store.summary().count);
+                let (parts, cells) = sync::sketch_shape(estimate.min(bound));
                 for part in 0..parts {
                     self.send_sketch(net, peer, 0, parts, part, cells)?;
                 }
@@ -497,7 +504,14 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
                 part,
                 cells,
             } => {
-                if attempt >= MAX_ATTEMPTS || parts == 0 || part >= parts {
+                if cells as usize > MAX_SKETCH_CELLS || parts == 0 || part >= parts {
+                    let detail = format!(
+                        "sketch of {cells} cells for part {part} of {parts} reported too small"
+                    );
+                    self.drop_message(net, peer, DropReason::Malformed, detail);
+                    return Ok(());
+                }
+                if attempt >= MAX_SKETCH_ATTEMPTS {
                     self.sessions.remove(peer);
                     return Ok(());
                 }
@@ -602,6 +616,9 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             return Ok(false);
         };
         let writes = self.writes_with_ids(&difference.only_left)?;
+        if difference.only_right.is_empty() {
+            self.sessions.remove(peer); // nothing comes back: this exchange is complete
+        }
         self.send_records(net, peer, writes, difference.only_right);
         Ok(true)
     }
@@ -644,7 +661,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         let received = writes.len();
         let mut valid = Vec::with_capacity(writes.len());
         for write in writes {
-            match self.check_synced(&write, now) {
+            match wire::check_write(&write, now, &self.config) {
                 Ok(()) => valid.push(write),
                 Err(error) => self.drop_error(net, peer, error),
             }
@@ -691,20 +708,5 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
                 self.pending_syncs.entry(peer).or_insert(now);
             }
         }
-    }
-
-    fn check_synced(&self, write: &Write, now: u64) -> Result<(), WireError> {
-        validate_key(&write.key, &self.config)?;
-        if let Some(value) = &write.value {
-            validate_value(value, &self.config)?;
-        }
-        let ahead_ms = write.version.hlc.wall_ms.saturating_sub(now);
-        if ahead_ms > self.config.max_clock_ahead_ms {
-            return Err(WireError::FutureTimestamp {
-                timestamp: wire::format_timestamp(write.version.hlc.wall_ms),
-                ahead_ms,
-            });
-        }
-        Ok(())
     }
 }

@@ -377,6 +377,57 @@ fn garbage_on_the_direct_protocol_is_counted_not_fatal() {
     );
 }
 
+#[test]
+fn a_resize_request_no_honest_peer_sends_is_dropped_not_obeyed() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    let mut out = Outbox::default();
+    let huge = sync::encode(&sync::SyncMessage::SketchTooSmall {
+        attempt: 0,
+        parts: 1,
+        part: 0,
+        cells: u32::MAX,
+    });
+    b.on_direct(&mut out, "x", &huge).unwrap();
+    assert_eq!(b.counters().dropped.malformed, 1);
+    assert!(out.sent.is_empty(), "no table is built for it");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Tables of random cells in any message that carries one: the node answers or drops them,
+    /// always finishes, and sends nothing over the message limit.
+    #[test]
+    fn random_tables_from_a_peer_never_hang_or_crash_a_node(
+        cells in prop::collection::vec(any::<(i32, u64, u32)>(), 1..40),
+        parts in 0..4u32,
+        part in 0..4u32,
+    ) {
+        let clock = ManualClock::new(START);
+        let mut b = node("b", &clock);
+        let entries: Vec<(String, String)> = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
+        b.put_many(&mut Outbox::default(), &entries).unwrap();
+        let mut bytes = Vec::new();
+        for (count, id_sum, check_sum) in cells.iter().cycle().take(cells.len() * 3) {
+            bytes.extend_from_slice(&count.to_le_bytes());
+            bytes.extend_from_slice(&id_sum.to_le_bytes());
+            bytes.extend_from_slice(&check_sum.to_le_bytes());
+        }
+        let table = iblt::Iblt::try_from(bytes).unwrap();
+        let mut out = Outbox::default();
+        for message in [
+            sync::SyncMessage::Probe { table: table.clone() },
+            sync::SyncMessage::Sketch { attempt: 0, parts, part, table },
+        ] {
+            b.on_direct(&mut out, "x", &sync::encode(&message)).unwrap();
+        }
+        for (_, payload) in &out.sent {
+            prop_assert!(payload.len() <= b.config().max_message_bytes);
+        }
+    }
+}
+
 /// One write made by a node in a random history: (origin, key, value or delete, clock step).
 fn history() -> impl Strategy<Value = Vec<(usize, u8, Option<u8>, u8)>> {
     prop::collection::vec((0..3usize, 0..4u8, prop::option::of(0..5u8), 0..3u8), 1..40)

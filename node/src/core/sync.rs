@@ -12,9 +12,11 @@
 //! ```
 //! A sketch that fails to peel gets `SketchTooSmall` and is resent twice as large (split in two
 //! parts once it would pass the message limit). Each message is handled on its own (no session
-//! state is needed to answer it), is bounded by the message limit, and is checked like gossip.
+//! state is needed to answer it) and is bounded by the message limit; the writes it carries pass
+//! the same checks as gossip, and a table, estimator or resize request that no honest peer
+//! could send is dropped as malformed.
 
-use super::iblt::{Iblt, StrataEstimator, CELL_BYTES};
+use super::iblt::{Iblt, StrataEstimator};
 use super::version::Write;
 use super::wire::WireError;
 use serde::{Deserialize, Serialize};
@@ -38,6 +40,8 @@ pub enum SyncMessage {
     },
     /// The sender's strata estimator, so the receiver can size a table for the difference.
     Estimate {
+        /// Writes the sender stores, tombstones included: bounds the estimate.
+        count: u64,
         /// The sender's estimator.
         strata: StrataEstimator,
     },
@@ -79,7 +83,7 @@ pub const MAX_SKETCH_CELLS: usize = 60_000;
 /// Most ids asked for in one `Records` message.
 pub const MAX_WANT_PER_MESSAGE: usize = 60_000;
 /// Most attempts at one part before giving up until the next session.
-pub const MAX_ATTEMPTS: u8 = 6;
+pub const MAX_SKETCH_ATTEMPTS: u8 = 6;
 
 /// Encodes a message (postcard: compact binary).
 pub fn encode(message: &SyncMessage) -> Vec<u8> {
@@ -160,11 +164,6 @@ pub fn records_messages(
     messages
 }
 
-/// Bytes a table of `cells` cells takes on the wire.
-pub fn sketch_bytes(cells: usize) -> usize {
-    cells * CELL_BYTES
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +197,7 @@ mod tests {
                 table: Iblt::new(60),
             },
             SyncMessage::Estimate {
+                count: 9,
                 strata: StrataEstimator::default(),
             },
             SyncMessage::Sketch {

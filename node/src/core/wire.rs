@@ -33,6 +33,9 @@ pub enum WireError {
     /// A write with a key or value that breaks the rules.
     #[error("invalid write: {0}")]
     Invalid(#[from] ValidationError),
+    /// A write whose origin is empty, too long, or (on gossip) not the peer that signed it.
+    #[error("invalid origin {0:?}")]
+    BadOrigin(String),
     /// A write whose timestamp is not a usable RFC 3339 time.
     #[error("invalid timestamp {0:?}")]
     BadTimestamp(String),
@@ -192,20 +195,17 @@ fn check(
         };
         return Err(WireError::Malformed(problem.into()));
     }
-    validate_key(&body.key, config)?;
-    if let Some(value) = &body.value {
-        validate_value(value, config)?;
-    }
     let wall_ms = parse_timestamp(&body.timestamp)
         .ok_or_else(|| WireError::BadTimestamp(body.timestamp.clone()))?;
-    let ahead_ms = wall_ms.saturating_sub(now_ms);
-    if ahead_ms > config.max_clock_ahead_ms {
-        return Err(WireError::FutureTimestamp {
-            timestamp: body.timestamp,
-            ahead_ms,
-        });
+    // Gossip is signed by its author, who only ever publishes its own writes.
+    if body
+        .origin
+        .as_deref()
+        .is_some_and(|origin| origin != author)
+    {
+        return Err(WireError::BadOrigin(body.origin.unwrap_or_default()));
     }
-    Ok(Write {
+    let write = Write {
         key: body.key,
         value: body.value,
         version: Version {
@@ -215,7 +215,35 @@ fn check(
             },
             origin: body.origin.unwrap_or_else(|| author.to_string()),
         },
-    })
+    };
+    check_write(&write, now_ms, config)?;
+    Ok(write)
+}
+
+/// Longest origin (a node id) accepted; a PeerId takes 52 bytes.
+pub const MAX_ORIGIN_BYTES: usize = 128;
+
+/// The checks every remote write passes, by gossip or by reconciliation: key and value rules,
+/// an origin of 1 to [`MAX_ORIGIN_BYTES`] bytes, and a timestamp not too far ahead of `now_ms`.
+pub fn check_write(write: &Write, now_ms: u64, config: &Config) -> Result<(), WireError> {
+    validate_key(&write.key, config)?;
+    if let Some(value) = &write.value {
+        validate_value(value, config)?;
+    }
+    let origin = &write.version.origin;
+    if origin.is_empty() || origin.len() > MAX_ORIGIN_BYTES {
+        return Err(WireError::BadOrigin(
+            origin.chars().take(MAX_ORIGIN_BYTES).collect(),
+        ));
+    }
+    let ahead_ms = write.version.hlc.wall_ms.saturating_sub(now_ms);
+    if ahead_ms > config.max_clock_ahead_ms {
+        return Err(WireError::FutureTimestamp {
+            timestamp: format_timestamp(write.version.hlc.wall_ms),
+            ahead_ms,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -271,13 +299,13 @@ mod tests {
                     wall_ms: parse_timestamp("2025-01-04T08:30:15Z").unwrap(),
                     counter: 0,
                 },
-                origin: "n0".into(),
+                origin: "author".into(),
             },
         };
         let bytes = encode_write(&write);
         assert_eq!(
             String::from_utf8(bytes.clone()).unwrap(),
-            r#"{"Put":{"key":"hello","value":"world","timestamp":"2025-01-04T08:30:15Z","origin":"n0"}}"#
+            r#"{"Put":{"key":"hello","value":"world","timestamp":"2025-01-04T08:30:15Z","origin":"author"}}"#
         );
         assert_eq!(decode_one(&bytes).unwrap(), write);
     }
@@ -292,7 +320,7 @@ mod tests {
                     wall_ms: NOW - 1,
                     counter: 3,
                 },
-                origin: "n1".into(),
+                origin: "author".into(),
             },
         };
         assert_eq!(decode_one(&encode_write(&write)).unwrap(), write);
@@ -436,6 +464,17 @@ mod tests {
             ),
             Err(WireError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn gossip_may_only_carry_its_authors_own_writes() {
+        let forged = r#"{"Put":{"key":"k","value":"v","timestamp":"2025-01-04T08:30:15Z","origin":"someone-else"}}"#;
+        assert!(matches!(
+            decode_one(forged.as_bytes()),
+            Err(WireError::BadOrigin(_))
+        ));
+        let own = r#"{"Put":{"key":"k","value":"v","timestamp":"2025-01-04T08:30:15Z","origin":"author"}}"#;
+        assert!(decode_one(own.as_bytes()).is_ok());
     }
 
     #[test]

@@ -12,6 +12,10 @@ use std::collections::{HashMap, VecDeque};
 /// Times one message is sent before it is given up (reconciliation repairs what is lost).
 const ATTEMPTS: u8 = 2;
 
+/// Most bytes waiting for one peer. A peer that stops acknowledging must not make us buffer
+/// without end: past this its queue is dropped (the next reconciliation starts afresh).
+const MAX_WAITING_BYTES: usize = 64 * 1024 * 1024;
+
 /// The message on the wire: its request, its payload (for a resend) and how often it was sent.
 #[derive(Debug)]
 struct InFlight {
@@ -24,6 +28,7 @@ struct InFlight {
 #[derive(Debug, Default)]
 struct PeerQueue {
     waiting: VecDeque<Vec<u8>>,
+    waiting_bytes: usize,
     in_flight: Option<InFlight>,
 }
 
@@ -40,6 +45,12 @@ impl DirectQueue {
     /// Sends `payload` to `peer` now if nothing is in flight to it, else after what is.
     pub fn send(&mut self, direct: &mut Direct, peer: PeerId, payload: Vec<u8>) {
         let queue = self.peers.entry(peer).or_default();
+        if queue.waiting_bytes + payload.len() > MAX_WAITING_BYTES {
+            tracing::warn!(%peer, "peer is not taking direct messages; dropping its queue");
+            queue.waiting.clear();
+            queue.waiting_bytes = 0;
+        }
+        queue.waiting_bytes += payload.len();
         queue.waiting.push_back(payload);
         if queue.in_flight.is_none() {
             Self::send_next(direct, peer, queue, 0);
@@ -74,6 +85,7 @@ impl DirectQueue {
             return;
         };
         if failed && in_flight.attempts < ATTEMPTS && direct.is_connected(&peer) {
+            queue.waiting_bytes += in_flight.payload.len();
             queue.waiting.push_front(in_flight.payload);
             Self::send_next(direct, peer, queue, in_flight.attempts);
         } else {
@@ -92,6 +104,7 @@ impl DirectQueue {
     /// Sends the first waiting message; `sent_before` counts its earlier attempts.
     fn send_next(direct: &mut Direct, peer: PeerId, queue: &mut PeerQueue, sent_before: u8) {
         if let Some(payload) = queue.waiting.pop_front() {
+            queue.waiting_bytes -= payload.len();
             let request_id = direct.send_request(&peer, payload.clone());
             queue.in_flight = Some(InFlight {
                 request_id,

@@ -3,7 +3,7 @@
 //! - [`behaviour`]: the libp2p protocols of a node and the swarm built from them.
 //! - [`codec`]: length-prefixed raw frames for the direct (reconciliation) protocol.
 //! - [`direct`]: per-peer, one-at-a-time, acknowledged direct sends.
-//! - [`pending`]: gossip waiting for a subscribed peer.
+//! - [`pending`]: gossip waiting for room in full send queues.
 //! - [`transport`]: the core's `Transport` on the swarm.
 //! - [`dialer`] and [`redial`]: whom to dial, and backoff for lost peers.
 //! - [`report`]: the log lines for the core's events.

@@ -101,7 +101,7 @@ pub struct Status {
     pub live_keys: u64,
     /// Keys in the store, tombstones included.
     pub stored_keys: u64,
-    /// Gossip messages waiting for a subscribed peer.
+    /// Gossip messages waiting for room in full send queues.
     pub pending_gossip: usize,
     /// What the core counted.
     pub counters: Counters,

@@ -39,7 +39,7 @@ impl SwarmNet {
         &self.topic
     }
 
-    /// How many gossip messages wait for a subscribed peer.
+    /// How many gossip messages wait for room in full send queues.
     pub fn pending(&self) -> usize {
         self.pending.len()
     }

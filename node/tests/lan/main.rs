@@ -100,8 +100,9 @@ fn a_write_reaches_everyone(run: &mut Run) {
 }
 
 /// Check 3: a host's cable is pulled, both sides write (one deletes), the cable goes back in: the
-/// cut is real while it lasts and every store converges afterwards. A pull this short leaves
-/// the TCP connections open (nothing probes them), so no reconnection is needed.
+/// cut is real while it lasts and every store converges afterwards. A pull this short may or
+/// may not outlast the pings (two failures, 1 s apart, 2 s each) that close a dead connection;
+/// either way the stores must converge, by the surviving connection or by a reconnection.
 fn cable_pull(run: &mut Run, lan: &Lan) {
     let (cut, other) = (UNPLUGGED, 0);
     lan.plug(cut, false);

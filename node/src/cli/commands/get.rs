@@ -1,12 +1,13 @@
 //! `get KEY`: print the value.
 
+use super::printable;
 use crate::net::Node;
 use std::io::{self, Write};
 
 /// Prints `✓ key = value`, or `✗ Not found: key`.
 pub fn run(node: &Node, key: &str, out: &mut dyn Write) -> io::Result<()> {
     match node.get(key) {
-        Ok(Some(value)) => writeln!(out, "✓ {key} = {value}"),
+        Ok(Some(value)) => writeln!(out, "✓ {key} = {}", printable(&value)),
         Ok(None) => writeln!(out, "✗ Not found: {key}"),
         Err(error) => writeln!(out, "✗ Storage error: {error}"),
     }
