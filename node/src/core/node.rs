@@ -488,8 +488,14 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
                 // The difference cannot exceed both stores together, whatever a peer claims.
                 let bound = count.saturating_add(self.store.summary().count);
                 let (parts, cells) = sync::sketch_shape(estimate.min(bound));
-                for part in 0..parts {
-                    self.send_sketch(net, peer, 0, parts, part, cells)?;
+                for (part, table) in (0..parts).zip(self.sketches(parts, cells)?) {
+                    let message = SyncMessage::Sketch {
+                        attempt: 0,
+                        parts,
+                        part,
+                        table,
+                    };
+                    self.send(net, peer, &message);
                 }
             }
             SyncMessage::Sketch {
@@ -535,6 +541,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         Ok(strata)
     }
 
+    /// My ids of one part of a `parts`-way split, in a table of `cells` cells.
     fn sketch(&self, parts: u32, part: u32, cells: usize) -> Result<Iblt, StoreError> {
         let mut table = Iblt::new(cells);
         self.store.for_each(&mut |write| {
@@ -544,6 +551,16 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             }
         })?;
         Ok(table)
+    }
+
+    /// The tables of every part of a `parts`-way split, filled in one pass over the store.
+    fn sketches(&self, parts: u32, cells: usize) -> Result<Vec<Iblt>, StoreError> {
+        let mut tables = vec![Iblt::new(cells); parts as usize];
+        self.store.for_each(&mut |write| {
+            let id = write.id();
+            tables[sync::part_of(id, parts) as usize].insert(id);
+        })?;
+        Ok(tables)
     }
 
     fn send_sketch(

@@ -20,6 +20,10 @@ CREATE TABLE IF NOT EXISTS kv_store (
 
 const COLUMNS: &str = "key, value, hlc_wall, hlc_counter, origin";
 
+/// Every column of a row, in the order of [`VALUES`].
+const ROW: &str = "(key, value, timestamp, hlc_wall, hlc_counter, origin, deleted_at)";
+const VALUES: &str = "(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
 /// A store in one SQLite database file (or in memory, for the simulator).
 pub struct SqliteStore {
     connection: Connection,
@@ -80,34 +84,38 @@ impl Store for SqliteStore {
         let mut applied = Vec::with_capacity(writes.len());
         let mut summary = self.summary;
         {
+            // A new key is one INSERT; only a key already stored is read and compared.
+            let mut insert = transaction.prepare_cached(&format!(
+                "INSERT OR IGNORE INTO kv_store {ROW} VALUES {VALUES}"
+            ))?;
             let mut select = transaction
                 .prepare_cached(&format!("SELECT {COLUMNS} FROM kv_store WHERE key = ?1"))?;
-            let mut upsert = transaction.prepare_cached(
-                "INSERT OR REPLACE INTO kv_store (key, value, timestamp, hlc_wall, hlc_counter, origin, deleted_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
+            let mut replace = transaction.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO kv_store {ROW} VALUES {VALUES}"
+            ))?;
             for write in writes {
-                let old = select
-                    .query_row([&write.key], read_write)
-                    .optional()?
-                    .transpose()?;
-                if old.as_ref().is_some_and(|old| !write.supersedes(old)) {
-                    applied.push(false);
-                    continue;
-                }
                 let timestamp = format_timestamp(write.version.hlc.wall_ms);
-                let deleted_at = write.is_delete().then_some(&timestamp);
-                upsert.execute(params![
+                let row = params![
                     write.key,
                     write.value,
                     timestamp,
                     write.version.hlc.wall_ms as i64,
                     write.version.hlc.counter,
                     write.version.origin,
-                    deleted_at
-                ])?;
-                summary.replace(old.as_ref(), write);
-                applied.push(true);
+                    write.is_delete().then_some(&timestamp)
+                ];
+                if insert.execute(row)? == 1 {
+                    summary.replace(None, write);
+                    applied.push(true);
+                    continue;
+                }
+                let old = select.query_row([&write.key], read_write)??;
+                let newer = write.supersedes(&old);
+                if newer {
+                    replace.execute(row)?;
+                    summary.replace(Some(&old), write);
+                }
+                applied.push(newer);
             }
         }
         transaction.commit()?;
