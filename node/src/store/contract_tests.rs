@@ -221,3 +221,43 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_database_of_the_original_app_is_upgraded_with_every_item_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed.db");
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE kv_store (key TEXT PRIMARY KEY, value TEXT NOT NULL, timestamp TEXT NOT NULL, deleted_at TEXT);
+                 INSERT INTO kv_store VALUES ('hello', 'world', '2025-01-04T08:30:15Z', NULL);
+                 INSERT INTO kv_store VALUES ('gone', '', '2025-01-04T08:31:00+00:00', '2025-01-04T08:32:00Z');",
+            )
+            .unwrap();
+    }
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.live().unwrap(),
+        vec![("hello".into(), "world".into())]
+    );
+    let hello = store.get("hello").unwrap().unwrap();
+    assert_eq!(
+        hello.version.hlc.wall_ms,
+        crate::core::wire::parse_timestamp("2025-01-04T08:30:15Z").unwrap()
+    );
+    assert_eq!(hello.version.origin, sqlite::LEGACY_ORIGIN);
+    assert!(store.get("gone").unwrap().unwrap().is_delete());
+    assert!(!apply_one(&mut store, write("hello", Some("older"), 1, "a")).unwrap());
+    assert!(apply_one(
+        &mut store,
+        write("hello", Some("newer"), 1_800_000_000_000, "a")
+    )
+    .unwrap());
+    drop(store);
+    assert_eq!(
+        SqliteStore::open(&path).unwrap().summary().count,
+        2,
+        "reopening migrates nothing twice"
+    );
+}

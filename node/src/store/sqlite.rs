@@ -2,7 +2,7 @@
 
 use super::{Store, StoreError, Summary};
 use crate::core::version::{Hlc, Version, Write};
-use crate::core::wire::format_timestamp;
+use crate::core::wire::{format_timestamp, parse_timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 
@@ -44,9 +44,10 @@ impl SqliteStore {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(connection: Connection) -> Result<Self, StoreError> {
+    fn init(mut connection: Connection) -> Result<Self, StoreError> {
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.execute_batch(SCHEMA)?;
+        migrate_seed_table(&mut connection)?;
         let mut store = SqliteStore {
             connection,
             summary: Summary::default(),
@@ -56,6 +57,58 @@ impl SqliteStore {
         store.summary = summary;
         Ok(store)
     }
+}
+
+/// Origin given to rows written by the original app, which recorded none.
+pub const LEGACY_ORIGIN: &str = "legacy";
+
+/// A database of the original app has `kv_store(key, value, timestamp, deleted_at)` only. It is
+/// rebuilt in this schema, each row ordered by its RFC 3339 `timestamp` (origin
+/// [`LEGACY_ORIGIN`], a deleted row becoming a tombstone), so an upgrade keeps every item.
+fn migrate_seed_table(connection: &mut Connection) -> Result<(), StoreError> {
+    let has_hlc: bool = connection.query_row(
+        "SELECT count(*) FROM pragma_table_info('kv_store') WHERE name = 'hlc_wall'",
+        [],
+        |row| row.get(0),
+    )?;
+    if has_hlc {
+        return Ok(());
+    }
+    let transaction = connection.transaction()?;
+    transaction.execute_batch("ALTER TABLE kv_store RENAME TO kv_store_seed;")?;
+    transaction.execute_batch(SCHEMA)?;
+    {
+        let mut select =
+            transaction.prepare("SELECT key, value, timestamp, deleted_at FROM kv_store_seed")?;
+        let mut insert =
+            transaction.prepare(&format!("INSERT INTO kv_store {ROW} VALUES {VALUES}"))?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            let (key, value, timestamp): (String, Option<String>, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            let deleted_at: Option<String> = row.get(3)?;
+            let wall_ms = parse_timestamp(&timestamp).ok_or_else(|| StoreError::Corrupt {
+                key: key.clone(),
+                problem: format!("timestamp {timestamp:?} is not RFC 3339"),
+            })?;
+            let value = if deleted_at.is_some() { None } else { value };
+            let timestamp = format_timestamp(wall_ms);
+            let deleted_at = value.is_none().then_some(&timestamp);
+            insert.execute(params![
+                key,
+                value,
+                timestamp,
+                wall_ms as i64,
+                0,
+                LEGACY_ORIGIN,
+                deleted_at
+            ])?;
+        }
+    }
+    transaction.execute_batch("DROP TABLE kv_store_seed;")?;
+    transaction.commit()?;
+    tracing::info!("Upgraded the original app's database to the ordered schema");
+    Ok(())
 }
 
 fn read_write(row: &Row) -> rusqlite::Result<Result<Write, StoreError>> {
