@@ -42,7 +42,7 @@ fn tcp_address(node: &Node) -> Multiaddr {
 
 /// A seed-format put, stamped now.
 fn put(key: &str, value: &str) -> Vec<u8> {
-    let timestamp = format_timestamp(SystemClock.now_ms());
+    let timestamp = format_timestamp(SystemClock::new().now_ms());
     format!(r#"{{"Put":{{"key":"{key}","value":"{value}","timestamp":"{timestamp}"}}}}"#)
         .into_bytes()
 }

@@ -31,6 +31,11 @@ impl Clock for SimClock {
         let wall = self.start_ms as i64 + self.now.get() as i64 + self.skew_ms.get();
         wall.max(0) as u64
     }
+
+    /// Virtual time itself: skew moves a node's wall clock, not its sense of elapsed time.
+    fn monotonic_ms(&self) -> u64 {
+        self.now.get()
+    }
 }
 
 #[cfg(test)]
@@ -46,5 +51,6 @@ mod tests {
         assert_eq!(clock.now_ms(), 1_000_500);
         skew.set(-2_000);
         assert_eq!(clock.now_ms(), 998_500);
+        assert_eq!(clock.monotonic_ms(), 500, "skew leaves elapsed time alone");
     }
 }

@@ -1,10 +1,15 @@
 //! The clock trait: the only way the core learns the time.
 
-/// A wall clock in milliseconds since the Unix epoch. The real world reads the system clock;
-/// the simulator hands out virtual time (with per-node skew).
+/// The node's two times, in milliseconds. The real world reads the system clocks; the
+/// simulator hands out virtual time (the wall clock with per-node skew).
 pub trait Clock {
-    /// The current wall-clock time in milliseconds since 1970-01-01T00:00:00Z.
+    /// The current wall-clock time since 1970-01-01T00:00:00Z: stamps local writes and judges
+    /// remote timestamps. It may jump (NTP, a user setting the clock).
     fn now_ms(&self) -> u64;
+
+    /// Time on a clock that never jumps, from any fixed origin: measures rate-limit windows,
+    /// timers and session timeouts, so a wall-clock step cannot stall or rush them.
+    fn monotonic_ms(&self) -> u64;
 }
 
 /// A clock that shows whatever it was last set to: for tests and simulations.
@@ -34,6 +39,11 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now_ms(&self) -> u64 {
+        self.now_ms.get()
+    }
+
+    /// The same reading: tests move one clock.
+    fn monotonic_ms(&self) -> u64 {
         self.now_ms.get()
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The world around it (the libp2p driver or the simulator) calls one `on_*` method per input
 //! and hands in a `Transport` through which the core publishes, sends and reports events.
-//! Time comes only from the `Clock`, randomness only from the seeded rng.
+//! Time comes only from the `Clock` (its wall time stamps and judges writes, its monotonic time
+//! runs every interval), randomness only from the seeded rng.
 
 use super::clock::Clock;
 use super::config::Config;
@@ -109,7 +110,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
     /// drawing every random choice from `seed`.
     pub fn new(id: impl Into<String>, config: Config, store: S, clock: C, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let now = clock.now_ms();
+        let now = clock.monotonic_ms();
         let next_anti_entropy_ms =
             now + rng.random_range(0..config.anti_entropy_interval_ms.max(1));
         let hlc = store.summary().max_hlc;
@@ -256,7 +257,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
     /// Called every `config.tick_ms`: periodic reconciliation, syncs due after rate-limit
     /// drops, and housekeeping.
     pub fn on_tick(&mut self, net: &mut dyn Transport) {
-        let now = self.clock.now_ms();
+        let now = self.clock.monotonic_ms();
         self.author_limiter.forget_expired(now);
         self.forwarder_limiter.forget_expired(now);
         self.direct_limiter.forget_expired(now);
@@ -296,7 +297,8 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         if self.sessions.contains_key(peer) || !self.peers.contains(peer) {
             return false;
         }
-        self.sessions.insert(peer.to_string(), self.clock.now_ms());
+        self.sessions
+            .insert(peer.to_string(), self.clock.monotonic_ms());
         self.counters.syncs_started += 1;
         let summary = self.store.summary();
         self.send(
@@ -324,7 +326,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         detail: String,
     ) {
         self.counters.dropped.count(reason);
-        let now = self.clock.now_ms();
+        let now = self.clock.monotonic_ms();
         let key = (from.to_string(), reason);
         if self.last_drop_log.contains_key(&key) {
             return;
@@ -358,7 +360,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         forwarder: &str,
         bytes: &[u8],
     ) -> Result<Verdict, StoreError> {
-        let now = self.clock.now_ms();
+        let now = self.clock.monotonic_ms();
         if bytes.len() > self.config.max_message_bytes {
             let error = WireError::TooLarge {
                 len: bytes.len(),
@@ -384,7 +386,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             }
             return Ok(Verdict::Ignore);
         }
-        let decoded = match wire::decode(bytes, author, now, &self.config) {
+        let decoded = match wire::decode(bytes, author, self.clock.now_ms(), &self.config) {
             Ok(decoded) => decoded,
             Err(error) => {
                 self.drop_error(net, author, error);
@@ -434,7 +436,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         peer: &str,
         bytes: &[u8],
     ) -> Result<(), StoreError> {
-        let now = self.clock.now_ms();
+        let now = self.clock.monotonic_ms();
         self.counters.sync_bytes_received += bytes.len() as u64;
         if !self.direct_limiter.admit(peer, now) {
             self.drop_message(
@@ -713,7 +715,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
     /// its other peers, at once where no session is open, else at the next tick. News so
     /// spreads hop by hop through the mesh after a heal, rather than waiting for anti-entropy.
     fn spread(&mut self, net: &mut dyn Transport, from: &str) {
-        let now = self.clock.now_ms();
+        let now = self.clock.monotonic_ms();
         let others: Vec<String> = self
             .peers
             .iter()

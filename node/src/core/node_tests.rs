@@ -280,6 +280,38 @@ fn a_restarted_node_stamps_after_everything_it_stored() {
     assert_eq!(a.get("k").unwrap().as_deref(), Some("2"));
 }
 
+/// A clock whose wall time can step while its monotonic time runs on.
+#[derive(Clone, Default)]
+struct SteppedClock {
+    wall: std::rc::Rc<std::cell::Cell<u64>>,
+    monotonic: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl Clock for SteppedClock {
+    fn now_ms(&self) -> u64 {
+        self.wall.get()
+    }
+    fn monotonic_ms(&self) -> u64 {
+        self.monotonic.get()
+    }
+}
+
+#[test]
+fn a_wall_clock_stepping_back_does_not_stall_anti_entropy() {
+    let clock = SteppedClock::default();
+    clock.wall.set(START);
+    let mut b = NodeCore::new("b", Config::default(), MemoryStore::new(), clock.clone(), 1);
+    let mut out = Outbox::default();
+    b.on_peer_up(&mut out, "a"); // "a" < "b": b does not open a sync on connect
+    clock.wall.set(START - 3_600_000); // NTP steps the clock back an hour
+    for second in 1..=31 {
+        clock.monotonic.set(second * 1000);
+        b.on_tick(&mut out);
+    }
+    assert_eq!(out.sent.len(), 1, "the 30 s anti-entropy round still ran");
+    assert_eq!(out.sent[0].0, "a");
+}
+
 #[test]
 fn equal_stores_reconcile_in_one_round_trip_with_tiny_messages() {
     let clock = ManualClock::new(START);

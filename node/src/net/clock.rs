@@ -1,16 +1,38 @@
-//! The real world's clock: the operating system's wall clock.
+//! The real world's clock: the operating system's wall clock and its monotonic clock.
 
 use crate::core::Clock;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// Reads the system wall clock. A clock set before 1970 reads as the epoch.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+/// Reads the system wall clock (a clock set before 1970 reads as the epoch) and measures
+/// intervals on the monotonic clock, from when it was made.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock {
+    started: Instant,
+}
+
+impl SystemClock {
+    /// A clock whose monotonic time starts at 0 now.
+    pub fn new() -> Self {
+        SystemClock {
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis() as u64)
+    }
+
+    fn monotonic_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
     }
 }

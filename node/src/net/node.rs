@@ -168,7 +168,7 @@ impl Node {
             peer_id.to_string(),
             options.config,
             store,
-            SystemClock,
+            SystemClock::new(),
             rand::random(),
         );
         let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
