@@ -71,7 +71,13 @@ fn main() -> ExitCode {
         report.to_string()
     };
     // A closed pipe (`| head`) is not the scenario's failure: ignore write errors.
-    let _ = writeln!(out, "{summary}").and_then(|()| write!(out, "{}", report.failure_text()));
+    let _ = writeln!(out, "{summary}");
+    if json {
+        // Standard output stays one JSON document; the failure explanation goes beside it.
+        eprint!("{}", report.failure_text());
+    } else {
+        let _ = write!(out, "{}", report.failure_text());
+    }
     let _ = out.flush();
     if report.passed() {
         ExitCode::SUCCESS

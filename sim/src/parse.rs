@@ -537,6 +537,11 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
             value: None,
         }),
         (None, Some(node), None, None, None, Some(dropped), None) => {
+            if dropped.is_empty() {
+                return Err(
+                    "`dropped` needs at least one reason, e.g. { rate_limited = 1 }".into(),
+                );
+            }
             let at_least = dropped
                 .iter()
                 .map(|(name, &count)| {
@@ -663,6 +668,10 @@ expect = { node = "n1", dropped = { rate_limited = 3 } }
             "{HEAD}[[step]]\nat = \"1s\"\nexpect = {{ node = \"n0\", dropped = {{ spam = 1 }} }}\n"
         ));
         assert!(error.problem.contains("rate_limited"), "{error}");
+        let error = error_of(&format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nexpect = {{ node = \"n0\", dropped = {{}} }}\n"
+        ));
+        assert!(error.problem.contains("at least one reason"), "{error}");
         let error = error_of(&format!("{HEAD}[[step]]\nat = \"soon\"\nheal = true\n"));
         assert!(error.problem.contains("unit"), "{error}");
     }
