@@ -5,15 +5,15 @@ use crate::core::{DropReason, Event, Write};
 /// Longest value shown in full in a log line; longer ones are cut and their size given.
 const SHOWN_VALUE_CHARS: usize = 80;
 
-/// `Put { key = value }` or `Delete { key }`, as the seed logs received writes.
+/// `Put { key = value }` or `Delete { key }`, as the seed logs received writes (the write's
+/// own `Display`), with a long value cut and its size given.
 pub fn describe(write: &Write) -> String {
     match &write.value {
         Some(value) if value.chars().count() > SHOWN_VALUE_CHARS => {
             let shown: String = value.chars().take(SHOWN_VALUE_CHARS).collect();
             format!("Put {{ {} = {shown}… ({} bytes) }}", write.key, value.len())
         }
-        Some(value) => format!("Put {{ {} = {value} }}", write.key),
-        None => format!("Delete {{ {} }}", write.key),
+        _ => write.to_string(),
     }
 }
 

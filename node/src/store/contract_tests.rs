@@ -17,6 +17,11 @@ fn write(key: &str, value: Option<&str>, wall_ms: u64, origin: &str) -> Write {
     }
 }
 
+/// Applies one write; returns whether it superseded what was stored.
+fn apply_one(store: &mut dyn Store, write: Write) -> Result<bool, StoreError> {
+    Ok(store.apply(std::slice::from_ref(&write))?[0])
+}
+
 fn stores() -> Vec<(&'static str, Box<dyn Store>)> {
     vec![
         ("memory", Box::new(MemoryStore::new())),

@@ -74,11 +74,6 @@ pub trait Store {
     fn summary(&self) -> Summary;
 }
 
-/// Applies one write; returns whether it superseded what was stored.
-pub fn apply_one(store: &mut dyn Store, write: Write) -> Result<bool, StoreError> {
-    Ok(store.apply(std::slice::from_ref(&write))?[0])
-}
-
 /// A digest of a store's full contents (tombstones included), equal on two stores exactly when
 /// they hold the same writes: the simulator compares replicas with it.
 pub fn digest(store: &dyn Store) -> Result<u64, StoreError> {
