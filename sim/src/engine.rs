@@ -14,8 +14,8 @@ use crate::report::{ConvergenceReport, Failure, NodeReport, Report, Traffic};
 use crate::scenario::{Action, Attack, Scenario, Writes};
 use crate::topology;
 use crate::trace::Trace;
-use p2p_sync::core::{Event as CoreEvent, Outbox, Verdict};
-use p2p_sync::store::{digest, Store};
+use p2p_sync_core::store::{digest, Store};
+use p2p_sync_core::{CommandError, Event as CoreEvent, Outbox, Verdict};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -46,8 +46,8 @@ enum Event {
     Step(usize),
     /// Run repetition `index` of a `writes` or attack step.
     Repeat { step: usize, index: u64 },
-    /// A node's timer (`on_tick`).
-    Tick(usize),
+    /// A node's deadline (`NodeCore::poll_timeout`) is due.
+    Wake(usize),
     /// A gossip message arrives.
     Gossip(Box<Gossip>),
     /// A direct message arrives.
@@ -89,7 +89,10 @@ impl<'a> Simulation<'a> {
             edges.extend((0..honest).map(|node| (node, attacker)));
         }
         let nodes = (0..honest)
-            .map(|i| SimNode::start(&names[i], &now, scenario.start_ms, rng.random()))
+            .map(|i| {
+                let seed = rng.random();
+                SimNode::start(&names[i], &scenario.config, &now, scenario.start_ms, seed)
+            })
             .collect();
         let attackers = names[honest..]
             .iter()
@@ -123,10 +126,8 @@ impl<'a> Simulation<'a> {
             sim.touch(node);
         }
         sim.relink();
-        let tick_ms = p2p_sync::core::Config::default().tick_ms;
         for node in 0..honest {
-            let phase = sim.rng.random_range(0..tick_ms);
-            sim.queue.push(phase, Event::Tick(node));
+            sim.schedule_wake(node);
         }
         for (index, step) in scenario.steps.iter().enumerate() {
             sim.queue.push(step.at_ms, Event::Step(index));
@@ -148,7 +149,7 @@ impl<'a> Simulation<'a> {
                     self.steps_left -= 1;
                 }
                 Event::Repeat { step, index } => self.repeat(step, index),
-                Event::Tick(node) => self.tick(node),
+                Event::Wake(node) => self.wake(node),
                 Event::Gossip(gossip) => self.deliver_gossip(*gossip),
                 Event::Direct(direct) => self.deliver_direct(*direct),
             }
@@ -194,7 +195,9 @@ impl<'a> Simulation<'a> {
             Action::Restart(node) => {
                 let seed = self.rng.random();
                 let name = &self.names[*node];
-                self.nodes[*node].restart(name, &self.now, scenario.start_ms, seed);
+                let config = &scenario.config;
+                self.nodes[*node].restart(name, config, &self.now, scenario.start_ms, seed);
+                self.schedule_wake(*node);
                 self.net.set_alive(*node, true);
                 self.touch(*node);
                 self.relink();
@@ -267,7 +270,10 @@ impl<'a> Simulation<'a> {
             .collect();
         self.command(node, |core, out| match entries.as_slice() {
             [(key, value)] => core.put(out, key, value).map(drop),
-            _ => core.put_many(out, &entries).map(drop),
+            _ => core
+                .put_many(out, &entries)
+                .map_err(CommandError::from)
+                .map(drop),
         });
     }
 
@@ -316,13 +322,30 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    fn tick(&mut self, node: usize) {
+    /// A scheduled wake-up: if it is the node's current one, the core handles its timeout
+    /// (and `flush` schedules the next); a wake-up that was superseded does nothing.
+    fn wake(&mut self, node: usize) {
+        let now = self.now();
+        if self.nodes[node].wake_at != Some(now) {
+            return;
+        }
+        self.nodes[node].wake_at = None;
         if let Some(core) = self.nodes[node].core.as_mut() {
-            core.on_tick(&mut self.outbox);
+            core.handle_timeout(&mut self.outbox);
             self.flush(node);
         }
-        let tick_ms = p2p_sync::core::Config::default().tick_ms;
-        self.queue.push(self.now() + tick_ms, Event::Tick(node));
+    }
+
+    /// Schedules a wake-up of `node` at its core's deadline, unless one is already due by then.
+    fn schedule_wake(&mut self, node: usize) {
+        let Some(core) = self.nodes[node].core.as_ref() else {
+            return;
+        };
+        let due = core.poll_timeout().max(self.now());
+        if self.nodes[node].wake_at.is_none_or(|at| due < at) {
+            self.nodes[node].wake_at = Some(due);
+            self.queue.push(due, Event::Wake(node));
+        }
     }
 
     fn new_message_id(&mut self) -> u64 {
@@ -370,6 +393,7 @@ impl<'a> Simulation<'a> {
             self.send_direct(node, &peer, payload);
         }
         self.outbox = out;
+        self.schedule_wake(node);
     }
 
     /// Sends gossip message `id` from `node` to every honest mesh peer except `except` and the author.

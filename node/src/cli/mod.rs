@@ -8,11 +8,11 @@ pub mod commands;
 pub mod input;
 pub mod logging;
 
-use crate::core::Config;
 use crate::net::{Node, Options, StartError};
 use args::{Cli, Command, StartArgs};
 use clap::Parser;
 use commands::Flow;
+use p2p_sync_core::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -98,7 +98,7 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
     Ok(())
 }
 
-/// The start-up banner: the seed's first line, the PeerId, the addresses to `--dial`, the
+/// The start-up banner: the legacy app's first line, the PeerId, the addresses to `--dial`, the
 /// commands.
 fn banner(node: &Node, data_dir: &std::path::Path) -> String {
     let peer_id = node.peer_id();

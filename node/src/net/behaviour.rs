@@ -3,12 +3,12 @@
 //! Identify; Ping; and the direct request-response protocol that reconciliation uses.
 
 use super::codec::{DirectCodec, SYNC_PROTOCOL};
-use crate::core::Config;
 use libp2p::identity::Keypair;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{gossipsub, identify, kad, mdns, noise, ping, request_response, tcp, yamux};
 use libp2p::{StreamProtocol, Swarm, SwarmBuilder};
+use p2p_sync_core::Config;
 use std::error::Error;
 use std::time::Duration;
 

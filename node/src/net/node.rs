@@ -1,5 +1,6 @@
 //! The real-world driver: one [`NodeCore`] over SQLite and the system clock, one libp2p swarm,
-//! and the glue between them. [`Node::step`] waits for the next swarm event or timer tick and
+//! and the glue between them. [`Node::step`] waits for the next swarm event, the core's
+//! deadline or the driver's housekeeping, and
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
 use super::behaviour::{build_swarm, BehaviourEvent, KAD_PROTOCOL};
@@ -7,13 +8,15 @@ use super::clock::SystemClock;
 use super::dialer::Dialer;
 use super::identity;
 use super::transport::SwarmNet;
-use crate::core::{CommandError, Config, Counters, NodeCore, Verdict};
-use crate::store::{SqliteStore, Store, StoreError};
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, kad, mdns, ping, request_response, Multiaddr, PeerId};
+use p2p_sync_core::store::{Store, StoreError};
+use p2p_sync_core::validate::ValidationError;
+use p2p_sync_core::{CommandError, Config, Counters, NodeCore, Verdict, Write};
+use p2p_sync_store::SqliteStore;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
@@ -21,6 +24,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::time::{Interval, MissedTickBehavior};
+
+/// How often the driver redials lost peers and retries gossip that waited for room.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The SQLite database file inside the data directory.
 pub const DATABASE_FILE: &str = "p2p-sync.db";
@@ -109,12 +115,13 @@ pub struct Status {
 
 /// A running node.
 pub struct Node {
-    core: NodeCore<SqliteStore, SystemClock>,
+    core: NodeCore<SqliteStore, SystemClock, PeerId>,
+    clock: SystemClock,
     net: SwarmNet,
     dialer: Dialer,
     /// Peers connected at some point, to tell a reconnection from a first connection.
     seen: HashSet<PeerId>,
-    tick: Interval,
+    housekeeping: Interval,
 }
 
 /// The address of `port` on `ip` for one transport.
@@ -163,22 +170,17 @@ impl Node {
         let peer_id = key.public().to_peer_id();
         let swarm = build_swarm(key, &options.config, options.mdns)
             .map_err(|error| StartError::Network(error.to_string()))?;
-        let tick_ms = options.config.tick_ms;
-        let core = NodeCore::new(
-            peer_id.to_string(),
-            options.config,
-            store,
-            SystemClock::new(),
-            rand::random(),
-        );
-        let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let clock = SystemClock::new();
+        let core = NodeCore::new(peer_id, options.config, store, clock, rand::random());
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+        housekeeping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut node = Node {
             core,
+            clock,
             net: SwarmNet::new(swarm),
             dialer: Dialer::default(),
             seen: HashSet::new(),
-            tick,
+            housekeeping,
         };
         node.listen(options.listen_ip, options.port).await?;
         node.dialer
@@ -257,9 +259,13 @@ impl Node {
         self.core.config()
     }
 
-    /// Stores every `key = value` in one transaction and publishes them in batches.
-    pub fn put_many(&mut self, entries: &[(String, String)]) -> Result<(), CommandError> {
-        self.core.put_many(&mut self.net, entries).map(drop)
+    /// Stores every valid `key = value` in one transaction and publishes them in batches;
+    /// returns each entry's verdict (its write, or the rule it breaks).
+    pub fn put_many(
+        &mut self,
+        entries: &[(String, String)],
+    ) -> Result<Vec<Result<Write, ValidationError>>, StoreError> {
+        self.core.put_many(&mut self.net, entries)
     }
 
     /// Deletes `key` and publishes the delete; says whether it had a value here.
@@ -309,19 +315,21 @@ impl Node {
         })
     }
 
-    /// Waits for the next swarm event or timer tick and handles it. Cancel-safe: a step
+    /// Waits for the next swarm event, the core's deadline or housekeeping, and handles it.
+    /// Cancel-safe: a step
     /// dropped while waiting loses nothing.
     pub async fn step(&mut self) {
+        let deadline = self.clock.instant_at(self.core.poll_timeout());
         tokio::select! {
             event = self.net.swarm.select_next_some() => self.handle(event),
-            _ = self.tick.tick() => self.on_tick(),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                self.core.handle_timeout(&mut self.net);
+            }
+            _ = self.housekeeping.tick() => {
+                self.dialer.on_tick(&mut self.net.swarm, Instant::now());
+                self.net.retry_pending();
+            }
         }
-    }
-
-    fn on_tick(&mut self) {
-        self.core.on_tick(&mut self.net);
-        self.dialer.on_tick(&mut self.net.swarm, Instant::now());
-        self.net.retry_pending();
     }
 
     fn handle(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -338,7 +346,7 @@ impl Node {
                 if num_established.get() > 1 {
                     // Perhaps the peer restarted while its old connection lingers: catch up.
                     tracing::debug!(%peer_id, ?endpoint, "another connection");
-                    self.core.on_peer_up(&mut self.net, &peer_id.to_string());
+                    self.core.on_peer_up(&mut self.net, &peer_id);
                     return;
                 }
                 if self.seen.insert(peer_id) {
@@ -352,7 +360,7 @@ impl Node {
                     .behaviour_mut()
                     .gossipsub
                     .add_explicit_peer(&peer_id);
-                self.core.on_peer_up(&mut self.net, &peer_id.to_string());
+                self.core.on_peer_up(&mut self.net, &peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -375,7 +383,7 @@ impl Node {
                     .gossipsub
                     .remove_explicit_peer(&peer_id);
                 self.net.forget(&peer_id);
-                self.core.on_peer_down(&peer_id.to_string());
+                self.core.on_peer_down(&peer_id);
                 self.dialer.on_disconnected(peer_id, Instant::now());
             }
             SwarmEvent::OutgoingConnectionError {
@@ -460,15 +468,10 @@ impl Node {
                 message_id,
                 message,
             } => {
-                let author = message
-                    .source
-                    .map_or_else(|| propagation_source.to_string(), |peer| peer.to_string());
-                let verdict = self.core.on_gossip(
-                    &mut self.net,
-                    &author,
-                    &propagation_source.to_string(),
-                    &message.data,
-                );
+                let author = message.source.unwrap_or(propagation_source);
+                let verdict =
+                    self.core
+                        .on_gossip(&mut self.net, &author, &propagation_source, &message.data);
                 let acceptance = match verdict {
                     Ok(Verdict::Accept) => MessageAcceptance::Accept,
                     Ok(Verdict::Ignore) => MessageAcceptance::Ignore,
@@ -505,10 +508,7 @@ impl Node {
                     },
                 ..
             } => {
-                if let Err(error) = self
-                    .core
-                    .on_direct(&mut self.net, &peer.to_string(), &request)
-                {
+                if let Err(error) = self.core.on_direct(&mut self.net, &peer, &request) {
                     tracing::error!("Could not store writes from peer {peer}: {error}");
                 }
                 let direct = &mut self.net.swarm.behaviour_mut().direct;

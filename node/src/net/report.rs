@@ -1,11 +1,11 @@
-//! How the core's events appear in the log: the seed's wording, one line each.
+//! How the core's events appear in the log: the legacy app's wording, one line each.
 
-use crate::core::{DropReason, Event, Write};
+use p2p_sync_core::{DropReason, Event, Write};
 
 /// Longest value shown in full in a log line; longer ones are cut and their size given.
 const SHOWN_VALUE_CHARS: usize = 80;
 
-/// `Put { key = value }` or `Delete { key }`, as the seed logs received writes (the write's
+/// `Put { key = value }` or `Delete { key }`, as the legacy app logs received writes (the write's
 /// own `Display`), with a long value cut and its size given.
 pub fn describe(write: &Write) -> String {
     match &write.value {
@@ -17,8 +17,12 @@ pub fn describe(write: &Write) -> String {
     }
 }
 
-/// The log line for a dropped message, worded as in the seed.
-pub fn drop_line(from: &str, reason: DropReason, detail: &str) -> String {
+/// The log line for a dropped message, worded as in the legacy app.
+pub fn drop_line(
+    from: &(impl std::fmt::Display + ?Sized),
+    reason: DropReason,
+    detail: &str,
+) -> String {
     match reason {
         DropReason::RateLimited => format!("Rate limit exceeded for peer {from}: {detail}"),
         DropReason::TooLarge => format!("Message too large from peer {from}: {detail}"),
@@ -31,7 +35,7 @@ pub fn drop_line(from: &str, reason: DropReason, detail: &str) -> String {
 }
 
 /// Logs one core event: applied writes (a line per message) and syncs at info, drops at warn.
-pub fn log(event: &Event) {
+pub fn log<P: std::fmt::Display>(event: &Event<P>) {
     match event {
         Event::Applied { from, writes } => match writes.as_slice() {
             [write] => tracing::info!("Got message from {from}: {}", describe(write)),
@@ -59,7 +63,7 @@ pub fn log(event: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{Hlc, Version};
+    use p2p_sync_core::{Hlc, Version};
 
     fn write(value: Option<&str>) -> Write {
         Write {
@@ -73,7 +77,7 @@ mod tests {
     }
 
     #[test]
-    fn writes_are_described_as_the_seed_logs_them() {
+    fn writes_are_described_as_the_legacy_app_logs_them() {
         assert_eq!(describe(&write(Some("world"))), "Put { hello = world }");
         assert_eq!(describe(&write(None)), "Delete { hello }");
         let long = "x".repeat(1000);
@@ -84,7 +88,7 @@ mod tests {
     }
 
     #[test]
-    fn drops_use_the_seed_wording() {
+    fn drops_use_the_legacy_wording() {
         let line = drop_line("12D3", DropReason::RateLimited, "too many");
         assert!(line.starts_with("Rate limit exceeded for peer 12D3"));
         let line = drop_line("12D3", DropReason::TooLarge, "2000000 bytes");

@@ -1,4 +1,4 @@
-//! Real `p2p-sync` processes on 127.0.0.1 (no mDNS, peers given with `--dial`): the seed's user
+//! Real `p2p-sync` processes on 127.0.0.1 (no mDNS, peers given with `--dial`): the legacy app's user
 //! story end to end — connect, add, get, delete, list, status, restart, reconnect — and the
 //! command line's failures. Every wait is bounded; every process is killed when its test ends.
 

@@ -8,8 +8,8 @@ mod list;
 mod status;
 
 use super::command::{self, Command};
-use crate::core::CommandError;
 use crate::net::Node;
+use p2p_sync_core::CommandError;
 use std::io::{self, Write};
 
 /// What the input loop does after a line.

@@ -1,8 +1,8 @@
 //! `status`: identity, addresses, peers, keys and counters.
 
-use crate::core::DropReason;
 use crate::net::behaviour::TOPIC;
 use crate::net::{Node, Status};
+use p2p_sync_core::DropReason;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -78,9 +78,9 @@ pub fn format(status: &Status) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::Counters;
     use crate::net::PeerStatus;
     use libp2p::PeerId;
+    use p2p_sync_core::Counters;
 
     #[test]
     fn status_shows_peers_keys_and_drops_by_reason() {
