@@ -18,6 +18,7 @@ pub fn payload(kind: &AttackKind, attacker: &str, index: u64, wall_ms: u64) -> V
                 },
                 origin: attacker.to_string(),
             },
+            signature: None,
         }),
         AttackKind::Oversized(bytes) => oversized(*bytes, wall_ms),
         AttackKind::Malformed => b"{\"Put\": this is not JSON".to_vec(),

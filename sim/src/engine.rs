@@ -8,7 +8,7 @@ use crate::clock::VirtualTime;
 use crate::convergence::Convergence;
 use crate::expect;
 use crate::network::{Loss, Network, Route};
-use crate::node::SimNode;
+use crate::node::{Setup, SimNode};
 use crate::queue::Queue;
 use crate::report::{ConvergenceReport, Failure, NodeReport, Report, Traffic};
 use crate::scenario::{Action, Attack, Scenario, Writes};
@@ -58,7 +58,7 @@ enum Event {
 pub struct Simulation<'a> {
     scenario: &'a Scenario,
     seed: u64,
-    now: VirtualTime,
+    setup: Setup,
     queue: Queue<Event>,
     rng: ChaCha8Rng,
     names: Vec<String>,
@@ -81,7 +81,12 @@ impl<'a> Simulation<'a> {
     /// the steps; every line of trace goes to `trace` if given.
     pub fn new(scenario: &'a Scenario, seed: u64, trace: Option<&'a mut dyn Write>) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let now = VirtualTime::default();
+        let setup = Setup {
+            config: scenario.config.clone(),
+            keys: Rc::default(),
+            now: VirtualTime::default(),
+            start_ms: scenario.start_ms,
+        };
         let names = scenario.names();
         let honest = scenario.nodes;
         let mut edges = topology::mesh(honest, &mut rng);
@@ -91,7 +96,7 @@ impl<'a> Simulation<'a> {
         let nodes = (0..honest)
             .map(|i| {
                 let seed = rng.random();
-                SimNode::start(&names[i], &scenario.config, &now, scenario.start_ms, seed)
+                SimNode::start(&names[i], &setup, seed)
             })
             .collect();
         let attackers = names[honest..]
@@ -105,7 +110,7 @@ impl<'a> Simulation<'a> {
         let mut sim = Simulation {
             scenario,
             seed,
-            now,
+            setup,
             queue: Queue::default(),
             rng,
             ids: names.iter().cloned().zip(0..).collect(),
@@ -141,7 +146,7 @@ impl<'a> Simulation<'a> {
             let Some((time, event)) = self.queue.pop() else {
                 break;
             };
-            self.now.set(time);
+            self.setup.now.set(time);
             self.events += 1;
             match event {
                 Event::Step(index) => {
@@ -158,7 +163,7 @@ impl<'a> Simulation<'a> {
     }
 
     fn now(&self) -> u64 {
-        self.now.get()
+        self.setup.now.get()
     }
 
     fn step(&mut self, index: usize) {
@@ -195,8 +200,7 @@ impl<'a> Simulation<'a> {
             Action::Restart(node) => {
                 let seed = self.rng.random();
                 let name = &self.names[*node];
-                let config = &scenario.config;
-                self.nodes[*node].restart(name, config, &self.now, scenario.start_ms, seed);
+                self.nodes[*node].restart(name, &self.setup, seed);
                 self.schedule_wake(*node);
                 self.net.set_alive(*node, true);
                 self.touch(*node);

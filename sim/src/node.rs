@@ -2,6 +2,7 @@
 //! while it is crashed, plus what only the simulated world knows about it.
 
 use crate::clock::{SimClock, VirtualTime};
+use p2p_sync_core::auth::{Identity, NamedKeys};
 use p2p_sync_core::store::{Store, Summary};
 use p2p_sync_core::{Config, Counters, NodeCore};
 use p2p_sync_store::SqliteStore;
@@ -30,9 +31,22 @@ pub struct SimNode {
     pub wake_at: Option<u64>,
 }
 
+/// What every node of one run shares: its configuration, the key directory, virtual time and
+/// the wall clock at t = 0.
+pub struct Setup {
+    /// Every core's configuration.
+    pub config: Config,
+    /// Keys derived from node names, shared so each signature is verified once per run.
+    pub keys: Rc<NamedKeys>,
+    /// Virtual time.
+    pub now: VirtualTime,
+    /// The virtual wall clock at t = 0, in ms since the epoch.
+    pub start_ms: u64,
+}
+
 impl SimNode {
     /// A running node named `id` over an empty in-memory store.
-    pub fn start(id: &str, config: &Config, now: &VirtualTime, start_ms: u64, seed: u64) -> Self {
+    pub fn start(id: &str, setup: &Setup, seed: u64) -> Self {
         let store = SqliteStore::open_in_memory().expect("an in-memory SQLite store opens");
         let skew_ms = Rc::new(Cell::new(0));
         let mut node = SimNode {
@@ -44,7 +58,7 @@ impl SimNode {
             bytes_sent: 0,
             wake_at: None,
         };
-        node.restart(id, config, now, start_ms, seed);
+        node.restart(id, setup, seed);
         node
     }
 
@@ -57,17 +71,12 @@ impl SimNode {
     }
 
     /// Starts a core over the parked store (no-op if it runs).
-    pub fn restart(
-        &mut self,
-        id: &str,
-        config: &Config,
-        now: &VirtualTime,
-        start_ms: u64,
-        seed: u64,
-    ) {
+    pub fn restart(&mut self, id: &str, setup: &Setup, seed: u64) {
         if let Some(store) = self.parked.take() {
-            let clock = SimClock::new(now.clone(), start_ms, self.skew_ms.clone());
-            let core = NodeCore::new(id.to_string(), config.clone(), store, clock, seed);
+            let clock = SimClock::new(setup.now.clone(), setup.start_ms, self.skew_ms.clone());
+            let identity = Identity::named(id, setup.keys.clone());
+            let config = setup.config.clone();
+            let core = NodeCore::new(id.to_string(), identity, config, store, clock, seed);
             self.core = Some(core);
             self.wake_at = None;
         }

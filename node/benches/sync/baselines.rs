@@ -30,6 +30,7 @@ fn writes(entries: &[(String, String)]) -> Vec<Write> {
                 },
                 origin: "12D3KooWBa1JqQ7gGq6G3pM6n4x5pB7dYwq3k9s6f2u1r8t0v4aA".into(),
             },
+            signature: None,
         })
         .collect()
 }

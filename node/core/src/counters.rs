@@ -17,16 +17,19 @@ pub enum DropReason {
     Invalid,
     /// A timestamp too far ahead of the local clock.
     FutureTimestamp,
+    /// A write whose signature does not prove its origin made it.
+    Forged,
 }
 
 impl DropReason {
     /// Every reason, in the order they are shown.
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::RateLimited,
         DropReason::TooLarge,
         DropReason::Malformed,
         DropReason::Invalid,
         DropReason::FutureTimestamp,
+        DropReason::Forged,
     ];
 
     /// The reason's name as it appears in `status`, scenario files and JSON.
@@ -37,6 +40,7 @@ impl DropReason {
             DropReason::Malformed => "malformed",
             DropReason::Invalid => "invalid",
             DropReason::FutureTimestamp => "future_timestamp",
+            DropReason::Forged => "forged",
         }
     }
 
@@ -67,6 +71,8 @@ pub struct Drops {
     pub invalid: u64,
     /// Stamped too far in the future.
     pub future_timestamp: u64,
+    /// Signed by someone other than the write's origin, or not at all where a signature is due.
+    pub forged: u64,
 }
 
 impl Drops {
@@ -78,6 +84,7 @@ impl Drops {
             DropReason::Malformed => self.malformed,
             DropReason::Invalid => self.invalid,
             DropReason::FutureTimestamp => self.future_timestamp,
+            DropReason::Forged => self.forged,
         }
     }
 
@@ -88,6 +95,7 @@ impl Drops {
             DropReason::Malformed => &mut self.malformed,
             DropReason::Invalid => &mut self.invalid,
             DropReason::FutureTimestamp => &mut self.future_timestamp,
+            DropReason::Forged => &mut self.forged,
         }
     }
 

@@ -17,6 +17,7 @@
 //! - **deadline**: the monotonic time at which the core next needs [`NodeCore::handle_timeout`].
 //!
 //! # Layout
+//! - [`auth`]: signing writes and checking their signatures.
 //! - [`node`]: the state machine ([`NodeCore`]) and what it asks of its world ([`Transport`]).
 //! - [`config`]: every limit and interval, with defaults.
 //! - [`validate`]: the rules a key and a value must follow, for every path a write takes.
@@ -27,6 +28,7 @@
 //! - [`clock`]: the `Clock` trait; [`outbox`]: a recording `Transport`; [`testkit`]: helpers
 //!   for tests, benches and the simulator.
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod counters;

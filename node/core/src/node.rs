@@ -5,6 +5,7 @@
 //! Time comes only from the `Clock` (its wall time stamps and judges writes, its monotonic time
 //! runs every interval), randomness only from the seeded rng.
 
+use super::auth::{self, Identity, Keys, SigningKey, LEGACY_ORIGIN};
 use super::clock::Clock;
 use super::config::Config;
 use super::counters::{Counters, DropReason};
@@ -95,6 +96,10 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     id: P,
     /// `id` as it is written into the node's writes.
     origin: String,
+    /// Signs the node's writes.
+    signing_key: SigningKey,
+    /// Checks other origins' signatures.
+    keys: Box<dyn Keys>,
     config: Config,
     store: S,
     clock: C,
@@ -116,9 +121,9 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
 }
 
 impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
-    /// A node named `id` (its PeerId, or `n0` in the simulator) over `store`, reading `clock`,
-    /// drawing every random choice from `seed`.
-    pub fn new(id: P, config: Config, store: S, clock: C, seed: u64) -> Self {
+    /// A node named `id` (its PeerId, or `n0` in the simulator) signing with `identity`, over
+    /// `store`, reading `clock`, drawing every random choice from `seed`.
+    pub fn new(id: P, identity: Identity, config: Config, store: S, clock: C, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let now = clock.monotonic_ms();
         let next_anti_entropy_ms =
@@ -127,6 +132,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         NodeCore {
             origin: id.to_string(),
             id,
+            signing_key: identity.signing_key,
+            keys: identity.keys,
             author_limiter: RateLimiter::new(config.author_rate),
             forwarder_limiter: RateLimiter::new(config.forwarder_rate),
             direct_limiter: RateLimiter::new(config.direct_rate),
@@ -232,13 +239,41 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
 
     fn stamp(&mut self, key: &str, value: Option<String>) -> Write {
         self.hlc = self.hlc.tick(self.clock.now_ms());
-        Write {
+        let mut write = Write {
             key: key.to_string(),
             value,
             version: Version {
                 hlc: self.hlc,
                 origin: self.origin.clone(),
             },
+            signature: None,
+        };
+        auth::sign(&self.signing_key, &mut write);
+        write
+    }
+
+    /// Checks that `write`'s origin made it: a signature must verify against the origin's key.
+    /// An unsigned write (from a node that predates signatures) is accepted only from its
+    /// author on gossip, or on reconciliation from the peer that is its origin, or when it is
+    /// a row of the legacy app's database (origin [`LEGACY_ORIGIN`], which no node claims).
+    fn authenticate(&self, write: &Write, unsigned_ok: bool) -> Result<(), WireError> {
+        match &write.signature {
+            Some(signature) => {
+                let message = auth::signed_bytes(write);
+                if self.keys.verify(&write.version.origin, &message, signature) {
+                    Ok(())
+                } else {
+                    Err(WireError::Forged(format!(
+                        "signature of {write} does not match origin {}",
+                        write.version.origin
+                    )))
+                }
+            }
+            None if unsigned_ok || write.version.origin == LEGACY_ORIGIN => Ok(()),
+            None => Err(WireError::Forged(format!(
+                "unsigned {write} claims origin {}",
+                write.version.origin
+            ))),
         }
     }
 
@@ -369,6 +404,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 DropReason::Invalid
             }
             WireError::FutureTimestamp { .. } => DropReason::FutureTimestamp,
+            WireError::Forged(_) => DropReason::Forged,
         };
         self.drop_message(net, from, reason, error.to_string());
     }
@@ -416,7 +452,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         };
         let mut valid = Vec::with_capacity(decoded.len());
         for result in decoded {
-            match result {
+            // The decoder made sure the origin is the author, who signed the whole message.
+            match result.and_then(|write| self.authenticate(&write, true).map(|()| write)) {
                 Ok(write) => valid.push(write),
                 Err(error) => self.drop_error(net, author, error),
             }

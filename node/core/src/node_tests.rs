@@ -2,6 +2,7 @@
 //! and the convergence properties.
 
 use super::*;
+use crate::auth::{self, Identity};
 use crate::store::{digest, MemoryStore, Store};
 use crate::testkit::{self, Traffic};
 use proptest::prelude::*;
@@ -22,7 +23,19 @@ fn node(id: &str, clock: &ManualClock) -> Node {
         },
         ..Config::default()
     };
-    NodeCore::new(p(id), config, MemoryStore::new(), clock.clone(), 1)
+    NodeCore::new(
+        p(id),
+        identity(id),
+        config,
+        MemoryStore::new(),
+        clock.clone(),
+        1,
+    )
+}
+
+/// The signing identity of the test node `name`.
+fn identity(name: &str) -> Identity {
+    Identity::named(name, Default::default())
 }
 
 /// A peer id of the tests.
@@ -184,6 +197,7 @@ fn an_author_over_its_rate_limit_is_dropped_and_synced_with_later() {
     let clock = ManualClock::new(START);
     let mut b = NodeCore::new(
         p("b"),
+        identity("b"),
         Config::default(),
         MemoryStore::new(),
         clock.clone(),
@@ -215,6 +229,7 @@ fn an_honest_relay_is_not_throttled_for_many_authors_traffic() {
     let clock = ManualClock::new(START);
     let mut b = NodeCore::new(
         p("b"),
+        identity("b"),
         Config::default(),
         MemoryStore::new(),
         clock.clone(),
@@ -261,7 +276,14 @@ fn a_restarted_node_stamps_after_everything_it_stored() {
     let first = a.put(&mut Outbox::default(), "k", "1").unwrap();
     let store = a.into_store();
     clock.set(START - 60_000); // the wall clock went back across the restart
-    let mut a = NodeCore::new(p("a"), Config::default(), store, clock.clone(), 1);
+    let mut a = NodeCore::new(
+        p("a"),
+        identity("a"),
+        Config::default(),
+        store,
+        clock.clone(),
+        1,
+    );
     let second = a.put(&mut Outbox::default(), "k", "2").unwrap();
     assert!(second.version > first.version);
     assert_eq!(a.get("k").unwrap().as_deref(), Some("2"));
@@ -289,6 +311,7 @@ fn a_wall_clock_stepping_back_does_not_stall_anti_entropy() {
     clock.wall.set(START);
     let mut b = NodeCore::new(
         p("b"),
+        identity("b"),
         Config::default(),
         MemoryStore::new(),
         clock.clone(),
@@ -526,3 +549,61 @@ proptest! {
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+
+/// A node `name` whose store already holds `writes` (however they got there).
+fn node_holding(name: &str, clock: &ManualClock, writes: &[Write]) -> Node {
+    let mut store = MemoryStore::new();
+    store.apply(writes).unwrap();
+    NodeCore::new(
+        p(name),
+        identity(name),
+        Config::default(),
+        store,
+        clock.clone(),
+        1,
+    )
+}
+
+#[test]
+fn reconciliation_drops_writes_their_origin_did_not_sign() {
+    let clock = ManualClock::new(START);
+    let mut victims_write = testkit::write("owned", Some("by c"), START - 10, "c");
+    auth::sign(&auth::NamedKeys::signing_key("c"), &mut victims_write);
+    let mut replayed = victims_write.clone();
+    replayed.value = Some("by c, says b".into()); // same version, larger value, c's signature
+    let mut claimed = testkit::write("claimed", Some("by c"), START - 10, "c");
+    auth::sign(&auth::NamedKeys::signing_key("b"), &mut claimed); // b signs as c
+    let unsigned_as_c = testkit::write("unsigned", Some("by c"), START - 10, "c");
+    let unsigned_own = testkit::write("own", Some("by b"), START - 10, "b");
+    let mut a = node("a", &clock);
+    let mut b = node_holding(
+        "b",
+        &clock,
+        &[replayed, claimed, unsigned_as_c, unsigned_own],
+    );
+    connect(&mut a, &mut b);
+    assert_eq!(a.counters().dropped.forged, 3);
+    assert_eq!(
+        a.get("own").unwrap().as_deref(),
+        Some("by b"),
+        "b vouches for its own"
+    );
+    for key in ["owned", "claimed", "unsigned"] {
+        assert_eq!(a.get(key).unwrap(), None, "{key}");
+    }
+}
+
+#[test]
+fn gossip_drops_a_write_whose_signature_was_tampered_with() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let mut out = Outbox::default();
+    a.put(&mut out, "k", "v").unwrap();
+    let tampered = String::from_utf8(out.published[0].clone())
+        .unwrap()
+        .replace(r#""value":"v""#, r#""value":"w""#);
+    assert_eq!(gossip(&mut b, "a", tampered.as_bytes()), Verdict::Reject);
+    assert_eq!(b.counters().dropped.forged, 1);
+    assert_eq!(gossip(&mut b, "a", &out.published[0]), Verdict::Accept);
+    assert_eq!(b.get("k").unwrap().as_deref(), Some("v"));
+}

@@ -126,7 +126,10 @@ pub fn records_messages(
     let mut current = Vec::new();
     let mut size = 0;
     for write in writes {
+        // Lengths, timestamp and tags take at most 32 bytes; a signature 65 (length and bytes).
+        let signature_size = if write.signature.is_some() { 65 } else { 0 };
         let write_size = 32
+            + signature_size
             + write.key.len()
             + write.version.origin.len()
             + write.value.as_ref().map_or(0, String::len);
@@ -180,6 +183,7 @@ mod tests {
                 },
                 origin: "n0".into(),
             },
+            signature: None,
         }
     }
 

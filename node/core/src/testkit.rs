@@ -20,6 +20,7 @@ pub fn write(key: &str, value: Option<&str>, wall_ms: u64, origin: &str) -> Writ
             },
             origin: origin.into(),
         },
+        signature: None,
     }
 }
 

@@ -75,6 +75,11 @@ pub struct Write {
     pub value: Option<String>,
     /// The write's place in the total order.
     pub version: Version,
+    /// The origin's signature over [`crate::auth::signed_bytes`]; `None` only for writes of
+    /// nodes that predate signatures (accepted on the paths [`crate::auth`] describes).
+    /// Not part of the write's identity ([`Write::id`]): it proves the write, it is not it.
+    #[serde(default)]
+    pub signature: Option<crate::auth::Signature>,
 }
 
 impl Write {
@@ -138,6 +143,7 @@ mod tests {
                 hlc: Hlc { wall_ms, counter },
                 origin: origin.into(),
             },
+            signature: None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! `origin` (the node that made the write); a message without them is read with counter 0 and
 //! the signing author as origin. Unknown fields are ignored, so older nodes read our single writes.
 
+use super::auth::Signature;
 use super::config::Config;
 use super::validate::{check_remote_write, ValidationError};
 use super::version::{Hlc, Version, Write};
@@ -33,9 +34,13 @@ pub enum WireError {
     /// A write with a key or value that breaks the rules.
     #[error("invalid write: {0}")]
     Invalid(#[from] ValidationError),
-    /// A write whose origin is empty, too long, or (on gossip) not the peer that signed it.
+    /// A write whose origin is empty or too long.
     #[error("invalid origin {0:?}")]
     BadOrigin(String),
+    /// A write whose authorship does not hold: on gossip, an origin other than the peer that
+    /// signed the message; anywhere, a signature its origin did not make.
+    #[error("forged write: {0}")]
+    Forged(String),
     /// A write whose timestamp is not a usable RFC 3339 time.
     #[error("invalid timestamp {0:?}")]
     BadTimestamp(String),
@@ -60,6 +65,9 @@ struct Body {
     counter: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     origin: Option<String>,
+    /// The origin's signature, 128 hex digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sig: Option<String>,
 }
 
 fn is_zero(counter: &u32) -> bool {
@@ -96,6 +104,7 @@ fn envelope(write: &Write) -> Envelope {
         timestamp: format_timestamp(write.version.hlc.wall_ms),
         counter: write.version.hlc.counter,
         origin: Some(write.version.origin.clone()),
+        sig: write.signature.as_ref().map(Signature::to_hex),
     };
     match write.value {
         Some(_) => Envelope::Put(body),
@@ -198,13 +207,18 @@ fn check(
     let wall_ms = parse_timestamp(&body.timestamp)
         .ok_or_else(|| WireError::BadTimestamp(body.timestamp.clone()))?;
     // Gossip is signed by its author, who only ever publishes its own writes.
-    if body
-        .origin
-        .as_deref()
-        .is_some_and(|origin| origin != author)
-    {
-        return Err(WireError::BadOrigin(body.origin.unwrap_or_default()));
+    if let Some(origin) = body.origin.as_deref().filter(|&origin| origin != author) {
+        return Err(WireError::Forged(format!(
+            "origin {origin:?} in a message signed by {author}"
+        )));
     }
+    let signature = match body.sig.as_deref() {
+        None => None,
+        Some(hex) => Some(
+            Signature::from_hex(hex)
+                .ok_or_else(|| WireError::Malformed("signature is not 128 hex digits".into()))?,
+        ),
+    };
     let write = Write {
         key: body.key,
         value: body.value,
@@ -215,6 +229,7 @@ fn check(
             },
             origin: body.origin.unwrap_or_else(|| author.to_string()),
         },
+        signature,
     };
     check_remote_write(&write, now_ms, config)?;
     Ok(write)
@@ -275,6 +290,7 @@ mod tests {
                 },
                 origin: "author".into(),
             },
+            signature: None,
         };
         let bytes = encode_write(&write);
         assert_eq!(
@@ -296,6 +312,7 @@ mod tests {
                 },
                 origin: "author".into(),
             },
+            signature: None,
         };
         assert_eq!(decode_one(&encode_write(&write)).unwrap(), write);
     }
@@ -313,6 +330,7 @@ mod tests {
                     },
                     origin: "n0".into(),
                 },
+                signature: None,
             })
             .collect();
         let messages = encode_writes(&writes, 4096);
@@ -445,7 +463,7 @@ mod tests {
         let forged = r#"{"Put":{"key":"k","value":"v","timestamp":"2025-01-04T08:30:15Z","origin":"someone-else"}}"#;
         assert!(matches!(
             decode_one(forged.as_bytes()),
-            Err(WireError::BadOrigin(_))
+            Err(WireError::Forged(_))
         ));
         let own = r#"{"Put":{"key":"k","value":"v","timestamp":"2025-01-04T08:30:15Z","origin":"author"}}"#;
         assert!(decode_one(own.as_bytes()).is_ok());

@@ -168,10 +168,18 @@ impl Node {
             source,
         })?;
         let peer_id = key.public().to_peer_id();
+        let identity = identity::write_identity(&key).map_err(data_dir_error)?;
         let swarm = build_swarm(key, &options.config, options.mdns)
             .map_err(|error| StartError::Network(error.to_string()))?;
         let clock = SystemClock::new();
-        let core = NodeCore::new(peer_id, options.config, store, clock, rand::random());
+        let core = NodeCore::new(
+            peer_id,
+            identity,
+            options.config,
+            store,
+            clock,
+            rand::random(),
+        );
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         housekeeping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut node = Node {

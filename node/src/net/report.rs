@@ -31,6 +31,7 @@ pub fn drop_line(
         DropReason::FutureTimestamp => {
             format!("Timestamp too far in the future from peer {from}: {detail}")
         }
+        DropReason::Forged => format!("Forged write from peer {from}: {detail}"),
     }
 }
 
@@ -73,6 +74,7 @@ mod tests {
                 hlc: Hlc::default(),
                 origin: "n0".into(),
             },
+            signature: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //!
 //! Run: `cargo bench -p p2p-sync-store --bench reconcile` (add `-- --quick` to skip 1,000,000 keys).
 
+use p2p_sync_core::auth::Identity;
 use p2p_sync_core::store::{digest, Store};
 use p2p_sync_core::testkit;
 use p2p_sync_core::{Config, ManualClock, NodeCore, Write};
@@ -27,6 +28,7 @@ fn node(id: &str, writes: &[&[Write]]) -> Node {
     }
     NodeCore::new(
         id.to_string(),
+        Identity::named(id, Default::default()),
         Config::default(),
         store,
         ManualClock::new(START),

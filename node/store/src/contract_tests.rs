@@ -1,6 +1,7 @@
 //! The same contract checked on every `Store` implementation, plus persistence of the SQLite file.
 
 use super::*;
+use p2p_sync_core::auth::LEGACY_ORIGIN;
 use p2p_sync_core::store::{digest, MemoryStore};
 use p2p_sync_core::testkit::write;
 use p2p_sync_core::version::{Hlc, Version};
@@ -15,6 +16,20 @@ fn stores() -> Vec<(&'static str, Box<dyn Store>)> {
         ("memory", Box::new(MemoryStore::new())),
         ("sqlite", Box::new(SqliteStore::open_in_memory().unwrap())),
     ]
+}
+
+#[test]
+fn a_signature_is_kept_with_its_write() {
+    let keys = p2p_sync_core::auth::NamedKeys::signing_key("n0");
+    for (name, mut store) in stores() {
+        let mut signed = write("k", Some("v"), 10, "n0");
+        p2p_sync_core::auth::sign(&keys, &mut signed);
+        store.apply(std::slice::from_ref(&signed)).unwrap();
+        assert_eq!(store.get("k").unwrap(), Some(signed.clone()), "{name}");
+        let unsigned = write("u", None, 10, "n0");
+        store.apply(std::slice::from_ref(&unsigned)).unwrap();
+        assert_eq!(store.get("u").unwrap(), Some(unsigned), "{name}");
+    }
 }
 
 #[test]
@@ -188,6 +203,7 @@ fn random_writes() -> impl proptest::strategy::Strategy<Value = Vec<Write>> {
                     hlc: Hlc { wall_ms, counter },
                     origin: format!("n{origin}"),
                 },
+                signature: None,
             })
             .collect()
     })

@@ -1,6 +1,7 @@
 //! The SQLite `Store` of p2p-sync: table `kv_store`, WAL journal, one transaction per batch of
 //! writes. The node keeps it in a file; the simulator opens it in memory (the same SQL).
 
+use p2p_sync_core::auth::{Signature, LEGACY_ORIGIN};
 use p2p_sync_core::store::{Store, StoreError, Summary};
 use p2p_sync_core::version::{Hlc, Version, Write};
 use p2p_sync_core::wire::{format_timestamp, parse_timestamp};
@@ -30,15 +31,16 @@ CREATE TABLE IF NOT EXISTS kv_store (
     hlc_wall    INTEGER NOT NULL,  -- ms since the epoch
     hlc_counter INTEGER NOT NULL,
     origin      TEXT NOT NULL,
-    deleted_at  TEXT               -- RFC 3339 time of the delete, NULL while live
+    deleted_at  TEXT,              -- RFC 3339 time of the delete, NULL while live
+    signature   BLOB               -- the origin's ed25519 signature; NULL if unsigned
 ) WITHOUT ROWID;
 ";
 
-const COLUMNS: &str = "key, value, hlc_wall, hlc_counter, origin";
+const COLUMNS: &str = "key, value, hlc_wall, hlc_counter, origin, signature";
 
 /// Every column of a row, in the order of [`VALUES`].
-const ROW: &str = "(key, value, timestamp, hlc_wall, hlc_counter, origin, deleted_at)";
-const VALUES: &str = "(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const ROW: &str = "(key, value, timestamp, hlc_wall, hlc_counter, origin, deleted_at, signature)";
+const VALUES: &str = "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// A store in one SQLite database file (or in memory, for the simulator).
 pub struct SqliteStore {
@@ -66,6 +68,7 @@ impl SqliteStore {
             .db()?;
         connection.execute_batch(SCHEMA).db()?;
         migrate_legacy_table(&mut connection)?;
+        add_signature_column(&connection)?;
         let mut store = SqliteStore {
             connection,
             summary: Summary::default(),
@@ -77,8 +80,23 @@ impl SqliteStore {
     }
 }
 
-/// Origin given to rows written by the original app, which recorded none.
-pub const LEGACY_ORIGIN: &str = "legacy";
+/// A database of p2p-sync from before writes were signed lacks the `signature` column; its
+/// rows stay, unsigned.
+fn add_signature_column(connection: &Connection) -> Result<(), StoreError> {
+    let has_signature: bool = connection
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('kv_store') WHERE name = 'signature'",
+            [],
+            |row| row.get(0),
+        )
+        .db()?;
+    if !has_signature {
+        connection
+            .execute_batch("ALTER TABLE kv_store ADD COLUMN signature BLOB;")
+            .db()?;
+    }
+    Ok(())
+}
 
 /// A database of the original app has `kv_store(key, value, timestamp, deleted_at)` only. It is
 /// rebuilt in this schema, each row ordered by its RFC 3339 `timestamp` (origin
@@ -126,7 +144,8 @@ fn migrate_legacy_table(connection: &mut Connection) -> Result<(), StoreError> {
                     wall_ms as i64,
                     0,
                     LEGACY_ORIGIN,
-                    deleted_at
+                    deleted_at,
+                    None::<Vec<u8>>
                 ])
                 .db()?;
         }
@@ -149,6 +168,11 @@ fn read_write(row: &Row) -> rusqlite::Result<Result<Write, StoreError>> {
             problem: format!("timestamp out of range: {wall}/{counter}"),
         }));
     };
+    let signature = match row.get::<_, Option<Vec<u8>>>(5)?.map(Signature::try_from) {
+        None => None,
+        Some(Ok(signature)) => Some(signature),
+        Some(Err(problem)) => return Ok(Err(StoreError::Corrupt { key, problem })),
+    };
     Ok(Ok(Write {
         key,
         value: row.get(1)?,
@@ -156,6 +180,7 @@ fn read_write(row: &Row) -> rusqlite::Result<Result<Write, StoreError>> {
             hlc: Hlc { wall_ms, counter },
             origin: row.get(4)?,
         },
+        signature,
     }))
 }
 
@@ -188,7 +213,8 @@ impl Store for SqliteStore {
                     write.version.hlc.wall_ms as i64,
                     write.version.hlc.counter,
                     write.version.origin,
-                    write.is_delete().then_some(&timestamp)
+                    write.is_delete().then_some(&timestamp),
+                    write.signature.as_ref().map(|signature| &signature.0[..])
                 ];
                 if insert.execute(row).db()? == 1 {
                     summary.replace(None, write);

@@ -288,8 +288,12 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let now = self.clock.now_ms();
         let received = writes.len();
         let mut valid = Vec::with_capacity(writes.len());
+        let sender = peer.to_string();
         for write in writes {
-            match validate::check_remote_write(&write, now, &self.config) {
+            let from_sender = write.version.origin == sender;
+            let checked = validate::check_remote_write(&write, now, &self.config)
+                .and_then(|()| self.authenticate(&write, from_sender));
+            match checked {
                 Ok(()) => valid.push(write),
                 Err(error) => self.drop_error(net, peer, error),
             }
