@@ -11,8 +11,10 @@
 //!   Kademlia, Identify, direct request-response), the system clock, the identity key, and the
 //!   [`net::Node`] driver.
 //! - [`cli`]: the `p2p-sync` command line — arguments, start-up, and the interactive commands.
+//! - [`escape`]: how text from peers is printed and logged.
 
 pub mod cli;
 pub mod core;
+pub mod escape;
 pub mod net;
 pub mod store;

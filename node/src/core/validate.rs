@@ -61,7 +61,7 @@ const FORMAT_CHARACTERS: [(char, char); 21] = [
 ];
 
 /// Whether `c` is a Unicode format character (general category Cf).
-fn is_format(c: char) -> bool {
+pub fn is_format_character(c: char) -> bool {
     FORMAT_CHARACTERS
         .iter()
         .any(|&(first, last)| (first..=last).contains(&c))
@@ -81,7 +81,7 @@ pub fn validate_key(key: &str, config: &Config) -> Result<(), ValidationError> {
     if key.chars().any(char::is_control) {
         return Err(ValidationError::KeyControlCharacter);
     }
-    if let Some(c) = key.chars().find(|&c| is_format(c)) {
+    if let Some(c) = key.chars().find(|&c| is_format_character(c)) {
         return Err(ValidationError::KeyFormatCharacter(c.into()));
     }
     Ok(())

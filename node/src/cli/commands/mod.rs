@@ -62,42 +62,10 @@ fn execute(node: &mut Node, command: Command, out: &mut dyn Write) -> io::Result
     Ok(Flow::Continue)
 }
 
-/// A value as it is printed: control characters (a peer's newline, a terminal escape) are
-/// shown escaped, so one item stays one line and cannot drive the terminal.
-fn printable(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.chars().any(char::is_control) {
-        value
-            .chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect::<String>()
-            .into()
-    } else {
-        value.into()
-    }
-}
-
 /// The line printed when a command fails: `✗ ` and the reason.
 fn failure(error: &CommandError) -> String {
     match error {
         CommandError::Invalid(error) => format!("✗ Invalid input: {error} (nothing stored)"),
         CommandError::Store(error) => format!("✗ Storage error: {error}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::printable;
-
-    #[test]
-    fn control_characters_in_values_are_shown_escaped() {
-        assert_eq!(printable("big world"), "big world");
-        assert_eq!(printable("x\n  evil = 1"), "x\\n  evil = 1");
-        assert_eq!(printable("\u{1b}[31mred"), "\\u{1b}[31mred");
     }
 }
