@@ -57,7 +57,7 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
         .or_else(default_data_dir)
         .ok_or_else(|| StartError::DataDir {
             path: PathBuf::from("(none)"),
-            source: std::io::Error::other("no home directory; pass --data-dir"),
+            source: std::io::Error::other("no home directory"),
         })?;
     let mut node = Node::start(Options {
         data_dir: data_dir.clone(),

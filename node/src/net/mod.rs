@@ -8,6 +8,7 @@
 //! - [`dialer`] and [`redial`]: whom to dial, and backoff for lost peers.
 //! - [`report`]: the log lines for the core's events.
 //! - [`identity`], [`clock`]: the persistent key and the system clock.
+//! - [`lock`]: one process per data directory.
 //! - [`node`]: the driver that ties the core and the swarm together.
 
 pub mod behaviour;
@@ -16,6 +17,7 @@ pub mod codec;
 pub mod dialer;
 pub mod direct;
 pub mod identity;
+pub mod lock;
 pub mod node;
 pub mod pending;
 pub mod redial;

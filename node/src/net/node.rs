@@ -6,6 +6,7 @@ use super::behaviour::{build_swarm, BehaviourEvent, KAD_PROTOCOL};
 use super::clock::SystemClock;
 use super::dialer::Dialer;
 use super::identity;
+use super::lock::{DataDirLock, LockError};
 use super::transport::SwarmNet;
 use crate::core::{CommandError, Config, Counters, NodeCore, Verdict};
 use crate::store::{SqliteStore, Store, StoreError};
@@ -49,13 +50,16 @@ pub struct Options {
 #[derive(Debug, Error)]
 pub enum StartError {
     /// The data directory or the identity key in it cannot be used.
-    #[error("cannot use data directory {}: {source}", path.display())]
+    #[error("cannot use data directory {}: {source} (choose a writable one with --data-dir)", path.display())]
     DataDir {
         /// The directory.
         path: PathBuf,
         /// What went wrong.
         source: io::Error,
     },
+    /// Another process uses the data directory, or it cannot be locked.
+    #[error(transparent)]
+    Locked(#[from] LockError),
     /// The database cannot be opened.
     #[error("cannot open database {}: {source}", path.display())]
     Store {
@@ -109,6 +113,8 @@ pub struct Status {
 
 /// A running node.
 pub struct Node {
+    /// Held while the node runs: no other process opens the same database and identity.
+    _lock: DataDirLock,
     core: NodeCore<SqliteStore, SystemClock>,
     net: SwarmNet,
     dialer: Dialer,
@@ -127,20 +133,42 @@ fn listen_address(ip: IpAddr, port: u16, quic: bool) -> Multiaddr {
     }
 }
 
-/// One line for a listen failure: the innermost cause, with a hint for a port in use.
-fn listen_reason(error: &(dyn std::error::Error + 'static)) -> String {
+/// One line for a listen failure on `address`: what to do when its port is taken, else the
+/// innermost cause.
+fn listen_reason(error: &(dyn std::error::Error + 'static), address: &Multiaddr) -> String {
+    if let Some(port) = port_in_use(address) {
+        return format!("port {port} is in use (another p2p-sync?): pick another with --port");
+    }
     let mut cause = error;
     while let Some(source) = cause.source() {
         cause = source;
     }
-    let in_use = std::iter::successors(Some(error), |e| e.source()).any(|e| {
-        e.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::AddrInUse)
-    });
-    if in_use {
-        "the port is already in use (choose another with --port)".into()
+    cause.to_string()
+}
+
+/// The port of `address` if another socket holds it, found by binding it once more (the
+/// transports' errors do not all keep the `AddrInUse` kind along their chain).
+fn port_in_use(address: &Multiaddr) -> Option<u16> {
+    let mut ip = None;
+    let mut socket = None;
+    for protocol in address {
+        match protocol {
+            Protocol::Ip4(v4) => ip = Some(IpAddr::V4(v4)),
+            Protocol::Ip6(v6) => ip = Some(IpAddr::V6(v6)),
+            Protocol::Tcp(port) => socket = Some((port, false)),
+            Protocol::Udp(port) => socket = Some((port, true)),
+            _ => {}
+        }
+    }
+    let (ip, (port, udp)) = (ip?, socket?);
+    let bound = if udp {
+        std::net::UdpSocket::bind((ip, port)).map(drop)
     } else {
-        cause.to_string()
+        std::net::TcpListener::bind((ip, port)).map(drop)
+    };
+    match bound {
+        Err(error) if port != 0 && error.kind() == io::ErrorKind::AddrInUse => Some(port),
+        _ => None,
     }
 }
 
@@ -153,7 +181,11 @@ impl Node {
             path: data_dir.clone(),
             source,
         };
+        if data_dir.exists() && !data_dir.is_dir() {
+            return Err(data_dir_error(io::ErrorKind::NotADirectory.into()));
+        }
         std::fs::create_dir_all(&data_dir).map_err(data_dir_error)?;
+        let lock = DataDirLock::acquire(&data_dir)?;
         let key = identity::load_or_create(&data_dir).map_err(data_dir_error)?;
         let database = data_dir.join(DATABASE_FILE);
         let store = SqliteStore::open(&database).map_err(|source| StartError::Store {
@@ -174,6 +206,7 @@ impl Node {
         let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut node = Node {
+            _lock: lock,
             core,
             net: SwarmNet::new(swarm),
             dialer: Dialer::default(),
@@ -196,7 +229,7 @@ impl Node {
                     .swarm
                     .listen_on(address.clone())
                     .map_err(|error| StartError::Listen {
-                        reason: listen_reason(&error),
+                        reason: listen_reason(&error, &address),
                         address,
                     })?;
             listeners.insert(id);
@@ -215,10 +248,11 @@ impl Node {
                     reason: Err(error),
                     ..
                 } => {
+                    let address = addresses.first().cloned().unwrap_or_else(Multiaddr::empty);
                     return Err(StartError::Listen {
-                        address: addresses.first().cloned().unwrap_or_else(Multiaddr::empty),
-                        reason: listen_reason(error),
-                    })
+                        reason: listen_reason(error, &address),
+                        address,
+                    });
                 }
                 _ => {}
             }

@@ -267,5 +267,38 @@ fn start_up_failures_are_one_line_errors() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
     let (_, stderr) = run_to_exit(&["--port", &port, "--data-dir", &data_dir]);
-    assert!(stderr.contains("already in use"), "{stderr}");
+    let hint = format!("port {port} is in use (another p2p-sync?): pick another with --port");
+    assert!(stderr.contains(&hint), "{stderr}");
+    // QUIC's error chain hides the "in use" kind; the hint must not depend on it.
+    let held_udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = held_udp.local_addr().unwrap().port().to_string();
+    let (status, stderr) = run_to_exit(&["--port", &port, "--data-dir", &data_dir]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let hint = format!("/udp/{port}/quic-v1: port {port} is in use (another p2p-sync?)");
+    assert!(stderr.contains(&hint), "{stderr}");
+    let (_, stderr) = run_to_exit(&["--port", "0", "--data-dir", &file]);
+    let hint = "a-file: not a directory (choose a writable one with --data-dir)";
+    assert!(stderr.contains(hint), "{stderr}");
+}
+
+#[test]
+fn a_second_process_on_the_same_data_directory_exits_naming_the_first() {
+    // Two terminals that both omit --data-dir: the second used to run with the same PeerId
+    // over the same database, and its `status` could show Keys: 18446744073709551615.
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start("A", dir.path(), free_port(), &[]);
+    first.add("kept", "by the first");
+    let data_dir = dir.path().display().to_string();
+    let (status, stderr) = run_to_exit(&["--port", "0", "--data-dir", &data_dir]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "Error: data directory {data_dir} is in use by another p2p-sync (pid {}): \
+         stop it, or give this one its own --data-dir",
+        first.pid()
+    );
+    assert_eq!(stderr.lines().last(), Some(expected.as_str()), "{stderr}");
+    assert_eq!(first.get("kept").as_deref(), Some("by the first"));
+    assert!(first.quit().success());
+    let mut again = start("A again", dir.path(), free_port(), &[]);
+    assert_eq!(again.get("kept").as_deref(), Some("by the first"));
 }
