@@ -7,7 +7,7 @@ mod driver;
 mod local;
 
 use driver::Node;
-use local::{free_port, run_to_exit, start, Dialable};
+use local::{free_port, run_to_exit, run_with_input, start, Dialable};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -232,6 +232,39 @@ fn invalid_input_stores_nothing_and_unknown_commands_get_a_hint() {
     assert_eq!(a.ask("get"), "Usage: get KEY");
     assert!(a.list().is_empty());
     assert!(a.quit().success());
+}
+
+#[test]
+fn a_bad_input_line_is_an_error_for_that_line_and_the_session_goes_on() {
+    // Invalid UTF-8 used to end the session silently (exit 0, later commands lost); a line
+    // over the message limit was read whole first.
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let mut input = b"add a 1\nadd b \xff\xfe\nget a\nadd big ".to_vec();
+    input.extend(std::iter::repeat_n(b'v', 3 * 1024 * 1024));
+    input.extend(b"\nadd c \x1b[31mred\nget c\nlist\nquit\n");
+    let (status, stdout, stderr) = run_with_input(&["--port", "0", "--data-dir", &data_dir], input);
+    assert!(status.success(), "{stderr}");
+    let replies: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands: "))
+        .skip(1)
+        .collect();
+    assert_eq!(
+        replies,
+        [
+            "✓ Added: a = 1",
+            "✗ Input line is not valid UTF-8 (ignored)",
+            "✓ a = 1",
+            "✗ Input line is longer than 1048576 bytes (ignored)",
+            "✓ Added: c = \\u{1b}[31mred",
+            "✓ c = \\u{1b}[31mred",
+            "Stored items (2):",
+            "  a = 1",
+            "  c = \\u{1b}[31mred",
+        ],
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod list;
 mod status;
 
 use super::command::{self, Command};
+use super::lines::Line;
 use crate::core::CommandError;
 use crate::net::Node;
 use std::io::{self, Write};
@@ -21,12 +22,15 @@ pub enum Flow {
     Quit,
 }
 
-/// Parses and runs input lines in order, writing their output (or hints) to `out`.
-/// Consecutive `add`s are stored in one transaction and published together.
-pub fn execute_all(node: &mut Node, lines: &[String], out: &mut dyn Write) -> io::Result<Flow> {
+/// Parses and runs input lines in order, writing their output (or hints, or why a line was
+/// refused) to `out`. Consecutive `add`s are stored in one transaction and published together.
+pub fn execute_all(node: &mut Node, lines: &[Line], out: &mut dyn Write) -> io::Result<Flow> {
     let mut adds = Vec::new();
     for line in lines {
-        let parsed = command::parse(line);
+        let parsed = match line {
+            Ok(line) => command::parse(line),
+            Err(bad) => Err(bad.to_string()),
+        };
         if let Ok(Some(Command::Add { key, value })) = parsed {
             adds.push((key, value));
             continue;
