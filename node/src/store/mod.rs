@@ -89,3 +89,6 @@ mod contract_tests;
 
 #[cfg(test)]
 mod summary_tests;
+
+#[cfg(test)]
+mod bad_rows_tests;

@@ -3,6 +3,7 @@
 use super::{Store, StoreError, Summary};
 use crate::core::version::{Hlc, Version, Write};
 use crate::core::wire::{format_timestamp, parse_timestamp};
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 
@@ -53,9 +54,32 @@ impl SqliteStore {
             summary: Summary::default(),
         };
         let mut summary = Summary::default();
-        store.for_each(&mut |write| summary.replace(None, &write))?;
+        store.scan("", &mut |row| match row {
+            Ok(write) => summary.replace(None, &write),
+            Err(error) => tracing::warn!(
+                "Skipping a bad row of the database ({error}); \
+                 a write for that key from a peer or `add` replaces it"
+            ),
+        })?;
         store.summary = summary;
         Ok(store)
+    }
+
+    /// Calls `visit` with every row (`filter` is an extra SQL condition, e.g. `WHERE …`) in
+    /// key order, as a write or as the reason it cannot be one.
+    fn scan(
+        &self,
+        filter: &str,
+        visit: &mut dyn FnMut(Result<Write, StoreError>),
+    ) -> Result<(), StoreError> {
+        let mut select = self
+            .connection
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM kv_store {filter} ORDER BY key"))?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            visit(read_write(row)?);
+        }
+        Ok(())
     }
 }
 
@@ -111,22 +135,32 @@ fn migrate_seed_table(connection: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// One row as a write; a row that cannot be one (a timestamp out of range, a column of the
+/// wrong type: a database edited by hand or by another program) is `Corrupt`, naming its key.
 fn read_write(row: &Row) -> rusqlite::Result<Result<Write, StoreError>> {
-    let key: String = row.get(0)?;
-    let wall: i64 = row.get(2)?;
-    let counter: i64 = row.get(3)?;
+    let key = match row.get_ref(0)? {
+        ValueRef::Text(key) => String::from_utf8_lossy(key).into_owned(),
+        other => format!("{other:?}"),
+    };
+    let corrupt = |problem: String| {
+        Ok(Err(StoreError::Corrupt {
+            key: key.clone(),
+            problem,
+        }))
+    };
+    let columns = (row.get(1), row.get::<_, i64>(2), row.get::<_, i64>(3), row.get(4));
+    let (Ok(value), Ok(wall), Ok(counter), Ok(origin)) = columns else {
+        return corrupt("a column holds the wrong type".into());
+    };
     let (Ok(wall_ms), Ok(counter)) = (u64::try_from(wall), u32::try_from(counter)) else {
-        return Ok(Err(StoreError::Corrupt {
-            key,
-            problem: format!("timestamp out of range: {wall}/{counter}"),
-        }));
+        return corrupt(format!("timestamp out of range: {wall}/{counter}"));
     };
     Ok(Ok(Write {
         key,
-        value: row.get(1)?,
+        value,
         version: Version {
             hlc: Hlc { wall_ms, counter },
-            origin: row.get(4)?,
+            origin,
         },
     }))
 }
@@ -162,11 +196,12 @@ impl Store for SqliteStore {
                     applied.push(true);
                     continue;
                 }
-                let old = select.query_row([&write.key], read_write)??;
-                let newer = write.supersedes(&old);
+                // A bad row (skipped and not counted since the store opened) is replaced.
+                let old = select.query_row([&write.key], read_write)?.ok();
+                let newer = old.as_ref().is_none_or(|old| write.supersedes(old));
                 if newer {
                     replace.execute(row)?;
-                    summary.replace(Some(&old), write);
+                    summary.replace(old.as_ref(), write);
                 }
                 applied.push(newer);
             }
@@ -184,22 +219,27 @@ impl Store for SqliteStore {
     }
 
     fn live(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut select = self.connection.prepare_cached(
-            "SELECT key, value FROM kv_store WHERE deleted_at IS NULL ORDER BY key",
-        )?;
-        let rows = select.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut live = Vec::new();
+        self.scan("WHERE deleted_at IS NULL", &mut |row| {
+            if let Ok(Write {
+                key,
+                value: Some(value),
+                ..
+            }) = row
+            {
+                live.push((key, value));
+            }
+        })?;
+        Ok(live)
     }
 
+    /// Bad rows are skipped (they were reported when the store opened).
     fn for_each(&self, visit: &mut dyn FnMut(Write)) -> Result<(), StoreError> {
-        let mut select = self
-            .connection
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM kv_store ORDER BY key"))?;
-        let mut rows = select.query([])?;
-        while let Some(row) = rows.next()? {
-            visit(read_write(row)??);
-        }
-        Ok(())
+        self.scan("", &mut |row| {
+            if let Ok(write) = row {
+                visit(write);
+            }
+        })
     }
 
     fn summary(&self) -> Summary {
