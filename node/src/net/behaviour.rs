@@ -1,13 +1,16 @@
 //! The libp2p behaviour of a node and the swarm built around it: TCP and QUIC with Noise and
 //! Yamux; Gossipsub with signed, strictly validated messages; mDNS; Kademlia in server mode;
-//! Identify; Ping; and the direct request-response protocol that reconciliation uses.
+//! Identify; Ping; the direct request-response protocol that reconciliation uses; and limits
+//! on connections.
 
 use super::codec::{DirectCodec, SYNC_PROTOCOL};
+use super::limits::connection_limits;
 use crate::core::Config;
 use libp2p::identity::Keypair;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{gossipsub, identify, kad, mdns, noise, ping, request_response, tcp, yamux};
+use libp2p::{connection_limits as limits, gossipsub, identify, kad, mdns, noise, ping};
+use libp2p::{request_response, tcp, yamux};
 use libp2p::{StreamProtocol, Swarm, SwarmBuilder};
 use std::error::Error;
 use std::time::Duration;
@@ -44,6 +47,9 @@ const DIRECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every protocol a node speaks.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Refuses connections over the limits of [`super::limits`]; first, so a refused
+    /// connection reaches no other protocol.
+    pub limits: limits::Behaviour,
     /// Broadcasts writes on [`TOPIC`]; the application validates every message.
     pub gossipsub: gossipsub::Behaviour,
     /// Finds peers on the local network; absent with `--no-mdns`.
@@ -127,6 +133,7 @@ impl Behaviour {
                 .with_timeout(PING_TIMEOUT),
         );
         Ok(Behaviour {
+            limits: connection_limits(),
             gossipsub,
             mdns: mdns.into(),
             kademlia,

@@ -9,6 +9,7 @@
 //! - [`report`]: the log lines for the core's events.
 //! - [`identity`], [`clock`]: the persistent key and the system clock.
 //! - [`lock`]: one process per data directory.
+//! - [`limits`]: how many connections a node keeps.
 //! - [`node`]: the driver that ties the core and the swarm together.
 
 pub mod behaviour;
@@ -17,6 +18,7 @@ pub mod codec;
 pub mod dialer;
 pub mod direct;
 pub mod identity;
+pub mod limits;
 pub mod lock;
 pub mod node;
 pub mod pending;

@@ -438,6 +438,7 @@ impl Node {
 
     fn on_behaviour(&mut self, event: BehaviourEvent) {
         match event {
+            BehaviourEvent::Limits(never) => match never {},
             BehaviourEvent::Gossipsub(event) => self.on_gossipsub(event),
             BehaviourEvent::Direct(event) => self.on_direct(event),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {

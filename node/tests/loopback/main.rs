@@ -268,6 +268,50 @@ fn a_bad_input_line_is_an_error_for_that_line_and_the_session_goes_on() {
 }
 
 #[test]
+fn connections_in_their_handshake_are_limited_and_peers_get_in_once_they_are_gone() {
+    use p2p_sync::net::limits::MAX_PENDING_INCOMING;
+    use std::io::{ErrorKind, Read};
+    // Before the limit, none of these was refused until the handshake timed out.
+    let dir = tempfile::tempdir().unwrap();
+    let a = start("A", &dir.path().join("a"), free_port(), &[]);
+    let tcp: std::net::SocketAddr = {
+        let address = a.address();
+        let port = address.split("/tcp/").nth(1).unwrap().split('/').next().unwrap();
+        format!("127.0.0.1:{port}").parse().unwrap()
+    };
+    // Sockets that open a TCP connection and never say a word: each waits in the handshake.
+    let extra = 8;
+    let mut silent: Vec<std::net::TcpStream> = (0..MAX_PENDING_INCOMING + extra)
+        .map(|_| std::net::TcpStream::connect(tcp).unwrap())
+        .collect();
+    for socket in &silent {
+        socket.set_nonblocking(true).unwrap();
+    }
+    let mut closed = vec![false; silent.len()];
+    let mut count_closed = || {
+        for (socket, closed) in silent.iter_mut().zip(&mut closed) {
+            let mut byte = [0u8; 1];
+            *closed |= match socket.read(&mut byte) {
+                Ok(n) => n == 0,
+                Err(error) => error.kind() != ErrorKind::WouldBlock,
+            };
+        }
+        closed.iter().filter(|&&closed| closed).count() as u32
+    };
+    // libp2p gives up on a silent handshake after 10 s; the limit refuses at once.
+    let waited = driver::poll(|| count_closed() >= extra);
+    assert!(
+        waited.is_some_and(|waited| waited < Duration::from_secs(5)),
+        "connections over the limit were refused only after {waited:?}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(count_closed(), extra, "connections within the limit were closed too");
+    drop(silent);
+    let b = start("B", &dir.path().join("b"), free_port(), &[a.address()]);
+    a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
+}
+
+#[test]
 fn start_up_failures_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
