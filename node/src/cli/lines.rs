@@ -140,7 +140,11 @@ mod tests {
             reader.next(&mut input).unwrap(),
             Some(Err(BadLine::TooLong { max }))
         );
-        assert!(reader.line.capacity() <= 2 * max + 8 * 1024, "{}", reader.line.capacity());
+        assert!(
+            reader.line.capacity() <= 2 * max + 8 * 1024,
+            "{}",
+            reader.line.capacity()
+        );
         assert_eq!(reader.next(&mut input).unwrap(), None);
     }
 }

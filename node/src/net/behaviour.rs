@@ -56,7 +56,7 @@ pub struct Behaviour {
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// Remembers peers' addresses and finds peers of peers.
     pub kademlia: kad::Behaviour<kad::store::MemoryStore>,
-    /// Exchanges listen addresses and supported protocols.
+    /// Exchanges listen addresses and supported protocols; tells p2p-sync nodes from others.
     pub identify: identify::Behaviour,
     /// Carries reconciliation messages, one acknowledged frame at a time.
     pub direct: request_response::Behaviour<DirectCodec>,
@@ -118,9 +118,12 @@ impl Behaviour {
             kad::Config::new(KAD_PROTOCOL),
         );
         kademlia.set_mode(Some(kad::Mode::Server));
+        // No address cache: a peer's announced addresses reach dials only through Kademlia,
+        // which takes them from p2p-sync peers alone (see `peers::routable_addresses`).
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_VERSION.into(), key.public())
-                .with_agent_version(format!("p2p-sync/{}", env!("CARGO_PKG_VERSION"))),
+                .with_agent_version(format!("p2p-sync/{}", env!("CARGO_PKG_VERSION")))
+                .with_cache_size(0),
         );
         let direct = request_response::Behaviour::with_codec(
             DirectCodec::new(max_direct_frame_bytes(config)),

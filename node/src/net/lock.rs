@@ -96,7 +96,10 @@ mod tests {
         };
         assert_eq!(*pid, Some(std::process::id()));
         let message = error.to_string();
-        assert!(message.contains(&format!("(pid {})", std::process::id())), "{message}");
+        assert!(
+            message.contains(&format!("(pid {})", std::process::id())),
+            "{message}"
+        );
         assert!(!message.contains('\n'));
         drop(held);
         DataDirLock::acquire(dir.path()).expect("free again once the holder is gone");

@@ -6,6 +6,7 @@
 //! - [`pending`]: gossip waiting for room in full send queues.
 //! - [`transport`]: the core's `Transport` on the swarm.
 //! - [`dialer`] and [`redial`]: whom to dial, and backoff for lost peers.
+//! - [`peers`]: which connections are p2p-sync nodes, and which peers proved useful.
 //! - [`report`]: the log lines for the core's events.
 //! - [`identity`], [`clock`]: the persistent key and the system clock.
 //! - [`lock`]: one process per data directory.
@@ -21,6 +22,7 @@ pub mod identity;
 pub mod limits;
 pub mod lock;
 pub mod node;
+pub mod peers;
 pub mod pending;
 pub mod redial;
 pub mod report;

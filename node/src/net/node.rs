@@ -2,18 +2,19 @@
 //! and the glue between them. [`Node::step`] waits for the next swarm event or timer tick and
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
-use super::behaviour::{build_swarm, BehaviourEvent, KAD_PROTOCOL};
+use super::behaviour::{build_swarm, BehaviourEvent};
 use super::clock::SystemClock;
 use super::dialer::Dialer;
 use super::identity;
 use super::lock::{DataDirLock, LockError};
+use super::peers::Peers;
 use super::transport::SwarmNet;
 use crate::core::{CommandError, Config, Counters, NodeCore, Verdict};
 use crate::store::{SqliteStore, Store, StoreError};
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
-use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, request_response, Multiaddr, PeerId};
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -90,6 +91,9 @@ pub struct PeerStatus {
     pub subscribed: bool,
     /// Whether it is in our Gossipsub mesh for the topic.
     pub mesh: bool,
+    /// Whether Identify showed it is a p2p-sync node (speaks our sync protocol): only such
+    /// peers are reconciled with and get every message directly.
+    pub p2p_sync: bool,
 }
 
 /// A snapshot of the node for the `status` command.
@@ -118,6 +122,7 @@ pub struct Node {
     core: NodeCore<SqliteStore, SystemClock>,
     net: SwarmNet,
     dialer: Dialer,
+    peers: Peers,
     /// Peers connected at some point, to tell a reconnection from a first connection.
     seen: HashSet<PeerId>,
     tick: Interval,
@@ -210,6 +215,7 @@ impl Node {
             core,
             net: SwarmNet::new(swarm),
             dialer: Dialer::default(),
+            peers: Peers::default(),
             seen: HashSet::new(),
             tick,
         };
@@ -329,6 +335,7 @@ impl Node {
                 peer: *peer,
                 subscribed: subscribed.contains(peer),
                 mesh: mesh.contains(peer),
+                p2p_sync: self.peers.is_p2p_sync(peer),
             })
             .collect();
         peers.sort_by_key(|status| status.peer.to_string());
@@ -369,31 +376,25 @@ impl Node {
                 ..
             } => {
                 self.dialer.on_connected(peer_id, connection_id);
+                self.peers
+                    .on_established(peer_id, connection_id, endpoint.get_remote_address());
+                // The core hears of the peer once Identify shows it speaks p2p-sync.
                 if num_established.get() > 1 {
-                    // Perhaps the peer restarted while its old connection lingers: catch up.
                     tracing::debug!(%peer_id, ?endpoint, "another connection");
-                    self.core.on_peer_up(&mut self.net, &peer_id.to_string());
-                    return;
-                }
-                if self.seen.insert(peer_id) {
+                } else if self.seen.insert(peer_id) {
                     tracing::info!("Connection established with peer: {peer_id}");
                 } else {
                     tracing::info!("Connection re-established with peer: {peer_id}");
                 }
-                tracing::debug!(%peer_id, ?endpoint, "connected");
-                self.net
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .add_explicit_peer(&peer_id);
-                self.core.on_peer_up(&mut self.net, &peer_id.to_string());
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 cause,
                 ..
             } => {
+                self.peers.on_closed(connection_id);
                 if num_established > 0 {
                     return;
                 }
@@ -410,7 +411,8 @@ impl Node {
                     .remove_explicit_peer(&peer_id);
                 self.net.forget(&peer_id);
                 self.core.on_peer_down(&peer_id.to_string());
-                self.dialer.on_disconnected(peer_id, Instant::now());
+                let useful = self.peers.is_useful(&peer_id);
+                self.dialer.on_disconnected(peer_id, useful, Instant::now());
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id,
@@ -461,14 +463,11 @@ impl Node {
             BehaviourEvent::Mdns(mdns::Event::Expired(expired)) => {
                 tracing::debug!(?expired, "mDNS records expired");
             }
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                if info.protocols.contains(&KAD_PROTOCOL) {
-                    let kademlia = &mut self.net.swarm.behaviour_mut().kademlia;
-                    for address in info.listen_addrs {
-                        kademlia.add_address(&peer_id, address);
-                    }
-                }
-            }
+            BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                connection_id,
+                info,
+            }) => self.on_identified(peer_id, connection_id, &info),
             BehaviourEvent::Kademlia(kad::Event::RoutingUpdated {
                 peer,
                 is_new_peer: true,
@@ -485,6 +484,25 @@ impl Node {
             BehaviourEvent::Ping(_) => {}
             BehaviourEvent::Identify(event) => tracing::trace!(?event, "identify"),
             BehaviourEvent::Kademlia(event) => tracing::trace!(?event, "kademlia"),
+        }
+    }
+
+    /// Identify answered: a connection shown to speak p2p-sync makes its peer an explicit
+    /// Gossipsub peer (on its first such connection) and starts a reconciliation; the peer's
+    /// own addresses go to Kademlia.
+    fn on_identified(&mut self, peer: PeerId, connection: ConnectionId, info: &identify::Info) {
+        let identified = self.peers.on_identified(peer, connection, info);
+        let behaviour = self.net.swarm.behaviour_mut();
+        for address in identified.routable {
+            behaviour.kademlia.add_address(&peer, address);
+        }
+        if identified.first_for_peer {
+            behaviour.gossipsub.add_explicit_peer(&peer);
+        }
+        if identified.new_connection {
+            self.core.on_peer_up(&mut self.net, &peer.to_string());
+        } else if !self.peers.is_p2p_sync(&peer) {
+            tracing::debug!(%peer, agent = %crate::escape::printable(&info.agent_version), "not a p2p-sync node");
         }
     }
 
@@ -505,7 +523,10 @@ impl Node {
                     &message.data,
                 );
                 let acceptance = match verdict {
-                    Ok(Verdict::Accept) => MessageAcceptance::Accept,
+                    Ok(Verdict::Accept) => {
+                        self.peers.mark_useful(propagation_source);
+                        MessageAcceptance::Accept
+                    }
                     Ok(Verdict::Ignore) => MessageAcceptance::Ignore,
                     Ok(Verdict::Reject) => MessageAcceptance::Reject,
                     Err(error) => {
@@ -555,7 +576,10 @@ impl Node {
                 peer,
                 message: request_response::Message::Response { request_id, .. },
                 ..
-            } => self.net.on_direct_done(peer, request_id),
+            } => {
+                self.peers.mark_useful(peer);
+                self.net.on_direct_done(peer, request_id);
+            }
             request_response::Event::OutboundFailure {
                 peer,
                 request_id,

@@ -72,9 +72,9 @@ impl SqliteStore {
         filter: &str,
         visit: &mut dyn FnMut(Result<Write, StoreError>),
     ) -> Result<(), StoreError> {
-        let mut select = self
-            .connection
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM kv_store {filter} ORDER BY key"))?;
+        let mut select = self.connection.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM kv_store {filter} ORDER BY key"
+        ))?;
         let mut rows = select.query([])?;
         while let Some(row) = rows.next()? {
             visit(read_write(row)?);
@@ -148,7 +148,12 @@ fn read_write(row: &Row) -> rusqlite::Result<Result<Write, StoreError>> {
             problem,
         }))
     };
-    let columns = (row.get(1), row.get::<_, i64>(2), row.get::<_, i64>(3), row.get(4));
+    let columns = (
+        row.get(1),
+        row.get::<_, i64>(2),
+        row.get::<_, i64>(3),
+        row.get(4),
+    );
     let (Ok(value), Ok(wall), Ok(counter), Ok(origin)) = columns else {
         return corrupt("a column holds the wrong type".into());
     };

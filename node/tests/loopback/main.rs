@@ -276,7 +276,13 @@ fn connections_in_their_handshake_are_limited_and_peers_get_in_once_they_are_gon
     let a = start("A", &dir.path().join("a"), free_port(), &[]);
     let tcp: std::net::SocketAddr = {
         let address = a.address();
-        let port = address.split("/tcp/").nth(1).unwrap().split('/').next().unwrap();
+        let port = address
+            .split("/tcp/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
         format!("127.0.0.1:{port}").parse().unwrap()
     };
     // Sockets that open a TCP connection and never say a word: each waits in the handshake.
@@ -305,7 +311,11 @@ fn connections_in_their_handshake_are_limited_and_peers_get_in_once_they_are_gon
         "connections over the limit were refused only after {waited:?}"
     );
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(count_closed(), extra, "connections within the limit were closed too");
+    assert_eq!(
+        count_closed(),
+        extra,
+        "connections within the limit were closed too"
+    );
     drop(silent);
     let b = start("B", &dir.path().join("b"), free_port(), &[a.address()]);
     a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
