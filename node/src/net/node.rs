@@ -448,15 +448,10 @@ impl Node {
                 for (peer, address) in found {
                     by_peer.entry(peer).or_default().push(address);
                 }
+                // Dialled, not put into Kademlia: it takes addresses from p2p-sync peers'
+                // Identify alone (mDNS itself supplies them again for redials).
                 for (peer, addresses) in by_peer {
                     tracing::info!("Discovered peer by mDNS: {peer}");
-                    for address in &addresses {
-                        self.net
-                            .swarm
-                            .behaviour_mut()
-                            .kademlia
-                            .add_address(&peer, address.clone());
-                    }
                     self.dialer.dial_peer(&mut self.net.swarm, peer, addresses);
                 }
             }
