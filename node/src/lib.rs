@@ -8,6 +8,8 @@
 //!   reconciliation protocol), the system clock, the identity key, and the [`net::Node`]
 //!   driver that feeds the core its inputs and carries out its outputs.
 //! - [`cli`]: the `p2p-sync` command line — arguments, start-up, and the interactive commands.
+//! - [`escape`]: how text from peers is printed and logged.
 
 pub mod cli;
+pub mod escape;
 pub mod net;

@@ -157,7 +157,7 @@ impl TryFrom<Vec<u8>> for Iblt {
     type Error = String;
 
     fn try_from(bytes: Vec<u8>) -> Result<Self, String> {
-        if bytes.len() % (CELL_BYTES * HASHES) != 0 {
+        if !bytes.len().is_multiple_of(CELL_BYTES * HASHES) {
             return Err(format!(
                 "{} bytes is not a whole number of cell triples",
                 bytes.len()

@@ -42,16 +42,18 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Accounts for `new` replacing `old` (or being inserted when `old` is `None`).
+    /// Accounts for `new` replacing `old` (or being inserted when `old` is `None`). The counts
+    /// saturate: a summary that missed a write (say, a row another process added) shows a count
+    /// off by one, never 2^64 - 1.
     pub fn replace(&mut self, old: Option<&Write>, new: &Write) {
         match old {
             Some(old) => {
                 self.fingerprint = self.fingerprint.wrapping_sub(old.id());
-                self.live -= u64::from(!old.is_delete());
+                self.live = self.live.saturating_sub(u64::from(!old.is_delete()));
             }
-            None => self.count += 1,
+            None => self.count = self.count.saturating_add(1),
         }
-        self.live += u64::from(!new.is_delete());
+        self.live = self.live.saturating_add(u64::from(!new.is_delete()));
         self.fingerprint = self.fingerprint.wrapping_add(new.id());
         self.max_hlc = self.max_hlc.max(new.version.hlc);
     }
@@ -83,3 +85,6 @@ pub fn digest(store: &dyn Store) -> Result<u64, StoreError> {
     store.for_each(&mut |write| hasher.update(&write.id().to_le_bytes()))?;
     Ok(hasher.digest())
 }
+
+#[cfg(test)]
+mod summary_tests;

@@ -26,6 +26,10 @@ pub enum ValidationError {
     /// The key holds a control character (newline, tab, NUL, ...).
     #[error("key must not contain control characters")]
     KeyControlCharacter,
+    /// The key holds an invisible format character (bidi override, zero-width space, ...):
+    /// two keys that print alike must be the same key.
+    #[error("key must not contain invisible format characters (U+{0:04X})")]
+    KeyFormatCharacter(u32),
     /// The value is longer than the limit.
     #[error("value is {len} bytes, the limit is {max}")]
     ValueTooLong {
@@ -36,7 +40,40 @@ pub enum ValidationError {
     },
 }
 
-/// Checks a key: 1 to `max_key_bytes` bytes of UTF-8 without control characters.
+/// The Unicode format characters (general category Cf, Unicode 16.0): bidi controls,
+/// zero-width spaces and joiners, the byte-order mark, tags and the like.
+const FORMAT_CHARACTERS: [(char, char); 21] = [
+    ('\u{ad}', '\u{ad}'),
+    ('\u{600}', '\u{605}'),
+    ('\u{61c}', '\u{61c}'),
+    ('\u{6dd}', '\u{6dd}'),
+    ('\u{70f}', '\u{70f}'),
+    ('\u{890}', '\u{891}'),
+    ('\u{8e2}', '\u{8e2}'),
+    ('\u{180e}', '\u{180e}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{202a}', '\u{202e}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0001}', '\u{e0001}'),
+    ('\u{e0020}', '\u{e007f}'),
+];
+
+/// Whether `c` is a Unicode format character (general category Cf).
+pub fn is_format_character(c: char) -> bool {
+    FORMAT_CHARACTERS
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&c))
+}
+
+/// Checks a key: 1 to `max_key_bytes` bytes of UTF-8 without control or format characters.
 pub fn validate_key(key: &str, config: &Config) -> Result<(), ValidationError> {
     if key.is_empty() {
         return Err(ValidationError::EmptyKey);
@@ -49,6 +86,9 @@ pub fn validate_key(key: &str, config: &Config) -> Result<(), ValidationError> {
     }
     if key.chars().any(char::is_control) {
         return Err(ValidationError::KeyControlCharacter);
+    }
+    if let Some(c) = key.chars().find(|&c| is_format_character(c)) {
+        return Err(ValidationError::KeyFormatCharacter(c.into()));
     }
     Ok(())
 }
@@ -105,6 +145,28 @@ mod tests {
             Err(ValidationError::KeyControlCharacter)
         );
         assert_eq!(validate_key("héllo wörld", &config), Ok(()));
+    }
+
+    #[test]
+    fn keys_refuse_invisible_format_characters() {
+        let config = Config::default();
+        for (key, code) in [
+            ("pay\u{202e}lpt.exe", 0x202e), // right-to-left override
+            ("ad\u{200b}min", 0x200b),      // zero-width space
+            ("\u{feff}key", 0xfeff),        // byte-order mark
+            ("a\u{2066}b", 0x2066),         // left-to-right isolate
+            ("tag\u{e0041}", 0xe0041),      // a tag character
+        ] {
+            assert_eq!(
+                validate_key(key, &config),
+                Err(ValidationError::KeyFormatCharacter(code)),
+                "{key:?}"
+            );
+        }
+        // Letters of right-to-left scripts and emoji are letters, not format characters.
+        assert_eq!(validate_key("שלום", &config), Ok(()));
+        assert_eq!(validate_key("مرحبا", &config), Ok(()));
+        assert_eq!(validate_key("👍🏽", &config), Ok(()));
     }
 
     #[test]

@@ -3,15 +3,17 @@
 //! deadline or the driver's housekeeping, and
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
-use super::behaviour::{build_swarm, BehaviourEvent, KAD_PROTOCOL};
+use super::behaviour::{build_swarm, BehaviourEvent};
 use super::clock::SystemClock;
 use super::dialer::Dialer;
 use super::identity;
+use super::lock::{DataDirLock, LockError};
+use super::peers::Peers;
 use super::transport::SwarmNet;
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
-use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, request_response, Multiaddr, PeerId};
 use p2p_sync_core::store::{Store, StoreError};
 use p2p_sync_core::validate::ValidationError;
@@ -55,13 +57,16 @@ pub struct Options {
 #[derive(Debug, Error)]
 pub enum StartError {
     /// The data directory or the identity key in it cannot be used.
-    #[error("cannot use data directory {}: {source}", path.display())]
+    #[error("cannot use data directory {}: {source} (choose a writable one with --data-dir)", path.display())]
     DataDir {
         /// The directory.
         path: PathBuf,
         /// What went wrong.
         source: io::Error,
     },
+    /// Another process uses the data directory, or it cannot be locked.
+    #[error(transparent)]
+    Locked(#[from] LockError),
     /// The database cannot be opened.
     #[error("cannot open database {}: {source}", path.display())]
     Store {
@@ -92,6 +97,9 @@ pub struct PeerStatus {
     pub subscribed: bool,
     /// Whether it is in our Gossipsub mesh for the topic.
     pub mesh: bool,
+    /// Whether Identify showed it is a p2p-sync node (speaks our sync protocol): only such
+    /// peers are reconciled with and get every message directly.
+    pub p2p_sync: bool,
 }
 
 /// A snapshot of the node for the `status` command.
@@ -115,10 +123,13 @@ pub struct Status {
 
 /// A running node.
 pub struct Node {
+    /// Held while the node runs: no other process opens the same database and identity.
+    _lock: DataDirLock,
     core: NodeCore<SqliteStore, SystemClock, PeerId>,
     clock: SystemClock,
     net: SwarmNet,
     dialer: Dialer,
+    peers: Peers,
     /// Peers connected at some point, to tell a reconnection from a first connection.
     seen: HashSet<PeerId>,
     housekeeping: Interval,
@@ -134,20 +145,42 @@ fn listen_address(ip: IpAddr, port: u16, quic: bool) -> Multiaddr {
     }
 }
 
-/// One line for a listen failure: the innermost cause, with a hint for a port in use.
-fn listen_reason(error: &(dyn std::error::Error + 'static)) -> String {
+/// One line for a listen failure on `address`: what to do when its port is taken, else the
+/// innermost cause.
+fn listen_reason(error: &(dyn std::error::Error + 'static), address: &Multiaddr) -> String {
+    if let Some(port) = port_in_use(address) {
+        return format!("port {port} is in use (another p2p-sync?): pick another with --port");
+    }
     let mut cause = error;
     while let Some(source) = cause.source() {
         cause = source;
     }
-    let in_use = std::iter::successors(Some(error), |e| e.source()).any(|e| {
-        e.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::AddrInUse)
-    });
-    if in_use {
-        "the port is already in use (choose another with --port)".into()
+    cause.to_string()
+}
+
+/// The port of `address` if another socket holds it, found by binding it once more (the
+/// transports' errors do not all keep the `AddrInUse` kind along their chain).
+fn port_in_use(address: &Multiaddr) -> Option<u16> {
+    let mut ip = None;
+    let mut socket = None;
+    for protocol in address {
+        match protocol {
+            Protocol::Ip4(v4) => ip = Some(IpAddr::V4(v4)),
+            Protocol::Ip6(v6) => ip = Some(IpAddr::V6(v6)),
+            Protocol::Tcp(port) => socket = Some((port, false)),
+            Protocol::Udp(port) => socket = Some((port, true)),
+            _ => {}
+        }
+    }
+    let (ip, (port, udp)) = (ip?, socket?);
+    let bound = if udp {
+        std::net::UdpSocket::bind((ip, port)).map(drop)
     } else {
-        cause.to_string()
+        std::net::TcpListener::bind((ip, port)).map(drop)
+    };
+    match bound {
+        Err(error) if port != 0 && error.kind() == io::ErrorKind::AddrInUse => Some(port),
+        _ => None,
     }
 }
 
@@ -160,7 +193,11 @@ impl Node {
             path: data_dir.clone(),
             source,
         };
+        if data_dir.exists() && !data_dir.is_dir() {
+            return Err(data_dir_error(io::ErrorKind::NotADirectory.into()));
+        }
         std::fs::create_dir_all(&data_dir).map_err(data_dir_error)?;
+        let lock = DataDirLock::acquire(&data_dir)?;
         let key = identity::load_or_create(&data_dir).map_err(data_dir_error)?;
         let database = data_dir.join(DATABASE_FILE);
         let store = SqliteStore::open(&database).map_err(|source| StartError::Store {
@@ -183,10 +220,12 @@ impl Node {
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         housekeeping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut node = Node {
+            _lock: lock,
             core,
             clock,
             net: SwarmNet::new(swarm),
             dialer: Dialer::default(),
+            peers: Peers::default(),
             seen: HashSet::new(),
             housekeeping,
         };
@@ -206,7 +245,7 @@ impl Node {
                     .swarm
                     .listen_on(address.clone())
                     .map_err(|error| StartError::Listen {
-                        reason: listen_reason(&error),
+                        reason: listen_reason(&error, &address),
                         address,
                     })?;
             listeners.insert(id);
@@ -225,10 +264,11 @@ impl Node {
                     reason: Err(error),
                     ..
                 } => {
+                    let address = addresses.first().cloned().unwrap_or_else(Multiaddr::empty);
                     return Err(StartError::Listen {
-                        address: addresses.first().cloned().unwrap_or_else(Multiaddr::empty),
-                        reason: listen_reason(error),
-                    })
+                        reason: listen_reason(error, &address),
+                        address,
+                    });
                 }
                 _ => {}
             }
@@ -309,6 +349,7 @@ impl Node {
                 peer: *peer,
                 subscribed: subscribed.contains(peer),
                 mesh: mesh.contains(peer),
+                p2p_sync: self.peers.is_p2p_sync(peer),
             })
             .collect();
         peers.sort_by_key(|status| status.peer.to_string());
@@ -351,31 +392,25 @@ impl Node {
                 ..
             } => {
                 self.dialer.on_connected(peer_id, connection_id);
+                self.peers
+                    .on_established(peer_id, connection_id, endpoint.get_remote_address());
+                // The core hears of the peer once Identify shows it speaks p2p-sync.
                 if num_established.get() > 1 {
-                    // Perhaps the peer restarted while its old connection lingers: catch up.
                     tracing::debug!(%peer_id, ?endpoint, "another connection");
-                    self.core.on_peer_up(&mut self.net, &peer_id);
-                    return;
-                }
-                if self.seen.insert(peer_id) {
+                } else if self.seen.insert(peer_id) {
                     tracing::info!("Connection established with peer: {peer_id}");
                 } else {
                     tracing::info!("Connection re-established with peer: {peer_id}");
                 }
-                tracing::debug!(%peer_id, ?endpoint, "connected");
-                self.net
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .add_explicit_peer(&peer_id);
-                self.core.on_peer_up(&mut self.net, &peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 cause,
                 ..
             } => {
+                self.peers.on_closed(connection_id);
                 if num_established > 0 {
                     return;
                 }
@@ -392,7 +427,8 @@ impl Node {
                     .remove_explicit_peer(&peer_id);
                 self.net.forget(&peer_id);
                 self.core.on_peer_down(&peer_id);
-                self.dialer.on_disconnected(peer_id, Instant::now());
+                let useful = self.peers.is_useful(&peer_id);
+                self.dialer.on_disconnected(peer_id, useful, Instant::now());
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id,
@@ -420,6 +456,7 @@ impl Node {
 
     fn on_behaviour(&mut self, event: BehaviourEvent) {
         match event {
+            BehaviourEvent::Limits(never) => match never {},
             BehaviourEvent::Gossipsub(event) => self.on_gossipsub(event),
             BehaviourEvent::Direct(event) => self.on_direct(event),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
@@ -427,29 +464,21 @@ impl Node {
                 for (peer, address) in found {
                     by_peer.entry(peer).or_default().push(address);
                 }
+                // Dialled, not put into Kademlia: it takes addresses from p2p-sync peers'
+                // Identify alone (mDNS itself supplies them again for redials).
                 for (peer, addresses) in by_peer {
                     tracing::info!("Discovered peer by mDNS: {peer}");
-                    for address in &addresses {
-                        self.net
-                            .swarm
-                            .behaviour_mut()
-                            .kademlia
-                            .add_address(&peer, address.clone());
-                    }
                     self.dialer.dial_peer(&mut self.net.swarm, peer, addresses);
                 }
             }
             BehaviourEvent::Mdns(mdns::Event::Expired(expired)) => {
                 tracing::debug!(?expired, "mDNS records expired");
             }
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                if info.protocols.contains(&KAD_PROTOCOL) {
-                    let kademlia = &mut self.net.swarm.behaviour_mut().kademlia;
-                    for address in info.listen_addrs {
-                        kademlia.add_address(&peer_id, address);
-                    }
-                }
-            }
+            BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                connection_id,
+                info,
+            }) => self.on_identified(peer_id, connection_id, &info),
             BehaviourEvent::Kademlia(kad::Event::RoutingUpdated {
                 peer,
                 is_new_peer: true,
@@ -469,6 +498,25 @@ impl Node {
         }
     }
 
+    /// Identify answered: a connection shown to speak p2p-sync makes its peer an explicit
+    /// Gossipsub peer (on its first such connection) and starts a reconciliation; the peer's
+    /// own addresses go to Kademlia.
+    fn on_identified(&mut self, peer: PeerId, connection: ConnectionId, info: &identify::Info) {
+        let identified = self.peers.on_identified(peer, connection, info);
+        let behaviour = self.net.swarm.behaviour_mut();
+        for address in identified.routable {
+            behaviour.kademlia.add_address(&peer, address);
+        }
+        if identified.first_for_peer {
+            behaviour.gossipsub.add_explicit_peer(&peer);
+        }
+        if identified.new_connection {
+            self.core.on_peer_up(&mut self.net, &peer);
+        } else if !self.peers.is_p2p_sync(&peer) {
+            tracing::debug!(%peer, agent = %crate::escape::printable(&info.agent_version), "not a p2p-sync node");
+        }
+    }
+
     fn on_gossipsub(&mut self, event: gossipsub::Event) {
         match event {
             gossipsub::Event::Message {
@@ -481,7 +529,10 @@ impl Node {
                     self.core
                         .on_gossip(&mut self.net, &author, &propagation_source, &message.data);
                 let acceptance = match verdict {
-                    Ok(Verdict::Accept) => MessageAcceptance::Accept,
+                    Ok(Verdict::Accept) => {
+                        self.peers.mark_useful(propagation_source);
+                        MessageAcceptance::Accept
+                    }
                     Ok(Verdict::Ignore) => MessageAcceptance::Ignore,
                     Ok(Verdict::Reject) => MessageAcceptance::Reject,
                     Err(error) => {
@@ -528,7 +579,10 @@ impl Node {
                 peer,
                 message: request_response::Message::Response { request_id, .. },
                 ..
-            } => self.net.on_direct_done(peer, request_id),
+            } => {
+                self.peers.mark_useful(peer);
+                self.net.on_direct_done(peer, request_id);
+            }
             request_response::Event::OutboundFailure {
                 peer,
                 request_id,

@@ -1,28 +1,33 @@
 //! How the core's events appear in the log: the legacy app's wording, one line each.
 
+use crate::escape::printable;
 use p2p_sync_core::{DropReason, Event, Write};
 
 /// Longest value shown in full in a log line; longer ones are cut and their size given.
 const SHOWN_VALUE_CHARS: usize = 80;
 
 /// `Put { key = value }` or `Delete { key }`, as the legacy app logs received writes (the write's
-/// own `Display`), with a long value cut and its size given.
+/// own `Display`), with a long value cut and its size given, and control and format
+/// characters escaped: a value holding a newline stays on its line.
 pub fn describe(write: &Write) -> String {
-    match &write.value {
+    let described = match &write.value {
         Some(value) if value.chars().count() > SHOWN_VALUE_CHARS => {
             let shown: String = value.chars().take(SHOWN_VALUE_CHARS).collect();
             format!("Put {{ {} = {shown}… ({} bytes) }}", write.key, value.len())
         }
         _ => write.to_string(),
-    }
+    };
+    printable(&described).into_owned()
 }
 
-/// The log line for a dropped message, worded as in the legacy app.
+/// The log line for a dropped message, worded as in the legacy app. `detail` may quote the
+/// message (a decoder's error does): it is escaped.
 pub fn drop_line(
     from: &(impl std::fmt::Display + ?Sized),
     reason: DropReason,
     detail: &str,
 ) -> String {
+    let detail = printable(detail);
     match reason {
         DropReason::RateLimited => format!("Rate limit exceeded for peer {from}: {detail}"),
         DropReason::TooLarge => format!("Message too large from peer {from}: {detail}"),
@@ -87,6 +92,19 @@ mod tests {
             describe(&write(Some(&long))),
             format!("Put {{ hello = {}… (1000 bytes) }}", "x".repeat(80))
         );
+    }
+
+    #[test]
+    fn remote_text_cannot_forge_a_log_line() {
+        let forged = "x\n2026-01-01T00:00:00Z  INFO Connection established with peer: 12D3";
+        let line = describe(&write(Some(forged)));
+        assert!(!line.contains('\n'), "{line}");
+        assert_eq!(
+            line,
+            "Put { hello = x\\n2026-01-01T00:00:00Z  INFO Connection established with peer: 12D3 }"
+        );
+        let line = drop_line("12D3", DropReason::Malformed, "bad \u{1b}[2J\u{202e}");
+        assert!(line.ends_with("bad \\u{1b}[2J\\u{202e}"), "{line}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use p2p_sync_core::auth::{Signature, LEGACY_ORIGIN};
 use p2p_sync_core::store::{Store, StoreError, Summary};
 use p2p_sync_core::version::{Hlc, Version, Write};
 use p2p_sync_core::wire::{format_timestamp, parse_timestamp};
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 use std::path::Path;
 
@@ -74,9 +75,35 @@ impl SqliteStore {
             summary: Summary::default(),
         };
         let mut summary = Summary::default();
-        store.for_each(&mut |write| summary.replace(None, &write))?;
+        store.scan("", &mut |row| match row {
+            Ok(write) => summary.replace(None, &write),
+            Err(error) => tracing::warn!(
+                "Skipping a bad row of the database ({error}); \
+                 a write for that key from a peer or `add` replaces it"
+            ),
+        })?;
         store.summary = summary;
         Ok(store)
+    }
+
+    /// Calls `visit` with every row (`filter` is an extra SQL condition, e.g. `WHERE …`) in
+    /// key order, as a write or as the reason it cannot be one.
+    fn scan(
+        &self,
+        filter: &str,
+        visit: &mut dyn FnMut(Result<Write, StoreError>),
+    ) -> Result<(), StoreError> {
+        let mut select = self
+            .connection
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM kv_store {filter} ORDER BY key"
+            ))
+            .db()?;
+        let mut rows = select.query([]).db()?;
+        while let Some(row) = rows.next().db()? {
+            visit(read_write(row).db()?);
+        }
+        Ok(())
     }
 }
 
@@ -158,27 +185,43 @@ fn migrate_legacy_table(connection: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// One row as a write; a row that cannot be one (a timestamp out of range, a column of the
+/// wrong type: a database edited by hand or by another program) is `Corrupt`, naming its key.
 fn read_write(row: &Row) -> rusqlite::Result<Result<Write, StoreError>> {
-    let key: String = row.get(0)?;
-    let wall: i64 = row.get(2)?;
-    let counter: i64 = row.get(3)?;
-    let (Ok(wall_ms), Ok(counter)) = (u64::try_from(wall), u32::try_from(counter)) else {
-        return Ok(Err(StoreError::Corrupt {
-            key,
-            problem: format!("timestamp out of range: {wall}/{counter}"),
-        }));
+    let key = match row.get_ref(0)? {
+        ValueRef::Text(key) => String::from_utf8_lossy(key).into_owned(),
+        other => format!("{other:?}"),
     };
-    let signature = match row.get::<_, Option<Vec<u8>>>(5)?.map(Signature::try_from) {
+    let corrupt = |problem: String| {
+        Ok(Err(StoreError::Corrupt {
+            key: key.clone(),
+            problem,
+        }))
+    };
+    let columns = (
+        row.get(1),
+        row.get::<_, i64>(2),
+        row.get::<_, i64>(3),
+        row.get(4),
+        row.get::<_, Option<Vec<u8>>>(5),
+    );
+    let (Ok(value), Ok(wall), Ok(counter), Ok(origin), Ok(signature)) = columns else {
+        return corrupt("a column holds the wrong type".into());
+    };
+    let (Ok(wall_ms), Ok(counter)) = (u64::try_from(wall), u32::try_from(counter)) else {
+        return corrupt(format!("timestamp out of range: {wall}/{counter}"));
+    };
+    let signature = match signature.map(Signature::try_from) {
         None => None,
         Some(Ok(signature)) => Some(signature),
-        Some(Err(problem)) => return Ok(Err(StoreError::Corrupt { key, problem })),
+        Some(Err(problem)) => return corrupt(problem),
     };
     Ok(Ok(Write {
         key,
-        value: row.get(1)?,
+        value,
         version: Version {
             hlc: Hlc { wall_ms, counter },
-            origin: row.get(4)?,
+            origin,
         },
         signature,
     }))
@@ -221,11 +264,12 @@ impl Store for SqliteStore {
                     applied.push(true);
                     continue;
                 }
-                let old = select.query_row([&write.key], read_write).db()??;
-                let newer = write.supersedes(&old);
+                // A bad row (skipped and not counted since the store opened) is replaced.
+                let old = select.query_row([&write.key], read_write).db()?.ok();
+                let newer = old.as_ref().is_none_or(|old| write.supersedes(old));
                 if newer {
                     replace.execute(row).db()?;
-                    summary.replace(Some(&old), write);
+                    summary.replace(old.as_ref(), write);
                 }
                 applied.push(newer);
             }
@@ -248,26 +292,27 @@ impl Store for SqliteStore {
     }
 
     fn live(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut select = self
-            .connection
-            .prepare_cached("SELECT key, value FROM kv_store WHERE deleted_at IS NULL ORDER BY key")
-            .db()?;
-        let rows = select
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-            .db()?;
-        rows.collect::<rusqlite::Result<_>>().db()
+        let mut live = Vec::new();
+        self.scan("WHERE deleted_at IS NULL", &mut |row| {
+            if let Ok(Write {
+                key,
+                value: Some(value),
+                ..
+            }) = row
+            {
+                live.push((key, value));
+            }
+        })?;
+        Ok(live)
     }
 
+    /// Bad rows are skipped (they were reported when the store opened).
     fn for_each(&self, visit: &mut dyn FnMut(Write)) -> Result<(), StoreError> {
-        let mut select = self
-            .connection
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM kv_store ORDER BY key"))
-            .db()?;
-        let mut rows = select.query([]).db()?;
-        while let Some(row) = rows.next().db()? {
-            visit(read_write(row).db()??);
-        }
-        Ok(())
+        self.scan("", &mut |row| {
+            if let Ok(write) = row {
+                visit(write);
+            }
+        })
     }
 
     fn summary(&self) -> Summary {
@@ -277,3 +322,6 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod contract_tests;
+
+#[cfg(test)]
+mod bad_rows_tests;

@@ -2,13 +2,14 @@
 //! judges every entry and this prints its verdict.
 
 use super::failure;
-use super::printable;
+use crate::escape::printable;
 use crate::net::Node;
 use p2p_sync_core::CommandError;
 use std::io::{self, Write};
 
 /// Stores every valid `key = value` of `entries` in one transaction, publishes them together,
-/// and prints `✓ Added: key = value` for each (or why it was refused).
+/// and prints `✓ Added: key = value` for each (the value escaped as `get` shows it), or why
+/// it was refused.
 pub fn run(node: &mut Node, entries: &[(String, String)], out: &mut dyn Write) -> io::Result<()> {
     if entries.is_empty() {
         return Ok(());
