@@ -24,6 +24,9 @@ pub struct Config {
     pub forwarder_rate: RateLimit,
     /// Direct (reconciliation) messages accepted per peer.
     pub direct_rate: RateLimit,
+    /// Peers on the allow-list get this many times the author and direct limits, so a bulk
+    /// import among members is not slowed by limits meant for strangers.
+    pub member_rate_factor: u32,
     /// How far ahead of the local clock a remote timestamp may be before it is rejected.
     pub max_clock_ahead_ms: u64,
     /// How often a node reconciles with one random connected peer.
@@ -56,6 +59,7 @@ impl Default for Config {
                 max_messages: 600,
                 window_ms: 60_000,
             },
+            member_rate_factor: 10,
             max_clock_ahead_ms: 5 * 60 * 1000,
             anti_entropy_interval_ms: 30_000,
             sync_after_drop_ms: 1_000,

@@ -17,16 +17,19 @@ pub enum DropReason {
     Invalid,
     /// A timestamp too far ahead of the local clock.
     FutureTimestamp,
+    /// A write whose author is not on the node's allow-list.
+    NotAllowed,
 }
 
 impl DropReason {
     /// Every reason, in the order they are shown.
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::RateLimited,
         DropReason::TooLarge,
         DropReason::Malformed,
         DropReason::Invalid,
         DropReason::FutureTimestamp,
+        DropReason::NotAllowed,
     ];
 
     /// The reason's name as it appears in `status`, scenario files and JSON.
@@ -37,6 +40,7 @@ impl DropReason {
             DropReason::Malformed => "malformed",
             DropReason::Invalid => "invalid",
             DropReason::FutureTimestamp => "future_timestamp",
+            DropReason::NotAllowed => "not_allowed",
         }
     }
 
@@ -67,6 +71,8 @@ pub struct Drops {
     pub invalid: u64,
     /// Stamped too far in the future.
     pub future_timestamp: u64,
+    /// Authored by a peer not on the allow-list.
+    pub not_allowed: u64,
 }
 
 impl Drops {
@@ -78,6 +84,7 @@ impl Drops {
             DropReason::Malformed => self.malformed,
             DropReason::Invalid => self.invalid,
             DropReason::FutureTimestamp => self.future_timestamp,
+            DropReason::NotAllowed => self.not_allowed,
         }
     }
 
@@ -88,6 +95,7 @@ impl Drops {
             DropReason::Malformed => &mut self.malformed,
             DropReason::Invalid => &mut self.invalid,
             DropReason::FutureTimestamp => &mut self.future_timestamp,
+            DropReason::NotAllowed => &mut self.not_allowed,
         }
     }
 

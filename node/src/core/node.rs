@@ -8,6 +8,7 @@
 use super::clock::Clock;
 use super::config::Config;
 use super::counters::{Counters, DropReason};
+use super::membership::Membership;
 use super::rate_limit::RateLimiter;
 use super::validate::{validate_key, validate_value, ValidationError};
 use super::version::{Hlc, Version, Write};
@@ -18,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
+mod members;
 mod reconcile;
 
 /// What the core asks of the world it runs in.
@@ -94,6 +96,7 @@ pub struct NodeCore<S: Store, C: Clock> {
     author_limiter: RateLimiter,
     forwarder_limiter: RateLimiter,
     direct_limiter: RateLimiter,
+    membership: Membership,
     last_drop_log: BTreeMap<(String, DropReason), u64>,
     counters: Counters,
     peers: BTreeSet<String>,
@@ -119,6 +122,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             author_limiter: RateLimiter::new(config.author_rate),
             forwarder_limiter: RateLimiter::new(config.forwarder_rate),
             direct_limiter: RateLimiter::new(config.direct_rate),
+            membership: Membership::open(),
             config,
             store,
             clock,
@@ -343,8 +347,12 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             self.drop_error(net, forwarder, error);
             return Ok(Verdict::Reject);
         }
+        if self.refuse_author(net, forwarder, author) {
+            return Ok(Verdict::Ignore);
+        }
         let forwarder_ok = self.forwarder_limiter.admit(forwarder, now);
-        if !forwarder_ok || !self.author_limiter.admit(author, now) {
+        let factor = self.rate_factor(author);
+        if !forwarder_ok || !self.author_limiter.admit_scaled(author, now, factor) {
             let limited = if forwarder_ok { author } else { forwarder };
             self.drop_message(
                 net,

@@ -528,3 +528,75 @@ proptest! {
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+
+#[test]
+fn writes_by_authors_off_the_allow_list_are_refused_on_gossip_even_when_relayed() {
+    let clock = ManualClock::new(START);
+    let mut a = node("a", &clock);
+    a.set_membership(Membership::closed(["b"]));
+    let mut out = Outbox::default();
+    let put = |key: &str| {
+        format!(r#"{{"Put":{{"key":"{key}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#)
+    };
+    assert_eq!(gossip(&mut a, "b", put("by-b").as_bytes()), Verdict::Accept);
+    assert_eq!(gossip(&mut a, "c", put("by-c").as_bytes()), Verdict::Ignore);
+    let relayed = a
+        .on_gossip(&mut out, "c", "b", put("by-c-via-b").as_bytes())
+        .unwrap();
+    assert_eq!(relayed, Verdict::Ignore);
+    assert_eq!(a.get("by-b").unwrap().as_deref(), Some("v"));
+    assert_eq!(a.get("by-c").unwrap(), None);
+    assert_eq!(a.get("by-c-via-b").unwrap(), None);
+    assert_eq!(a.counters().dropped.not_allowed, 2);
+    assert!(matches!(&out.events[..], [Event::Dropped { reason: DropReason::NotAllowed, .. }]));
+}
+
+#[test]
+fn reconciliation_refuses_writes_by_unlisted_authors_and_revocation_keeps_old_writes() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b, mut c) = (node("a", &clock), node("b", &clock), node("c", &clock));
+    let mut out = Outbox::default();
+    b.put(&mut out, "from-b", "1").unwrap();
+    c.put(&mut out, "from-c", "1").unwrap();
+    connect(&mut b, &mut c);
+    assert_eq!(b.get("from-c").unwrap().as_deref(), Some("1"));
+    a.set_membership(Membership::closed(["b"]));
+    connect(&mut a, &mut b);
+    assert_eq!(a.get("from-b").unwrap().as_deref(), Some("1"));
+    assert_eq!(a.get("from-c").unwrap(), None, "c's write relayed by b");
+    assert!(a.counters().dropped.not_allowed >= 1);
+
+    let mut revoked = a.membership().clone();
+    revoked.remove("b");
+    a.set_membership(revoked);
+    clock.advance(10);
+    b.put(&mut out, "after-removal", "1").unwrap();
+    a.on_peer_down("b");
+    connect(&mut a, &mut b);
+    assert_eq!(a.get("after-removal").unwrap(), None);
+    assert_eq!(a.get("from-b").unwrap().as_deref(), Some("1"), "old writes stay");
+}
+
+#[test]
+fn members_get_higher_limits_than_strangers() {
+    let clock = ManualClock::new(START);
+    let mut a = NodeCore::new("a", Config::default(), MemoryStore::new(), clock.clone(), 1);
+    a.set_membership(Membership::closed(["member", "stranger"]));
+    a.set_membership(Membership::open());
+    let mut out = Outbox::default();
+    let mut send = |a: &mut NodeCore<MemoryStore, ManualClock>, author: &str| {
+        for i in 0..300 {
+            let message = format!(
+                r#"{{"Put":{{"key":"{author}{i}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#
+            );
+            a.on_gossip(&mut out, author, author, message.as_bytes())
+                .unwrap();
+        }
+    };
+    send(&mut a, "stranger");
+    assert_eq!(a.counters().applied, 100, "an open node: everyone is a stranger");
+    let mut b = NodeCore::new("b", Config::default(), MemoryStore::new(), clock.clone(), 1);
+    b.set_membership(Membership::closed(["member"]));
+    send(&mut b, "member");
+    assert_eq!((b.counters().applied, b.counters().dropped.rate_limited), (300, 0));
+}

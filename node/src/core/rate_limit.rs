@@ -27,6 +27,11 @@ impl RateLimiter {
 
     /// Counts one message from `peer` at `now_ms` and says whether it is within the limit.
     pub fn admit(&mut self, peer: &str, now_ms: u64) -> bool {
+        self.admit_scaled(peer, now_ms, 1)
+    }
+
+    /// Like [`RateLimiter::admit`], with `factor` times the limit (a member's allowance).
+    pub fn admit_scaled(&mut self, peer: &str, now_ms: u64, factor: u32) -> bool {
         let window_ms = self.limit.window_ms;
         let window = self.windows.entry(peer.to_string()).or_insert(Window {
             start_ms: now_ms,
@@ -39,7 +44,7 @@ impl RateLimiter {
             };
         }
         window.count = window.count.saturating_add(1);
-        window.count <= self.limit.max_messages
+        window.count <= self.limit.max_messages.saturating_mul(factor)
     }
 
     /// Forgets peers whose window ended before `now_ms`, so memory stays bounded.

@@ -27,6 +27,7 @@ pub fn drop_line(from: &str, reason: DropReason, detail: &str) -> String {
         DropReason::FutureTimestamp => {
             format!("Timestamp too far in the future from peer {from}: {detail}")
         }
+        DropReason::NotAllowed => format!("Refused a write from peer {from}: {detail}"),
     }
 }
 

@@ -47,7 +47,11 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
     ) -> Result<(), StoreError> {
         let now = self.clock.monotonic_ms();
         self.counters.sync_bytes_received += bytes.len() as u64;
-        if !self.direct_limiter.admit(peer, now) {
+        if self.refuse_author(net, peer, peer) {
+            return Ok(());
+        }
+        let factor = self.rate_factor(peer);
+        if !self.direct_limiter.admit_scaled(peer, now, factor) {
             self.drop_message(
                 net,
                 peer,
@@ -290,6 +294,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         let mut valid = Vec::with_capacity(writes.len());
         for write in writes {
             match wire::check_write(&write, now, &self.config) {
+                Ok(()) if self.refuse_author(net, peer, &write.version.origin) => {}
                 Ok(()) => valid.push(write),
                 Err(error) => self.drop_error(net, peer, error),
             }
