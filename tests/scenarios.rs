@@ -70,6 +70,7 @@ macro_rules! scenarios {
 }
 
 scenarios! {
+    allow_revoke_partition_heal: 3;
     attack_flood: 3;
     attack_invalid_key: 3;
     attack_malformed: 3;
@@ -89,6 +90,7 @@ scenarios! {
     mesh_forwarding: 3;
     oneway_partition: 3;
     partition_heal: 3;
+    private_outsider: 3;
     seed_wire_format: 3;
     two_node_sync: 3;
 }

@@ -2,7 +2,7 @@
 //! while it is crashed, plus what only the simulated world knows about it.
 
 use crate::clock::{SimClock, VirtualTime};
-use p2p_sync::core::{Config, Counters, NodeCore};
+use p2p_sync::core::{Config, Counters, Membership, NodeCore};
 use p2p_sync::store::{SqliteStore, Store, Summary};
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -19,6 +19,8 @@ pub struct SimNode {
     parked: Option<SqliteStore>,
     /// Its clock's offset from virtual time (survives restarts: it belongs to the machine).
     pub skew_ms: Rc<Cell<i64>>,
+    /// Its allow-list (survives restarts, as `allow.txt` does).
+    membership: Membership,
     /// Gossip message ids seen since the last start (the gossip layer's duplicate cache).
     pub seen: HashSet<u64>,
     /// Messages this node put on the wire (one per peer for gossip).
@@ -36,6 +38,7 @@ impl SimNode {
             core: None,
             parked: Some(store),
             skew_ms,
+            membership: Membership::open(),
             seen: HashSet::new(),
             messages_sent: 0,
             bytes_sent: 0,
@@ -56,8 +59,23 @@ impl SimNode {
     pub fn restart(&mut self, id: &str, now: &VirtualTime, start_ms: u64, seed: u64) {
         if let Some(store) = self.parked.take() {
             let clock = SimClock::new(now.clone(), start_ms, self.skew_ms.clone());
-            self.core = Some(NodeCore::new(id, Config::default(), store, clock, seed));
+            let mut core = NodeCore::new(id, Config::default(), store, clock, seed);
+            core.set_membership(self.membership.clone());
+            self.core = Some(core);
         }
+    }
+
+    /// Whom the node admits.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// Changes the node's allow-list, running or not.
+    pub fn set_membership(&mut self, membership: Membership) {
+        if let Some(core) = self.core.as_mut() {
+            core.set_membership(membership.clone());
+        }
+        self.membership = membership;
     }
 
     /// The node's store, running or parked.

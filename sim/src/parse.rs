@@ -46,6 +46,11 @@ struct RawScenario {
     #[serde(default)]
     attackers: usize,
     #[serde(default)]
+    private: bool,
+    #[serde(default)]
+    attackers_have_key: bool,
+    allow: Option<Vec<String>>,
+    #[serde(default)]
     network: RawNetwork,
     #[serde(default)]
     step: Vec<Spanned<RawStep>>,
@@ -78,7 +83,16 @@ struct RawStep {
     malformed: Option<RawTarget>,
     invalid: Option<RawInvalid>,
     raw: Option<RawRaw>,
+    allow_add: Option<RawAllow>,
+    allow_remove: Option<RawAllow>,
     expect: Option<RawExpect>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    node: String,
+    peer: String,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +186,7 @@ struct RawExpect {
     absent: Option<bool>,
     dropped: Option<BTreeMap<String, u64>>,
     keys: Option<u64>,
+    connected_to: Option<Vec<String>>,
 }
 
 /// Which participants a name may denote.
@@ -270,6 +285,16 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     if steps.is_empty() {
         return Err(error(None, "a scenario needs at least one [[step]]".into()));
     }
+    if raw.attackers_have_key && !raw.private {
+        let problem = "`attackers_have_key` needs `private = true`".to_string();
+        return Err(error(None, problem));
+    }
+    let allow = raw
+        .allow
+        .as_deref()
+        .map(|list| names.all(list))
+        .transpose()
+        .map_err(|problem| error(None, format!("allow: {problem}")))?;
     Ok(Scenario {
         file: file.to_string(),
         name: raw.name,
@@ -277,6 +302,9 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         start_ms,
         nodes: raw.nodes,
         attackers: raw.attackers,
+        private: raw.private,
+        attackers_have_key: raw.attackers_have_key,
+        allow,
         network,
         steps,
     })
@@ -444,6 +472,20 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
         }),
     );
     add(
+        "allow_add",
+        raw.allow_add.as_ref().map(|allow| {
+            let (node, peer) = allow_change(allow, names)?;
+            Ok(Action::AllowAdd { node, peer })
+        }),
+    );
+    add(
+        "allow_remove",
+        raw.allow_remove.as_ref().map(|allow| {
+            let (node, peer) = allow_change(allow, names)?;
+            Ok(Action::AllowRemove { node, peer })
+        }),
+    );
+    add(
         "expect",
         raw.expect
             .as_ref()
@@ -467,6 +509,16 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
             ))
         }
     }
+}
+
+/// The node whose allow-list changes and the participant added or removed.
+fn allow_change(raw: &RawAllow, names: &Names) -> Result<(usize, usize), String> {
+    let node = names.resolve(&raw.node, Role::Honest)?;
+    let peer = names.resolve(&raw.peer, Role::Any)?;
+    if node == peer {
+        return Err("a node always admits itself; `peer` must be another participant".into());
+    }
+    Ok((node, peer))
 }
 
 fn attack(
@@ -522,6 +574,16 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         &raw.dropped,
         raw.keys,
     );
+    if let Some(peers) = &raw.connected_to {
+        let Some(node) = node else {
+            return Err("`connected_to` needs a `node`".into());
+        };
+        if forms != (None, Some(node), &None, &None, None, &None, None) {
+            return Err("an expect with `connected_to` has only `node` beside it".into());
+        }
+        let peers = names.all(peers)?;
+        return Ok(Expectation::ConnectedTo { node, peers });
+    }
     match forms {
         (Some(converged), None, None, None, None, None, None) => {
             Ok(Expectation::Converged(converged))
@@ -564,7 +626,7 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         }
         _ => Err("an expect is one of { converged }, { node, key, value }, \
                   { node, key, absent = true }, { node, dropped = { reason = N } }, \
-                  { node, keys = N }"
+                  { node, keys = N }, { node, connected_to = [...] }"
             .into()),
     }
 }

@@ -581,8 +581,6 @@ fn reconciliation_refuses_writes_by_unlisted_authors_and_revocation_keeps_old_wr
 fn members_get_higher_limits_than_strangers() {
     let clock = ManualClock::new(START);
     let mut a = NodeCore::new("a", Config::default(), MemoryStore::new(), clock.clone(), 1);
-    a.set_membership(Membership::closed(["member", "stranger"]));
-    a.set_membership(Membership::open());
     let mut out = Outbox::default();
     let mut send = |a: &mut NodeCore<MemoryStore, ManualClock>, author: &str| {
         for i in 0..300 {

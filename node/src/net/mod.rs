@@ -8,16 +8,21 @@
 //! - [`dialer`] and [`redial`]: whom to dial, and backoff for lost peers.
 //! - [`report`]: the log lines for the core's events.
 //! - [`identity`], [`clock`]: the persistent key and the system clock.
+//! - [`psk`], [`allow`], [`gate`]: who belongs — the private network's key, the allow-list
+//!   file, and the behaviour that closes connections from peers off the list.
 //! - [`node`]: the driver that ties the core and the swarm together.
 
+pub mod allow;
 pub mod behaviour;
 pub mod clock;
 pub mod codec;
 pub mod dialer;
+pub mod gate;
 pub mod direct;
 pub mod identity;
 pub mod node;
 pub mod pending;
+pub mod psk;
 pub mod redial;
 pub mod report;
 pub mod transport;

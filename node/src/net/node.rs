@@ -2,16 +2,18 @@
 //! and the glue between them. [`Node::step`] waits for the next swarm event or timer tick and
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
+use super::allow::{AllowList, Entry};
 use super::behaviour::{build_swarm, BehaviourEvent, KAD_PROTOCOL};
 use super::clock::SystemClock;
 use super::dialer::Dialer;
 use super::identity;
 use super::transport::SwarmNet;
-use crate::core::{CommandError, Config, Counters, NodeCore, Verdict};
+use crate::core::{Clock, CommandError, Config, Counters, Membership, NodeCore, Verdict};
 use crate::store::{SqliteStore, Store, StoreError};
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
+use libp2p::pnet::PreSharedKey;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{identify, kad, mdns, ping, request_response, Multiaddr, PeerId};
 use std::collections::{HashMap, HashSet};
@@ -41,6 +43,10 @@ pub struct Options {
     pub dial: Vec<Multiaddr>,
     /// Whether to discover peers by mDNS.
     pub mdns: bool,
+    /// The private network's key: TCP inside pnet, no QUIC.
+    pub psk: Option<PreSharedKey>,
+    /// Peers allowed for this run (`--allow`), beside `allow.txt`.
+    pub allow: Vec<PeerId>,
     /// The core's limits and intervals.
     pub config: Config,
 }
@@ -56,6 +62,9 @@ pub enum StartError {
         /// What went wrong.
         source: io::Error,
     },
+    /// The network key file cannot be read.
+    #[error("cannot use the network key: {0}")]
+    NetworkKey(io::Error),
     /// The database cannot be opened.
     #[error("cannot open database {}: {source}", path.display())]
     Store {
@@ -105,6 +114,10 @@ pub struct Status {
     pub pending_gossip: usize,
     /// What the core counted.
     pub counters: Counters,
+    /// Whether the node is in a private network (has a network key).
+    pub private: bool,
+    /// The allow-list's size when one is in force.
+    pub allow_list: Option<usize>,
 }
 
 /// A running node.
@@ -115,6 +128,10 @@ pub struct Node {
     /// Peers connected at some point, to tell a reconnection from a first connection.
     seen: HashSet<PeerId>,
     tick: Interval,
+    private: bool,
+    allow: AllowList,
+    /// The peers admitted now (`None`: everyone), as last given to the gate and the core.
+    admitted: Option<HashSet<PeerId>>,
 }
 
 /// The address of `port` on `ip` for one transport.
@@ -155,13 +172,15 @@ impl Node {
         };
         std::fs::create_dir_all(&data_dir).map_err(data_dir_error)?;
         let key = identity::load_or_create(&data_dir).map_err(data_dir_error)?;
+        let allow = AllowList::load(&data_dir, options.allow.clone()).map_err(data_dir_error)?;
         let database = data_dir.join(DATABASE_FILE);
         let store = SqliteStore::open(&database).map_err(|source| StartError::Store {
             path: database,
             source,
         })?;
         let peer_id = key.public().to_peer_id();
-        let swarm = build_swarm(key, &options.config, options.mdns)
+        let private = options.psk.is_some();
+        let swarm = build_swarm(key, &options.config, options.mdns, options.psk)
             .map_err(|error| StartError::Network(error.to_string()))?;
         let tick_ms = options.config.tick_ms;
         let core = NodeCore::new(
@@ -179,17 +198,23 @@ impl Node {
             dialer: Dialer::default(),
             seen: HashSet::new(),
             tick,
+            private,
+            allow,
+            admitted: None,
         };
+        node.enforce_allow_list();
         node.listen(options.listen_ip, options.port).await?;
         node.dialer
             .dial_configured(&mut node.net.swarm, &options.dial);
         Ok(node)
     }
 
-    /// Opens the TCP and QUIC listeners and handles events until both report an address.
+    /// Opens the TCP and (outside a private network) QUIC listeners and handles events until
+    /// each reports an address.
     async fn listen(&mut self, ip: IpAddr, port: u16) -> Result<(), StartError> {
         let mut listeners = HashSet::new();
-        for quic in [false, true] {
+        let transports: &[bool] = if self.private { &[false] } else { &[false, true] };
+        for &quic in transports {
             let address = listen_address(ip, port, quic);
             let id =
                 self.net
@@ -306,7 +331,70 @@ impl Node {
             stored_keys: self.core.store().summary().count,
             pending_gossip: self.net.pending(),
             counters: *self.core.counters(),
+            private: self.private,
+            allow_list: self
+                .allow
+                .is_closed()
+                .then(|| self.allow.entries().len()),
         })
+    }
+
+    /// The allow-list's entries (empty when none is in force).
+    pub fn allow_entries(&self) -> Vec<Entry> {
+        self.allow.entries()
+    }
+
+    /// Lists `peer` (for `for_ms` from now, if given) in `allow.txt` and puts the list in force.
+    pub fn allow_add(
+        &mut self,
+        peer: PeerId,
+        name: Option<String>,
+        for_ms: Option<u64>,
+    ) -> io::Result<()> {
+        let until_ms = for_ms.map(|ms| SystemClock::new().now_ms().saturating_add(ms));
+        self.allow.add(Entry {
+            peer,
+            name,
+            until_ms,
+        })?;
+        self.enforce_allow_list();
+        Ok(())
+    }
+
+    /// Takes `peer` off the allow-list and closes its connections at once; its writes are
+    /// refused from now on, those stored before stay. Says whether it was listed.
+    pub fn allow_remove(&mut self, peer: &PeerId) -> io::Result<bool> {
+        let listed = self.allow.remove(peer)?;
+        self.enforce_allow_list();
+        Ok(listed)
+    }
+
+    /// Gives the peers admitted now (entries expire) to the gate and the core, and closes the
+    /// connections of peers no longer admitted.
+    fn enforce_allow_list(&mut self) {
+        let admitted = self.allow.admitted(SystemClock::new().now_ms());
+        if admitted == self.admitted {
+            return;
+        }
+        self.core.set_membership(match &admitted {
+            Some(peers) => Membership::closed(peers.iter().map(PeerId::to_string)),
+            None => Membership::open(),
+        });
+        if let Some(peers) = &admitted {
+            let refused: Vec<PeerId> = self
+                .net
+                .swarm
+                .connected_peers()
+                .filter(|peer| !peers.contains(peer))
+                .copied()
+                .collect();
+            for peer in refused {
+                tracing::info!("Closing the connection with peer {peer}: not on the allow-list");
+                let _ = self.net.swarm.disconnect_peer_id(peer);
+            }
+        }
+        self.net.swarm.behaviour_mut().gate.set(admitted.clone());
+        self.admitted = admitted;
     }
 
     /// Waits for the next swarm event or timer tick and handles it. Cancel-safe: a step
@@ -319,6 +407,7 @@ impl Node {
     }
 
     fn on_tick(&mut self) {
+        self.enforce_allow_list();
         self.core.on_tick(&mut self.net);
         self.dialer.on_tick(&mut self.net.swarm, Instant::now());
         self.net.retry_pending();

@@ -1,11 +1,12 @@
 //! Running a parsed command against the node; one file per command, each writing its output.
 
 mod add;
+pub mod allow;
 mod delete;
 mod get;
 mod help;
 mod list;
-mod status;
+pub mod status;
 
 use super::command::{self, Command};
 use crate::core::CommandError;
@@ -40,7 +41,7 @@ pub fn execute_all(node: &mut Node, lines: &[String], out: &mut dyn Write) -> io
                 }
             }
             Ok(None) => {}
-            Err(hint) => writeln!(out, "{hint}")?,
+            Err(hint) => writeln!(out, "✗ {hint}")?,
         }
     }
     add::run(node, &adds, out)?;
@@ -56,6 +57,7 @@ fn execute(node: &mut Node, command: Command, out: &mut dyn Write) -> io::Result
         Command::Delete { key } => delete::run(node, &key, out)?,
         Command::List => list::run(node, out)?,
         Command::Status => status::run(node, out)?,
+        Command::Allow(request) => allow::run(node, request, out)?,
         Command::Help => help::run(out)?,
         Command::Quit => return Ok(Flow::Quit),
     }
@@ -82,6 +84,15 @@ fn printable(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `count` and `word`, plural unless the count is 1: "1 byte", "2 bytes".
+fn plural(count: u64, word: &str) -> String {
+    if count == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{count} {word}s")
+    }
+}
+
 /// The line printed when a command fails: `✗ ` and the reason.
 fn failure(error: &CommandError) -> String {
     match error {
@@ -92,7 +103,14 @@ fn failure(error: &CommandError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{plural, printable};
+
+    #[test]
+    fn counts_of_one_are_singular() {
+        assert_eq!(plural(1, "byte"), "1 byte");
+        assert_eq!(plural(0, "write"), "0 writes");
+        assert_eq!(plural(2, "peer"), "2 peers");
+    }
 
     #[test]
     fn control_characters_in_values_are_shown_escaped() {
