@@ -14,7 +14,7 @@ use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
 use libp2p::pnet::PreSharedKey;
-use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::{ListenError, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, request_response, Multiaddr, PeerId};
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -132,6 +132,8 @@ pub struct Node {
     allow: AllowList,
     /// The peers admitted now (`None`: everyone), as last given to the gate and the core.
     admitted: Option<HashSet<PeerId>>,
+    /// Addresses whose failed incoming handshake was logged (one line each, not per retry).
+    failed_handshakes: HashSet<IpAddr>,
 }
 
 /// The address of `port` on `ip` for one transport.
@@ -201,6 +203,7 @@ impl Node {
             private,
             allow,
             admitted: None,
+            failed_handshakes: HashSet::new(),
         };
         node.enforce_allow_list();
         node.listen(options.listen_ip, options.port).await?;
@@ -478,6 +481,11 @@ impl Node {
                 &error,
                 Instant::now(),
             ),
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                ..
+            } => self.on_incoming_failed(&send_back_addr, &error),
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::debug!(%address, "listening");
             }
@@ -489,6 +497,29 @@ impl Node {
             } => tracing::warn!(?addresses, ?reason, "Listener closed"),
             other => tracing::trace!(?other, "swarm event"),
         }
+    }
+
+    /// Logs an incoming connection that failed before the peer was known, once per address:
+    /// in a private network, most likely a node with another network key or none.
+    fn on_incoming_failed(&mut self, remote: &Multiaddr, error: &ListenError) {
+        if matches!(error, ListenError::Denied { .. }) {
+            return; // the gate logged it
+        }
+        let ip = remote.iter().find_map(|part| match part {
+            Protocol::Ip4(ip) => Some(IpAddr::from(ip)),
+            Protocol::Ip6(ip) => Some(IpAddr::from(ip)),
+            _ => None,
+        });
+        if ip.is_some_and(|ip| !self.failed_handshakes.insert(ip)) {
+            tracing::debug!(%remote, %error, "incoming connection failed again");
+            return;
+        }
+        let hint = if self.private {
+            " (a node with another network key, or none?)"
+        } else {
+            " (a node in a private network?)"
+        };
+        tracing::warn!("Incoming connection from {remote} failed during the handshake{hint}: {error}");
     }
 
     fn on_behaviour(&mut self, event: BehaviourEvent) {
@@ -527,7 +558,9 @@ impl Node {
                 peer,
                 is_new_peer: true,
                 ..
-            }) => self.dialer.dial_peer(&mut self.net.swarm, peer, Vec::new()),
+            }) => {
+                self.dialer.dial_peer(&mut self.net.swarm, peer, Vec::new());
+            }
             BehaviourEvent::Ping(ping::Event {
                 peer,
                 connection,

@@ -57,7 +57,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("swarm.key");
         let key = write_new(&path).unwrap();
-        assert_eq!(read(&path).unwrap().fingerprint(), key.fingerprint());
+        assert_eq!(read(&path).unwrap().to_string(), key.to_string());
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("/key/swarm/psk/1.0.0/\n/base16/\n"), "{text}");
         #[cfg(unix)]
@@ -69,7 +69,7 @@ mod tests {
         let error = write_new(&path).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read_to_string(&path).unwrap(), text, "left as it was");
-        assert_ne!(write_new(&dir.path().join("other.key")).unwrap().fingerprint(), key.fingerprint());
+        assert_ne!(write_new(&dir.path().join("other.key")).unwrap().to_string(), key.to_string());
     }
 
     #[test]

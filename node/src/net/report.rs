@@ -17,6 +17,15 @@ pub fn describe(write: &Write) -> String {
     }
 }
 
+/// `count` and `word`, plural unless the count is 1: "1 byte", "2 bytes".
+pub fn plural(count: u64, word: &str) -> String {
+    if count == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{count} {word}s")
+    }
+}
+
 /// The log line for a dropped message, worded as in the seed.
 pub fn drop_line(from: &str, reason: DropReason, detail: &str) -> String {
     match reason {
@@ -53,7 +62,10 @@ pub fn log(event: &Event) {
             peer,
             applied,
             sent,
-        } => tracing::info!("Synced with peer {peer}: {applied} writes received, {sent} sent"),
+        } => tracing::info!(
+            "Synced with peer {peer}: {} received, {sent} sent",
+            plural(*applied as u64, "write")
+        ),
     }
 }
 
@@ -71,6 +83,13 @@ mod tests {
                 origin: "n0".into(),
             },
         }
+    }
+
+    #[test]
+    fn counts_of_one_are_singular() {
+        assert_eq!(plural(1, "byte"), "1 byte");
+        assert_eq!(plural(0, "write"), "0 writes");
+        assert_eq!(plural(2, "peer"), "2 peers");
     }
 
     #[test]

@@ -39,7 +39,19 @@ pub fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
 
 /// Starts node `name` on `port` with `data_dir`, dialing `dial`; returns after the banner.
 pub fn start(name: &str, data_dir: &Path, port: u16, dial: &[String]) -> Node {
+    start_with(name, data_dir, port, dial, &[])
+}
+
+/// Like [`start`], with more options (e.g. `--psk-file`, `--allow`).
+pub fn start_with(
+    name: &str,
+    data_dir: &Path,
+    port: u16,
+    dial: &[String],
+    options: &[&str],
+) -> Node {
     let mut command = start_command(&[]);
+    command.args(options);
     command
         .args(LOOPBACK)
         .arg("--port")

@@ -10,6 +10,7 @@ pub mod status;
 
 use super::command::{self, Command};
 use crate::core::CommandError;
+use crate::net::report::plural;
 use crate::net::Node;
 use std::io::{self, Write};
 
@@ -84,15 +85,6 @@ fn printable(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `count` and `word`, plural unless the count is 1: "1 byte", "2 bytes".
-fn plural(count: u64, word: &str) -> String {
-    if count == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{count} {word}s")
-    }
-}
-
 /// The line printed when a command fails: `✗ ` and the reason.
 fn failure(error: &CommandError) -> String {
     match error {
@@ -103,14 +95,7 @@ fn failure(error: &CommandError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{plural, printable};
-
-    #[test]
-    fn counts_of_one_are_singular() {
-        assert_eq!(plural(1, "byte"), "1 byte");
-        assert_eq!(plural(0, "write"), "0 writes");
-        assert_eq!(plural(2, "peer"), "2 peers");
-    }
+    use super::printable;
 
     #[test]
     fn control_characters_in_values_are_shown_escaped() {
