@@ -335,10 +335,24 @@ mod tests {
     fn a_refused_connection_goes_down_and_comes_back_when_admitted() {
         let mut net = triangle();
         net.set_refused(2, 0, true);
-        assert_eq!(net.refresh(), [Change { a: 0, b: 2, up: false }]);
+        assert_eq!(
+            net.refresh(),
+            [Change {
+                a: 0,
+                b: 2,
+                up: false
+            }]
+        );
         assert_eq!(net.connected(0), BTreeSet::from([1]));
         net.set_refused(0, 2, false);
-        assert_eq!(net.refresh(), [Change { a: 0, b: 2, up: true }]);
+        assert_eq!(
+            net.refresh(),
+            [Change {
+                a: 0,
+                b: 2,
+                up: true
+            }]
+        );
     }
 
     #[test]

@@ -548,7 +548,13 @@ fn writes_by_authors_off_the_allow_list_are_refused_on_gossip_even_when_relayed(
     assert_eq!(a.get("by-c").unwrap(), None);
     assert_eq!(a.get("by-c-via-b").unwrap(), None);
     assert_eq!(a.counters().dropped.not_allowed, 2);
-    assert!(matches!(&out.events[..], [Event::Dropped { reason: DropReason::NotAllowed, .. }]));
+    assert!(matches!(
+        &out.events[..],
+        [Event::Dropped {
+            reason: DropReason::NotAllowed,
+            ..
+        }]
+    ));
 }
 
 #[test]
@@ -574,7 +580,11 @@ fn reconciliation_refuses_writes_by_unlisted_authors_and_revocation_keeps_old_wr
     a.on_peer_down("b");
     connect(&mut a, &mut b);
     assert_eq!(a.get("after-removal").unwrap(), None);
-    assert_eq!(a.get("from-b").unwrap().as_deref(), Some("1"), "old writes stay");
+    assert_eq!(
+        a.get("from-b").unwrap().as_deref(),
+        Some("1"),
+        "old writes stay"
+    );
 }
 
 #[test]
@@ -592,9 +602,16 @@ fn members_get_higher_limits_than_strangers() {
         }
     };
     send(&mut a, "stranger");
-    assert_eq!(a.counters().applied, 100, "an open node: everyone is a stranger");
+    assert_eq!(
+        a.counters().applied,
+        100,
+        "an open node: everyone is a stranger"
+    );
     let mut b = NodeCore::new("b", Config::default(), MemoryStore::new(), clock.clone(), 1);
     b.set_membership(Membership::closed(["member"]));
     send(&mut b, "member");
-    assert_eq!((b.counters().applied, b.counters().dropped.rate_limited), (300, 0));
+    assert_eq!(
+        (b.counters().applied, b.counters().dropped.rate_limited),
+        (300, 0)
+    );
 }

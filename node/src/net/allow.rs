@@ -204,7 +204,8 @@ impl AllowList {
 
     /// Writes `text` to a temporary file and renames it into place.
     fn save(&mut self, text: String) -> io::Result<()> {
-        let entries = parse(&text).map_err(|problem| io::Error::new(io::ErrorKind::InvalidData, problem))?;
+        let entries =
+            parse(&text).map_err(|problem| io::Error::new(io::ErrorKind::InvalidData, problem))?;
         let temporary = self.path.with_extension("tmp");
         fs::write(&temporary, &text)?;
         fs::rename(&temporary, &self.path)?;
@@ -221,14 +222,20 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         Some('m') => 60_000,
         Some('h') => 3_600_000,
         Some('d') => 86_400_000,
-        _ => return Err(format!("{text:?}: expected a number and s, m, h or d, e.g. 24h")),
+        _ => {
+            return Err(format!(
+                "{text:?}: expected a number and s, m, h or d, e.g. 24h"
+            ))
+        }
     };
     text[..text.len() - 1]
         .parse::<u64>()
         .ok()
         .filter(|&count| count > 0)
         .and_then(|count| count.checked_mul(unit_ms))
-        .ok_or_else(|| format!("{text:?}: expected a positive whole number and s, m, h or d, e.g. 24h"))
+        .ok_or_else(|| {
+            format!("{text:?}: expected a positive whole number and s, m, h or d, e.g. 24h")
+        })
 }
 
 #[cfg(test)]
@@ -238,7 +245,9 @@ mod tests {
     #[test]
     fn lines_carry_a_peer_an_optional_name_and_expiry_and_comments() {
         let (a, b) = (PeerId::random(), PeerId::random());
-        let text = format!("# office\n\n{a}  desk anna  # by the window\n{b} until=2026-01-01T00:00:00Z\n");
+        let text = format!(
+            "# office\n\n{a}  desk anna  # by the window\n{b} until=2026-01-01T00:00:00Z\n"
+        );
         let entries = parse(&text).unwrap();
         assert_eq!(entries[0].name.as_deref(), Some("desk anna"));
         assert_eq!(entries[1].until_ms, parse_timestamp("2026-01-01T00:00:00Z"));
@@ -254,20 +263,36 @@ mod tests {
         let (a, b) = (PeerId::random(), PeerId::random());
         fs::write(dir.path().join(ALLOW_FILE), format!("# mine\n{a} anna\n")).unwrap();
         let mut list = AllowList::load(dir.path(), Vec::new()).unwrap();
-        list.add(Entry { peer: b, name: None, until_ms: Some(5) }).unwrap();
+        list.add(Entry {
+            peer: b,
+            name: None,
+            until_ms: Some(5),
+        })
+        .unwrap();
         assert_eq!(list.admitted(4), Some(HashSet::from([a, b])));
-        assert_eq!(list.admitted(5), Some(HashSet::from([a])), "b's entry expired");
+        assert_eq!(
+            list.admitted(5),
+            Some(HashSet::from([a])),
+            "b's entry expired"
+        );
         assert!(list.remove(&a).unwrap() && list.remove(&b).unwrap());
         assert!(!list.remove(&b).unwrap());
         let text = fs::read_to_string(dir.path().join(ALLOW_FILE)).unwrap();
         assert_eq!(text, "# mine\n");
-        assert_eq!(list.admitted(0), Some(HashSet::new()), "an empty list admits nobody");
+        assert_eq!(
+            list.admitted(0),
+            Some(HashSet::new()),
+            "an empty list admits nobody"
+        );
     }
 
     #[test]
     fn without_a_file_or_allow_flags_the_node_is_open() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(AllowList::load(dir.path(), Vec::new()).unwrap().admitted(0), None);
+        assert_eq!(
+            AllowList::load(dir.path(), Vec::new()).unwrap().admitted(0),
+            None
+        );
         let peer = PeerId::random();
         let list = AllowList::load(dir.path(), vec![peer]).unwrap();
         assert_eq!(list.admitted(0), Some(HashSet::from([peer])));

@@ -5,8 +5,8 @@
 use libp2p::core::transport::PortUse;
 use libp2p::core::Endpoint;
 use libp2p::swarm::{
-    dummy, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler,
-    THandlerInEvent, THandlerOutEvent, ToSwarm,
+    dummy, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
+    THandlerOutEvent, ToSwarm,
 };
 use libp2p::{Multiaddr, PeerId};
 use std::collections::HashSet;
@@ -46,7 +46,9 @@ impl Gate {
             return Ok(());
         }
         if self.logged.insert(peer) {
-            tracing::warn!("Refused a connection with peer {peer} ({remote}): not on the allow-list");
+            tracing::warn!(
+                "Refused a connection with peer {peer} ({remote}): not on the allow-list"
+            );
         }
         Err(ConnectionDenied::new(NotAllowed(peer)))
     }

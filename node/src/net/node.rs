@@ -216,7 +216,11 @@ impl Node {
     /// each reports an address.
     async fn listen(&mut self, ip: IpAddr, port: u16) -> Result<(), StartError> {
         let mut listeners = HashSet::new();
-        let transports: &[bool] = if self.private { &[false] } else { &[false, true] };
+        let transports: &[bool] = if self.private {
+            &[false]
+        } else {
+            &[false, true]
+        };
         for &quic in transports {
             let address = listen_address(ip, port, quic);
             let id =
@@ -335,10 +339,7 @@ impl Node {
             pending_gossip: self.net.pending(),
             counters: *self.core.counters(),
             private: self.private,
-            allow_list: self
-                .allow
-                .is_closed()
-                .then(|| self.allow.entries().len()),
+            allow_list: self.allow.is_closed().then(|| self.allow.entries().len()),
         })
     }
 
@@ -519,7 +520,9 @@ impl Node {
         } else {
             " (a node in a private network?)"
         };
-        tracing::warn!("Incoming connection from {remote} failed during the handshake{hint}: {error}");
+        tracing::warn!(
+            "Incoming connection from {remote} failed during the handshake{hint}: {error}"
+        );
     }
 
     fn on_behaviour(&mut self, event: BehaviourEvent) {

@@ -59,7 +59,10 @@ mod tests {
         let key = write_new(&path).unwrap();
         assert_eq!(read(&path).unwrap().to_string(), key.to_string());
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("/key/swarm/psk/1.0.0/\n/base16/\n"), "{text}");
+        assert!(
+            text.starts_with("/key/swarm/psk/1.0.0/\n/base16/\n"),
+            "{text}"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -69,7 +72,12 @@ mod tests {
         let error = write_new(&path).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read_to_string(&path).unwrap(), text, "left as it was");
-        assert_ne!(write_new(&dir.path().join("other.key")).unwrap().to_string(), key.to_string());
+        assert_ne!(
+            write_new(&dir.path().join("other.key"))
+                .unwrap()
+                .to_string(),
+            key.to_string()
+        );
     }
 
     #[test]
@@ -78,6 +86,9 @@ mod tests {
         let path = dir.path().join("bad.key");
         fs::write(&path, "hello").unwrap();
         let error = read(&path).unwrap_err().to_string();
-        assert!(error.contains("bad.key") && error.contains("keygen-psk"), "{error}");
+        assert!(
+            error.contains("bad.key") && error.contains("keygen-psk"),
+            "{error}"
+        );
     }
 }

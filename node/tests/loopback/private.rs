@@ -48,14 +48,24 @@ fn nodes_with_the_same_key_sync_and_one_with_another_key_cannot_connect() {
     let [flag, same] = psk(&key);
     let options = [flag.as_str(), same.as_str()];
     // A logs at debug what it logs only once at info, to see that it happened again.
-    let verbose = [&options[..], &["--log-level", "info,p2p_sync::net::node=debug"]].concat();
+    let verbose = [
+        &options[..],
+        &["--log-level", "info,p2p_sync::net::node=debug"],
+    ]
+    .concat();
     let mut a = start_with("A", &dir.path().join("a"), free_port(), &[], &verbose);
     assert!(
         a.listening.iter().all(|address| !address.contains("quic")),
         "no QUIC with a network key: {:?}",
         a.listening
     );
-    let mut b = start_with("B", &dir.path().join("b"), free_port(), &[a.address()], &options);
+    let mut b = start_with(
+        "B",
+        &dir.path().join("b"),
+        free_port(),
+        &[a.address()],
+        &options,
+    );
     a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
     a.add("shared", "secret");
     b.wait_for_value("shared", Some("secret"));
@@ -89,20 +99,31 @@ fn an_allow_listed_node_syncs_and_one_not_listed_is_refused() {
     let mut a = start("A", &dir.path().join("a"), free_port(), &[]);
     let mut b = start("B", &dir.path().join("b"), free_port(), &[]);
     let listed = a.ask(&format!("allow add {} --name bee --for 1h", b.peer_id));
-    assert!(listed.starts_with(&format!("✓ Allowed: {}", b.peer_id)), "{listed}");
+    assert!(
+        listed.starts_with(&format!("✓ Allowed: {}", b.peer_id)),
+        "{listed}"
+    );
     assert_eq!(status_line(&mut a, "Mode: "), "Mode: allow-list (1 peer)");
     let entry = a.ask("allow list");
-    assert!(entry.starts_with(&format!("{}  bee  until ", b.peer_id)), "{entry}");
+    assert!(
+        entry.starts_with(&format!("{}  bee  until ", b.peer_id)),
+        "{entry}"
+    );
     let file = std::fs::read_to_string(dir.path().join("a/allow.txt")).unwrap();
-    assert!(file.contains(&format!("{}  bee  until=", b.peer_id)), "{file}");
+    assert!(
+        file.contains(&format!("{}  bee  until=", b.peer_id)),
+        "{file}"
+    );
 
     b.send(&format!("allow add {}", a.peer_id)); // B lists A too, and dials it
     b.line();
-    let mut c = start("C (not listed)", &dir.path().join("c"), free_port(), &[a.address()]);
-    a.wait_for_log(&format!(
-        "Refused a connection with peer {}",
-        c.peer_id
-    ));
+    let mut c = start(
+        "C (not listed)",
+        &dir.path().join("c"),
+        free_port(),
+        &[a.address()],
+    );
+    a.wait_for_log(&format!("Refused a connection with peer {}", c.peer_id));
     let mut b = restart_dialing(b, dir.path(), &a);
     a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
     b.add("from-b", "listed");
@@ -113,7 +134,8 @@ fn an_allow_listed_node_syncs_and_one_not_listed_is_refused() {
     assert_eq!(a.get("from-c"), None);
     assert!(!a.logged(&format!("Connection established with peer: {}", c.peer_id)));
     assert_eq!(
-        a.log_lines(&format!("Refused a connection with peer {}", c.peer_id)).len(),
+        a.log_lines(&format!("Refused a connection with peer {}", c.peer_id))
+            .len(),
         1,
         "one line, whatever C's redials"
     );
@@ -130,7 +152,12 @@ fn after_allow_remove_the_removed_nodes_new_writes_reach_no_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = start("A", &dir.path().join("a"), free_port(), &[]);
     let mut b = start("B", &dir.path().join("b"), free_port(), &[a.address()]);
-    let mut c = start("C", &dir.path().join("c"), free_port(), &[a.address(), b.address()]);
+    let mut c = start(
+        "C",
+        &dir.path().join("c"),
+        free_port(),
+        &[a.address(), b.address()],
+    );
     let ids = [a.peer_id.clone(), b.peer_id.clone(), c.peer_id.clone()];
     for (node, others) in [(&mut a, [&ids[1], &ids[2]]), (&mut b, [&ids[0], &ids[2]])] {
         for peer in others {
@@ -146,7 +173,10 @@ fn after_allow_remove_the_removed_nodes_new_writes_reach_no_one() {
 
     for node in [&mut a, &mut b] {
         let reply = node.ask(&format!("allow remove {}", c.peer_id));
-        assert!(reply.starts_with(&format!("✓ Removed: {}", c.peer_id)), "{reply}");
+        assert!(
+            reply.starts_with(&format!("✓ Removed: {}", c.peer_id)),
+            "{reply}"
+        );
         node.wait_for_log(&format!("Closing the connection with peer {}", c.peer_id));
     }
     c.add("after", "refused");
@@ -160,7 +190,11 @@ fn after_allow_remove_the_removed_nodes_new_writes_reach_no_one() {
         .unwrap_or_else(|| a.fail("C's redial was not refused"));
     for node in [&mut a, &mut b] {
         assert_eq!(node.get("after"), None);
-        assert_eq!(node.get("before").as_deref(), Some("kept"), "old writes stay");
+        assert_eq!(
+            node.get("before").as_deref(),
+            Some("kept"),
+            "old writes stay"
+        );
         let peers = node.status().join("\n");
         assert!(!peers.contains(&format!("  {} (", c.peer_id)), "{peers}");
     }

@@ -28,7 +28,8 @@ pub enum Request {
     List,
 }
 
-const USAGE: &str = "Usage: allow add PEERID [--name NAME] [--for DURATION] | allow remove PEERID | allow list";
+const USAGE: &str =
+    "Usage: allow add PEERID [--name NAME] [--for DURATION] | allow remove PEERID | allow list";
 
 fn peer(word: Option<&str>) -> Result<PeerId, String> {
     let word = word.ok_or_else(|| USAGE.to_string())?;
@@ -44,7 +45,9 @@ pub fn parse(rest: &str) -> Result<Request, String> {
             let peer = peer(words.next())?;
             let (mut name, mut for_ms) = (None, None);
             while let Some(option) = words.next() {
-                let value = words.next().ok_or_else(|| format!("{option} needs a value; {USAGE}"))?;
+                let value = words
+                    .next()
+                    .ok_or_else(|| format!("{option} needs a value; {USAGE}"))?;
                 match option {
                     "--name" => name = Some(value.to_string()),
                     "--for" => for_ms = Some(parse_duration(value)?),
@@ -71,12 +74,18 @@ pub fn run(node: &mut Node, request: Request, out: &mut dyn Write) -> io::Result
         Request::Add { peer, name, for_ms } => match node.allow_add(peer, name, for_ms) {
             Ok(()) => {
                 let size = node.allow_entries().len();
-                writeln!(out, "✓ Allowed: {peer} ({size} on the allow-list; every other peer is refused)")
+                writeln!(
+                    out,
+                    "✓ Allowed: {peer} ({size} on the allow-list; every other peer is refused)"
+                )
             }
             Err(error) => writeln!(out, "✗ Cannot save the allow-list: {error}"),
         },
         Request::Remove { peer } => match node.allow_remove(&peer) {
-            Ok(true) => writeln!(out, "✓ Removed: {peer} (its connections are closed, its new writes refused)"),
+            Ok(true) => writeln!(
+                out,
+                "✓ Removed: {peer} (its connections are closed, its new writes refused)"
+            ),
             Ok(false) => writeln!(out, "✗ {peer} is not on the allow-list"),
             Err(error) => writeln!(out, "✗ Cannot save the allow-list: {error}"),
         },
@@ -86,14 +95,18 @@ pub fn run(node: &mut Node, request: Request, out: &mut dyn Write) -> io::Result
                 let mode = node.status().map(|status| status.allow_list.is_some());
                 return match mode {
                     Ok(true) => writeln!(out, "The allow-list is empty: every peer is refused"),
-                    _ => writeln!(out, "No allow-list: any peer may connect (allow add PEERID starts one)"),
+                    _ => writeln!(
+                        out,
+                        "No allow-list: any peer may connect (allow add PEERID starts one)"
+                    ),
                 };
             }
             for entry in entries {
                 let name = entry.name.as_deref().unwrap_or("-");
-                let until = entry
-                    .until_ms
-                    .map_or_else(|| "no expiry".to_string(), |ms| format!("until {}", format_timestamp(ms)));
+                let until = entry.until_ms.map_or_else(
+                    || "no expiry".to_string(),
+                    |ms| format!("until {}", format_timestamp(ms)),
+                );
                 writeln!(out, "{}  {name}  {until}", entry.peer)?;
             }
             Ok(())
@@ -110,11 +123,25 @@ mod tests {
         let peer = PeerId::random();
         assert_eq!(
             parse(&format!("add {peer} --for 24h --name laptop")),
-            Ok(Request::Add { peer, name: Some("laptop".into()), for_ms: Some(86_400_000) })
+            Ok(Request::Add {
+                peer,
+                name: Some("laptop".into()),
+                for_ms: Some(86_400_000)
+            })
         );
-        assert_eq!(parse(&format!("remove {peer}")), Ok(Request::Remove { peer }));
+        assert_eq!(
+            parse(&format!("remove {peer}")),
+            Ok(Request::Remove { peer })
+        );
         assert_eq!(parse("list"), Ok(Request::List));
-        for bad in ["", "add", "add bob", "list x", &format!("add {peer} --for"), &format!("add {peer} --for ever")] {
+        for bad in [
+            "",
+            "add",
+            "add bob",
+            "list x",
+            &format!("add {peer} --for"),
+            &format!("add {peer} --for ever"),
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

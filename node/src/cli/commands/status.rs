@@ -127,7 +127,10 @@ mod tests {
         )));
         assert!(text.contains("Keys: 3 (4 including deleted)\n"));
         assert!(text.contains("Mode: allow-list (1 peer)\n"), "{text}");
-        assert!(text.contains("0 started, 0 writes received, 0 sent (0 bytes in, 0 out)"), "{text}");
+        assert!(
+            text.contains("0 started, 0 writes received, 0 sent (0 bytes in, 0 out)"),
+            "{text}"
+        );
         assert!(text.ends_with(
             "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1, invalid 0, future_timestamp 0, not_allowed 0)\n"
         ));

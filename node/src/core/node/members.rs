@@ -21,7 +21,12 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
 
     /// Whether writes by `author` are refused here; counts and logs (once per interval) a
     /// refusal of something received from `from`.
-    pub(super) fn refuse_author(&mut self, net: &mut dyn Transport, from: &str, author: &str) -> bool {
+    pub(super) fn refuse_author(
+        &mut self,
+        net: &mut dyn Transport,
+        from: &str,
+        author: &str,
+    ) -> bool {
         if author == self.id || self.membership.admits(author) {
             return false;
         }
