@@ -2,24 +2,11 @@
 //! key: no connection, logged once), the allow-list (listed: sync; not listed: refused), and
 //! revocation with `allow remove` while the node runs.
 
-use crate::driver::{self, Node, BIN};
+use crate::driver::{self, keygen_psk as keygen, Node};
 use crate::local::{free_port, start, start_with, Dialable};
 use std::path::Path;
-use std::process::Command;
 use std::thread;
 use std::time::Duration;
-
-/// `p2p-sync keygen-psk file`; returns its exit code and output (stdout and stderr).
-fn keygen(file: &Path) -> (Option<i32>, String) {
-    let output = Command::new(BIN)
-        .arg("keygen-psk")
-        .arg(file)
-        .output()
-        .expect("run p2p-sync keygen-psk");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.code(), text)
-}
 
 fn status_line(node: &mut Node, prefix: &str) -> String {
     let status = node.status();
