@@ -1,5 +1,6 @@
 //! Who belongs: the node's allow-list. Open (the default) admits every peer and author; closed
-//! admits only the listed ids (and the node itself). The world keeps it current: the real node
+//! admits only the listed ids (and the node itself). Members (listed ids, or in a private
+//! network without a list every peer, as each holds the key) get higher limits. The world keeps it current: the real node
 //! from `allow.txt`, `--allow` and the `allow` commands (expiry included), the simulator from a
 //! scenario's `allow`, `allow_add` and `allow_remove`.
 
@@ -9,6 +10,7 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Membership {
     closed: bool,
+    all_members: bool,
     members: BTreeSet<String>,
 }
 
@@ -18,10 +20,20 @@ impl Membership {
         Membership::default()
     }
 
+    /// Every peer is welcome and a member: a private network without a list, where only nodes
+    /// holding the network key can connect.
+    pub fn all_members() -> Self {
+        Membership {
+            all_members: true,
+            ..Membership::default()
+        }
+    }
+
     /// Only `members` are admitted (an empty list admits nobody but the node itself).
     pub fn closed<I: IntoIterator<Item = S>, S: Into<String>>(members: I) -> Self {
         Membership {
             closed: true,
+            all_members: false,
             members: members.into_iter().map(Into::into).collect(),
         }
     }
@@ -36,9 +48,9 @@ impl Membership {
         !self.closed || self.members.contains(id)
     }
 
-    /// Whether `id` is on the list (and so gets members' limits).
+    /// Whether `id` gets members' limits: it is on the list (or everyone is a member).
     pub fn is_member(&self, id: &str) -> bool {
-        self.members.contains(id)
+        self.admits(id) && (self.all_members || self.members.contains(id))
     }
 
     /// Adds `id` to the list, closing an open membership. Says whether it was new.
@@ -82,6 +94,12 @@ mod tests {
         assert!(list.insert("n2") && list.admits("n2"));
         assert!(list.remove("n1") && list.remove("n2") && !list.remove("n2"));
         assert!(list.is_empty() && list.is_closed() && !list.admits("n1"));
+    }
+
+    #[test]
+    fn in_a_private_network_without_a_list_everyone_is_a_member() {
+        let private = Membership::all_members();
+        assert!(private.admits("anyone") && private.is_member("anyone"));
     }
 
     #[test]

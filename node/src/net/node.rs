@@ -130,8 +130,6 @@ pub struct Node {
     tick: Interval,
     private: bool,
     allow: AllowList,
-    /// The peers admitted now (`None`: everyone), as last given to the gate and the core.
-    admitted: Option<HashSet<PeerId>>,
     /// Addresses whose failed incoming handshake was logged (one line each, not per retry).
     failed_handshakes: HashSet<IpAddr>,
 }
@@ -202,7 +200,6 @@ impl Node {
             tick,
             private,
             allow,
-            admitted: None,
             failed_handshakes: HashSet::new(),
         };
         node.enforce_allow_list();
@@ -374,16 +371,19 @@ impl Node {
     }
 
     /// Gives the peers admitted now (entries expire) to the gate and the core, and closes the
-    /// connections of peers no longer admitted.
+    /// connections of peers no longer admitted. In a private network without a list every
+    /// peer holds the key, so all are members.
     fn enforce_allow_list(&mut self) {
         let admitted = self.allow.admitted(SystemClock::new().now_ms());
-        if admitted == self.admitted {
+        let membership = match &admitted {
+            Some(peers) => Membership::closed(peers.iter().map(PeerId::to_string)),
+            None if self.private => Membership::all_members(),
+            None => Membership::open(),
+        };
+        if membership == *self.core.membership() {
             return;
         }
-        self.core.set_membership(match &admitted {
-            Some(peers) => Membership::closed(peers.iter().map(PeerId::to_string)),
-            None => Membership::open(),
-        });
+        self.core.set_membership(membership);
         if let Some(peers) = &admitted {
             let refused: Vec<PeerId> = self
                 .net
@@ -397,8 +397,7 @@ impl Node {
                 let _ = self.net.swarm.disconnect_peer_id(peer);
             }
         }
-        self.net.swarm.behaviour_mut().gate.set(admitted.clone());
-        self.admitted = admitted;
+        self.net.swarm.behaviour_mut().gate.set(admitted);
     }
 
     /// Waits for the next swarm event or timer tick and handles it. Cancel-safe: a step
