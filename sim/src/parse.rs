@@ -689,6 +689,71 @@ expect = { node = "n1", dropped = { rate_limited = 3 } }
     }
 
     #[test]
+    fn reads_the_membership_vocabulary() {
+        let text = r#"
+name = "members"
+nodes = 3
+attackers = 1
+private = true
+attackers_have_key = true
+allow = ["n0", "n1", "a0"]
+[[step]]
+at = "1s"
+allow_remove = { node = "n0", peer = "a0" }
+[[step]]
+at = "2s"
+allow_add = { node = "n1", peer = "n2" }
+[[step]]
+at = "3s"
+expect = { node = "n0", connected_to = ["n1", "a0"] }
+[[step]]
+at = "3s"
+expect = { node = "n0", dropped = { not_allowed = 2 } }
+"#;
+        let scenario = parse(text, "ok.toml").unwrap();
+        assert!(scenario.private && scenario.attackers_have_key);
+        assert_eq!(scenario.allow, Some(vec![0, 1, 3]));
+        assert_eq!(
+            scenario.steps[0].action,
+            Action::AllowRemove { node: 0, peer: 3 }
+        );
+        assert_eq!(
+            scenario.steps[1].action,
+            Action::AllowAdd { node: 1, peer: 2 }
+        );
+        assert_eq!(
+            scenario.steps[2].action,
+            Action::Expect(Expectation::ConnectedTo {
+                node: 0,
+                peers: vec![1, 3]
+            })
+        );
+        assert_eq!(
+            scenario.steps[3].action,
+            Action::Expect(Expectation::Dropped {
+                node: 0,
+                at_least: vec![(DropReason::NotAllowed, 2)]
+            })
+        );
+    }
+
+    #[test]
+    fn membership_mistakes_are_bad_files() {
+        let step = "[[step]]\nat = \"0s\"\n";
+        let key_without_network = format!("{HEAD}attackers_have_key = true\n{step}heal = true\n");
+        assert!(error_of(&key_without_network)
+            .problem
+            .contains("private = true"));
+        let unknown = format!("{HEAD}allow = [\"n7\"]\n{step}heal = true\n");
+        assert!(error_of(&unknown).problem.contains("n7"));
+        let itself = format!("{HEAD}{step}allow_remove = {{ node = \"n0\", peer = \"n0\" }}\n");
+        assert!(error_of(&itself).problem.contains("admits itself"));
+        let extra =
+            format!("{HEAD}{step}expect = {{ node = \"n0\", connected_to = [], keys = 1 }}\n");
+        assert!(error_of(&extra).problem.contains("connected_to"));
+    }
+
+    #[test]
     fn an_unknown_node_names_the_step_line() {
         let text = format!(
             "{HEAD}[[step]]\nat = \"0s\"\nput = {{ node = \"n0\", key = \"k\", value = \"v\" }}\n\
