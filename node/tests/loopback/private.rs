@@ -186,3 +186,20 @@ fn after_allow_remove_the_removed_nodes_new_writes_reach_no_one() {
         assert!(!peers.contains(&format!("  {} (", c.peer_id)), "{peers}");
     }
 }
+
+#[test]
+fn an_entry_that_expires_closes_the_connection_and_keeps_the_node_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = start("A", &dir.path().join("a"), free_port(), &[]);
+    let b = start("B", &dir.path().join("b"), free_port(), &[a.address()]);
+    a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
+    let listed = a.ask(&format!("allow add {} --for 2s", b.peer_id));
+    assert!(listed.starts_with("✓ Allowed"), "{listed}");
+    let expired = a.wait_for_log(&format!("Closing the connection with peer {}", b.peer_id));
+    assert!(
+        expired > Duration::from_secs(1),
+        "closed after {expired:?}, before the expiry"
+    );
+    a.wait_for_log(&format!("Refused a connection with peer {}", b.peer_id));
+    assert_eq!(status_line(&mut a, "Mode: "), "Mode: allow-list (1 peer)");
+}
