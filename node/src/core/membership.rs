@@ -1,8 +1,8 @@
 //! Who belongs: the node's allow-list. Open (the default) admits every peer and author; closed
 //! admits only the listed ids (and the node itself). Members (listed ids, or in a private
-//! network without a list every peer, as each holds the key) get higher limits. The world keeps it current: the real node
-//! from `allow.txt`, `--allow` and the `allow` commands (expiry included), the simulator from a
-//! scenario's `allow`, `allow_add` and `allow_remove`.
+//! network without a list every peer, as each holds the key) get higher limits. The world
+//! keeps it current: the real node from `allow.txt`, `--allow` and the `allow` commands (expiry
+//! included), the simulator from a scenario's `allow`, `allow_add` and `allow_remove`.
 
 use std::collections::BTreeSet;
 
@@ -38,11 +38,6 @@ impl Membership {
         }
     }
 
-    /// Whether only listed ids are admitted.
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
     /// Whether `id` may connect and author writes here.
     pub fn admits(&self, id: &str) -> bool {
         !self.closed || self.members.contains(id)
@@ -64,16 +59,6 @@ impl Membership {
     pub fn remove(&mut self, id: &str) -> bool {
         self.members.remove(id)
     }
-
-    /// How many ids are listed.
-    pub fn len(&self) -> usize {
-        self.members.len()
-    }
-
-    /// Whether no id is listed.
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
-    }
 }
 
 #[cfg(test)]
@@ -83,7 +68,7 @@ mod tests {
     #[test]
     fn open_admits_everyone_and_lists_nobody() {
         let open = Membership::open();
-        assert!(open.admits("anyone") && !open.is_member("anyone") && !open.is_closed());
+        assert!(open.admits("anyone") && !open.is_member("anyone"));
     }
 
     #[test]
@@ -93,7 +78,7 @@ mod tests {
         assert!(!list.admits("n2"));
         assert!(list.insert("n2") && list.admits("n2"));
         assert!(list.remove("n1") && list.remove("n2") && !list.remove("n2"));
-        assert!(list.is_empty() && list.is_closed() && !list.admits("n1"));
+        assert!(!list.admits("n1") && !list.admits("n3"));
     }
 
     #[test]
@@ -106,6 +91,6 @@ mod tests {
     fn inserting_closes_an_open_membership() {
         let mut list = Membership::open();
         list.insert("n1");
-        assert!(list.is_closed() && !list.admits("n2"));
+        assert!(list.admits("n1") && !list.admits("n2"));
     }
 }

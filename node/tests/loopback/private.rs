@@ -202,4 +202,6 @@ fn an_entry_that_expires_closes_the_connection_and_keeps_the_node_closed() {
     );
     a.wait_for_log(&format!("Refused a connection with peer {}", b.peer_id));
     assert_eq!(status_line(&mut a, "Mode: "), "Mode: allow-list (1 peer)");
+    let entry = a.ask("allow list");
+    assert!(entry.contains("  -  expired "), "{entry}");
 }

@@ -2,8 +2,10 @@
 //! the allow-list of a running node (kept in `allow.txt`).
 
 use crate::core::wire::format_timestamp;
+use crate::core::Clock;
 use crate::net::allow::parse_duration;
 use crate::net::Node;
+use crate::net::SystemClock;
 use libp2p::PeerId;
 use std::io::{self, Write};
 
@@ -101,12 +103,14 @@ pub fn run(node: &mut Node, request: Request, out: &mut dyn Write) -> io::Result
                     ),
                 };
             }
+            let now = SystemClock::new().now_ms();
             for entry in entries {
                 let name = entry.name.as_deref().unwrap_or("-");
-                let until = entry.until_ms.map_or_else(
-                    || "no expiry".to_string(),
-                    |ms| format!("until {}", format_timestamp(ms)),
-                );
+                let until = match entry.until_ms {
+                    None => "no expiry".to_string(),
+                    Some(ms) if entry.is_live(now) => format!("until {}", format_timestamp(ms)),
+                    Some(ms) => format!("expired {} (refused)", format_timestamp(ms)),
+                };
                 writeln!(out, "{}  {name}  {until}", entry.peer)?;
             }
             Ok(())
