@@ -3,6 +3,7 @@
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
 use super::behaviour::{build_swarm, BehaviourEvent, KAD_PROTOCOL};
+use super::codec::SYNC_PROTOCOL;
 use super::clock::SystemClock;
 use super::dialer::Dialer;
 use super::identity;
@@ -114,6 +115,9 @@ pub struct Node {
     dialer: Dialer,
     /// Peers connected at some point, to tell a reconnection from a first connection.
     seen: HashSet<PeerId>,
+    /// Connected peers that do not speak reconciliation (a foreign Gossipsub-only client, as
+    /// Identify or a refused request showed): they get gossip but no reconciliation.
+    no_sync: HashSet<PeerId>,
     tick: Interval,
 }
 
@@ -178,6 +182,7 @@ impl Node {
             net: SwarmNet::new(swarm),
             dialer: Dialer::default(),
             seen: HashSet::new(),
+            no_sync: HashSet::new(),
             tick,
         };
         node.listen(options.listen_ip, options.port).await?;
@@ -338,7 +343,7 @@ impl Node {
                 if num_established.get() > 1 {
                     // Perhaps the peer restarted while its old connection lingers: catch up.
                     tracing::debug!(%peer_id, ?endpoint, "another connection");
-                    self.core.on_peer_up(&mut self.net, &peer_id.to_string());
+                    self.reconcile_with(peer_id);
                     return;
                 }
                 if self.seen.insert(peer_id) {
@@ -347,12 +352,7 @@ impl Node {
                     tracing::info!("Connection re-established with peer: {peer_id}");
                 }
                 tracing::debug!(%peer_id, ?endpoint, "connected");
-                self.net
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .add_explicit_peer(&peer_id);
-                self.core.on_peer_up(&mut self.net, &peer_id.to_string());
+                self.reconcile_with(peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -369,12 +369,8 @@ impl Node {
                     }
                     None => tracing::info!("Connection closed with peer: {peer_id}"),
                 }
-                self.net
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .remove_explicit_peer(&peer_id);
                 self.net.forget(&peer_id);
+                self.no_sync.remove(&peer_id);
                 self.core.on_peer_down(&peer_id.to_string());
                 self.dialer.on_disconnected(peer_id, Instant::now());
             }
@@ -427,6 +423,9 @@ impl Node {
                 tracing::debug!(?expired, "mDNS records expired");
             }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                if !info.protocols.contains(&SYNC_PROTOCOL) {
+                    self.without_sync(peer_id);
+                }
                 if info.protocols.contains(&KAD_PROTOCOL) {
                     let kademlia = &mut self.net.swarm.behaviour_mut().kademlia;
                     for address in info.listen_addrs {
@@ -441,6 +440,15 @@ impl Node {
             }) => self.dialer.dial_peer(&mut self.net.swarm, peer, Vec::new()),
             BehaviourEvent::Ping(ping::Event {
                 peer,
+                result: Err(ping::Failure::Unsupported),
+                ..
+            }) => {
+                // A foreign client may speak Gossipsub alone: keep it; QUIC's idle timeout
+                // still finds its connection dead.
+                tracing::debug!(%peer, "peer does not speak ping; keeping the connection");
+            }
+            BehaviourEvent::Ping(ping::Event {
+                peer,
                 connection,
                 result: Err(error),
             }) => {
@@ -450,6 +458,22 @@ impl Node {
             BehaviourEvent::Ping(_) => {}
             BehaviourEvent::Identify(event) => tracing::trace!(?event, "identify"),
             BehaviourEvent::Kademlia(event) => tracing::trace!(?event, "kademlia"),
+        }
+    }
+
+    /// A connection to `peer` opened: reconcile, unless the peer is known not to speak it.
+    fn reconcile_with(&mut self, peer: PeerId) {
+        if !self.no_sync.contains(&peer) {
+            self.core.on_peer_up(&mut self.net, &peer.to_string());
+        }
+    }
+
+    /// `peer` does not speak reconciliation: stop reconciling with it, keep its gossip.
+    fn without_sync(&mut self, peer: PeerId) {
+        if self.no_sync.insert(peer) {
+            tracing::debug!(%peer, "peer does not speak reconciliation; gossip only");
+            self.net.forget(&peer);
+            self.core.on_peer_down(&peer.to_string());
         }
     }
 
@@ -521,6 +545,15 @@ impl Node {
                 message: request_response::Message::Response { request_id, .. },
                 ..
             } => self.net.on_direct_done(peer, request_id),
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error: request_response::OutboundFailure::UnsupportedProtocols,
+                ..
+            } => {
+                self.net.on_direct_failed(peer, request_id);
+                self.without_sync(peer);
+            }
             request_response::Event::OutboundFailure {
                 peer,
                 request_id,

@@ -25,18 +25,23 @@ pub fn format(status: &Status) -> String {
     }
     let _ = writeln!(text, "Connected peers ({}):", status.peers.len());
     for peer in &status.peers {
-        let topic = if peer.subscribed {
-            format!("subscribed to {TOPIC}")
-        } else {
-            format!("not subscribed to {TOPIC} yet")
+        let role = match (peer.mesh, peer.subscribed) {
+            (true, _) => format!("subscribed to {TOPIC}, mesh peer"),
+            (false, true) => format!("subscribed to {TOPIC}, gossip peer"),
+            (false, false) => format!("not subscribed to {TOPIC} yet"),
         };
-        let mesh = if peer.mesh { ", in mesh" } else { "" };
-        let _ = writeln!(text, "  {} ({topic}{mesh})", peer.peer);
+        let _ = writeln!(text, "  {} ({role})", peer.peer);
     }
     let mesh = status.peers.iter().filter(|peer| peer.mesh).count();
+    let gossip = status
+        .peers
+        .iter()
+        .filter(|peer| peer.subscribed && !peer.mesh)
+        .count();
     let _ = writeln!(
         text,
-        "Gossipsub mesh peers: {mesh} (connected peers are explicit Gossipsub peers and get every message directly)"
+        "Gossipsub mesh peers: {mesh}; other subscribed (gossip) peers: {gossip} \
+         (own writes go to every subscribed peer, others' are forwarded through the mesh)"
     );
     let _ = writeln!(
         text,
@@ -85,17 +90,25 @@ mod tests {
     #[test]
     fn status_shows_peers_keys_and_drops_by_reason() {
         let peer = PeerId::random();
+        let meshed = PeerId::random();
         let mut counters = Counters::default();
         counters.dropped.too_large = 2;
         counters.dropped.malformed = 1;
         let status = Status {
             peer_id: PeerId::random(),
             listen_addresses: vec!["/ip4/127.0.0.1/tcp/4002".parse().unwrap()],
-            peers: vec![PeerStatus {
-                peer,
-                subscribed: true,
-                mesh: false,
-            }],
+            peers: vec![
+                PeerStatus {
+                    peer,
+                    subscribed: true,
+                    mesh: false,
+                },
+                PeerStatus {
+                    peer: meshed,
+                    subscribed: true,
+                    mesh: true,
+                },
+            ],
             live_keys: 3,
             stored_keys: 4,
             pending_gossip: 0,
@@ -104,8 +117,10 @@ mod tests {
         let text = format(&status);
         assert!(text.contains("  /ip4/127.0.0.1/tcp/4002\n"));
         assert!(text.contains(&format!(
-            "Connected peers (1):\n  {peer} (subscribed to p2p-sync)\n"
+            "Connected peers (2):\n  {peer} (subscribed to p2p-sync, gossip peer)\n  \
+             {meshed} (subscribed to p2p-sync, mesh peer)\n"
         )));
+        assert!(text.contains("Gossipsub mesh peers: 1; other subscribed (gossip) peers: 1 "));
         assert!(text.contains("Keys: 3 (4 including deleted)\n"));
         assert!(text.ends_with(
             "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1, invalid 0, future_timestamp 0)\n"
