@@ -3,8 +3,8 @@
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
 use super::behaviour::{build_swarm, BehaviourEvent, KAD_PROTOCOL};
-use super::codec::SYNC_PROTOCOL;
 use super::clock::SystemClock;
+use super::codec::SYNC_PROTOCOL;
 use super::dialer::Dialer;
 use super::identity;
 use super::transport::SwarmNet;
