@@ -61,6 +61,12 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
 }
 
+/// Whether a ping outcome shows the connection dead (a timeout or another failure), so the
+/// node closes it. A peer that does not speak ping is not dead: it is kept, unpinged.
+pub fn ping_shows_dead(result: &Result<Duration, ping::Failure>) -> bool {
+    !matches!(result, Ok(_) | Err(ping::Failure::Unsupported))
+}
+
 /// The largest Gossipsub frame accepted: twice the message limit plus room for the envelope,
 /// so a message somewhat over the limit still reaches the core, which counts and logs it.
 pub fn max_gossip_frame_bytes(config: &Config) -> usize {

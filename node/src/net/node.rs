@@ -2,7 +2,7 @@
 //! and the glue between them. [`Node::step`] waits for the next swarm event or timer tick and
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
-use super::behaviour::{build_swarm, BehaviourEvent, KAD_PROTOCOL};
+use super::behaviour::{build_swarm, ping_shows_dead, BehaviourEvent, KAD_PROTOCOL};
 use super::clock::SystemClock;
 use super::codec::SYNC_PROTOCOL;
 use super::dialer::Dialer;
@@ -440,22 +440,18 @@ impl Node {
             }) => self.dialer.dial_peer(&mut self.net.swarm, peer, Vec::new()),
             BehaviourEvent::Ping(ping::Event {
                 peer,
-                result: Err(ping::Failure::Unsupported),
-                ..
-            }) => {
-                // A foreign client may speak Gossipsub alone: keep it; QUIC's idle timeout
-                // still finds its connection dead.
-                tracing::debug!(%peer, "peer does not speak ping; keeping the connection");
-            }
-            BehaviourEvent::Ping(ping::Event {
-                peer,
                 connection,
-                result: Err(error),
+                result,
             }) => {
-                tracing::debug!(%peer, %error, "ping failed; closing the connection");
-                self.net.swarm.close_connection(connection);
+                if ping_shows_dead(&result) {
+                    tracing::debug!(%peer, ?result, "ping failed; closing the connection");
+                    self.net.swarm.close_connection(connection);
+                } else if result.is_err() {
+                    // A foreign client may speak Gossipsub alone: keep it, unpinged; over
+                    // QUIC the idle timeout still finds its connection dead.
+                    tracing::debug!(%peer, "peer does not speak ping; keeping the connection");
+                }
             }
-            BehaviourEvent::Ping(_) => {}
             BehaviourEvent::Identify(event) => tracing::trace!(?event, "identify"),
             BehaviourEvent::Kademlia(event) => tracing::trace!(?event, "kademlia"),
         }
