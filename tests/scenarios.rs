@@ -87,6 +87,7 @@ scenarios! {
     hundred_nodes: 1;
     loss_duplication: 3;
     mesh_forwarding: 3;
+    mesh_thirty_nodes: 2;
     oneway_partition: 3;
     partition_heal: 3;
     seed_wire_format: 3;

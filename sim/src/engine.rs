@@ -1,12 +1,14 @@
 //! The discrete-event engine: one thread, virtual time, one seeded ChaCha rng, and the real node
 //! core for every honest node. It plays a scenario's steps and carries out what the cores ask:
-//! gossip over a bounded-degree mesh (forwarded on Accept, de-duplicated by message id) and
-//! direct messages over connections.
+//! connections as the real node makes them, a node's own gossip flood-published to every
+//! connected peer, others' gossip forwarded on Accept through the Gossipsub mesh only (kept by
+//! heartbeats, de-duplicated by message id), and direct messages over connections.
 
 use crate::attack;
 use crate::clock::VirtualTime;
 use crate::convergence::Convergence;
 use crate::expect;
+use crate::mesh::Mesh;
 use crate::network::{Loss, Network, Route};
 use crate::node::SimNode;
 use crate::queue::Queue;
@@ -14,7 +16,7 @@ use crate::report::{ConvergenceReport, Failure, NodeReport, Report, Traffic};
 use crate::scenario::{Action, Attack, Scenario, Writes};
 use crate::topology;
 use crate::trace::Trace;
-use p2p_sync::core::{Event as CoreEvent, Outbox, Verdict};
+use p2p_sync::core::{Config, Event as CoreEvent, Outbox, Verdict};
 use p2p_sync::store::{digest, Store};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -48,6 +50,8 @@ enum Event {
     Repeat { step: usize, index: u64 },
     /// A node's timer (`on_tick`).
     Tick(usize),
+    /// A node's Gossipsub heartbeat (mesh repair).
+    Heartbeat(usize),
     /// A gossip message arrives.
     Gossip(Box<Gossip>),
     /// A direct message arrives.
@@ -66,6 +70,8 @@ pub struct Simulation<'a> {
     nodes: Vec<SimNode>,
     attackers: Vec<Traffic>,
     net: Network,
+    mesh: Mesh,
+    config: Config,
     outbox: Outbox,
     trace: Trace<'a>,
     convergence: Convergence,
@@ -77,14 +83,16 @@ pub struct Simulation<'a> {
 }
 
 impl<'a> Simulation<'a> {
-    /// Sets up `scenario` with `seed`: the mesh, the nodes (connected at t = 0), their timers and
-    /// the steps; every line of trace goes to `trace` if given.
+    /// Sets up `scenario` with `seed`: the connections, the nodes (connected at t = 0, the mesh
+    /// forming as they subscribe), their timers and heartbeats, and the steps; every line of
+    /// trace goes to `trace` if given.
     pub fn new(scenario: &'a Scenario, seed: u64, trace: Option<&'a mut dyn Write>) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let now = VirtualTime::default();
         let names = scenario.names();
         let honest = scenario.nodes;
-        let mut edges = topology::mesh(honest, &mut rng);
+        let config = Config::default();
+        let mut edges = topology::connections(honest, scenario.connections, &mut rng);
         for attacker in honest..names.len() {
             edges.extend((0..honest).map(|node| (node, attacker)));
         }
@@ -107,11 +115,13 @@ impl<'a> Simulation<'a> {
             rng,
             ids: names.iter().cloned().zip(0..).collect(),
             net: Network::new(names.len(), edges, scenario.network),
+            mesh: Mesh::new(honest, &config),
             names,
             nodes,
             attackers,
             outbox: Outbox::default(),
             trace: Trace::new(trace),
+            config,
             convergence: Convergence::new(honest),
             next_message_id: 0,
             steps_left: scenario.steps.len(),
@@ -123,10 +133,12 @@ impl<'a> Simulation<'a> {
             sim.touch(node);
         }
         sim.relink();
-        let tick_ms = p2p_sync::core::Config::default().tick_ms;
+        let (tick_ms, heartbeat_ms) = (sim.config.tick_ms, sim.config.gossip_heartbeat_ms);
         for node in 0..honest {
             let phase = sim.rng.random_range(0..tick_ms);
             sim.queue.push(phase, Event::Tick(node));
+            let phase = sim.rng.random_range(0..heartbeat_ms);
+            sim.queue.push(phase, Event::Heartbeat(node));
         }
         for (index, step) in scenario.steps.iter().enumerate() {
             sim.queue.push(step.at_ms, Event::Step(index));
@@ -149,6 +161,7 @@ impl<'a> Simulation<'a> {
                 }
                 Event::Repeat { step, index } => self.repeat(step, index),
                 Event::Tick(node) => self.tick(node),
+                Event::Heartbeat(node) => self.heartbeat(node),
                 Event::Gossip(gossip) => self.deliver_gossip(*gossip),
                 Event::Direct(direct) => self.deliver_direct(*direct),
             }
@@ -304,16 +317,7 @@ impl<'a> Simulation<'a> {
             .peers(from)
             .filter(|&(peer, _)| attack.to.is_none_or(|to| to == peer))
             .collect();
-        for (to, route) in targets {
-            self.transmit(Gossip {
-                from,
-                to,
-                author: from,
-                id,
-                payload: payload.clone(),
-                route,
-            });
-        }
+        self.send_gossip(from, from, id, &payload, targets);
     }
 
     fn tick(&mut self, node: usize) {
@@ -321,8 +325,40 @@ impl<'a> Simulation<'a> {
             core.on_tick(&mut self.outbox);
             self.flush(node);
         }
-        let tick_ms = p2p_sync::core::Config::default().tick_ms;
-        self.queue.push(self.now() + tick_ms, Event::Tick(node));
+        self.queue
+            .push(self.now() + self.config.tick_ms, Event::Tick(node));
+    }
+
+    /// A Gossipsub heartbeat of `node`: repairs its mesh if it is out of bounds.
+    fn heartbeat(&mut self, node: usize) {
+        if self.nodes[node].core.is_some() && self.mesh.needs_repair(node) {
+            let connected = self.connected_honest(node);
+            let repair = self.mesh.heartbeat(node, &connected, &mut self.rng);
+            self.net.stats.mesh_grafts += repair.grafted.len() as u64;
+            self.net.stats.mesh_prunes += repair.pruned.len() as u64;
+            let now = self.now();
+            let name = &self.names[node];
+            for (what, peers) in [("grafted", &repair.grafted), ("pruned", &repair.pruned)] {
+                for &peer in peers {
+                    let line = format_args!("{name} {what} {}", self.names[peer]);
+                    self.trace.line(now, line);
+                }
+            }
+        }
+        self.queue.push(
+            self.now() + self.config.gossip_heartbeat_ms,
+            Event::Heartbeat(node),
+        );
+    }
+
+    /// The honest peers `node` is connected to now.
+    fn connected_honest(&self, node: usize) -> Vec<usize> {
+        let honest = self.nodes.len();
+        self.net
+            .peers(node)
+            .map(|(peer, _)| peer)
+            .filter(|&peer| peer < honest)
+            .collect()
     }
 
     fn new_message_id(&mut self) -> u64 {
@@ -364,7 +400,8 @@ impl<'a> Simulation<'a> {
         for payload in out.published.drain(..) {
             let id = self.new_message_id();
             self.nodes[node].seen.insert(id);
-            self.forward(node, node, id, payload.into(), None);
+            self.net.stats.gossip_published += 1;
+            self.flood(node, id, payload.into());
         }
         for (peer, payload) in out.sent.drain(..) {
             self.send_direct(node, &peer, payload);
@@ -372,21 +409,39 @@ impl<'a> Simulation<'a> {
         self.outbox = out;
     }
 
-    /// Sends gossip message `id` from `node` to every honest mesh peer except `except` and the author.
-    fn forward(
-        &mut self,
-        node: usize,
-        author: usize,
-        id: u64,
-        payload: Rc<[u8]>,
-        except: Option<usize>,
-    ) {
+    /// Publishes `node`'s own gossip message `id` as Gossipsub's flood publishing does: to every
+    /// connected honest peer, mesh or not.
+    fn flood(&mut self, node: usize, id: u64, payload: Rc<[u8]>) {
         let honest = self.nodes.len();
         let targets: Vec<(usize, Route)> = self
             .net
             .peers(node)
-            .filter(|&(peer, _)| peer < honest && peer != author && Some(peer) != except)
+            .filter(|&(peer, _)| peer < honest)
             .collect();
+        self.send_gossip(node, node, id, &payload, targets);
+    }
+
+    /// Forwards gossip message `id`, accepted by `node`, to its mesh peers except the one it
+    /// came `from` and the author.
+    fn forward(&mut self, node: usize, author: usize, id: u64, payload: Rc<[u8]>, from: usize) {
+        let mesh = self.mesh.peers(node);
+        let targets: Vec<(usize, Route)> = self
+            .net
+            .peers(node)
+            .filter(|&(peer, _)| mesh.contains(&peer) && peer != author && peer != from)
+            .collect();
+        self.send_gossip(node, author, id, &payload, targets);
+    }
+
+    /// Transmits gossip message `id` by `author` from `node` to each of `targets`.
+    fn send_gossip(
+        &mut self,
+        node: usize,
+        author: usize,
+        id: u64,
+        payload: &Rc<[u8]>,
+        targets: Vec<(usize, Route)>,
+    ) {
         for (to, route) in targets {
             self.transmit(Gossip {
                 from: node,
@@ -481,6 +536,9 @@ impl<'a> Simulation<'a> {
             );
             return;
         }
+        if gossip.author < self.nodes.len() {
+            self.net.stats.gossip_received += 1;
+        }
         let node = &mut self.nodes[to];
         if !node.seen.insert(gossip.id) {
             self.net.stats.gossip_duplicates += 1;
@@ -519,7 +577,7 @@ impl<'a> Simulation<'a> {
         );
         self.flush(to);
         if verdict == Verdict::Accept {
-            self.forward(to, gossip.author, gossip.id, gossip.payload, Some(from));
+            self.forward(to, gossip.author, gossip.id, gossip.payload, from);
         }
         self.touch(to);
     }
@@ -569,6 +627,14 @@ impl<'a> Simulation<'a> {
                     if change.up { "up" } else { "down" }
                 ),
             );
+            let honest = self.nodes.len();
+            if a < honest && b < honest {
+                if change.up {
+                    self.mesh.connected(a, b);
+                } else {
+                    self.mesh.disconnected(a, b);
+                }
+            }
             for (node, peer) in [(a, b), (b, a)] {
                 let Some(core) = self.nodes.get_mut(node).and_then(|n| n.core.as_mut()) else {
                     continue;
@@ -600,6 +666,7 @@ impl<'a> Simulation<'a> {
                     name: self.names[index].clone(),
                     up: node.core.is_some(),
                     peers: self.net.degree(index),
+                    mesh: self.mesh.peers(index).len(),
                     digest: format!("{:016x}", digest(store).expect("the store reads")),
                     keys: store.live().expect("the store reads").len(),
                     writes: store.summary().count,
@@ -613,6 +680,10 @@ impl<'a> Simulation<'a> {
             })
             .collect();
         let since = self.convergence.converged_since();
+        let stats = self.net.stats;
+        let others = self.nodes.len().saturating_sub(1) as u64;
+        let gossip_per_write_per_node = (stats.gossip_published > 0 && others > 0)
+            .then(|| stats.gossip_received as f64 / (stats.gossip_published * others) as f64);
         Report {
             scenario: self.scenario.name.clone(),
             file: self.scenario.file.clone(),
@@ -629,7 +700,8 @@ impl<'a> Simulation<'a> {
             },
             nodes,
             attackers: self.attackers,
-            network: self.net.stats,
+            network: stats,
+            gossip_per_write_per_node,
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use crate::duration::parse_duration;
 use crate::scenario::{
-    Action, Attack, AttackKind, Expectation, NetworkParams, NetworkPatch, Scenario, Step, Writes,
+    Action, Attack, AttackKind, Connections, Expectation, NetworkParams, NetworkPatch, Scenario,
+    Step, Writes,
 };
 use p2p_sync::core::wire::parse_timestamp;
 use p2p_sync::core::DropReason;
@@ -54,9 +55,18 @@ struct RawScenario {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawNetwork {
+    connections: Option<RawConnections>,
     latency_ms: Option<[u64; 2]>,
     loss: Option<f64>,
     duplicate: Option<f64>,
+}
+
+/// `connections = "all"` or `connections = { degree = N }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawConnections {
+    Named(String),
+    Degree { degree: usize },
 }
 
 #[derive(Deserialize)]
@@ -252,6 +262,8 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             format!("start_time {start:?} is not an RFC 3339 time"),
         )
     })?;
+    let connections =
+        connections(raw.network.connections.as_ref()).map_err(|problem| error(None, problem))?;
     let network = network_patch(&raw.network)
         .map_err(|problem| error(None, problem))?
         .apply(NetworkParams::default());
@@ -277,9 +289,19 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         start_ms,
         nodes: raw.nodes,
         attackers: raw.attackers,
+        connections,
         network,
         steps,
     })
+}
+
+fn connections(raw: Option<&RawConnections>) -> Result<Connections, String> {
+    match raw {
+        None => Ok(Connections::All),
+        Some(RawConnections::Named(name)) if name == "all" => Ok(Connections::All),
+        Some(RawConnections::Degree { degree }) if *degree >= 1 => Ok(Connections::Degree(*degree)),
+        Some(_) => Err("`connections` is \"all\" or { degree = N } with N at least 1".into()),
+    }
 }
 
 fn network_patch(raw: &RawNetwork) -> Result<NetworkPatch, String> {
@@ -387,9 +409,12 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
     );
     add(
         "network",
-        raw.network
-            .as_ref()
-            .map(|network| Ok(Action::Network(network_patch(network)?))),
+        raw.network.as_ref().map(|network| {
+            if network.connections.is_some() {
+                return Err("`connections` is set once, in the file's [network] table".into());
+            }
+            Ok(Action::Network(network_patch(network)?))
+        }),
     );
     add(
         "writes",
@@ -656,6 +681,31 @@ expect = { node = "n1", dropped = { rate_limited = 3 } }
         assert_eq!(error.line, Some(3));
         let error = error_of(&format!("{HEAD}[[step]]\nat = \"1s\"\n"));
         assert!(error.problem.contains("needs one action"), "{error}");
+    }
+
+    #[test]
+    fn connections_are_all_by_default_or_a_degree() {
+        let steps = "[[step]]\nat = \"1s\"\nheal = true\n";
+        let all = parse(&format!("{HEAD}{steps}"), "ok.toml").unwrap();
+        assert_eq!(all.connections, Connections::All);
+        let text = format!("{HEAD}[network]\nconnections = {{ degree = 8 }}\n{steps}");
+        assert_eq!(
+            parse(&text, "ok.toml").unwrap().connections,
+            Connections::Degree(8)
+        );
+        let text = format!("{HEAD}[network]\nconnections = \"all\"\n{steps}");
+        assert_eq!(
+            parse(&text, "ok.toml").unwrap().connections,
+            Connections::All
+        );
+        for bad in ["\"some\"", "{ degree = 0 }"] {
+            let error = error_of(&format!("{HEAD}[network]\nconnections = {bad}\n{steps}"));
+            assert!(error.problem.contains("`connections`"), "{error}");
+        }
+        let error = error_of(&format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nnetwork = {{ connections = \"all\" }}\n"
+        ));
+        assert!(error.problem.contains("set once"), "{error}");
     }
 
     #[test]

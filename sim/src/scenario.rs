@@ -19,6 +19,8 @@ pub struct Scenario {
     pub nodes: usize,
     /// Attackers.
     pub attackers: usize,
+    /// Who is connected to whom.
+    pub connections: Connections,
     /// The network at t = 0.
     pub network: NetworkParams,
     /// The steps, in file order.
@@ -41,6 +43,17 @@ impl Scenario {
             .map(|index| self.name_of(index))
             .collect()
     }
+}
+
+/// Which pairs of honest nodes hold a connection (attackers connect to every honest node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Connections {
+    /// Every pair, as mDNS connects nodes on one LAN (the default).
+    #[default]
+    All,
+    /// A random connected graph where every node has about this many connections: shapes
+    /// larger than one LAN, or a connection limit.
+    Degree(usize),
 }
 
 /// How the network treats messages.
