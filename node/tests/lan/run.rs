@@ -36,11 +36,23 @@ impl<'a> Run<'a> {
     /// Starts a node in `host`'s namespace on data directory `h<data>`; checks that its banner
     /// lists its LAN address for TCP and QUIC (what a user on another machine would `--dial`).
     pub fn start(&self, host: usize, data: usize) -> Node {
+        self.start_with(host, data, None)
+    }
+
+    /// Starts a node as [`Run::start`] does on data directory `h<host>`, logging with `filter`.
+    pub fn start_logging(&self, host: usize, filter: &str) -> Node {
+        self.start_with(host, host, Some(filter))
+    }
+
+    fn start_with(&self, host: usize, data: usize, filter: Option<&str>) -> Node {
         let namespace = self.lan.namespace(host);
         let mut command = start_command(&["ip", "netns", "exec", &namespace]);
         command
             .arg("--data-dir")
             .arg(self.dir.join(format!("h{data}")));
+        if let Some(filter) = filter {
+            command.env("RUST_LOG", filter);
+        }
         let node = Node::start(&format!("h{host}"), command);
         let (ip, id) = (self.lan.address(host), &node.peer_id);
         for address in [
