@@ -212,24 +212,28 @@ async fn direct_arrives(
     let (mut arrived, mut sender_done) = (false, false);
     while !sender_done {
         tokio::select! {
-            event = sender.select_next_some() => match event {
-                SwarmEvent::Behaviour(BehaviourEvent::Direct(
-                    request_response::Event::Message { .. }
-                    | request_response::Event::OutboundFailure { .. },
-                )) => sender_done = true,
-                _ => {}
-            },
-            event = receiver.select_next_some() => match event {
-                SwarmEvent::Behaviour(BehaviourEvent::Direct(request_response::Event::Message {
-                    message: request_response::Message::Request { request, channel, .. },
-                    ..
-                })) => {
+            event = sender.select_next_some() => {
+                sender_done = matches!(
+                    event,
+                    SwarmEvent::Behaviour(BehaviourEvent::Direct(
+                        request_response::Event::Message { .. }
+                            | request_response::Event::OutboundFailure { .. },
+                    ))
+                );
+            }
+            event = receiver.select_next_some() => {
+                if let SwarmEvent::Behaviour(BehaviourEvent::Direct(
+                    request_response::Event::Message {
+                        message: request_response::Message::Request { request, channel, .. },
+                        ..
+                    },
+                )) = event
+                {
                     assert_eq!(request.len(), size);
                     let _ = receiver.behaviour_mut().direct.send_response(channel, Vec::new());
                     arrived = true;
                 }
-                _ => {}
-            },
+            }
             () = tokio::time::sleep_until(deadline) => panic!("no outcome for {size} bytes"),
         }
     }
