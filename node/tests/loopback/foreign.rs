@@ -70,8 +70,11 @@ impl Foreign {
         let peer_id = *swarm.local_peer_id();
         let topic = IdentTopic::new(TOPIC);
         swarm.behaviour_mut().subscribe(&topic).expect("subscribe");
-        let _inside = runtime.enter();
-        swarm.dial(address).expect("dial");
+        {
+            // Dialing starts transport tasks, which need the runtime.
+            let _inside = runtime.enter();
+            swarm.dial(address).expect("dial");
+        }
         let (publish, mut to_publish) = commands::unbounded_channel::<Vec<u8>>();
         let (tell, seen) = mpsc::channel();
         runtime.spawn(async move {

@@ -21,6 +21,11 @@ fn two_nodes_add_get_delete_and_list_both_ways() {
     b.wait_for_log(&format!("Connection established with peer: {}", a.peer_id));
     a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
     let connected = started.elapsed();
+    // A write made before A learns B's subscription reaches B by reconciliation instead (the
+    // "Synced" line); this test follows the gossip path, so it waits for the subscription.
+    let subscribed = format!("  {} (subscribed to p2p-sync", b.peer_id);
+    driver::poll(|| a.status().iter().any(|line| line.starts_with(&subscribed)))
+        .unwrap_or_else(|| a.fail("never saw B subscribe"));
 
     a.add("hello", "big world");
     let synced = b.wait_for_value("hello", Some("big world"));
