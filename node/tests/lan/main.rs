@@ -16,6 +16,7 @@ use netns::Lan;
 use p2p_sync::core::Config;
 use run::Run;
 use std::io::Write;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Hosts on the switch: nodes run on the first [`FIRST`], the last is for the newcomer.
@@ -46,6 +47,10 @@ const MESH_DEADLINE: Duration = Duration::from_secs(180);
 /// How long the measured run watches its idle nodes' CPU use.
 const IDLE: Duration = Duration::from_secs(10);
 
+/// The LAN tests take turns: the nodes of two LANs at once overload a small CI machine until
+/// pings time out and connections churn.
+static TURN: Mutex<()> = Mutex::new(());
+
 /// Writes `line` to standard error past the test harness's capture, so that the measurements
 /// and a skip show in every `cargo test` run (CI's log included), not only with `--nocapture`.
 fn report(line: &str) {
@@ -70,6 +75,7 @@ fn lan_or_skip(hosts: usize) -> Option<Lan> {
 
 #[test]
 fn nodes_on_a_lan_find_each_other_by_mdns_and_converge() {
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(lan) = lan_or_skip(HOSTS) else {
         return;
     };
@@ -193,6 +199,7 @@ fn newcomer(run: &mut Run) {
 /// bytes on the switch per write, and idle CPU per node.
 #[test]
 fn many_nodes_on_a_lan_form_a_gossip_mesh_and_deliver_every_write() {
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(lan) = lan_or_skip(MANY) else {
         return;
     };
