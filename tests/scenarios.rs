@@ -71,15 +71,21 @@ macro_rules! scenarios {
 
 scenarios! {
     allow_revoke_partition_heal: 3;
+    attack_batch_flood: 2;
+    attack_estimate_bomb: 2;
     attack_flood: 3;
+    attack_forge: 3;
     attack_invalid_key: 3;
     attack_malformed: 3;
     attack_oversized: 3;
+    attack_records_flood: 2;
+    attack_want_flood: 2;
     catchup_loss: 3;
     catchup_offline_burst: 2;
     catchup_partition_writes_both_sides: 3;
     catchup_rate_limited_bulk: 3;
     clock_skew_beyond_bound: 3;
+    clock_slow_peer: 3;
     concurrent_equal_clocks: 3;
     connection_loss_recovery: 3;
     crash_restart_during_writes: 3;
@@ -88,10 +94,12 @@ scenarios! {
     hundred_nodes: 1;
     loss_duplication: 3;
     mesh_forwarding: 3;
+    mesh_thirty_nodes: 2;
     oneway_partition: 3;
     partition_heal: 3;
     legacy_wire_format: 3;
     private_outsider: 3;
+    silent_peers: 3;
     two_node_sync: 3;
 }
 

@@ -1,32 +1,124 @@
-//! The bytes attackers put on the wire: floods of valid writes, oversized, malformed and
-//! invalid messages, or raw payloads.
+//! What attackers put on the wire: floods of valid writes, oversized, malformed, invalid and
+//! forged messages, raw payloads, and hostile reconciliation messages.
 
 use crate::scenario::AttackKind;
-use p2p_sync_core::wire::{encode_write, format_timestamp};
+use p2p_sync_core::auth::{self, NamedKeys};
+use p2p_sync_core::iblt::StrataEstimator;
+use p2p_sync_core::sync::{self, SyncMessage};
+use p2p_sync_core::wire::{encode_write, encode_writes, format_timestamp};
 use p2p_sync_core::{Hlc, Version, Write};
 
-/// Message number `index` of an attack of `kind` by `attacker` at wall time `wall_ms`.
-pub fn payload(kind: &AttackKind, attacker: &str, index: u64, wall_ms: u64) -> Vec<u8> {
+/// One message an attacker sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Packet {
+    /// Published on the gossip topic.
+    Gossip(Vec<u8>),
+    /// Sent over the direct (reconciliation) protocol.
+    Direct(Vec<u8>),
+}
+
+/// The messages of repetition `index` of an attack of `kind` by `attacker` at wall time
+/// `wall_ms`, in order.
+pub fn packets(kind: &AttackKind, attacker: &str, index: u64, wall_ms: u64) -> Vec<Packet> {
+    let own = |count: u64| own_writes(attacker, index, count, wall_ms);
     match kind {
-        AttackKind::Flood => encode_write(&Write {
-            key: format!("flood-{attacker}-{index}"),
-            value: Some("x".into()),
-            version: Version {
-                hlc: Hlc {
-                    wall_ms,
-                    counter: 0,
-                },
-                origin: attacker.to_string(),
-            },
-            signature: None,
-        }),
-        AttackKind::Oversized(bytes) => oversized(*bytes, wall_ms),
-        AttackKind::Malformed => b"{\"Put\": this is not JSON".to_vec(),
+        AttackKind::Flood => vec![Packet::Gossip(encode_write(&own(1)[0]))],
+        AttackKind::Oversized(bytes) => vec![Packet::Gossip(oversized(*bytes, wall_ms))],
+        AttackKind::Malformed => vec![Packet::Gossip(b"{\"Put\": this is not JSON".to_vec())],
         AttackKind::Invalid {
             key_bytes,
             value_bytes,
-        } => legacy_put(&"k".repeat(*key_bytes), &"v".repeat(*value_bytes), wall_ms),
-        AttackKind::Raw(bytes) => bytes.clone(),
+        } => vec![Packet::Gossip(legacy_put(
+            &"k".repeat(*key_bytes),
+            &"v".repeat(*value_bytes),
+            wall_ms,
+        ))],
+        AttackKind::Raw(bytes) => vec![Packet::Gossip(bytes.clone())],
+        AttackKind::Forge {
+            origin,
+            key,
+            value,
+            ahead_ms,
+            via_sync,
+        } => {
+            let mut write = write(key, value, wall_ms + ahead_ms, origin);
+            auth::sign(&NamedKeys::signing_key(attacker), &mut write);
+            if *via_sync {
+                vec![hello(), records(vec![write], Vec::new())]
+            } else {
+                vec![Packet::Gossip(encode_write(&write))]
+            }
+        }
+        AttackKind::BatchFlood { writes_per_message } => {
+            encode_writes(&own(*writes_per_message), 1 << 20)
+                .into_iter()
+                .map(Packet::Gossip)
+                .collect()
+        }
+        AttackKind::EstimateBomb => {
+            let mut strata = StrataEstimator::default();
+            for id in 0..200_000u64 {
+                strata.insert(id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ index);
+            }
+            let estimate = SyncMessage::Estimate {
+                count: u64::MAX,
+                strata,
+            };
+            vec![hello(), Packet::Direct(sync::encode(&estimate))]
+        }
+        AttackKind::WantFlood { ids } => {
+            let want = (0..*ids)
+                .map(|i| i.wrapping_mul(0x2545_f491_4f6c_dd1d))
+                .collect();
+            vec![hello(), records(Vec::new(), want)]
+        }
+        AttackKind::RecordsFlood { writes_per_message } => {
+            vec![records(own(*writes_per_message), Vec::new())]
+        }
+    }
+}
+
+/// An opening `Hello` that matches no honest store.
+fn hello() -> Packet {
+    Packet::Direct(sync::encode(&SyncMessage::Hello {
+        count: 1,
+        fingerprint: 1,
+    }))
+}
+
+fn records(writes: Vec<Write>, want: Vec<u64>) -> Packet {
+    Packet::Direct(sync::encode(&SyncMessage::Records { writes, want }))
+}
+
+/// `count` distinct valid writes of the attacker's own, signed by it.
+fn own_writes(attacker: &str, index: u64, count: u64, wall_ms: u64) -> Vec<Write> {
+    let key = NamedKeys::signing_key(attacker);
+    (0..count)
+        .map(|i| {
+            let mut write = write(
+                &format!("flood-{attacker}-{index}-{i}"),
+                "x",
+                wall_ms,
+                attacker,
+            );
+            auth::sign(&key, &mut write);
+            write
+        })
+        .collect()
+}
+
+fn write(key: &str, value: &str, wall_ms: u64, origin: &str) -> Write {
+    Write {
+        key: key.to_string(),
+        value: Some(value.to_string()),
+        version: Version {
+            hlc: Hlc {
+                wall_ms,
+                counter: 0,
+            },
+            origin: origin.to_string(),
+        },
+        signature: None,
     }
 }
 
@@ -51,20 +143,36 @@ fn oversized(bytes: usize, wall_ms: u64) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    fn gossip(kind: &AttackKind, index: u64) -> Vec<u8> {
+        match &packets(kind, "a0", index, 0)[..] {
+            [Packet::Gossip(bytes)] => bytes.clone(),
+            other => panic!("one gossip message expected, got {other:?}"),
+        }
+    }
+
     #[test]
     fn oversized_messages_have_exactly_the_size_asked_for() {
         for bytes in [5, 100, 10_000_000] {
-            assert_eq!(
-                payload(&AttackKind::Oversized(bytes), "a0", 0, 0).len(),
-                bytes
-            );
+            assert_eq!(gossip(&AttackKind::Oversized(bytes), 0).len(), bytes);
         }
     }
 
     #[test]
     fn flood_writes_are_distinct() {
-        let one = payload(&AttackKind::Flood, "a0", 1, 0);
-        let two = payload(&AttackKind::Flood, "a0", 2, 0);
-        assert_ne!(one, two);
+        assert_ne!(gossip(&AttackKind::Flood, 1), gossip(&AttackKind::Flood, 2));
+    }
+
+    #[test]
+    fn hostile_reconciliation_opens_with_a_hello_except_unsolicited_records() {
+        let bomb = packets(&AttackKind::EstimateBomb, "a0", 0, 0);
+        assert_eq!(bomb.len(), 2);
+        assert_eq!(bomb[0], hello());
+        let flood = AttackKind::RecordsFlood {
+            writes_per_message: 3,
+        };
+        assert!(matches!(
+            &packets(&flood, "a0", 0, 0)[..],
+            [Packet::Direct(_)]
+        ));
     }
 }

@@ -1,14 +1,16 @@
 //! The discrete-event engine: one thread, virtual time, one seeded ChaCha rng, and the real node
 //! core for every honest node. It plays a scenario's steps and carries out what the cores ask:
-//! gossip over a bounded-degree mesh (forwarded on Accept, de-duplicated by message id) and
-//! direct messages over connections. A private network keeps attackers without the key off
-//! every connection; allow-lists refuse connections (and the cores refuse writes) from
-//! unlisted participants.
+//! connections as the real node makes them, a node's own gossip flood-published to every
+//! connected peer, others' gossip forwarded on Accept through the Gossipsub mesh only (kept by
+//! heartbeats, de-duplicated by message id), and direct messages over connections. A private
+//! network keeps attackers without the key off every connection; allow-lists refuse
+//! connections (and the cores refuse writes) from unlisted participants.
 
-use crate::attack;
+use crate::attack::{self, Packet};
 use crate::clock::VirtualTime;
 use crate::convergence::Convergence;
 use crate::expect;
+use crate::mesh::Mesh;
 use crate::network::{Loss, Network, Route};
 use crate::node::{Setup, SimNode};
 use crate::queue::Queue;
@@ -50,6 +52,8 @@ enum Event {
     Repeat { step: usize, index: u64 },
     /// A node's deadline (`NodeCore::poll_timeout`) is due.
     Wake(usize),
+    /// A node's Gossipsub heartbeat (mesh repair).
+    Heartbeat(usize),
     /// A gossip message arrives.
     Gossip(Box<Gossip>),
     /// A direct message arrives.
@@ -68,6 +72,7 @@ pub struct Simulation<'a> {
     nodes: Vec<SimNode>,
     attackers: Vec<Traffic>,
     net: Network,
+    mesh: Mesh,
     outbox: Outbox,
     trace: Trace<'a>,
     convergence: Convergence,
@@ -79,8 +84,9 @@ pub struct Simulation<'a> {
 }
 
 impl<'a> Simulation<'a> {
-    /// Sets up `scenario` with `seed`: the mesh, the nodes (connected at t = 0), their timers and
-    /// the steps; every line of trace goes to `trace` if given.
+    /// Sets up `scenario` with `seed`: the connections, the nodes (connected at t = 0, the mesh
+    /// forming as they subscribe), their timers and heartbeats, and the steps; every line of
+    /// trace goes to `trace` if given.
     pub fn new(scenario: &'a Scenario, seed: u64, trace: Option<&'a mut dyn Write>) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let setup = Setup {
@@ -91,7 +97,7 @@ impl<'a> Simulation<'a> {
         };
         let names = scenario.names();
         let honest = scenario.nodes;
-        let mut edges = topology::mesh(honest, &mut rng);
+        let mut edges = topology::connections(honest, scenario.connections, &mut rng);
         if !scenario.private || scenario.attackers_have_key {
             for attacker in honest..names.len() {
                 edges.extend((0..honest).map(|node| (node, attacker)));
@@ -125,6 +131,7 @@ impl<'a> Simulation<'a> {
             rng,
             ids: names.iter().cloned().zip(0..).collect(),
             net: Network::new(names.len(), edges, scenario.network),
+            mesh: Mesh::new(honest, &scenario.config),
             names,
             nodes,
             attackers,
@@ -144,8 +151,11 @@ impl<'a> Simulation<'a> {
             }
         }
         sim.relink();
+        let heartbeat_ms = sim.setup.config.gossip_heartbeat_ms.max(1);
         for node in 0..honest {
             sim.schedule_wake(node);
+            let phase = sim.rng.random_range(0..heartbeat_ms);
+            sim.queue.push(phase, Event::Heartbeat(node));
         }
         for (index, step) in scenario.steps.iter().enumerate() {
             sim.queue.push(step.at_ms, Event::Step(index));
@@ -168,6 +178,7 @@ impl<'a> Simulation<'a> {
                 }
                 Event::Repeat { step, index } => self.repeat(step, index),
                 Event::Wake(node) => self.wake(node),
+                Event::Heartbeat(node) => self.heartbeat(node),
                 Event::Gossip(gossip) => self.deliver_gossip(*gossip),
                 Event::Direct(direct) => self.deliver_direct(*direct),
             }
@@ -330,23 +341,26 @@ impl<'a> Simulation<'a> {
     fn attack(&mut self, attack: &Attack, index: u64) {
         let from = attack.from;
         let wall_ms = self.scenario.start_ms + self.now();
-        let payload: Rc<[u8]> =
-            attack::payload(&attack.kind, &self.names[from], index, wall_ms).into();
-        let id = self.new_message_id();
         let targets: Vec<(usize, Route)> = self
             .net
             .peers(from)
             .filter(|&(peer, _)| attack.to.is_none_or(|to| to == peer))
             .collect();
-        for (to, route) in targets {
-            self.transmit(Gossip {
-                from,
-                to,
-                author: from,
-                id,
-                payload: payload.clone(),
-                route,
-            });
+        for packet in attack::packets(&attack.kind, &self.names[from], index, wall_ms) {
+            match packet {
+                Packet::Gossip(bytes) => {
+                    let payload: Rc<[u8]> = bytes.into();
+                    let id = self.new_message_id();
+                    self.send_gossip(from, from, id, &payload, targets.clone());
+                }
+                Packet::Direct(bytes) => {
+                    let honest = self.nodes.len();
+                    for &(to, _) in targets.iter().filter(|&&(to, _)| to < honest) {
+                        let peer = self.names[to].clone();
+                        self.send_direct(from, &peer, bytes.clone());
+                    }
+                }
+            }
         }
     }
 
@@ -374,6 +388,38 @@ impl<'a> Simulation<'a> {
             self.nodes[node].wake_at = Some(due);
             self.queue.push(due, Event::Wake(node));
         }
+    }
+
+    /// A Gossipsub heartbeat of `node`: repairs its mesh if it is out of bounds.
+    fn heartbeat(&mut self, node: usize) {
+        if self.nodes[node].core.is_some() && self.mesh.needs_repair(node) {
+            let connected = self.connected_honest(node);
+            let repair = self.mesh.heartbeat(node, &connected, &mut self.rng);
+            self.net.stats.mesh_grafts += repair.grafted.len() as u64;
+            self.net.stats.mesh_prunes += repair.pruned.len() as u64;
+            let now = self.now();
+            let name = &self.names[node];
+            for (what, peers) in [("grafted", &repair.grafted), ("pruned", &repair.pruned)] {
+                for &peer in peers {
+                    let line = format_args!("{name} {what} {}", self.names[peer]);
+                    self.trace.line(now, line);
+                }
+            }
+        }
+        self.queue.push(
+            self.now() + self.setup.config.gossip_heartbeat_ms,
+            Event::Heartbeat(node),
+        );
+    }
+
+    /// The honest peers `node` is connected to now.
+    fn connected_honest(&self, node: usize) -> Vec<usize> {
+        let honest = self.nodes.len();
+        self.net
+            .peers(node)
+            .map(|(peer, _)| peer)
+            .filter(|&peer| peer < honest)
+            .collect()
     }
 
     fn new_message_id(&mut self) -> u64 {
@@ -415,7 +461,8 @@ impl<'a> Simulation<'a> {
         for payload in out.published.drain(..) {
             let id = self.new_message_id();
             self.nodes[node].seen.insert(id);
-            self.forward(node, node, id, payload.into(), None);
+            self.net.stats.gossip_published += 1;
+            self.flood(node, id, payload.into());
         }
         for (peer, payload) in out.sent.drain(..) {
             self.send_direct(node, &peer, payload);
@@ -424,21 +471,39 @@ impl<'a> Simulation<'a> {
         self.schedule_wake(node);
     }
 
-    /// Sends gossip message `id` from `node` to every honest mesh peer except `except` and the author.
-    fn forward(
-        &mut self,
-        node: usize,
-        author: usize,
-        id: u64,
-        payload: Rc<[u8]>,
-        except: Option<usize>,
-    ) {
+    /// Publishes `node`'s own gossip message `id` as Gossipsub's flood publishing does: to every
+    /// connected honest peer, mesh or not.
+    fn flood(&mut self, node: usize, id: u64, payload: Rc<[u8]>) {
         let honest = self.nodes.len();
         let targets: Vec<(usize, Route)> = self
             .net
             .peers(node)
-            .filter(|&(peer, _)| peer < honest && peer != author && Some(peer) != except)
+            .filter(|&(peer, _)| peer < honest)
             .collect();
+        self.send_gossip(node, node, id, &payload, targets);
+    }
+
+    /// Forwards gossip message `id`, accepted by `node`, to its mesh peers except the one it
+    /// came `from` and the author.
+    fn forward(&mut self, node: usize, author: usize, id: u64, payload: Rc<[u8]>, from: usize) {
+        let mesh = self.mesh.peers(node);
+        let targets: Vec<(usize, Route)> = self
+            .net
+            .peers(node)
+            .filter(|&(peer, _)| mesh.contains(&peer) && peer != author && peer != from)
+            .collect();
+        self.send_gossip(node, author, id, &payload, targets);
+    }
+
+    /// Transmits gossip message `id` by `author` from `node` to each of `targets`.
+    fn send_gossip(
+        &mut self,
+        node: usize,
+        author: usize,
+        id: u64,
+        payload: &Rc<[u8]>,
+        targets: Vec<(usize, Route)>,
+    ) {
         for (to, route) in targets {
             self.transmit(Gossip {
                 from: node,
@@ -533,6 +598,9 @@ impl<'a> Simulation<'a> {
             );
             return;
         }
+        if gossip.author < self.nodes.len() {
+            self.net.stats.gossip_received += 1;
+        }
         let node = &mut self.nodes[to];
         if !node.seen.insert(gossip.id) {
             self.net.stats.gossip_duplicates += 1;
@@ -571,7 +639,7 @@ impl<'a> Simulation<'a> {
         );
         self.flush(to);
         if verdict == Verdict::Accept {
-            self.forward(to, gossip.author, gossip.id, gossip.payload, Some(from));
+            self.forward(to, gossip.author, gossip.id, gossip.payload, from);
         }
         self.touch(to);
     }
@@ -621,6 +689,14 @@ impl<'a> Simulation<'a> {
                     if change.up { "up" } else { "down" }
                 ),
             );
+            let honest = self.nodes.len();
+            if a < honest && b < honest {
+                if change.up {
+                    self.mesh.connected(a, b);
+                } else {
+                    self.mesh.disconnected(a, b);
+                }
+            }
             for (node, peer) in [(a, b), (b, a)] {
                 let Some(core) = self.nodes.get_mut(node).and_then(|n| n.core.as_mut()) else {
                     continue;
@@ -669,6 +745,7 @@ impl<'a> Simulation<'a> {
                     name: self.names[index].clone(),
                     up: node.core.is_some(),
                     peers: self.net.degree(index),
+                    mesh: self.mesh.peers(index).len(),
                     digest: format!("{:016x}", digest(store).expect("the store reads")),
                     keys: store.live().expect("the store reads").len(),
                     writes: store.summary().count,
@@ -682,6 +759,10 @@ impl<'a> Simulation<'a> {
             })
             .collect();
         let since = self.convergence.converged_since();
+        let stats = self.net.stats;
+        let others = self.nodes.len().saturating_sub(1) as u64;
+        let gossip_per_write_per_node = (stats.gossip_published > 0 && others > 0)
+            .then(|| stats.gossip_received as f64 / (stats.gossip_published * others) as f64);
         Report {
             scenario: self.scenario.name.clone(),
             file: self.scenario.file.clone(),
@@ -698,7 +779,8 @@ impl<'a> Simulation<'a> {
             },
             nodes,
             attackers: self.attackers,
-            network: self.net.stats,
+            network: stats,
+            gossip_per_write_per_node,
         }
     }
 }

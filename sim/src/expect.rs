@@ -107,6 +107,18 @@ pub fn check(
                 ),
             })
         }
+        Expectation::SentBytesAtMost { node, bytes } => {
+            let sent = nodes[*node].bytes_sent;
+            if sent <= *bytes {
+                return Ok(());
+            }
+            Err(Mismatch {
+                node: Some(names[*node].clone()),
+                key: None,
+                expected: format!("at most {bytes} bytes sent"),
+                found: format!("{sent} bytes sent"),
+            })
+        }
         Expectation::Keys { node, count } => {
             let found = nodes[*node].store().live().expect("the store reads").len() as u64;
             if found == *count {

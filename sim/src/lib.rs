@@ -6,7 +6,8 @@
 //!   [`duration`]: `"1.5s"` and friends.
 //! - [`engine`]: the event loop — virtual time, one seeded rng, steps, gossip and direct delivery.
 //! - [`queue`]: events ordered by (time, sequence number). [`clock`]: per-node skewed clocks.
-//! - [`topology`]: the bounded-degree mesh. [`network`]: connections, partitions, latency,
+//! - [`topology`]: who is connected (every pair on a LAN, or a degree). [`mesh`]: the Gossipsub
+//!   mesh on those connections, repaired by heartbeats. [`network`]: connections, partitions, latency,
 //!   loss, duplication, counts. [`node`]: a simulated node (core, parked store, seen cache).
 //! - [`attack`]: hostile payloads.
 //! - [`convergence`]: since when all live nodes agree. [`expect`]: `expect` steps.
@@ -21,6 +22,7 @@ pub mod convergence;
 pub mod duration;
 pub mod engine;
 pub mod expect;
+pub mod mesh;
 pub mod network;
 pub mod node;
 pub mod parse;

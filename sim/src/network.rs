@@ -1,4 +1,4 @@
-//! The network model: connections (mesh edges), partitions and one-way cuts, crashed nodes,
+//! The network model: connections, partitions and one-way cuts, crashed nodes,
 //! latency, loss and duplication, and what happened to every message.
 //!
 //! A connection is up while both ends are alive, in the same partition group, and neither
@@ -56,8 +56,12 @@ pub enum Loss {
 /// Messages counted by the network.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct NetStats {
+    /// Gossip messages honest nodes published (their own writes).
+    pub gossip_published: u64,
     /// Gossip transmissions (one per peer).
     pub gossip_sent: u64,
+    /// Transmissions of honest nodes' gossip that reached an honest node, duplicates included.
+    pub gossip_received: u64,
     /// Gossip handed to a node core.
     pub gossip_delivered: u64,
     /// Gossip arriving again at a node that had seen its message id (not handed to the core).
@@ -74,6 +78,10 @@ pub struct NetStats {
     pub dropped_oneway: u64,
     /// Messages lost because their connection was down or cut in flight.
     pub dropped_disconnected: u64,
+    /// Peers grafted into a mesh by heartbeats.
+    pub mesh_grafts: u64,
+    /// Peers pruned from a mesh by heartbeats.
+    pub mesh_prunes: u64,
 }
 
 impl NetStats {

@@ -2,7 +2,8 @@
 
 use crate::duration::parse_duration;
 use crate::scenario::{
-    Action, Attack, AttackKind, Expectation, NetworkParams, NetworkPatch, Scenario, Step, Writes,
+    Action, Attack, AttackKind, Connections, Expectation, NetworkParams, NetworkPatch, Scenario,
+    Step, Writes,
 };
 use p2p_sync_core::wire::parse_timestamp;
 use p2p_sync_core::{Config, DropReason};
@@ -46,6 +47,8 @@ struct RawScenario {
     #[serde(default)]
     attackers: usize,
     #[serde(default)]
+    silent: usize,
+    #[serde(default)]
     private: bool,
     #[serde(default)]
     attackers_have_key: bool,
@@ -61,9 +64,18 @@ struct RawScenario {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawNetwork {
+    connections: Option<RawConnections>,
     latency_ms: Option<[u64; 2]>,
     loss: Option<f64>,
     duplicate: Option<f64>,
+}
+
+/// `connections = "all"` or `connections = { degree = N }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawConnections {
+    Named(String),
+    Degree { degree: usize },
 }
 
 #[derive(Deserialize)]
@@ -85,6 +97,11 @@ struct RawStep {
     malformed: Option<RawTarget>,
     invalid: Option<RawInvalid>,
     raw: Option<RawRaw>,
+    forge: Option<RawForge>,
+    batch_flood: Option<RawBatchFlood>,
+    estimate_bomb: Option<RawTarget>,
+    want_flood: Option<RawWantFlood>,
+    records_flood: Option<RawBatchFlood>,
     allow_add: Option<RawAllow>,
     allow_remove: Option<RawAllow>,
     expect: Option<RawExpect>,
@@ -172,6 +189,46 @@ struct RawInvalid {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawForge {
+    from: String,
+    to: Option<String>,
+    origin: String,
+    key: String,
+    value: String,
+    #[serde(default)]
+    ahead_ms: u64,
+    #[serde(default)]
+    via: Via,
+}
+
+/// The path a forged write takes.
+#[derive(Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Via {
+    #[default]
+    Gossip,
+    Sync,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBatchFlood {
+    from: String,
+    to: Option<String>,
+    messages: u64,
+    writes_per_message: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWantFlood {
+    from: String,
+    to: Option<String>,
+    ids: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawRaw {
     from: String,
     payload: String,
@@ -189,6 +246,7 @@ struct RawExpect {
     dropped: Option<BTreeMap<String, u64>>,
     keys: Option<u64>,
     connected_to: Option<Vec<String>>,
+    sent_bytes_at_most: Option<u64>,
 }
 
 /// Which participants a name may denote.
@@ -269,12 +327,14 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             format!("start_time {start:?} is not an RFC 3339 time"),
         )
     })?;
+    let connections =
+        connections(raw.network.connections.as_ref()).map_err(|problem| error(None, problem))?;
     let network = network_patch(&raw.network)
         .map_err(|problem| error(None, problem))?
         .apply(NetworkParams::default());
     let names = Names {
         nodes: raw.nodes,
-        attackers: raw.attackers,
+        attackers: raw.attackers + raw.silent,
     };
     let steps = raw
         .step
@@ -303,14 +363,24 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         seed: raw.seed,
         start_ms,
         nodes: raw.nodes,
-        attackers: raw.attackers,
+        attackers: raw.attackers + raw.silent,
         private: raw.private,
         attackers_have_key: raw.attackers_have_key,
         allow,
+        connections,
         network,
         config: raw.config,
         steps,
     })
+}
+
+fn connections(raw: Option<&RawConnections>) -> Result<Connections, String> {
+    match raw {
+        None => Ok(Connections::All),
+        Some(RawConnections::Named(name)) if name == "all" => Ok(Connections::All),
+        Some(RawConnections::Degree { degree }) if *degree >= 1 => Ok(Connections::Degree(*degree)),
+        Some(_) => Err("`connections` is \"all\" or { degree = N } with N at least 1".into()),
+    }
 }
 
 fn network_patch(raw: &RawNetwork) -> Result<NetworkPatch, String> {
@@ -418,9 +488,12 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
     );
     add(
         "network",
-        raw.network
-            .as_ref()
-            .map(|network| Ok(Action::Network(network_patch(network)?))),
+        raw.network.as_ref().map(|network| {
+            if network.connections.is_some() {
+                return Err("`connections` is set once, in the file's [network] table".into());
+            }
+            Ok(Action::Network(network_patch(network)?))
+        }),
     );
     add(
         "writes",
@@ -475,6 +548,56 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
         }),
     );
     add(
+        "forge",
+        raw.forge.as_ref().map(|forge| {
+            names.resolve(&forge.origin, Role::Any)?;
+            let kind = AttackKind::Forge {
+                origin: forge.origin.clone(),
+                key: forge.key.clone(),
+                value: forge.value.clone(),
+                ahead_ms: forge.ahead_ms,
+                via_sync: forge.via == Via::Sync,
+            };
+            attack(names, &forge.from, forge.to.as_ref(), kind)
+        }),
+    );
+    add(
+        "batch_flood",
+        raw.batch_flood.as_ref().map(|flood| {
+            let kind = AttackKind::BatchFlood {
+                writes_per_message: flood.writes_per_message,
+            };
+            repeated_attack(names, flood, kind)
+        }),
+    );
+    add(
+        "estimate_bomb",
+        raw.estimate_bomb.as_ref().map(|bomb| {
+            attack(
+                names,
+                &bomb.from,
+                bomb.to.as_ref(),
+                AttackKind::EstimateBomb,
+            )
+        }),
+    );
+    add(
+        "want_flood",
+        raw.want_flood.as_ref().map(|flood| {
+            let kind = AttackKind::WantFlood { ids: flood.ids };
+            attack(names, &flood.from, flood.to.as_ref(), kind)
+        }),
+    );
+    add(
+        "records_flood",
+        raw.records_flood.as_ref().map(|flood| {
+            let kind = AttackKind::RecordsFlood {
+                writes_per_message: flood.writes_per_message,
+            };
+            repeated_attack(names, flood, kind)
+        }),
+    );
+    add(
         "allow_add",
         raw.allow_add.as_ref().map(|allow| {
             let (node, peer) = allow_change(allow, names)?;
@@ -512,6 +635,21 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
             ))
         }
     }
+}
+
+/// `messages` repetitions of an attack, 10 ms apart.
+fn repeated_attack(
+    names: &Names,
+    flood: &RawBatchFlood,
+    kind: AttackKind,
+) -> Result<Action, String> {
+    Ok(Action::Attack(Attack {
+        from: names.resolve(&flood.from, Role::Attacker)?,
+        to: names.target(flood.to.as_ref())?,
+        count: flood.messages,
+        interval_ms: 10,
+        kind,
+    }))
 }
 
 /// The node whose allow-list changes and the participant added or removed.
@@ -577,6 +715,17 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         &raw.dropped,
         raw.keys,
     );
+    if let Some(bytes) = raw.sent_bytes_at_most {
+        let Some(node) = node else {
+            return Err("`sent_bytes_at_most` needs a `node`".into());
+        };
+        if forms != (None, Some(node), &None, &None, None, &None, None)
+            || raw.connected_to.is_some()
+        {
+            return Err("an expect with `sent_bytes_at_most` has only `node` beside it".into());
+        }
+        return Ok(Expectation::SentBytesAtMost { node, bytes });
+    }
     if let Some(peers) = &raw.connected_to {
         let Some(node) = node else {
             return Err("`connected_to` needs a `node`".into());
@@ -786,6 +935,31 @@ expect = { node = "n0", dropped = { not_allowed = 2 } }
         assert_eq!(error.line, Some(3));
         let error = error_of(&format!("{HEAD}[[step]]\nat = \"1s\"\n"));
         assert!(error.problem.contains("needs one action"), "{error}");
+    }
+
+    #[test]
+    fn connections_are_all_by_default_or_a_degree() {
+        let steps = "[[step]]\nat = \"1s\"\nheal = true\n";
+        let all = parse(&format!("{HEAD}{steps}"), "ok.toml").unwrap();
+        assert_eq!(all.connections, Connections::All);
+        let text = format!("{HEAD}[network]\nconnections = {{ degree = 8 }}\n{steps}");
+        assert_eq!(
+            parse(&text, "ok.toml").unwrap().connections,
+            Connections::Degree(8)
+        );
+        let text = format!("{HEAD}[network]\nconnections = \"all\"\n{steps}");
+        assert_eq!(
+            parse(&text, "ok.toml").unwrap().connections,
+            Connections::All
+        );
+        for bad in ["\"some\"", "{ degree = 0 }"] {
+            let error = error_of(&format!("{HEAD}[network]\nconnections = {bad}\n{steps}"));
+            assert!(error.problem.contains("`connections`"), "{error}");
+        }
+        let error = error_of(&format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nnetwork = {{ connections = \"all\" }}\n"
+        ));
+        assert!(error.problem.contains("set once"), "{error}");
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct Report {
     pub attackers: Vec<Traffic>,
     /// The network's counts.
     pub network: NetStats,
+    /// Transmissions of honest nodes' gossip received per write per other honest node,
+    /// duplicates included: about the mesh degree with a mesh, N − 1 with flooding.
+    pub gossip_per_write_per_node: Option<f64>,
 }
 
 /// When the live honest nodes converged.
@@ -56,8 +59,10 @@ pub struct NodeReport {
     pub name: String,
     /// Whether it runs (not crashed).
     pub up: bool,
-    /// Its connections (mesh edges and attackers), up or down.
+    /// Its connections (to honest nodes and attackers), up or down.
     pub peers: usize,
+    /// Its Gossipsub mesh peers at the end.
+    pub mesh: usize,
     /// The digest of its whole store, tombstones included (hex).
     pub digest: String,
     /// Live keys.
@@ -165,8 +170,8 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
-            "node", "up", "peers", "digest", "keys", "writes", "applied", "ignored", "rate", "large",
+            "{:<5} {:>2} {:>5} {:>4} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
+            "node", "up", "peers", "mesh", "digest", "keys", "writes", "applied", "ignored", "rate", "large",
             "malf", "inval", "futur", "deny", "syncs", "sync_in", "sync_out", "msgs", "bytes"
         )?;
         for node in &self.nodes {
@@ -174,10 +179,11 @@ impl fmt::Display for Report {
             let d = &c.dropped;
             writeln!(
                 f,
-                "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
+                "{:<5} {:>2} {:>5} {:>4} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
                 node.name,
                 if node.up { "y" } else { "n" },
                 node.peers,
+                node.mesh,
                 node.digest,
                 node.keys,
                 node.writes,
@@ -208,6 +214,15 @@ impl fmt::Display for Report {
             f,
             "gossip: sent {}, delivered {}, duplicates suppressed {}, copies made {}",
             n.gossip_sent, n.gossip_delivered, n.gossip_duplicates, n.gossip_copies
+        )?;
+        let per_node = self
+            .gossip_per_write_per_node
+            .map_or_else(|| "-".to_string(), |copies| format!("{copies:.2}"));
+        writeln!(
+            f,
+            "gossip per write: {} published, {per_node} copies received per other node; \
+             mesh: {} grafts, {} prunes",
+            n.gossip_published, n.mesh_grafts, n.mesh_prunes
         )?;
         writeln!(
             f,

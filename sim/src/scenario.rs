@@ -25,6 +25,8 @@ pub struct Scenario {
     pub attackers_have_key: bool,
     /// The allow-list every honest node holds at the start (`allow = [...]`), if any.
     pub allow: Option<Vec<usize>>,
+    /// Who is connected to whom.
+    pub connections: Connections,
     /// The network at t = 0.
     pub network: NetworkParams,
     /// Every node's core configuration: the defaults, with the file's `[config]` table on top.
@@ -49,6 +51,17 @@ impl Scenario {
             .map(|index| self.name_of(index))
             .collect()
     }
+}
+
+/// Which pairs of honest nodes hold a connection (attackers connect to every honest node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Connections {
+    /// Every pair, as mDNS connects nodes on one LAN (the default).
+    #[default]
+    All,
+    /// A random connected graph where every node has about this many connections: shapes
+    /// larger than one LAN, or a connection limit.
+    Degree(usize),
 }
 
 /// How the network treats messages.
@@ -221,6 +234,38 @@ pub enum AttackKind {
     },
     /// Exactly these bytes.
     Raw(Vec<u8>),
+    /// A write claiming `origin` made it (signed with the attacker's own key), by gossip or,
+    /// inside a reconciliation the attacker opens, as a record.
+    Forge {
+        /// The node the write claims as its origin.
+        origin: String,
+        /// Its key.
+        key: String,
+        /// Its value.
+        value: String,
+        /// How far ahead of the attacker's clock it is stamped.
+        ahead_ms: u64,
+        /// Sent as a reconciliation record instead of gossip.
+        via_sync: bool,
+    },
+    /// Gossip batches of this many valid writes each (the attacker's own, signed).
+    BatchFlood {
+        /// Writes per message.
+        writes_per_message: u64,
+    },
+    /// A `Hello`, then an `Estimate` claiming a store of 2^64 - 1 writes with an estimator
+    /// that cannot be peeled: asks for as many sketch tables as the receiver would build.
+    EstimateBomb,
+    /// A `Hello`, then `Records` asking for this many ids.
+    WantFlood {
+        /// Ids asked for.
+        ids: u64,
+    },
+    /// Unsolicited `Records` of this many valid writes each (the attacker's own, signed).
+    RecordsFlood {
+        /// Writes per message.
+        writes_per_message: u64,
+    },
 }
 
 /// What an `expect` step checks.
@@ -250,6 +295,13 @@ pub enum Expectation {
         node: usize,
         /// The participants it must be connected to.
         peers: Vec<usize>,
+    },
+    /// `node` sent at most this many bytes (gossip and direct) since t = 0.
+    SentBytesAtMost {
+        /// The node.
+        node: usize,
+        /// The bound.
+        bytes: u64,
     },
     /// `node` holds exactly this many live keys.
     Keys {

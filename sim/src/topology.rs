@@ -1,50 +1,61 @@
-//! Who is connected to whom: a random mesh of bounded degree, like gossipsub's (D = 6, 5..12).
+//! Who is connected to whom, as the real node makes connections: on one LAN mDNS connects every
+//! pair of nodes ([`Connections::All`]); larger shapes, or a connection limit, use a random
+//! connected graph of about the given degree ([`Connections::Degree`]). The gossip mesh is a
+//! subset of these connections (see [`crate::mesh`]).
 
+use crate::scenario::Connections;
 use rand::Rng;
 use std::collections::BTreeSet;
 
-/// Target degree of every node.
-pub const MESH_DEGREE: usize = 6;
-/// No node takes more connections than this.
-pub const MESH_DEGREE_HIGH: usize = 12;
-
-/// Edges `(a, b)` with `a < b` between `n` nodes: everyone when `n <= MESH_DEGREE + 1`,
-/// otherwise a random ring (so the mesh is connected) filled up to `MESH_DEGREE` per node.
-pub fn mesh(n: usize, rng: &mut impl Rng) -> BTreeSet<(usize, usize)> {
-    let mut edges = BTreeSet::new();
-    if n <= MESH_DEGREE + 1 {
-        for a in 0..n {
-            for b in a + 1..n {
-                edges.insert((a, b));
-            }
-        }
-        return edges;
+/// Edges `(a, b)` with `a < b` between `n` nodes in the shape `connections` asks for.
+pub fn connections(
+    n: usize,
+    connections: Connections,
+    rng: &mut impl Rng,
+) -> BTreeSet<(usize, usize)> {
+    match connections {
+        Connections::All => all(n),
+        Connections::Degree(degree) if n <= degree + 1 => all(n),
+        Connections::Degree(degree) => random(n, degree, rng),
     }
-    let mut degree = vec![0usize; n];
+}
+
+/// Every pair of `n` nodes.
+fn all(n: usize) -> BTreeSet<(usize, usize)> {
+    (0..n)
+        .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+        .collect()
+}
+
+/// A random ring (so the graph is connected) filled up to `degree` connections per node; no
+/// node takes more than twice that.
+fn random(n: usize, degree: usize, rng: &mut impl Rng) -> BTreeSet<(usize, usize)> {
+    let mut edges = BTreeSet::new();
+    let mut degrees = vec![0usize; n];
     let mut ring: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         ring.swap(i, rng.random_range(0..=i));
     }
     for i in 0..n {
-        connect(&mut edges, &mut degree, ring[i], ring[(i + 1) % n]);
+        connect(&mut edges, &mut degrees, ring[i], ring[(i + 1) % n]);
     }
     for a in 0..n {
         let mut attempts = 0;
-        while degree[a] < MESH_DEGREE && attempts < 20 * n {
+        while degrees[a] < degree && attempts < 20 * n {
             attempts += 1;
             let b = rng.random_range(0..n);
-            if degree[b] < MESH_DEGREE_HIGH {
-                connect(&mut edges, &mut degree, a, b);
+            if degrees[b] < 2 * degree {
+                connect(&mut edges, &mut degrees, a, b);
             }
         }
     }
     edges
 }
 
-fn connect(edges: &mut BTreeSet<(usize, usize)>, degree: &mut [usize], a: usize, b: usize) {
+fn connect(edges: &mut BTreeSet<(usize, usize)>, degrees: &mut [usize], a: usize, b: usize) {
     if a != b && edges.insert((a.min(b), a.max(b))) {
-        degree[a] += 1;
-        degree[b] += 1;
+        degrees[a] += 1;
+        degrees[b] += 1;
     }
 }
 
@@ -64,20 +75,19 @@ mod tests {
     }
 
     #[test]
-    fn small_networks_are_fully_connected() {
-        let edges = mesh(4, &mut ChaCha8Rng::seed_from_u64(1));
-        assert_eq!(edges.len(), 6);
+    fn a_lan_connects_every_pair() {
+        let edges = connections(30, Connections::All, &mut ChaCha8Rng::seed_from_u64(1));
+        assert_eq!(edges.len(), 30 * 29 / 2);
+        let edges = connections(4, Connections::Degree(6), &mut ChaCha8Rng::seed_from_u64(1));
+        assert_eq!(edges.len(), 6, "fewer nodes than the degree: every pair");
     }
 
     #[test]
-    fn large_networks_have_bounded_degree_and_are_connected() {
+    fn a_degree_bounds_connections_and_keeps_the_graph_connected() {
         let n = 200;
-        let edges = mesh(n, &mut ChaCha8Rng::seed_from_u64(7));
+        let edges = connections(n, Connections::Degree(6), &mut ChaCha8Rng::seed_from_u64(7));
         for degree in degrees(n, &edges) {
-            assert!(
-                (MESH_DEGREE..=MESH_DEGREE_HIGH).contains(&degree),
-                "{degree}"
-            );
+            assert!((6..=12).contains(&degree), "{degree}");
         }
         let mut reached = BTreeSet::from([0]);
         let mut frontier = vec![0];
@@ -99,9 +109,10 @@ mod tests {
     }
 
     #[test]
-    fn the_same_seed_gives_the_same_mesh() {
-        let one = mesh(50, &mut ChaCha8Rng::seed_from_u64(3));
-        let two = mesh(50, &mut ChaCha8Rng::seed_from_u64(3));
+    fn the_same_seed_gives_the_same_graph() {
+        let shape = Connections::Degree(6);
+        let one = connections(50, shape, &mut ChaCha8Rng::seed_from_u64(3));
+        let two = connections(50, shape, &mut ChaCha8Rng::seed_from_u64(3));
         assert_eq!(one, two);
     }
 }

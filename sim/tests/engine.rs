@@ -117,3 +117,34 @@ expect = { converged = true }
         "{report}"
     );
 }
+
+#[test]
+fn thirty_nodes_receive_about_the_mesh_degree_of_copies_per_write_not_one_per_peer() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/mesh-thirty-nodes.toml"
+    );
+    let text = std::fs::read_to_string(path).expect("the scenario file");
+    let scenario = parse(&text, path).unwrap_or_else(|e| panic!("{e}"));
+    let report = run(&scenario, None, None);
+    assert!(report.passed(), "{}", report.failure_text());
+    let config = p2p_sync_core::Config::default();
+    let copies = report
+        .gossip_per_write_per_node
+        .expect("the scenario publishes writes");
+    // One copy flood-published by the author, then one from each mesh peer that has not
+    // already had it from us: about D, never near the 29 peers each node is connected to.
+    assert!(
+        (config.mesh_n_low as f64 - 1.0..=config.mesh_n_high as f64).contains(&copies),
+        "{copies:.2} copies per write per node\n{report}"
+    );
+    for node in &report.nodes {
+        assert_eq!(node.peers, scenario.nodes - 1, "every pair is connected");
+        assert!(
+            (config.mesh_n_low..=config.mesh_n_high).contains(&node.mesh),
+            "{} has {} mesh peers",
+            node.name,
+            node.mesh
+        );
+    }
+}

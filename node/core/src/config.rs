@@ -57,6 +57,15 @@ pub struct Config {
     pub session_timeout_ms: u64,
     /// A repeated drop from the same peer for the same reason is logged at most once per this interval.
     pub drop_log_interval_ms: u64,
+    /// The gossip mesh degree D: how many connected peers forward every message to a node.
+    /// The real node's Gossipsub and the simulator's mesh both read it.
+    pub mesh_n: usize,
+    /// Below this many mesh peers a heartbeat grafts more (Gossipsub's D_low).
+    pub mesh_n_low: usize,
+    /// Above this many mesh peers a heartbeat prunes back to [`Config::mesh_n`] (D_high).
+    pub mesh_n_high: usize,
+    /// How often the gossip mesh is repaired (GRAFT below D_low, PRUNE above D_high).
+    pub gossip_heartbeat_ms: u64,
 }
 
 impl Default for Config {
@@ -95,11 +104,18 @@ impl Default for Config {
                 window_ms: 60_000,
             },
             member_rate_factor: 10,
-            max_clock_ahead_ms: 5 * 60 * 1000,
+            // On a LAN clocks agree within a second or two (NTP); a write further ahead than
+            // this is refused, so a fast clock cannot win every overwrite for long.
+            max_clock_ahead_ms: 10_000,
             anti_entropy_interval_ms: 30_000,
             sync_after_drop_ms: 1_000,
             session_timeout_ms: 10_000,
             drop_log_interval_ms: 60_000,
+            // The legacy app's section 4: "Degree = min(connected_peers, mesh_n=6)".
+            mesh_n: 6,
+            mesh_n_low: 5,
+            mesh_n_high: 12,
+            gossip_heartbeat_ms: 1_000,
         }
     }
 }

@@ -118,6 +118,10 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     sessions: BTreeMap<P, u64>,
     /// Reconciliations under way, whichever side opened them.
     exchanges: BTreeMap<P, reconcile::Exchange>,
+    /// Connected peers that have spoken reconciliation with this node on their current
+    /// connection: anti-entropy and spreading choose among them, so peers that connect and
+    /// never answer cannot starve the honest ones.
+    answered: BTreeSet<P>,
     /// Store scans each peer's reconciliation messages may cause.
     scan_limiter: RateLimiter<P>,
     /// Peers to reconcile with as soon as possible (from the given monotonic time on).
@@ -156,6 +160,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             peers: BTreeSet::new(),
             sessions: BTreeMap::new(),
             exchanges: BTreeMap::new(),
+            answered: BTreeSet::new(),
             pending_syncs: BTreeMap::new(),
             next_anti_entropy_ms,
             last_sweep_ms: now,
@@ -223,14 +228,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         net: &mut dyn Transport<P>,
         entries: &[(String, String)],
     ) -> Result<Vec<Result<Write, ValidationError>>, StoreError> {
-        let verdicts: Vec<Result<Write, ValidationError>> = entries
-            .iter()
-            .map(|(key, value)| {
-                validate_key(key, &self.config)?;
-                validate_value(value, &self.config)?;
-                Ok(self.stamp(key, Some(value.clone())))
-            })
-            .collect();
+        let mut verdicts = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let verdict =
+                validate_key(key, &self.config).and_then(|()| validate_value(value, &self.config));
+            verdicts.push(match verdict {
+                Ok(()) => Ok(self.stamp(key, Some(value.clone()))?),
+                Err(error) => Err(error),
+            });
+        }
         let writes: Vec<Write> = verdicts.iter().flatten().cloned().collect();
         if writes.is_empty() {
             return Ok(verdicts);
@@ -247,19 +253,30 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(self.store.get(key)?.and_then(|write| write.value))
     }
 
-    fn stamp(&mut self, key: &str, value: Option<String>) -> Write {
-        self.hlc = self.hlc.tick(self.clock.now_ms());
+    /// A signed local write of `key`, stamped after everything this node did and after the
+    /// write it holds for `key`. Remote writes stamped ahead of the local clock (a peer whose
+    /// clock runs fast, within the bound) do not move the node's clock; only a write that
+    /// overwrites one of them is stamped past it, so a user's overwrite still wins.
+    fn stamp(&mut self, key: &str, value: Option<String>) -> Result<Write, StoreError> {
+        let now = self.clock.now_ms();
+        self.hlc = self.hlc.tick(now);
+        let mut hlc = self.hlc;
+        if self.store.summary().max_hlc >= hlc {
+            if let Some(stored) = self.store.get(key)? {
+                hlc = hlc.max(stored.version.hlc.tick(now));
+            }
+        }
         let mut write = Write {
             key: key.to_string(),
             value,
             version: Version {
-                hlc: self.hlc,
+                hlc,
                 origin: self.origin.clone(),
             },
             signature: None,
         };
         auth::sign(&self.signing_key, &mut write);
-        write
+        Ok(write)
     }
 
     /// Checks that `write`'s origin made it: a signature must verify against the origin's key.
@@ -294,7 +311,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         value: Option<String>,
     ) -> Result<Write, CommandError> {
         validate_key(key, &self.config)?;
-        let write = self.stamp(key, value);
+        let write = self.stamp(key, value)?;
         self.store.apply(std::slice::from_ref(&write))?;
         net.publish(wire::encode_write(&write));
         Ok(write)
@@ -313,6 +330,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// A peer disconnected: forget its sessions.
     pub fn on_peer_down(&mut self, peer: &P) {
         self.peers.remove(peer);
+        self.answered.remove(peer);
         self.end_exchange(peer);
         self.pending_syncs.remove(peer);
     }
@@ -355,14 +373,16 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
         if now >= self.next_anti_entropy_ms {
             self.next_anti_entropy_ms = now + self.config.anti_entropy_interval_ms.max(1);
-            if !self.peers.is_empty() {
-                let index = self.rng.random_range(0..self.peers.len());
-                let peer = self
-                    .peers
-                    .iter()
-                    .nth(index)
-                    .cloned()
-                    .expect("index in range");
+            // Among the peers that answered before, if any: a silent peer never gets the turn
+            // an honest one needs.
+            let answered: Vec<P> = self.answered.intersection(&self.peers).cloned().collect();
+            let candidates = if answered.is_empty() {
+                self.peers.iter().cloned().collect()
+            } else {
+                answered
+            };
+            if !candidates.is_empty() {
+                let peer = candidates[self.rng.random_range(0..candidates.len())].clone();
                 self.start_sync(net, &peer);
             }
         }
@@ -516,7 +536,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Applies checked remote writes; moves the clock past them; counts applied and ignored.
     fn apply_remote(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
         let now = self.clock.now_ms();
-        for write in writes {
+        for write in writes
+            .iter()
+            .filter(|write| write.version.hlc.wall_ms <= now)
+        {
             self.hlc = self.hlc.observe(write.version.hlc, now);
         }
         let applied = self.store.apply(writes)?;

@@ -35,6 +35,8 @@ pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// How often each connection is pinged, and how long a ping may take. After two failed pings
 /// in a row (libp2p forgives the first) the node closes the connection as dead: a peer killed
 /// or unplugged otherwise leaves one that lingers (QUIC's idle timeout, TCP's for ever).
+/// A peer that does not speak ping is not pinged and stays connected; over QUIC its
+/// connection is still found dead by [`QUIC_IDLE_TIMEOUT_MS`].
 pub const PING_INTERVAL: Duration = Duration::from_secs(1);
 /// See [`PING_INTERVAL`].
 pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -42,7 +44,7 @@ pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often QUIC sends a keep-alive on a quiet connection.
 const QUIC_KEEP_ALIVE: Duration = Duration::from_secs(1);
 /// How long a QUIC connection may hear nothing before it is closed as dead.
-const QUIC_IDLE_TIMEOUT_MS: u32 = 3_000;
+pub const QUIC_IDLE_TIMEOUT_MS: u32 = 3_000;
 
 /// How long a direct message may wait for its acknowledgement before it is sent again (on the
 /// peer's next connection, if it has several: one may be a dead one a restarted peer left).
@@ -68,8 +70,15 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     /// Carries reconciliation messages, one acknowledged frame at a time.
     pub direct: request_response::Behaviour<DirectCodec>,
-    /// Checks every connection is alive; the node closes one whose ping fails.
+    /// Checks every connection is alive; the node closes one whose ping times out or fails
+    /// (but keeps one whose peer does not speak ping).
     pub ping: ping::Behaviour,
+}
+
+/// Whether a ping outcome shows the connection dead (a timeout or another failure), so the
+/// node closes it. A peer that does not speak ping is not dead: it is kept, unpinged.
+pub fn ping_shows_dead(result: &Result<Duration, ping::Failure>) -> bool {
+    !matches!(result, Ok(_) | Err(ping::Failure::Unsupported))
 }
 
 /// The largest Gossipsub frame accepted: twice the message limit plus room for the envelope,
@@ -84,8 +93,11 @@ pub fn max_direct_frame_bytes(config: &Config) -> usize {
 }
 
 /// Gossipsub as every node runs it: messages signed by `key`, strictly validated, each held
-/// until the application reports on it, frames up to [`max_gossip_frame_bytes`]; subscribed to
-/// [`TOPIC`]. (The benchmarks measure it bare, as the network stack's limit.)
+/// until the application reports on it, frames up to [`max_gossip_frame_bytes`]; a mesh of
+/// degree `config.mesh_n` (between `mesh_n_low` and `mesh_n_high`) repaired every
+/// `config.gossip_heartbeat_ms`; own messages flood-published to every subscribed peer, others'
+/// forwarded through the mesh only; IDONTWANT (Gossipsub v1.2) for large messages, also on
+/// publish; subscribed to [`TOPIC`]. (The benchmarks measure it bare, as the network stack's limit.)
 pub fn gossip(
     key: &Keypair,
     config: &Config,
@@ -94,6 +106,12 @@ pub fn gossip(
         .validation_mode(gossipsub::ValidationMode::Strict)
         .validate_messages()
         .max_transmit_size(max_gossip_frame_bytes(config))
+        .mesh_n(config.mesh_n)
+        .mesh_n_low(config.mesh_n_low)
+        .mesh_n_high(config.mesh_n_high)
+        .heartbeat_interval(Duration::from_millis(config.gossip_heartbeat_ms))
+        .flood_publish(true)
+        .idontwant_on_publish(true)
         .build()?;
     let mut gossipsub = gossipsub::Behaviour::new(
         gossipsub::MessageAuthenticity::Signed(key.clone()),

@@ -4,7 +4,7 @@
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
 use super::allow::{AllowList, Entry};
-use super::behaviour::{build_swarm, BehaviourEvent};
+use super::behaviour::{build_swarm, ping_shows_dead, BehaviourEvent};
 use super::clock::SystemClock;
 use super::dialer::Dialer;
 use super::identity;
@@ -513,11 +513,6 @@ impl Node {
                     }
                     None => tracing::info!("Connection closed with peer: {peer_id}"),
                 }
-                self.net
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .remove_explicit_peer(&peer_id);
                 self.net.forget(&peer_id);
                 self.core.on_peer_down(&peer_id);
                 let useful = self.peers.is_useful(&peer_id);
@@ -612,28 +607,29 @@ impl Node {
             BehaviourEvent::Ping(ping::Event {
                 peer,
                 connection,
-                result: Err(error),
+                result,
             }) => {
-                tracing::debug!(%peer, %error, "ping failed; closing the connection");
-                self.net.swarm.close_connection(connection);
+                if ping_shows_dead(&result) {
+                    tracing::debug!(%peer, ?result, "ping failed; closing the connection");
+                    self.net.swarm.close_connection(connection);
+                } else if result.is_err() {
+                    // A foreign client may speak Gossipsub alone: keep it, unpinged; over
+                    // QUIC the idle timeout still finds its connection dead.
+                    tracing::debug!(%peer, "peer does not speak ping; keeping the connection");
+                }
             }
-            BehaviourEvent::Ping(_) => {}
             BehaviourEvent::Identify(event) => tracing::trace!(?event, "identify"),
             BehaviourEvent::Kademlia(event) => tracing::trace!(?event, "kademlia"),
         }
     }
 
-    /// Identify answered: a connection shown to speak p2p-sync makes its peer an explicit
-    /// Gossipsub peer (on its first such connection) and starts a reconciliation; the peer's
-    /// own addresses go to Kademlia.
+    /// Identify answered: a connection shown to speak p2p-sync starts a reconciliation (a peer
+    /// that does not gets gossip only); the peer's own addresses go to Kademlia.
     fn on_identified(&mut self, peer: PeerId, connection: ConnectionId, info: &identify::Info) {
-        let identified = self.peers.on_identified(peer, connection, info);
+        let identified = self.peers.on_identified(connection, info);
         let behaviour = self.net.swarm.behaviour_mut();
         for address in identified.routable {
             behaviour.kademlia.add_address(&peer, address);
-        }
-        if identified.first_for_peer {
-            behaviour.gossipsub.add_explicit_peer(&peer);
         }
         if identified.new_connection {
             self.core.on_peer_up(&mut self.net, &peer);

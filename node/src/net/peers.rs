@@ -1,7 +1,7 @@
 //! What the driver knows of its connections and peers, beyond what libp2p keeps: where each
 //! connection comes from, which connections Identify showed to be p2p-sync nodes, and which
 //! peers proved useful. Only p2p-sync peers are handed to the core (reconciliation and
-//! anti-entropy) and made explicit Gossipsub peers; only their own addresses go to Kademlia;
+//! anti-entropy); only their own addresses go to Kademlia;
 //! only useful peers are redialled.
 
 use super::behaviour::KAD_PROTOCOL;
@@ -28,9 +28,6 @@ struct Connection {
 /// What a peer's Identify told us, as far as the driver acts on it.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Identified {
-    /// The first connection of this peer shown to speak p2p-sync: make it an explicit
-    /// Gossipsub peer.
-    pub first_for_peer: bool,
     /// A connection newly shown to speak p2p-sync: tell the core the peer is up (a new
     /// connection of a known peer starts a reconciliation too: the peer may have restarted).
     pub new_connection: bool,
@@ -90,13 +87,7 @@ impl Peers {
     }
 
     /// Identify answered on `connection` of `peer`.
-    pub fn on_identified(
-        &mut self,
-        peer: PeerId,
-        connection: ConnectionId,
-        info: &identify::Info,
-    ) -> Identified {
-        let was_p2p_sync = self.is_p2p_sync(&peer);
+    pub fn on_identified(&mut self, connection: ConnectionId, info: &identify::Info) -> Identified {
         let Some(open) = self.connections.get_mut(&connection) else {
             return Identified::default();
         };
@@ -109,7 +100,6 @@ impl Peers {
         }
         open.p2p_sync = true;
         Identified {
-            first_for_peer: !was_p2p_sync,
             new_connection: true,
             routable,
         }
@@ -187,23 +177,20 @@ mod tests {
         );
         let remote: Multiaddr = "/ip4/192.168.1.5/tcp/50000".parse().unwrap();
         peers.on_established(peer, first, &remote);
-        let foreign = peers.on_identified(peer, first, &info(&[KAD_PROTOCOL], &LISTEN));
+        let foreign = peers.on_identified(first, &info(&[KAD_PROTOCOL], &LISTEN));
         assert_eq!(foreign, Identified::default());
         assert!(!peers.is_p2p_sync(&peer));
 
         let ours = info(&[SYNC_PROTOCOL], &LISTEN);
-        let identified = peers.on_identified(peer, first, &ours);
-        assert!(identified.first_for_peer && identified.new_connection);
+        let identified = peers.on_identified(first, &ours);
+        assert!(identified.new_connection);
         assert!(peers.is_p2p_sync(&peer));
         // Identify runs again now and then: nothing new.
-        assert_eq!(
-            peers.on_identified(peer, first, &ours),
-            Identified::default()
-        );
-        // A second connection (the peer restarted behind a stale one): up again, not first.
+        assert_eq!(peers.on_identified(first, &ours), Identified::default());
+        // A second connection (the peer restarted behind a stale one): up again.
         peers.on_established(peer, second, &remote);
-        let again = peers.on_identified(peer, second, &ours);
-        assert!(!again.first_for_peer && again.new_connection);
+        let again = peers.on_identified(second, &ours);
+        assert!(again.new_connection);
         peers.on_closed(first);
         peers.on_closed(second);
         assert!(!peers.is_p2p_sync(&peer));

@@ -4,17 +4,21 @@
 //! discovery of everyone by everyone, a write seen everywhere, a cable pulled and plugged back,
 //! a `kill -9` and restart, and a newcomer with a new identity catching up. A second LAN runs a
 //! private network: members with one key connect and sync, a stranger with another key is
-//! found by mDNS but never connects, and that is logged once. Needs root and
+//! found by mDNS but never connects, and that is logged once. A third test runs [`MANY`]
+//! nodes on one switch and measures the Gossipsub mesh at LAN scale. Needs root and
 //! iproute2; elsewhere it says `SKIPPED` on stderr, and in CI (`CI=true`) it fails instead.
 
 #[path = "../common/driver.rs"]
 mod driver;
 mod netns;
 mod run;
+mod scale;
 
 use netns::Lan;
+use p2p_sync_core::Config;
 use run::Run;
 use std::io::Write;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Hosts on the switch: nodes run on the first [`FIRST`], the last is for the newcomer.
@@ -32,6 +36,22 @@ const RESTARTED: usize = 3;
 /// How long the cable stays pulled after both sides have written: many times what a gossip
 /// message takes to cross the LAN, so a write that leaked across the cut would show.
 const PULLED: Duration = Duration::from_secs(2);
+
+/// Nodes on the switch of the measured run. 30 is the aim; on a shared two-core CI machine 30
+/// debug-build nodes (870 connections) starve each other of CPU until pings time out and
+/// connections churn, so the run uses as many as such a machine fits.
+const MANY: usize = 12;
+
+/// How long [`MANY`] nodes may take to connect to each other and mesh: every node dials
+/// every other, so on a loaded two-core CI machine this takes far longer than a real LAN would.
+const MESH_DEADLINE: Duration = Duration::from_secs(180);
+
+/// How long the measured run watches its idle nodes' CPU use.
+const IDLE: Duration = Duration::from_secs(10);
+
+/// The LAN tests take turns: the nodes of two LANs at once overload a small CI machine until
+/// pings time out and connections churn.
+static TURN: Mutex<()> = Mutex::new(());
 
 /// Writes `line` to standard error past the test harness's capture, so that the measurements
 /// and a skip show in every `cargo test` run (CI's log included), not only with `--nocapture`.
@@ -57,6 +77,7 @@ fn lan_or_skip(hosts: usize) -> Option<Lan> {
 
 #[test]
 fn nodes_on_a_lan_find_each_other_by_mdns_and_converge() {
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(lan) = lan_or_skip(HOSTS) else {
         return;
     };
@@ -78,6 +99,7 @@ fn nodes_on_a_lan_find_each_other_by_mdns_and_converge() {
 
 #[test]
 fn a_private_network_on_a_lan_ignores_strangers_with_another_key() {
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(lan) = lan_or_skip(3) else { return };
     let dir = tempfile::tempdir().unwrap();
     let (key, other_key) = (dir.path().join("swarm.key"), dir.path().join("other.key"));
@@ -233,4 +255,105 @@ fn newcomer(run: &mut Run) {
          it started",
         joined.elapsed()
     ));
+}
+
+/// [`MANY`] nodes found by mDNS alone, one write each, measured: time until every node is
+/// connected to every other and meshed, p50/p99 time for a write to reach every node, copies
+/// received per write per node (about the mesh degree, where flooding gives `MANY` - 1),
+/// bytes on the switch per write, and idle CPU per node.
+#[test]
+fn many_nodes_on_a_lan_form_a_gossip_mesh_and_deliver_every_write() {
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(lan) = lan_or_skip(MANY) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = Run::new(&lan, dir.path());
+    let config = Config::default();
+    let started = Instant::now();
+    run.nodes = (0..MANY)
+        .map(|host| run.start_logging(host, scale::LOG_FILTER))
+        .collect();
+    let mut waiting: Vec<usize> = (0..MANY).collect();
+    while !waiting.is_empty() {
+        if started.elapsed() > MESH_DEADLINE {
+            let first = run.nodes[waiting[0]].status().join("\n");
+            panic!("nodes {waiting:?} never got connected to all and meshed; the first:\n{first}");
+        }
+        waiting.retain(|&i| {
+            let node = &mut run.nodes[i];
+            !scale::meshed(node, MANY - 1, config.mesh_n_low, config.mesh_n_high)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let meshed = started.elapsed();
+
+    let duplicates_before = scale::copies_received(&run.nodes, 0);
+    let bytes_before = scale::switched_bytes(&lan);
+    let writing = Instant::now();
+    let mut delivery = Vec::new();
+    for author in 0..MANY {
+        let needle = format!(": Put {{ k{author} = from h{author} }}");
+        let sent = scale::now_ms();
+        run.nodes[author].add(&format!("k{author}"), &format!("from h{author}"));
+        let others: Vec<&driver::Node> = run
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != author)
+            .map(|(_, node)| node)
+            .collect();
+        let reached = scale::reached_all(&others, &needle);
+        delivery.push(Duration::from_millis(reached.saturating_sub(sent)));
+    }
+    // Late duplicates still on their way.
+    std::thread::sleep(Duration::from_secs(1));
+    let copies = scale::copies_received(&run.nodes, MANY * (MANY - 1)) - duplicates_before;
+    let (bytes, written) = (
+        scale::switched_bytes(&lan) - bytes_before,
+        writing.elapsed(),
+    );
+    let per_node = copies as f64 / (MANY * (MANY - 1)) as f64;
+
+    let pids: Vec<u32> = run.nodes.iter().map(driver::Node::pid).collect();
+    let before: Vec<u64> = pids.iter().map(|&pid| scale::cpu_ticks(pid)).collect();
+    let idle_before = scale::switched_bytes(&lan);
+    std::thread::sleep(IDLE);
+    // Pings, mDNS, Identify and Gossipsub heartbeats flow all the time; small writes add
+    // little to them, so both rates are shown rather than a difference lost in their noise.
+    let background = (scale::switched_bytes(&lan) - idle_before) as f64 / IDLE.as_secs_f64();
+    let while_writing = bytes as f64 / written.as_secs_f64();
+    let ticks: u64 = pids
+        .iter()
+        .zip(&before)
+        .map(|(&pid, before)| scale::cpu_ticks(pid) - before)
+        .sum();
+    // Linux reports CPU time in ticks of 1/100 s.
+    let idle_cpu = ticks as f64 / 100.0 / IDLE.as_secs_f64() / MANY as f64 * 100.0;
+
+    report(&format!(
+        "{MANY} nodes: all connected to all and meshed (D = {}, {}..{}) {meshed:?} after the \
+         first started; a write reached every node in p50 {:?}, p99 {:?}; {per_node:.2} \
+         copies received per write per node (flooding: {}); the switch carried \
+         {while_writing:.0} bytes/s while writing, {background:.0} bytes/s idle; idle CPU \
+         {idle_cpu:.2}% of a core per node",
+        config.mesh_n,
+        config.mesh_n_low,
+        config.mesh_n_high,
+        scale::percentile(&delivery, 50),
+        scale::percentile(&delivery, 99),
+        MANY - 1,
+    ));
+    // Flooding gives every node a copy from every peer (MANY - 1); the mesh about D.
+    assert!(
+        per_node < (MANY - 1) as f64 && per_node <= config.mesh_n_high as f64,
+        "{per_node:.2} copies per write per node: the node floods"
+    );
+    for node in run.nodes.drain(..) {
+        assert!(node.quit().success());
+    }
+    drop(run);
+    let prefix = lan.prefix().to_string();
+    drop(lan);
+    assert_eq!(Lan::leftovers(&prefix), Vec::<String>::new());
 }

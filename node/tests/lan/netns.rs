@@ -5,9 +5,14 @@
 //! left behind by runs that died.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Every namespace of every run starts with this; the run's process id follows.
+/// Every namespace of every run starts with this; the run's process id follows, then the
+/// number of the LAN within the run (tests in one process may build LANs at the same time).
 const PREFIX: &str = "p2psync-lan-";
+
+/// The number of the next LAN this process builds.
+static NEXT_LAN: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs `ip ARGS`; the error names the command and what it printed.
 fn ip(args: &[&str]) -> Result<String, String> {
@@ -60,7 +65,7 @@ fn sweep_stale() -> Result<(), String> {
 /// Hosts on one switch. Host `i` lives in its own namespace with address `10.231.S.(i+1)/24`
 /// on `eth0`; its switch port is `port{i}` in the switch namespace.
 pub struct Lan {
-    /// This run's namespace prefix, `p2psync-lan-<pid>-<n>-` (the n-th LAN of the process).
+    /// This LAN's namespace prefix, `p2psync-lan-<pid>-<number>-`.
     prefix: String,
     /// The third octet of this run's subnet.
     subnet: u8,
@@ -72,11 +77,10 @@ impl Lan {
     /// Builds a switch and `hosts` hosts; an error says what is missing (root, iproute2).
     pub fn create(hosts: usize) -> Result<Lan, String> {
         sweep_stale()?;
-        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let pid = std::process::id();
-        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let number = NEXT_LAN.fetch_add(1, Ordering::Relaxed);
         let mut lan = Lan {
-            prefix: format!("{PREFIX}{pid}-{run}-"),
+            prefix: format!("{PREFIX}{pid}-{number}-"),
             subnet: (pid % 250) as u8 + 1,
             made: Vec::new(),
         };
@@ -90,7 +94,8 @@ impl Lan {
         Ok(lan)
     }
 
-    fn switch(&self) -> String {
+    /// The switch's namespace.
+    pub fn switch(&self) -> String {
         format!("{}switch", self.prefix)
     }
 

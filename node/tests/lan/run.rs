@@ -41,6 +41,21 @@ impl<'a> Run<'a> {
 
     /// Like [`Run::start`], in the private network of key file `psk` if given (TCP only).
     pub fn start_with(&self, host: usize, data: usize, psk: Option<&Path>) -> Node {
+        self.start_configured(host, data, psk, None)
+    }
+
+    /// Starts a node as [`Run::start`] does on data directory `h<host>`, logging with `filter`.
+    pub fn start_logging(&self, host: usize, filter: &str) -> Node {
+        self.start_configured(host, host, None, Some(filter))
+    }
+
+    fn start_configured(
+        &self,
+        host: usize,
+        data: usize,
+        psk: Option<&Path>,
+        filter: Option<&str>,
+    ) -> Node {
         let namespace = self.lan.namespace(host);
         let mut command = start_command(&["ip", "netns", "exec", &namespace]);
         command
@@ -48,6 +63,9 @@ impl<'a> Run<'a> {
             .arg(self.dir.join(format!("h{data}")));
         if let Some(psk) = psk {
             command.arg("--psk-file").arg(psk);
+        }
+        if let Some(filter) = filter {
+            command.env("RUST_LOG", filter);
         }
         let node = Node::start(&format!("h{host}"), command);
         let (ip, id) = (self.lan.address(host), &node.peer_id);

@@ -4,10 +4,12 @@
 
 #[path = "../common/driver.rs"]
 mod driver;
+mod foreign;
 mod local;
 mod private;
 
-use driver::Node;
+use driver::{Node, DEADLINE};
+use foreign::{Foreign, Seen};
 use local::{free_port, run_to_exit, run_with_input, start, Dialable};
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,11 @@ fn two_nodes_add_get_delete_and_list_both_ways() {
     b.wait_for_log(&format!("Connection established with peer: {}", a.peer_id));
     a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
     let connected = started.elapsed();
+    // A write made before A learns B's subscription reaches B by reconciliation instead (the
+    // "Synced" line); this test follows the gossip path, so it waits for the subscription.
+    let subscribed = format!("  {} (subscribed to p2p-sync", b.peer_id);
+    driver::poll(|| a.status().iter().any(|line| line.starts_with(&subscribed)))
+        .unwrap_or_else(|| a.fail("never saw B subscribe"));
 
     a.add("hello", "big world");
     let synced = b.wait_for_value("hello", Some("big world"));
@@ -389,4 +396,58 @@ fn a_second_process_on_the_same_data_directory_exits_naming_the_first() {
     assert!(first.quit().success());
     let mut again = start("A again", dir.path(), free_port(), &[]);
     assert_eq!(again.get("kept").as_deref(), Some("by the first"));
+}
+
+/// A foreign Gossipsub-only client (no ping, no reconciliation) dials a node at `address`,
+/// stays connected, publishes the seed's exact JSON, which the node stores, and receives a
+/// write made on the node.
+fn a_foreign_gossipsub_client_exchanges_writes(transport: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = start("N", &dir.path().join("n"), free_port(), &[]);
+    let address = match transport {
+        "tcp" => node.address(),
+        _ => node.quic_address(),
+    };
+    let client = Foreign::dial(&address);
+    let node_id = node.peer_id.clone();
+    client
+        .wait_for(
+            DEADLINE,
+            |seen| matches!(seen, Seen::Subscribed(peer) if peer.to_string() == node_id),
+        )
+        .unwrap_or_else(|| node.fail("the foreign client never saw the node subscribe"));
+
+    let key = format!("foreign-{transport}");
+    client.publish(
+        format!(r#"{{"Put":{{"key":"{key}","value":"hi","timestamp":"2025-01-04T08:30:15Z"}}}}"#)
+            .as_bytes(),
+    );
+    node.wait_for_value(&key, Some("hi"));
+
+    node.add("native", "write");
+    let received = client.wait_for(DEADLINE, |seen| {
+        matches!(seen, Seen::Message(data) if String::from_utf8_lossy(data).contains(r#""key":"native""#))
+    });
+    if received.is_none() {
+        node.fail("the foreign client never received the node's write");
+    }
+
+    // Several ping intervals later the client, which does not speak ping, is still connected.
+    std::thread::sleep(Duration::from_secs(3));
+    let status = node.status().join("\n");
+    assert!(
+        status.contains(&format!("  {} (subscribed to p2p-sync", client.peer_id)),
+        "the foreign client was disconnected:\n{status}"
+    );
+    assert!(!node.logged("ping failed"), "a ping failure was logged");
+}
+
+#[test]
+fn a_foreign_gossipsub_client_exchanges_writes_over_tcp() {
+    a_foreign_gossipsub_client_exchanges_writes("tcp");
+}
+
+#[test]
+fn a_foreign_gossipsub_client_exchanges_writes_over_quic() {
+    a_foreign_gossipsub_client_exchanges_writes("quic");
 }

@@ -226,6 +226,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             return false;
         }
         self.exchange(peer).heard_ms = now;
+        self.answered.insert(peer.clone());
         true
     }
 
@@ -480,11 +481,16 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     }
 
     /// Writes learnt by reconciliation are not gossiped again; instead the node reconciles with
-    /// its other peers, at once where no session is open, else as soon as that session ends. News so
+    /// its other peers that speak reconciliation, at once where no session is open, else as soon as that session ends. News so
     /// spreads hop by hop through the mesh after a heal, rather than waiting for anti-entropy.
     fn spread(&mut self, net: &mut dyn Transport<P>, from: &P) {
         let now = self.clock.monotonic_ms();
-        let others: Vec<P> = self.peers.iter().filter(|p| *p != from).cloned().collect();
+        let others: Vec<P> = self
+            .answered
+            .iter()
+            .filter(|&p| p != from && self.peers.contains(p))
+            .cloned()
+            .collect();
         for peer in others {
             if !self.start_sync(net, &peer) {
                 self.pending_syncs.entry(peer).or_insert(now);

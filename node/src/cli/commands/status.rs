@@ -42,22 +42,28 @@ pub fn format(status: &Status) -> String {
     }
     let _ = writeln!(text, "Connected peers ({}):", status.peers.len());
     for peer in &status.peers {
-        if !peer.p2p_sync {
-            let _ = writeln!(text, "  {} (not identified as a p2p-sync node)", peer.peer);
-            continue;
-        }
-        let topic = if peer.subscribed {
-            format!("subscribed to {TOPIC}")
-        } else {
-            format!("not subscribed to {TOPIC} yet")
+        let role = match (peer.mesh, peer.subscribed) {
+            (true, _) => format!("subscribed to {TOPIC}, mesh peer"),
+            (false, true) => format!("subscribed to {TOPIC}, gossip peer"),
+            (false, false) => format!("not subscribed to {TOPIC} yet"),
         };
-        let mesh = if peer.mesh { ", in mesh" } else { "" };
-        let _ = writeln!(text, "  {} ({topic}{mesh})", peer.peer);
+        let kind = if peer.p2p_sync {
+            ""
+        } else {
+            "; not identified as a p2p-sync node: gossip only"
+        };
+        let _ = writeln!(text, "  {} ({role}{kind})", peer.peer);
     }
     let mesh = status.peers.iter().filter(|peer| peer.mesh).count();
+    let gossip = status
+        .peers
+        .iter()
+        .filter(|peer| peer.subscribed && !peer.mesh)
+        .count();
     let _ = writeln!(
         text,
-        "Gossipsub mesh peers: {mesh} (connected p2p-sync peers are explicit Gossipsub peers and get every message directly)"
+        "Gossipsub mesh peers: {mesh}; other subscribed (gossip) peers: {gossip} \
+         (own writes go to every subscribed peer, others' are forwarded through the mesh)"
     );
     let _ = writeln!(
         text,
@@ -105,7 +111,7 @@ mod tests {
 
     #[test]
     fn status_shows_peers_keys_and_drops_by_reason() {
-        let (peer, stranger) = (PeerId::random(), PeerId::random());
+        let (peer, stranger, meshed) = (PeerId::random(), PeerId::random(), PeerId::random());
         let mut counters = Counters::default();
         counters.dropped.too_large = 2;
         counters.dropped.malformed = 1;
@@ -117,6 +123,12 @@ mod tests {
                     peer,
                     subscribed: true,
                     mesh: false,
+                    p2p_sync: true,
+                },
+                PeerStatus {
+                    peer: meshed,
+                    subscribed: true,
+                    mesh: true,
                     p2p_sync: true,
                 },
                 PeerStatus {
@@ -136,9 +148,12 @@ mod tests {
         let text = format(&status);
         assert!(text.contains("  /ip4/127.0.0.1/tcp/4002\n"));
         assert!(text.contains(&format!(
-            "Connected peers (2):\n  {peer} (subscribed to p2p-sync)\n  \
-             {stranger} (not identified as a p2p-sync node)\n"
+            "Connected peers (3):\n  {peer} (subscribed to p2p-sync, gossip peer)\n  \
+             {meshed} (subscribed to p2p-sync, mesh peer)\n  \
+             {stranger} (not subscribed to p2p-sync yet; not identified as a p2p-sync node: \
+             gossip only)\n"
         )));
+        assert!(text.contains("Gossipsub mesh peers: 1; other subscribed (gossip) peers: 1 "));
         assert!(text.contains("Keys: 3 (4 including deleted)\n"));
         assert!(text.contains("Mode: allow-list (1 peer)\n"), "{text}");
         assert!(

@@ -1,0 +1,263 @@
+//! Our libp2p behaviour in process, over libp2p-swarm-test's memory transport (no ports): the
+//! Gossipsub mesh forms with the configured degree among ten swarms and carries a write to all;
+//! a peer that speaks Gossipsub alone (no ping) stays connected and receives writes; the direct
+//! protocol refuses a frame over the receiver's limit and still carries one within it.
+
+use futures::future::select_all;
+use futures::StreamExt;
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
+use libp2p::swarm::{Swarm, SwarmEvent};
+use libp2p::{ping, request_response, PeerId};
+use libp2p_swarm_test::SwarmExt;
+use p2p_sync::net::behaviour::{
+    max_direct_frame_bytes, ping_shows_dead, Behaviour, BehaviourEvent, TOPIC,
+};
+use p2p_sync_core::Config;
+use std::time::Duration;
+use tokio::time::{timeout, Instant};
+
+/// The longest any test may wait for the swarms to reach a state.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A swarm running the node's behaviour with `config`, listening on a memory address.
+async fn node_swarm(config: &Config) -> Swarm<Behaviour> {
+    let mut swarm =
+        Swarm::new_ephemeral_tokio(|key| Behaviour::new(&key, config, false).expect("behaviour"));
+    swarm.listen().with_memory_addr_external().await;
+    swarm
+}
+
+/// What a swarm of ours does with an event here: accept every gossip message (the core's
+/// verdict is not under test) and report whether it was a message.
+fn accept_gossip(swarm: &mut Swarm<Behaviour>, event: SwarmEvent<BehaviourEvent>) -> bool {
+    if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+        propagation_source,
+        message_id,
+        ..
+    })) = event
+    {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(
+                &message_id,
+                &propagation_source,
+                MessageAcceptance::Accept,
+            );
+        return true;
+    }
+    false
+}
+
+/// Polls every swarm until `done` holds for them and the gossip messages each received
+/// meanwhile (checked after each event and every 100 ms); returns those counts. Fails at
+/// [`DEADLINE`].
+async fn run_until(
+    swarms: &mut [Swarm<Behaviour>],
+    mut done: impl FnMut(&[Swarm<Behaviour>], &[usize]) -> bool,
+) -> Vec<usize> {
+    let deadline = Instant::now() + DEADLINE;
+    let mut received = vec![0; swarms.len()];
+    while !done(swarms, &received) {
+        assert!(Instant::now() < deadline, "the swarms never got there");
+        let next = select_all(swarms.iter_mut().map(|swarm| swarm.select_next_some()));
+        if let Ok((event, index, _)) = timeout(Duration::from_millis(100), next).await {
+            if accept_gossip(&mut swarms[index], event) {
+                received[index] += 1;
+            }
+        }
+    }
+    received
+}
+
+fn mesh_size(swarm: &Swarm<Behaviour>) -> usize {
+    let topic = IdentTopic::new(TOPIC).hash();
+    swarm.behaviour().gossipsub.mesh_peers(&topic).count()
+}
+
+#[tokio::test]
+async fn the_mesh_forms_with_the_configured_degree_and_carries_a_write_to_all() {
+    // A degree well below the nine peers each swarm has, so a flooding (explicit-peer) set-up
+    // with nine mesh peers, or none, fails.
+    let config = Config {
+        mesh_n: 3,
+        mesh_n_low: 2,
+        mesh_n_high: 4,
+        gossip_heartbeat_ms: 100,
+        ..Config::default()
+    };
+    let mut swarms = Vec::new();
+    for _ in 0..10 {
+        let mut swarm = node_swarm(&config).await;
+        for other in &mut swarms {
+            swarm.connect(other).await;
+        }
+        swarms.push(swarm);
+    }
+    let within_bounds = |swarms: &[Swarm<Behaviour>]| {
+        swarms
+            .iter()
+            .all(|swarm| (config.mesh_n_low..=config.mesh_n_high).contains(&mesh_size(swarm)))
+    };
+    run_until(&mut swarms, |swarms, _| within_bounds(swarms)).await;
+    // Heartbeats keep repairing the mesh (a peer pruned elsewhere may dip below D_low for a
+    // moment): it comes back within bounds rather than passing through them once.
+    let settle = Instant::now() + Duration::from_secs(1);
+    run_until(&mut swarms, |_, _| Instant::now() >= settle).await;
+    run_until(&mut swarms, |swarms, _| within_bounds(swarms)).await;
+    for swarm in &swarms {
+        assert_eq!(
+            swarm.connected_peers().count(),
+            9,
+            "every pair stays connected"
+        );
+    }
+
+    swarms[0]
+        .behaviour_mut()
+        .gossipsub
+        .publish(IdentTopic::new(TOPIC), b"a write".to_vec())
+        .expect("publish");
+    let received = run_until(&mut swarms, |_, received| {
+        received[1..].iter().all(|&copies| copies > 0)
+    })
+    .await;
+    assert_eq!(received[0], 0, "the author received its own write");
+}
+
+/// A foreign peer: Gossipsub alone, with the library's defaults.
+fn foreign_swarm() -> Swarm<gossipsub::Behaviour> {
+    Swarm::new_ephemeral_tokio(|key| {
+        let config = gossipsub::ConfigBuilder::default()
+            .build()
+            .expect("Gossipsub config");
+        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key), config)
+            .expect("Gossipsub")
+    })
+}
+
+#[tokio::test]
+async fn a_peer_without_ping_stays_connected_and_receives_writes() {
+    let config = Config::default();
+    let mut node = node_swarm(&config).await;
+    let mut foreign = foreign_swarm();
+    let topic = IdentTopic::new(TOPIC);
+    foreign.behaviour_mut().subscribe(&topic).unwrap();
+    foreign.connect(&mut node).await;
+    let foreign_id = *foreign.local_peer_id();
+
+    // Several ping intervals, in which the node's ping to the foreign peer is refused.
+    let node_id = *node.local_peer_id();
+    let until = Instant::now() + Duration::from_secs(4);
+    let mut subscribed = false;
+    while Instant::now() < until {
+        tokio::select! {
+            event = node.select_next_some() => match event {
+                // What the node's driver does with a ping outcome.
+                SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { connection, result, .. }))
+                    if ping_shows_dead(&result) => {
+                    node.close_connection(connection);
+                }
+                SwarmEvent::ConnectionClosed { .. } => {
+                    panic!("the node closed the connection: {event:?}");
+                }
+                _ => {}
+            },
+            event = foreign.select_next_some() => {
+                if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, .. }) = event {
+                    subscribed |= peer_id == node_id;
+                }
+            }
+            () = tokio::time::sleep_until(until) => {}
+        }
+    }
+    assert!(subscribed, "the foreign peer never saw the node subscribe");
+    assert!(
+        node.is_connected(&foreign_id),
+        "the foreign peer was dropped"
+    );
+
+    node.behaviour_mut()
+        .gossipsub
+        .publish(topic, b"from the node".to_vec())
+        .expect("publish");
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        tokio::select! {
+            _ = node.select_next_some() => {}
+            event = foreign.select_next_some() => {
+                if let SwarmEvent::Behaviour(gossipsub::Event::Message { message, .. }) = event {
+                    assert_eq!(message.data, b"from the node");
+                    break;
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => panic!("the write never arrived"),
+        }
+    }
+}
+
+/// Sends `size` bytes from `sender` to `receiver` on the direct protocol and waits for the
+/// sender's outcome (acknowledged or failed); returns whether the receiver got them.
+async fn direct_arrives(
+    sender: &mut Swarm<Behaviour>,
+    receiver: &mut Swarm<Behaviour>,
+    size: usize,
+) -> bool {
+    let receiver_id: PeerId = *receiver.local_peer_id();
+    sender
+        .behaviour_mut()
+        .direct
+        .send_request(&receiver_id, vec![7; size]);
+    let deadline = Instant::now() + DEADLINE;
+    let (mut arrived, mut sender_done) = (false, false);
+    while !sender_done {
+        tokio::select! {
+            event = sender.select_next_some() => {
+                sender_done = matches!(
+                    event,
+                    SwarmEvent::Behaviour(BehaviourEvent::Direct(
+                        request_response::Event::Message { .. }
+                            | request_response::Event::OutboundFailure { .. },
+                    ))
+                );
+            }
+            event = receiver.select_next_some() => {
+                if let SwarmEvent::Behaviour(BehaviourEvent::Direct(
+                    request_response::Event::Message {
+                        message: request_response::Message::Request { request, channel, .. },
+                        ..
+                    },
+                )) = event
+                {
+                    assert_eq!(request.len(), size);
+                    let _ = receiver.behaviour_mut().direct.send_response(channel, Vec::new());
+                    arrived = true;
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => panic!("no outcome for {size} bytes"),
+        }
+    }
+    arrived
+}
+
+#[tokio::test]
+async fn the_direct_protocol_refuses_a_frame_over_the_receivers_limit() {
+    let small = Config {
+        max_message_bytes: 1024,
+        ..Config::default()
+    };
+    let limit = max_direct_frame_bytes(&small);
+    let mut receiver = node_swarm(&small).await;
+    let mut sender = node_swarm(&Config::default()).await;
+    sender.connect(&mut receiver).await;
+
+    assert!(
+        !direct_arrives(&mut sender, &mut receiver, limit + 1).await,
+        "a frame over the limit arrived"
+    );
+    assert!(
+        direct_arrives(&mut sender, &mut receiver, limit).await,
+        "a frame at the limit was refused"
+    );
+    assert!(sender.is_connected(receiver.local_peer_id()));
+}
