@@ -28,6 +28,7 @@ async fn start_node(data_dir: &Path, dial: Vec<Multiaddr>) -> Node {
         dial,
         mdns: false,
         config: Config::default(),
+        clock_offset_ms: 0,
     })
     .await
     .expect("the node starts")

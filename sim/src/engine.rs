@@ -10,7 +10,7 @@ use crate::expect;
 use crate::network::{Loss, Network, Route};
 use crate::node::SimNode;
 use crate::queue::Queue;
-use crate::report::{ConvergenceReport, Failure, NodeReport, Report, Traffic};
+use crate::report::{content_digest, ConvergenceReport, Failure, NodeReport, Report, Traffic};
 use crate::scenario::{Action, Attack, Scenario, Writes};
 use crate::topology;
 use crate::trace::Trace;
@@ -596,12 +596,14 @@ impl<'a> Simulation<'a> {
             .enumerate()
             .map(|(index, node)| {
                 let store = node.store();
+                let live = store.live().expect("the store reads");
                 NodeReport {
                     name: self.names[index].clone(),
                     up: node.core.is_some(),
                     peers: self.net.degree(index),
                     digest: format!("{:016x}", digest(store).expect("the store reads")),
-                    keys: store.live().expect("the store reads").len(),
+                    content: content_digest(&live),
+                    keys: live.len(),
                     writes: store.summary().count,
                     counters: node.counters(),
                     traffic: Traffic {

@@ -66,6 +66,7 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
         dial: args.dial,
         mdns: !args.no_mdns,
         config: Config::default(),
+        clock_offset_ms: args.clock_offset_ms,
     })
     .await?;
     print!("{}", banner(&node, &data_dir));

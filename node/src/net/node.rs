@@ -43,6 +43,9 @@ pub struct Options {
     pub mdns: bool,
     /// The core's limits and intervals.
     pub config: Config,
+    /// How far the node's wall clock runs ahead of the system's, in ms (negative: behind); 0
+    /// except in tests that play a skewed clock.
+    pub clock_offset_ms: i64,
 }
 
 /// Why a node could not start. Each reads as one line.
@@ -168,7 +171,7 @@ impl Node {
             peer_id.to_string(),
             options.config,
             store,
-            SystemClock::new(),
+            SystemClock::with_offset_ms(options.clock_offset_ms),
             rand::random(),
         );
         let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
