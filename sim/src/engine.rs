@@ -602,7 +602,7 @@ impl<'a> Simulation<'a> {
                     up: node.core.is_some(),
                     peers: self.net.degree(index),
                     digest: format!("{:016x}", digest(store).expect("the store reads")),
-                    content: content_digest(&live),
+                    content: format!("{:016x}", content_digest(&live)),
                     keys: live.len(),
                     writes: store.summary().count,
                     counters: node.counters(),

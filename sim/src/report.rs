@@ -149,7 +149,7 @@ pub fn failure_text(file: &str, seed: u64, failures: &[Failure], replay: &str) -
 }
 
 /// A digest of live `(key, value)` pairs in key order: equal digests mean equal `list` output.
-pub fn content_digest(items: &[(String, String)]) -> String {
+pub fn content_digest(items: &[(String, String)]) -> u64 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     for (key, value) in items {
         for part in [key, value] {
@@ -157,7 +157,7 @@ pub fn content_digest(items: &[(String, String)]) -> String {
             hasher.update(part.as_bytes());
         }
     }
-    format!("{:016x}", hasher.digest())
+    hasher.digest()
 }
 
 fn time_or(ms: Option<u64>, none: &str) -> String {

@@ -7,6 +7,8 @@
 
 #[path = "../common/driver.rs"]
 mod driver;
+#[allow(dead_code)] // shared with the LAN scenario runner, which uses more of it
+#[path = "../../../lab/src/netns.rs"]
 mod netns;
 mod run;
 
@@ -39,7 +41,7 @@ fn report(line: &str) {
 
 /// The LAN, or `None` after saying why the test is skipped; in CI a missing capability fails.
 fn lan_or_skip() -> Option<Lan> {
-    match Lan::create(HOSTS) {
+    match Lan::create("lan", HOSTS) {
         Ok(lan) => Some(lan),
         Err(reason) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
             panic!("CI must run the LAN test, but it cannot build its namespaces: {reason}")
