@@ -1,6 +1,7 @@
 //! Drives one `p2p-sync-hostile` process (an attacker in its own namespace): starts it, waits
 //! until every node it dialled has subscribed, and hands it payloads to publish.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -14,6 +15,8 @@ const READY_DEADLINE: Duration = Duration::from_secs(30);
 pub struct Attacker {
     child: Child,
     stdin: ChildStdin,
+    /// The PeerId that signs what goes to every node (`all`) or to node N only (`N`).
+    identities: BTreeMap<String, String>,
 }
 
 impl Attacker {
@@ -49,17 +52,38 @@ impl Attacker {
             let _ = tx.send(line);
         });
         let stdin = child.stdin.take().expect("piped stdin");
-        let attacker = Attacker { child, stdin };
+        let mut attacker = Attacker {
+            child,
+            stdin,
+            identities: BTreeMap::new(),
+        };
         match rx.recv_timeout(READY_DEADLINE) {
-            Ok(line) if line.starts_with("ready") => Ok(attacker),
+            Ok(line) if line.starts_with("ready ") => {
+                attacker.identities = line
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|pair| pair.split_once('='))
+                    .map(|(target, id)| (target.to_string(), id.to_string()))
+                    .collect();
+                Ok(attacker)
+            }
             _ => Err("the attacker did not connect to every node in time".into()),
         }
+    }
+
+    fn target(to: Option<usize>) -> String {
+        to.map_or_else(|| "all".to_string(), |node| node.to_string())
+    }
+
+    /// The PeerId that signs messages for `to` (one node, or every node).
+    pub fn identity(&self, to: Option<usize>) -> &str {
+        self.identities.get(&Self::target(to)).map_or("", String::as_str)
     }
 
     /// Publishes `payload` to node `to`'s own connection (one of the `solos`), or to every
     /// node it is connected to.
     pub fn publish(&mut self, to: Option<usize>, payload: &[u8]) -> Result<(), String> {
-        let target = to.map_or_else(|| "all".to_string(), |node| node.to_string());
+        let target = Self::target(to);
         let hex: String = payload.iter().map(|byte| format!("{byte:02x}")).collect();
         writeln!(self.stdin, "publish {target} {hex}")
             .and_then(|()| self.stdin.flush())

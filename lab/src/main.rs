@@ -32,6 +32,9 @@ struct Common {
     /// The p2p-sync-hostile binary [default: next to this one]
     #[arg(long, value_name = "PATH")]
     hostile_bin: Option<PathBuf>,
+    /// Keeps each run's data directories and node logs (the path goes to stderr).
+    #[arg(long)]
+    keep: bool,
 }
 
 #[derive(Subcommand)]
@@ -68,6 +71,7 @@ fn options(common: &Common) -> Options {
     };
     Options {
         seed: common.seed,
+        keep: common.keep,
         time_scale: common.time_scale,
         binaries: Binaries {
             node: common.node_bin.clone().unwrap_or_else(|| sibling("p2p-sync")),

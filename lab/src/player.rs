@@ -26,6 +26,8 @@ pub struct Options {
     pub time_scale: f64,
     /// The programs.
     pub binaries: Binaries,
+    /// Keep the data directories and logs (their path goes to stderr).
+    pub keep: bool,
 }
 
 /// What became of a run that could start.
@@ -95,19 +97,27 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
     interrupt::install();
     let seed = options.seed.unwrap_or(scenario.seed);
     let setup = Instant::now();
-    let mut world = World::build(scenario, options.binaries.clone(), seed).map_err(|e| match e {
-        BuildError::Host(reason) => RunError::CannotRun(reason),
-        BuildError::Nodes(reason) => RunError::Broken(reason),
+    // A signal also ends the nodes (they share the terminal's process group), so any error
+    // after one is the interruption.
+    let interrupted = |error| match interrupt::check() {
+        Err(Interrupted) => RunError::Interrupted,
+        Ok(()) => error,
+    };
+    let mut world = World::build(scenario, options.binaries.clone(), seed).map_err(|e| {
+        interrupted(match e {
+            BuildError::Host(reason) => RunError::CannotRun(reason),
+            BuildError::Nodes(reason) => RunError::Broken(reason),
+        })
     })?;
     let setup_ms = setup.elapsed().as_millis() as u64;
+    if options.keep {
+        world.keep_files();
+        eprintln!("keeping the data directories and logs in {}", world.dir().display());
+    }
     let result = steps(scenario, options.time_scale, &mut world);
     let (passed, failures, convergence, ended_at_ms) = match result {
         Ok(done) => done,
-        Err(error) => {
-            eprintln!("the run's data directories and logs: {}", world.dir().display());
-            let _ = std::io::Write::flush(&mut std::io::stderr());
-            return Err(error);
-        }
+        Err(error) => return Err(interrupted(error)),
     };
     let names = scenario.names();
     let mut nodes = Vec::new();

@@ -77,9 +77,13 @@ impl<'a> World<'a> {
     ) -> Result<Self, BuildError> {
         let hosts = scenario.nodes + scenario.attackers;
         let lan = Lan::create("lab", hosts).map_err(BuildError::Host)?;
+        // Stores live in memory when the machine has a tmpfs, as in the simulator: the LAN world
+        // is about the network, and fsync on a busy disk would pace every write.
+        let shm = std::path::Path::new("/dev/shm");
+        let parent = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
         let dir = tempfile::Builder::new()
             .prefix("p2p-sync-lab-")
-            .tempdir()
+            .tempdir_in(parent)
             .map_err(|error| BuildError::Host(format!("cannot make a directory: {error}")))?;
         let base_offset = scenario.start_ms as i64 - real_now_ms();
         let mut offsets = vec![base_offset; scenario.nodes];
@@ -116,6 +120,11 @@ impl<'a> World<'a> {
         self.dir.path()
     }
 
+    /// Leaves the data directories and logs in place when the world drops (`--keep`).
+    pub fn keep_files(&mut self) {
+        self.dir.disable_cleanup(true);
+    }
+
     fn command(&self, node: usize, isolated: bool) -> Command {
         let mut command = Command::new("ip");
         command
@@ -125,7 +134,10 @@ impl<'a> World<'a> {
             .arg("--data-dir")
             .arg(self.dir.path().join(format!("n{node}")))
             .arg(format!("--clock-offset-ms={}", self.offsets[node]))
-            .env("RUST_LOG", "info");
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            );
         if isolated {
             command.args(["--no-mdns", "--port", "0", "--listen-ip", "127.0.0.1"]);
         } else {
@@ -307,8 +319,9 @@ impl<'a> World<'a> {
     fn attack(&mut self, attack: &Attack, index: u64) -> Result<(), String> {
         let name = self.scenario.name_of(attack.from);
         let wall_ms = (real_now_ms() + self.base_offset).max(0) as u64;
-        let bytes = payload(&attack.kind, &name, index, wall_ms);
         let attacker = &mut self.attackers[attack.from - self.scenario.nodes];
+        let origin = attacker.identity(attack.to).to_string();
+        let bytes = payload(&attack.kind, &name, &origin, index, wall_ms);
         attacker.publish(attack.to, &bytes)
     }
 }

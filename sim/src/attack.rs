@@ -5,8 +5,16 @@ use crate::scenario::AttackKind;
 use p2p_sync::core::wire::{encode_write, format_timestamp};
 use p2p_sync::core::{Hlc, Version, Write};
 
-/// Message number `index` of an attack of `kind` by `attacker` at wall time `wall_ms`.
-pub fn payload(kind: &AttackKind, attacker: &str, index: u64, wall_ms: u64) -> Vec<u8> {
+/// Message number `index` of an attack of `kind` by `attacker` at wall time `wall_ms`; writes
+/// name `origin` as their author (the attacker's name in the simulator, its PeerId on a real
+/// network: nodes refuse gossip whose origin is not the peer that signed it).
+pub fn payload(
+    kind: &AttackKind,
+    attacker: &str,
+    origin: &str,
+    index: u64,
+    wall_ms: u64,
+) -> Vec<u8> {
     match kind {
         AttackKind::Flood => encode_write(&Write {
             key: format!("flood-{attacker}-{index}"),
@@ -16,7 +24,7 @@ pub fn payload(kind: &AttackKind, attacker: &str, index: u64, wall_ms: u64) -> V
                     wall_ms,
                     counter: 0,
                 },
-                origin: attacker.to_string(),
+                origin: origin.to_string(),
             },
         }),
         AttackKind::Oversized(bytes) => oversized(*bytes, wall_ms),
@@ -54,7 +62,7 @@ mod tests {
     fn oversized_messages_have_exactly_the_size_asked_for() {
         for bytes in [5, 100, 10_000_000] {
             assert_eq!(
-                payload(&AttackKind::Oversized(bytes), "a0", 0, 0).len(),
+                payload(&AttackKind::Oversized(bytes), "a0", "a0", 0, 0).len(),
                 bytes
             );
         }
@@ -62,8 +70,8 @@ mod tests {
 
     #[test]
     fn flood_writes_are_distinct() {
-        let one = payload(&AttackKind::Flood, "a0", 1, 0);
-        let two = payload(&AttackKind::Flood, "a0", 2, 0);
+        let one = payload(&AttackKind::Flood, "a0", "a0", 1, 0);
+        let two = payload(&AttackKind::Flood, "a0", "a0", 2, 0);
         assert_ne!(one, two);
     }
 }

@@ -296,8 +296,8 @@ impl<'a> Simulation<'a> {
     fn attack(&mut self, attack: &Attack, index: u64) {
         let from = attack.from;
         let wall_ms = self.scenario.start_ms + self.now();
-        let payload: Rc<[u8]> =
-            attack::payload(&attack.kind, &self.names[from], index, wall_ms).into();
+        let name = &self.names[from];
+        let payload: Rc<[u8]> = attack::payload(&attack.kind, name, name, index, wall_ms).into();
         let id = self.new_message_id();
         let targets: Vec<(usize, Route)> = self
             .net

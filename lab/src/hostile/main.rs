@@ -3,9 +3,12 @@
 //! publishes exactly the bytes it is told to on the `p2p-sync` topic, following no rules.
 //!
 //! `p2p-sync-hostile --peer ADDR… [--solo N]…`: one swarm dials every `--peer`; each `--solo N`
-//! adds a swarm (same identity) connected to peer N only, for attacks aimed at one node. It
-//! prints `ready` once every swarm's peers have subscribed to the topic, then reads lines
-//! `publish all HEX` or `publish N HEX` from standard input until it closes.
+//! adds a swarm connected to peer N only, for attacks aimed at one node. That swarm has an
+//! identity of its own: a node tells a second connection of a peer nothing about its topics,
+//! so a swarm sharing the first one's identity could not publish. Once every swarm's peers
+//! have subscribed to the topic it prints `ready all=PEERID N=PEERID…` (who signs what goes
+//! to whom), then reads lines `publish all HEX` or `publish N HEX` from standard input until
+//! it closes.
 
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic};
@@ -140,12 +143,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let key = Keypair::generate_ed25519();
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
     let mut targets: BTreeMap<String, mpsc::UnboundedSender<Vec<u8>>> = BTreeMap::new();
+    let mut identities = Vec::new();
     let groups = std::iter::once(("all".to_string(), peers.clone()))
         .chain(solos.iter().map(|&solo| (solo.to_string(), vec![peers[solo].clone()])));
     for (name, group) in groups {
+        let key = Keypair::generate_ed25519();
         let swarm = match swarm(&key) {
             Ok(swarm) => swarm,
             Err(error) => {
@@ -154,13 +158,14 @@ async fn main() -> ExitCode {
             }
         };
         let (tx, rx) = mpsc::unbounded_channel();
+        identities.push(format!("{name}={}", key.public().to_peer_id()));
         targets.insert(name, tx);
         tokio::spawn(serve(swarm, group, ready_tx.clone(), rx));
     }
     for _ in 0..targets.len() {
         ready.recv().await;
     }
-    println!("ready {}", key.public().to_peer_id());
+    println!("ready {}", identities.join(" "));
     let (lines_tx, mut lines) = mpsc::unbounded_channel();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines().map_while(Result::ok) {
