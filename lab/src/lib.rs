@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`netns`]: the namespaces, veths and bridge (shared with node/tests/lan).
 //! - [`cuts`]: partitions and one-way cuts as nftables rules; [`shaping`]: `tc netem`.
-//! - [`process`]: one real node driven through stdin/stdout; [`attacker`]: the hostile client.
+//! - [`process`]: one real node driven through stdin/stdout; [`attacker`]: the hostile client;
+//!   [`identity`]: node keys whose PeerIds sort like `n0 < n1 < …`.
 //! - [`world`]: the LAN, its nodes and attackers, and what each step does to them.
 //! - [`expect`]: `expect` steps read from `get`, `list` and `status`.
 //! - [`player`]: the timeline of steps in real time; [`report`]: its outcome.
@@ -16,6 +17,7 @@ pub mod compare;
 pub mod cuts;
 pub mod expect;
 pub mod host;
+pub mod identity;
 pub mod interrupt;
 pub mod netns;
 pub mod player;

@@ -7,6 +7,7 @@
 
 use crate::attacker::Attacker;
 use crate::cuts::Cuts;
+use crate::identity;
 use crate::netns::Lan;
 use crate::process::NodeProcess;
 use crate::shaping;
@@ -105,6 +106,12 @@ impl<'a> World<'a> {
             network: scenario.network,
             rng: ChaCha8Rng::seed_from_u64(seed),
         };
+        for (node, key) in identity::ordered_keys(scenario.nodes, &mut world.rng)
+            .iter()
+            .enumerate()
+        {
+            identity::install(key, &world.data_dir(node)).map_err(BuildError::Host)?;
+        }
         shaping::apply(&world.lan, hosts, &world.network)
             .map_err(|error| BuildError::Host(format!("cannot shape the network: {error}")))?;
         let started = (0..scenario.nodes).try_for_each(|node| world.start_node(node));
@@ -132,7 +139,7 @@ impl<'a> World<'a> {
             .arg(&self.binaries.node)
             .arg("start")
             .arg("--data-dir")
-            .arg(self.dir.path().join(format!("n{node}")))
+            .arg(self.data_dir(node))
             .arg(format!("--clock-offset-ms={}", self.offsets[node]))
             .env(
                 "RUST_LOG",
@@ -144,6 +151,10 @@ impl<'a> World<'a> {
             command.args(["--port", &PORT.to_string()]);
         }
         command
+    }
+
+    fn data_dir(&self, node: usize) -> PathBuf {
+        self.dir.path().join(format!("n{node}"))
     }
 
     fn log(&self, name: &str) -> PathBuf {
