@@ -77,7 +77,9 @@ impl Attacker {
 
     /// The PeerId that signs messages for `to` (one node, or every node).
     pub fn identity(&self, to: Option<usize>) -> &str {
-        self.identities.get(&Self::target(to)).map_or("", String::as_str)
+        self.identities
+            .get(&Self::target(to))
+            .map_or("", String::as_str)
     }
 
     /// Publishes `payload` to node `to`'s own connection (one of the `solos`), or to every

@@ -85,7 +85,8 @@ pub fn row(file: &str, options: &Options) -> Result<Row, String> {
             row.lan_converge = show(report.time_to_converge_ms());
             let same = sim.nodes.iter().zip(&report.nodes).all(|(sim, lan)| {
                 !(sim.up && lan.up)
-                    || lan.content.map(|digest| format!("{digest:016x}")) == Some(sim.content.clone())
+                    || lan.content.map(|digest| format!("{digest:016x}"))
+                        == Some(sim.content.clone())
             });
             row.same_lists = if same { "yes" } else { "no" }.into();
         }
@@ -116,7 +117,9 @@ pub fn table(rows: &[Row]) -> String {
             row.lan_seconds
         );
     }
-    let played = rows.iter().filter(|row| matches!(row.lan.as_str(), "pass" | "FAIL"));
+    let played = rows
+        .iter()
+        .filter(|row| matches!(row.lan.as_str(), "pass" | "FAIL"));
     let agree = played.clone().filter(|row| !row.differs()).count();
     let total: f64 = rows.iter().map(|row| row.lan_seconds).sum();
     let _ = writeln!(

@@ -49,7 +49,11 @@ impl Cuts {
                 }
             }
         }
-        pairs.extend(self.oneway.iter().map(|(a, b)| (a.as_slice(), b.as_slice())));
+        pairs.extend(
+            self.oneway
+                .iter()
+                .map(|(a, b)| (a.as_slice(), b.as_slice())),
+        );
         let mut script = format!(
             "table bridge {TABLE}\ndelete table bridge {TABLE}\ntable bridge {TABLE} {{\n  \
              chain forward {{\n    type filter hook forward priority 0; policy accept;\n"
@@ -69,7 +73,10 @@ impl Cuts {
 
 /// `{ "port0", "port3" }`: the switch ports of `hosts`.
 fn ports(hosts: &[usize]) -> String {
-    let names: Vec<String> = hosts.iter().map(|&h| format!("\"{}\"", Lan::port(h))).collect();
+    let names: Vec<String> = hosts
+        .iter()
+        .map(|&h| format!("\"{}\"", Lan::port(h)))
+        .collect();
     format!("{{ {} }}", names.join(", "))
 }
 

@@ -47,7 +47,10 @@ mod tests {
             .collect();
         assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
         let mut again = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let first = ordered_keys(5, &mut again)[0].public().to_peer_id().to_string();
+        let first = ordered_keys(5, &mut again)[0]
+            .public()
+            .to_peer_id()
+            .to_string();
         assert_eq!(first, ids[0]);
     }
 }

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(version, about = "Plays p2p-sync scenario files on real nodes in network namespaces")]
+#[command(
+    version,
+    about = "Plays p2p-sync scenario files on real nodes in network namespaces"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -74,7 +77,10 @@ fn options(common: &Common) -> Options {
         keep: common.keep,
         time_scale: common.time_scale,
         binaries: Binaries {
-            node: common.node_bin.clone().unwrap_or_else(|| sibling("p2p-sync")),
+            node: common
+                .node_bin
+                .clone()
+                .unwrap_or_else(|| sibling("p2p-sync")),
             hostile: common
                 .hostile_bin
                 .clone()
@@ -133,7 +139,9 @@ fn compare(files: &[String], options: &Options) -> ExitCode {
         }
     }
     print!("{}", compare::table(&rows));
-    let bad = rows.iter().any(|row| row.differs() || row.lan.starts_with("broken"));
+    let bad = rows
+        .iter()
+        .any(|row| row.differs() || row.lan.starts_with("broken"));
     ExitCode::from(if bad { 1 } else { 0 })
 }
 

@@ -123,7 +123,11 @@ impl Lan {
     /// Runs `program ARGS` inside the switch's namespace, with `input` on its standard input.
     pub fn in_switch(&self, program: &str, args: &[&str], input: &str) -> Result<String, String> {
         let switch = self.switch();
-        run("ip", &[&["netns", "exec", &switch, program], args].concat(), input)
+        run(
+            "ip",
+            &[&["netns", "exec", &switch, program], args].concat(),
+            input,
+        )
     }
 
     /// The namespace of host `host`.
@@ -161,7 +165,8 @@ impl Lan {
     /// or up, and its `eth0` loses or regains carrier.
     pub fn plug(&self, host: usize, up: bool) {
         let state = if up { "up" } else { "down" };
-        ip_in(&self.switch(), &["link", "set", &Self::port(host), state]).expect("set a switch port");
+        ip_in(&self.switch(), &["link", "set", &Self::port(host), state])
+            .expect("set a switch port");
     }
 
     /// The namespaces named with `prefix` (see [`Lan::prefix`]) that exist.

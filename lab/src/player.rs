@@ -112,7 +112,10 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
     let setup_ms = setup.elapsed().as_millis() as u64;
     if options.keep {
         world.keep_files();
-        eprintln!("keeping the data directories and logs in {}", world.dir().display());
+        eprintln!(
+            "keeping the data directories and logs in {}",
+            world.dir().display()
+        );
     }
     let result = steps(scenario, options.time_scale, &mut world);
     let (passed, failures, convergence, ended_at_ms) = match result {
@@ -121,11 +124,14 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
     };
     let names = scenario.names();
     let mut nodes = Vec::new();
-    for index in 0..scenario.nodes {
-        let list = world.live().find(|(i, _)| *i == index).map(|(_, node)| node.list());
+    for (index, name) in names.iter().take(scenario.nodes).enumerate() {
+        let list = world
+            .live()
+            .find(|(i, _)| *i == index)
+            .map(|(_, node)| node.list());
         let list = list.transpose().map_err(RunError::Broken)?;
         nodes.push(NodeSummary {
-            name: names[index].clone(),
+            name: name.clone(),
             up: list.is_some(),
             keys: list.as_ref().map(Vec::len),
             content: list.as_deref().map(p2p_sync_sim::report::content_digest),
@@ -165,7 +171,9 @@ fn steps(scenario: &Scenario, scale: f64, world: &mut World) -> Result<Played, R
         let due = start + Duration::from_secs_f64(at_ms as f64 * scale / 1000.0);
         while Instant::now() < due {
             if Instant::now() >= next_sample {
-                convergence.sample(world, &names, now_ms()).map_err(RunError::Broken)?;
+                convergence
+                    .sample(world, &names, now_ms())
+                    .map_err(RunError::Broken)?;
                 next_sample = Instant::now() + SAMPLE;
             }
             interrupt::sleep_until(due.min(next_sample))?;
@@ -185,12 +193,16 @@ fn steps(scenario: &Scenario, scale: f64, world: &mut World) -> Result<Played, R
                 }
                 None
             }
-            Action::Writes(writes) => Some((writes.count.div_ceil(writes.batch), writes.interval_ms)),
+            Action::Writes(writes) => {
+                Some((writes.count.div_ceil(writes.batch), writes.interval_ms))
+            }
             Action::Attack(attack) => Some((attack.count, attack.interval_ms)),
             _ => None,
         };
         if !matches!(step.action, Action::Expect(_)) {
-            world.act(&step.action, repetition).map_err(RunError::Broken)?;
+            world
+                .act(&step.action, repetition)
+                .map_err(RunError::Broken)?;
         }
         if matches!(step.action, Action::Heal | Action::Restart(_)) {
             convergence.last_recovery = Some(at_ms);
@@ -198,11 +210,18 @@ fn steps(scenario: &Scenario, scale: f64, world: &mut World) -> Result<Played, R
         }
         if let Some((count, interval_ms)) = repeat {
             if repetition + 1 < count {
-                queue.push(Reverse((at_ms + interval_ms, sequence, index, repetition + 1)));
+                queue.push(Reverse((
+                    at_ms + interval_ms,
+                    sequence,
+                    index,
+                    repetition + 1,
+                )));
                 sequence += 1;
             }
         }
     }
-    convergence.sample(world, &names, now_ms()).map_err(RunError::Broken)?;
+    convergence
+        .sample(world, &names, now_ms())
+        .map_err(RunError::Broken)?;
     Ok((passed, failures, convergence, ended_at_ms))
 }

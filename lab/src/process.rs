@@ -69,7 +69,10 @@ impl NodeProcess {
         if line == expected {
             Ok(())
         } else {
-            Err(format!("node {}: expected {expected:?}, got {line:?}", self.name))
+            Err(format!(
+                "node {}: expected {expected:?}, got {line:?}",
+                self.name
+            ))
         }
     }
 
@@ -109,7 +112,10 @@ impl NodeProcess {
         if reply == format!("✗ Not found: {key}") {
             return Ok(None);
         }
-        Err(format!("node {}: unexpected reply to get: {reply}", self.name))
+        Err(format!(
+            "node {}: unexpected reply to get: {reply}",
+            self.name
+        ))
     }
 
     /// `list`: every live key and value, in key order.
@@ -134,7 +140,11 @@ impl NodeProcess {
     /// `status`: every line of it (the last is always `Dropped messages: …`).
     pub fn status(&mut self) -> Result<Vec<String>, String> {
         let mut lines = vec![self.ask("status")?];
-        while !lines.last().expect("one line").starts_with("Dropped messages: ") {
+        while !lines
+            .last()
+            .expect("one line")
+            .starts_with("Dropped messages: ")
+        {
             lines.push(self.line()?);
         }
         Ok(lines)

@@ -70,7 +70,11 @@ impl LanReport {
 
 impl fmt::Display for LanReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "scenario {} ({}) on the LAN, seed {}", self.scenario, self.file, self.seed)?;
+        writeln!(
+            f,
+            "scenario {} ({}) on the LAN, seed {}",
+            self.scenario, self.file, self.seed
+        )?;
         writeln!(
             f,
             "nodes connected after {} ms of setup; ran to {}; expectations: {} passed, {} failed",
@@ -83,20 +87,30 @@ impl fmt::Display for LanReport {
         writeln!(
             f,
             "converged: {}, since {}; last heal/restart {}; converged {} after it",
-            if self.converged_since_ms.is_some() { "yes" } else { "no" },
+            if self.converged_since_ms.is_some() {
+                "yes"
+            } else {
+                "no"
+            },
             show(self.converged_since_ms),
             show(self.last_recovery_ms),
             show(self.time_to_converge_ms()),
         )?;
-        writeln!(f, "{:<5} {:>2} {:>6} {:<16}", "node", "up", "keys", "list digest")?;
+        writeln!(
+            f,
+            "{:<5} {:>2} {:>6} {:<16}",
+            "node", "up", "keys", "list digest"
+        )?;
         for node in &self.nodes {
             writeln!(
                 f,
                 "{:<5} {:>2} {:>6} {:<16}",
                 node.name,
                 if node.up { "y" } else { "n" },
-                node.keys.map_or_else(|| "-".to_string(), |keys| keys.to_string()),
-                node.content.map_or_else(|| "-".to_string(), |digest| format!("{digest:016x}")),
+                node.keys
+                    .map_or_else(|| "-".to_string(), |keys| keys.to_string()),
+                node.content
+                    .map_or_else(|| "-".to_string(), |digest| format!("{digest:016x}")),
             )?;
         }
         Ok(())

@@ -54,9 +54,6 @@ mod tests {
             loss: 0.05,
             duplicate: 0.0,
         };
-        assert_eq!(
-            netem(&params).unwrap().join(" "),
-            "delay 20ms 10ms loss 5%"
-        );
+        assert_eq!(netem(&params).unwrap().join(" "), "delay 20ms 10ms loss 5%");
     }
 }

@@ -81,7 +81,11 @@ impl<'a> World<'a> {
         // Stores live in memory when the machine has a tmpfs, as in the simulator: the LAN world
         // is about the network, and fsync on a busy disk would pace every write.
         let shm = std::path::Path::new("/dev/shm");
-        let parent = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let parent = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
         let dir = tempfile::Builder::new()
             .prefix("p2p-sync-lab-")
             .tempdir_in(parent)
@@ -184,7 +188,8 @@ impl<'a> World<'a> {
             let name = self.scenario.name_of(attacker);
             let namespace = self.lan.namespace(attacker);
             let log = self.log(&name);
-            let process = Attacker::start(&self.binaries.hostile, &namespace, &peers, &solos, &log)?;
+            let process =
+                Attacker::start(&self.binaries.hostile, &namespace, &peers, &solos, &log)?;
             self.attackers.push(process);
         }
         Ok(())
@@ -199,14 +204,19 @@ impl<'a> World<'a> {
             for (index, node) in self.nodes.iter_mut().enumerate() {
                 let Some(node) = node else { continue };
                 let peers = connected(&node.status()?);
-                let lacking = ids.iter().filter(|id| **id != node.peer_id && !peers.contains(id));
+                let lacking = ids
+                    .iter()
+                    .filter(|id| **id != node.peer_id && !peers.contains(id));
                 missing.extend(lacking.map(|id| format!("n{index} lacks {id}")));
             }
             if missing.is_empty() {
                 return Ok(());
             }
             if started.elapsed() > MESH_DEADLINE {
-                return Err(format!("the nodes did not all connect by mDNS: {}", missing.join("; ")));
+                return Err(format!(
+                    "the nodes did not all connect by mDNS: {}",
+                    missing.join("; ")
+                ));
             }
             crate::interrupt::sleep_until(Instant::now() + Duration::from_millis(100))
                 .map_err(|_| "interrupted".to_string())?;
@@ -243,7 +253,9 @@ impl<'a> World<'a> {
     pub fn act(&mut self, action: &Action, repetition: u64) -> Result<(), String> {
         let hosts = self.scenario.nodes + self.scenario.attackers;
         match action {
-            Action::Put { node, key, value } => self.type_in(*node, &[format!("add {key} {value}")]),
+            Action::Put { node, key, value } => {
+                self.type_in(*node, &[format!("add {key} {value}")])
+            }
             Action::Delete { node, key } => self.type_in(*node, &[format!("delete {key}")]),
             Action::Partition(groups) => {
                 self.cuts.partition(groups);
@@ -319,7 +331,9 @@ impl<'a> World<'a> {
         let first = index * writes.batch;
         let lines: Vec<String> = (first..writes.count.min(first + writes.batch))
             .map(|number| {
-                let key = writes.keys.map_or(number, |keys| self.rng.random_range(0..keys));
+                let key = writes
+                    .keys
+                    .map_or(number, |keys| self.rng.random_range(0..keys));
                 format!("add {}{key} v{number}", writes.prefix)
             })
             .collect();

@@ -29,8 +29,7 @@ fn lab(args: &[&str], path: &Path, env: &[(&str, &str)]) -> Output {
 }
 
 fn text(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr)
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
 /// Whether real runs can happen here; without root says so (and fails in CI).
@@ -51,7 +50,9 @@ fn root_or_skip() -> bool {
 /// Builds the node binary next to this one (the runner's default), as `cargo test -p
 /// p2p-sync-lab` does not.
 fn build_node() {
-    let release = Path::new(LAB).parent().is_some_and(|dir| dir.ends_with("release"));
+    let release = Path::new(LAB)
+        .parent()
+        .is_some_and(|dir| dir.ends_with("release"));
     let mut cargo = Command::new(env!("CARGO"));
     cargo.args(["build", "-p", "p2p-sync", "--bin", "p2p-sync"]);
     if release {
@@ -134,13 +135,21 @@ fn an_expectation_that_cannot_hold_exits_1_with_the_failure_text() {
     assert_eq!(output.status.code(), Some(1), "{all}");
     let file = path.display().to_string();
     for line in [
-        format!("FAILED: expect at line 21 (2.000s) of {file}\n"),
+        format!("FAILED: expect at line 20 (2.000s) of {file}\n"),
         "  node:     n1\n  key:      k\n  expected: \"other\"\n  found:    \"v\"\n".to_string(),
         format!("  replay:   p2p-sync-lab run {file} --seed 0\n"),
         "expectations: 1 passed, 1 failed".to_string(),
     ] {
         assert!(all.contains(&line), "missing {line:?} in:\n{all}");
     }
+    // Word for word what the simulator says about the same file, but for the replay command.
+    let sim = p2p_sync_sim::run(&p2p_sync_sim::load(&file).unwrap(), None, None);
+    let without_replay = |text: &str| -> String {
+        let lines = text.lines().filter(|line| !line.starts_with("  replay:"));
+        lines.map(|line| format!("{line}\n")).collect()
+    };
+    let failure = &all[all.find("FAILED: ").unwrap()..];
+    assert_eq!(without_replay(failure), without_replay(&sim.failure_text()));
 }
 
 #[test]
@@ -159,7 +168,9 @@ fn ctrl_c_ends_a_run_and_removes_what_it_made() {
     }
     assert_eq!(namespaces_of(pid).len(), 3, "a switch and two hosts");
     std::thread::sleep(Duration::from_secs(1));
-    let killed = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+    let killed = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
     assert!(killed.unwrap().success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));

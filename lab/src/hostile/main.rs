@@ -40,7 +40,11 @@ struct Behaviour {
 fn swarm(key: &Keypair) -> Result<Swarm<Behaviour>, Box<dyn std::error::Error>> {
     Ok(SwarmBuilder::with_existing_identity(key.clone())
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)?
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
         .with_behaviour(|key| {
             let config = gossipsub::ConfigBuilder::default()
                 .max_transmit_size(MAX_FRAME)
@@ -146,8 +150,11 @@ async fn main() -> ExitCode {
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
     let mut targets: BTreeMap<String, mpsc::UnboundedSender<Vec<u8>>> = BTreeMap::new();
     let mut identities = Vec::new();
-    let groups = std::iter::once(("all".to_string(), peers.clone()))
-        .chain(solos.iter().map(|&solo| (solo.to_string(), vec![peers[solo].clone()])));
+    let groups = std::iter::once(("all".to_string(), peers.clone())).chain(
+        solos
+            .iter()
+            .map(|&solo| (solo.to_string(), vec![peers[solo].clone()])),
+    );
     for (name, group) in groups {
         let key = Keypair::generate_ed25519();
         let swarm = match swarm(&key) {

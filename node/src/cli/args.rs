@@ -48,7 +48,13 @@ pub struct StartArgs {
     pub log_level: Option<String>,
     /// Runs the node's wall clock this many ms ahead of the system's (negative: behind). For
     /// tests that play a skewed clock (the LAN scenario runner's `skew`); hidden from --help.
-    #[arg(long, value_name = "MS", default_value_t = 0, allow_negative_numbers = true, hide = true)]
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        allow_negative_numbers = true,
+        hide = true
+    )]
     pub clock_offset_ms: i64,
 }
 
