@@ -89,7 +89,7 @@ scenarios! {
     mesh_forwarding: 3;
     oneway_partition: 3;
     partition_heal: 3;
-    seed_wire_format: 3;
+    legacy_wire_format: 3;
     two_node_sync: 3;
 }
 

@@ -9,10 +9,10 @@ use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, Swarm};
-use p2p_sync::core::wire::format_timestamp;
-use p2p_sync::core::{Clock, Config, DropReason};
 use p2p_sync::net::behaviour::{build_swarm, Behaviour, BehaviourEvent, TOPIC};
 use p2p_sync::net::{Node, Options, SystemClock};
+use p2p_sync_core::wire::format_timestamp;
+use p2p_sync_core::{Clock, Config, DropReason};
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
@@ -41,7 +41,7 @@ fn tcp_address(node: &Node) -> Multiaddr {
         .expect("a TCP listen address")
 }
 
-/// A seed-format put, stamped now.
+/// A legacy-format put, stamped now.
 fn put(key: &str, value: &str) -> Vec<u8> {
     let timestamp = format_timestamp(SystemClock::new().now_ms());
     format!(r#"{{"Put":{{"key":"{key}","value":"{value}","timestamp":"{timestamp}"}}}}"#)

@@ -2,8 +2,8 @@
 //! invalid messages, or raw payloads.
 
 use crate::scenario::AttackKind;
-use p2p_sync::core::wire::{encode_write, format_timestamp};
-use p2p_sync::core::{Hlc, Version, Write};
+use p2p_sync_core::wire::{encode_write, format_timestamp};
+use p2p_sync_core::{Hlc, Version, Write};
 
 /// Message number `index` of an attack of `kind` by `attacker` at wall time `wall_ms`; writes
 /// name `origin` as their author (the attacker's name in the simulator, its PeerId on a real
@@ -26,19 +26,20 @@ pub fn payload(
                 },
                 origin: origin.to_string(),
             },
+            signature: None,
         }),
         AttackKind::Oversized(bytes) => oversized(*bytes, wall_ms),
         AttackKind::Malformed => b"{\"Put\": this is not JSON".to_vec(),
         AttackKind::Invalid {
             key_bytes,
             value_bytes,
-        } => seed_put(&"k".repeat(*key_bytes), &"v".repeat(*value_bytes), wall_ms),
+        } => legacy_put(&"k".repeat(*key_bytes), &"v".repeat(*value_bytes), wall_ms),
         AttackKind::Raw(bytes) => bytes.clone(),
     }
 }
 
-/// A put in the seed's exact JSON form.
-fn seed_put(key: &str, value: &str, wall_ms: u64) -> Vec<u8> {
+/// A put in the legacy app's exact JSON form.
+fn legacy_put(key: &str, value: &str, wall_ms: u64) -> Vec<u8> {
     serde_json::json!({"Put": {"key": key, "value": value, "timestamp": format_timestamp(wall_ms)}})
         .to_string()
         .into_bytes()
@@ -47,11 +48,11 @@ fn seed_put(key: &str, value: &str, wall_ms: u64) -> Vec<u8> {
 /// A well-formed put padded with a long value to exactly `bytes` bytes (or just `bytes` of
 /// padding when that is too short for a put).
 fn oversized(bytes: usize, wall_ms: u64) -> Vec<u8> {
-    let frame = seed_put("big", "", wall_ms);
+    let frame = legacy_put("big", "", wall_ms);
     if bytes <= frame.len() {
         return vec![b'x'; bytes];
     }
-    seed_put("big", &"x".repeat(bytes - frame.len()), wall_ms)
+    legacy_put("big", &"x".repeat(bytes - frame.len()), wall_ms)
 }
 
 #[cfg(test)]

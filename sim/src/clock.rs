@@ -1,6 +1,6 @@
 //! A node's clock in the simulation: shared virtual time, the scenario's start, and its own skew.
 
-use p2p_sync::core::Clock;
+use p2p_sync_core::Clock;
 use std::cell::Cell;
 use std::rc::Rc;
 

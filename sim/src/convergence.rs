@@ -3,7 +3,7 @@
 //! Store summaries (count and fingerprint of every write) are compared, which costs O(log n)
 //! per store change; the final digests in the report confirm it.
 
-use p2p_sync::store::Summary;
+use p2p_sync_core::store::Summary;
 use std::collections::BTreeMap;
 
 type Key = (u64, u64);

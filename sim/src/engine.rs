@@ -8,14 +8,14 @@ use crate::clock::VirtualTime;
 use crate::convergence::Convergence;
 use crate::expect;
 use crate::network::{Loss, Network, Route};
-use crate::node::SimNode;
+use crate::node::{Setup, SimNode};
 use crate::queue::Queue;
 use crate::report::{content_digest, ConvergenceReport, Failure, NodeReport, Report, Traffic};
 use crate::scenario::{Action, Attack, Scenario, Writes};
 use crate::topology;
 use crate::trace::Trace;
-use p2p_sync::core::{Event as CoreEvent, Outbox, Verdict};
-use p2p_sync::store::{digest, Store};
+use p2p_sync_core::store::{digest, Store};
+use p2p_sync_core::{CommandError, Event as CoreEvent, Outbox, Verdict};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -46,8 +46,8 @@ enum Event {
     Step(usize),
     /// Run repetition `index` of a `writes` or attack step.
     Repeat { step: usize, index: u64 },
-    /// A node's timer (`on_tick`).
-    Tick(usize),
+    /// A node's deadline (`NodeCore::poll_timeout`) is due.
+    Wake(usize),
     /// A gossip message arrives.
     Gossip(Box<Gossip>),
     /// A direct message arrives.
@@ -58,7 +58,7 @@ enum Event {
 pub struct Simulation<'a> {
     scenario: &'a Scenario,
     seed: u64,
-    now: VirtualTime,
+    setup: Setup,
     queue: Queue<Event>,
     rng: ChaCha8Rng,
     names: Vec<String>,
@@ -81,7 +81,12 @@ impl<'a> Simulation<'a> {
     /// the steps; every line of trace goes to `trace` if given.
     pub fn new(scenario: &'a Scenario, seed: u64, trace: Option<&'a mut dyn Write>) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let now = VirtualTime::default();
+        let setup = Setup {
+            config: scenario.config.clone(),
+            keys: Rc::default(),
+            now: VirtualTime::default(),
+            start_ms: scenario.start_ms,
+        };
         let names = scenario.names();
         let honest = scenario.nodes;
         let mut edges = topology::mesh(honest, &mut rng);
@@ -89,7 +94,10 @@ impl<'a> Simulation<'a> {
             edges.extend((0..honest).map(|node| (node, attacker)));
         }
         let nodes = (0..honest)
-            .map(|i| SimNode::start(&names[i], &now, scenario.start_ms, rng.random()))
+            .map(|i| {
+                let seed = rng.random();
+                SimNode::start(&names[i], &setup, seed)
+            })
             .collect();
         let attackers = names[honest..]
             .iter()
@@ -102,7 +110,7 @@ impl<'a> Simulation<'a> {
         let mut sim = Simulation {
             scenario,
             seed,
-            now,
+            setup,
             queue: Queue::default(),
             rng,
             ids: names.iter().cloned().zip(0..).collect(),
@@ -123,10 +131,8 @@ impl<'a> Simulation<'a> {
             sim.touch(node);
         }
         sim.relink();
-        let tick_ms = p2p_sync::core::Config::default().tick_ms;
         for node in 0..honest {
-            let phase = sim.rng.random_range(0..tick_ms);
-            sim.queue.push(phase, Event::Tick(node));
+            sim.schedule_wake(node);
         }
         for (index, step) in scenario.steps.iter().enumerate() {
             sim.queue.push(step.at_ms, Event::Step(index));
@@ -140,7 +146,7 @@ impl<'a> Simulation<'a> {
             let Some((time, event)) = self.queue.pop() else {
                 break;
             };
-            self.now.set(time);
+            self.setup.now.set(time);
             self.events += 1;
             match event {
                 Event::Step(index) => {
@@ -148,7 +154,7 @@ impl<'a> Simulation<'a> {
                     self.steps_left -= 1;
                 }
                 Event::Repeat { step, index } => self.repeat(step, index),
-                Event::Tick(node) => self.tick(node),
+                Event::Wake(node) => self.wake(node),
                 Event::Gossip(gossip) => self.deliver_gossip(*gossip),
                 Event::Direct(direct) => self.deliver_direct(*direct),
             }
@@ -157,7 +163,7 @@ impl<'a> Simulation<'a> {
     }
 
     fn now(&self) -> u64 {
-        self.now.get()
+        self.setup.now.get()
     }
 
     fn step(&mut self, index: usize) {
@@ -194,7 +200,8 @@ impl<'a> Simulation<'a> {
             Action::Restart(node) => {
                 let seed = self.rng.random();
                 let name = &self.names[*node];
-                self.nodes[*node].restart(name, &self.now, scenario.start_ms, seed);
+                self.nodes[*node].restart(name, &self.setup, seed);
+                self.schedule_wake(*node);
                 self.net.set_alive(*node, true);
                 self.touch(*node);
                 self.relink();
@@ -267,7 +274,10 @@ impl<'a> Simulation<'a> {
             .collect();
         self.command(node, |core, out| match entries.as_slice() {
             [(key, value)] => core.put(out, key, value).map(drop),
-            _ => core.put_many(out, &entries).map(drop),
+            _ => core
+                .put_many(out, &entries)
+                .map_err(CommandError::from)
+                .map(drop),
         });
     }
 
@@ -316,13 +326,30 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    fn tick(&mut self, node: usize) {
+    /// A scheduled wake-up: if it is the node's current one, the core handles its timeout
+    /// (and `flush` schedules the next); a wake-up that was superseded does nothing.
+    fn wake(&mut self, node: usize) {
+        let now = self.now();
+        if self.nodes[node].wake_at != Some(now) {
+            return;
+        }
+        self.nodes[node].wake_at = None;
         if let Some(core) = self.nodes[node].core.as_mut() {
-            core.on_tick(&mut self.outbox);
+            core.handle_timeout(&mut self.outbox);
             self.flush(node);
         }
-        let tick_ms = p2p_sync::core::Config::default().tick_ms;
-        self.queue.push(self.now() + tick_ms, Event::Tick(node));
+    }
+
+    /// Schedules a wake-up of `node` at its core's deadline, unless one is already due by then.
+    fn schedule_wake(&mut self, node: usize) {
+        let Some(core) = self.nodes[node].core.as_ref() else {
+            return;
+        };
+        let due = core.poll_timeout().max(self.now());
+        if self.nodes[node].wake_at.is_none_or(|at| due < at) {
+            self.nodes[node].wake_at = Some(due);
+            self.queue.push(due, Event::Wake(node));
+        }
     }
 
     fn new_message_id(&mut self) -> u64 {
@@ -370,6 +397,7 @@ impl<'a> Simulation<'a> {
             self.send_direct(node, &peer, payload);
         }
         self.outbox = out;
+        self.schedule_wake(node);
     }
 
     /// Sends gossip message `id` from `node` to every honest mesh peer except `except` and the author.

@@ -2,7 +2,7 @@
 
 use crate::node::SimNode;
 use crate::scenario::Expectation;
-use p2p_sync::store::{digest, Store};
+use p2p_sync_core::store::{digest, Store};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -2,8 +2,10 @@
 //! while it is crashed, plus what only the simulated world knows about it.
 
 use crate::clock::{SimClock, VirtualTime};
-use p2p_sync::core::{Config, Counters, NodeCore};
-use p2p_sync::store::{SqliteStore, Store, Summary};
+use p2p_sync_core::auth::{Identity, NamedKeys};
+use p2p_sync_core::store::{Store, Summary};
+use p2p_sync_core::{Config, Counters, NodeCore};
+use p2p_sync_store::SqliteStore;
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -25,11 +27,26 @@ pub struct SimNode {
     pub messages_sent: u64,
     /// Bytes this node put on the wire.
     pub bytes_sent: u64,
+    /// When the engine will next wake the core (its deadline, as last scheduled).
+    pub wake_at: Option<u64>,
+}
+
+/// What every node of one run shares: its configuration, the key directory, virtual time and
+/// the wall clock at t = 0.
+pub struct Setup {
+    /// Every core's configuration.
+    pub config: Config,
+    /// Keys derived from node names, shared so each signature is verified once per run.
+    pub keys: Rc<NamedKeys>,
+    /// Virtual time.
+    pub now: VirtualTime,
+    /// The virtual wall clock at t = 0, in ms since the epoch.
+    pub start_ms: u64,
 }
 
 impl SimNode {
     /// A running node named `id` over an empty in-memory store.
-    pub fn start(id: &str, now: &VirtualTime, start_ms: u64, seed: u64) -> Self {
+    pub fn start(id: &str, setup: &Setup, seed: u64) -> Self {
         let store = SqliteStore::open_in_memory().expect("an in-memory SQLite store opens");
         let skew_ms = Rc::new(Cell::new(0));
         let mut node = SimNode {
@@ -39,8 +56,9 @@ impl SimNode {
             seen: HashSet::new(),
             messages_sent: 0,
             bytes_sent: 0,
+            wake_at: None,
         };
-        node.restart(id, now, start_ms, seed);
+        node.restart(id, setup, seed);
         node
     }
 
@@ -53,10 +71,14 @@ impl SimNode {
     }
 
     /// Starts a core over the parked store (no-op if it runs).
-    pub fn restart(&mut self, id: &str, now: &VirtualTime, start_ms: u64, seed: u64) {
+    pub fn restart(&mut self, id: &str, setup: &Setup, seed: u64) {
         if let Some(store) = self.parked.take() {
-            let clock = SimClock::new(now.clone(), start_ms, self.skew_ms.clone());
-            self.core = Some(NodeCore::new(id, Config::default(), store, clock, seed));
+            let clock = SimClock::new(setup.now.clone(), setup.start_ms, self.skew_ms.clone());
+            let identity = Identity::named(id, setup.keys.clone());
+            let config = setup.config.clone();
+            let core = NodeCore::new(id.to_string(), identity, config, store, clock, seed);
+            self.core = Some(core);
+            self.wake_at = None;
         }
     }
 

@@ -5,8 +5,8 @@ use crate::scenario::{
     Action, Attack, AttackKind, Expectation, NetworkParams, NetworkPatch, Scenario, Step, Writes,
     WORLDS,
 };
-use p2p_sync::core::wire::parse_timestamp;
-use p2p_sync::core::DropReason;
+use p2p_sync_core::wire::parse_timestamp;
+use p2p_sync_core::{Config, DropReason};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -50,6 +50,8 @@ struct RawScenario {
     attackers: usize,
     #[serde(default)]
     network: RawNetwork,
+    #[serde(default)]
+    config: Config,
     #[serde(default)]
     step: Vec<Spanned<RawStep>>,
 }
@@ -288,6 +290,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         nodes: raw.nodes,
         attackers: raw.attackers,
         network,
+        config: raw.config,
         steps,
     })
 }

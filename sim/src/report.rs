@@ -5,7 +5,7 @@
 use crate::duration::format_ms;
 use crate::expect::Mismatch;
 use crate::network::NetStats;
-use p2p_sync::core::Counters;
+use p2p_sync_core::Counters;
 use serde::Serialize;
 use std::fmt;
 

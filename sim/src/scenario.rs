@@ -2,7 +2,7 @@
 //!
 //! Participants are numbered: honest nodes `n0..` are `0..nodes`, attackers `a0..` follow.
 
-use p2p_sync::core::DropReason;
+use p2p_sync_core::{Config, DropReason};
 
 /// A whole scenario file.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +23,8 @@ pub struct Scenario {
     pub attackers: usize,
     /// The network at t = 0.
     pub network: NetworkParams,
+    /// Every node's core configuration: the defaults, with the file's `[config]` table on top.
+    pub config: Config,
     /// The steps, in file order.
     pub steps: Vec<Step>,
 }

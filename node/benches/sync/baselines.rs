@@ -6,10 +6,11 @@ use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{noise, tcp, yamux, Swarm, SwarmBuilder};
-use p2p_sync::core::wire::{encode_writes, format_timestamp};
-use p2p_sync::core::{Config, Hlc, Version, Write};
 use p2p_sync::net::behaviour::{gossip, TOPIC};
-use p2p_sync::store::{SqliteStore, Store};
+use p2p_sync_core::store::Store;
+use p2p_sync_core::wire::{encode_writes, format_timestamp};
+use p2p_sync_core::{Config, Hlc, Version, Write};
+use p2p_sync_store::SqliteStore;
 use std::time::{Duration, Instant};
 
 /// Entries per input batch of the CLI: the node commits and publishes this many adds together.
@@ -29,6 +30,7 @@ fn writes(entries: &[(String, String)]) -> Vec<Write> {
                 },
                 origin: "12D3KooWBa1JqQ7gGq6G3pM6n4x5pB7dYwq3k9s6f2u1r8t0v4aA".into(),
             },
+            signature: None,
         })
         .collect()
 }

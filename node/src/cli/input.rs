@@ -1,9 +1,11 @@
 //! Lines from standard input, read on a thread of their own: with line editing and history
-//! (rustyline) on a terminal, plainly from a pipe or file.
+//! (rustyline) on a terminal, plainly from a pipe or file. A line that is not UTF-8 or is too
+//! long arrives as an error for that line; the lines after it still arrive.
 
+use super::lines::{BadLine, Line, LineReader};
 use rustyline::error::ReadlineError;
 use rustyline::DefaultEditor;
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
@@ -14,19 +16,20 @@ const PIPE_BUFFER: usize = 4096;
 
 /// The stream of input lines.
 pub struct Input {
-    lines: mpsc::Receiver<String>,
+    lines: mpsc::Receiver<Line>,
     /// Terminal mode: tells the editor a line was handled, so the prompt returns after the output.
     handled: Option<std_mpsc::Sender<()>>,
     editor: Option<JoinHandle<()>>,
 }
 
 impl Input {
-    /// Starts reading stdin. On a terminal, history is loaded from and saved to `history`.
-    pub fn spawn(history: Option<PathBuf>) -> Input {
+    /// Starts reading stdin, lines of at most `max_line` bytes. On a terminal, history is
+    /// loaded from and saved to `history`.
+    pub fn spawn(history: Option<PathBuf>, max_line: usize) -> Input {
         if std::io::stdin().is_terminal() {
             let (tx, lines) = mpsc::channel(1);
             let (handled, handled_rx) = std_mpsc::channel();
-            let editor = std::thread::spawn(move || edit(tx, handled_rx, history));
+            let editor = std::thread::spawn(move || edit(tx, handled_rx, history, max_line));
             Input {
                 lines,
                 handled: Some(handled),
@@ -34,7 +37,7 @@ impl Input {
             }
         } else {
             let (tx, lines) = mpsc::channel(PIPE_BUFFER);
-            std::thread::spawn(move || read_pipe(&tx));
+            std::thread::spawn(move || read_pipe(&tx, max_line));
             Input {
                 lines,
                 handled: None,
@@ -44,13 +47,13 @@ impl Input {
     }
 
     /// The next line, or `None` at the end of input (or Ctrl-C / Ctrl-D on a terminal).
-    pub async fn next(&mut self) -> Option<String> {
+    pub async fn next(&mut self) -> Option<Line> {
         self.lines.recv().await
     }
 
     /// Lines already read and waiting, at most `max`, without waiting for more: a script that
     /// pipes many commands gets them handled in batches.
-    pub fn ready(&mut self, max: usize) -> Vec<String> {
+    pub fn ready(&mut self, max: usize) -> Vec<Line> {
         std::iter::from_fn(|| self.lines.try_recv().ok())
             .take(max)
             .collect()
@@ -75,9 +78,10 @@ impl Input {
 }
 
 /// Reads lines from a pipe until its end, a read error, or the receiver closing.
-fn read_pipe(tx: &mpsc::Sender<String>) {
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
+fn read_pipe(tx: &mpsc::Sender<Line>, max_line: usize) {
+    let mut stdin = std::io::stdin().lock();
+    let mut reader = LineReader::new(max_line);
+    while let Ok(Some(line)) = reader.next(&mut stdin) {
         if tx.blocking_send(line).is_err() {
             break;
         }
@@ -85,32 +89,42 @@ fn read_pipe(tx: &mpsc::Sender<String>) {
 }
 
 /// The terminal reader: a prompt, line editing and history; waits until each line is handled.
-fn edit(tx: mpsc::Sender<String>, handled: std_mpsc::Receiver<()>, history: Option<PathBuf>) {
+fn edit(
+    tx: mpsc::Sender<Line>,
+    handled: std_mpsc::Receiver<()>,
+    history: Option<PathBuf>,
+    max_line: usize,
+) {
     let mut editor = match DefaultEditor::new() {
         Ok(editor) => editor,
         Err(error) => {
             tracing::warn!("No line editing ({error}); reading plain lines");
-            return read_pipe(&tx);
+            return read_pipe(&tx, max_line);
         }
     };
     if let Some(path) = &history {
         let _ = editor.load_history(path);
     }
     loop {
-        match editor.readline("> ") {
+        let line = match editor.readline("> ") {
+            Ok(line) if line.len() > max_line => Err(BadLine::TooLong { max: max_line }),
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                if tx.blocking_send(line).is_err() || handled.recv().is_err() {
-                    break;
-                }
+                Ok(line)
+            }
+            Err(ReadlineError::Io(error)) if error.kind() == std::io::ErrorKind::InvalidData => {
+                Err(BadLine::NotUtf8)
             }
             Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
             Err(error) => {
                 tracing::warn!("Cannot read the terminal: {error}");
                 break;
             }
+        };
+        if tx.blocking_send(line).is_err() || handled.recv().is_err() {
+            break;
         }
     }
     if let Some(path) = &history {

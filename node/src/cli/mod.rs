@@ -1,18 +1,19 @@
 //! The `p2p-sync` command line: arguments ([`args`]), logging ([`logging`]), input lines
-//! ([`input`]), parsing ([`command`]) and running ([`commands`]) the interactive commands, and
+//! ([`input`], bounded by [`lines`]), parsing ([`command`]) and running ([`commands`]) the interactive commands, and
 //! the start-up and shutdown of a node ([`main`]).
 
 pub mod args;
 pub mod command;
 pub mod commands;
 pub mod input;
+pub mod lines;
 pub mod logging;
 
-use crate::core::Config;
 use crate::net::{Node, Options, StartError};
 use args::{Cli, Command, StartArgs};
 use clap::Parser;
 use commands::Flow;
+use p2p_sync_core::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,7 +58,7 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
         .or_else(default_data_dir)
         .ok_or_else(|| StartError::DataDir {
             path: PathBuf::from("(none)"),
-            source: std::io::Error::other("no home directory; pass --data-dir"),
+            source: std::io::Error::other("no home directory"),
         })?;
     let mut node = Node::start(Options {
         data_dir: data_dir.clone(),
@@ -70,7 +71,8 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
     })
     .await?;
     print!("{}", banner(&node, &data_dir));
-    let mut input = input::Input::spawn(Some(data_dir.join(HISTORY_FILE)));
+    let max_line = node.config().max_message_bytes;
+    let mut input = input::Input::spawn(Some(data_dir.join(HISTORY_FILE)), max_line);
     // Buffered: a batch of piped commands is written out at once (execute_all flushes).
     let mut stdout = std::io::BufWriter::new(std::io::stdout());
     let shutdown = shutdown_signal();
@@ -99,7 +101,7 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
     Ok(())
 }
 
-/// The start-up banner: the seed's first line, the PeerId, the addresses to `--dial`, the
+/// The start-up banner: the legacy app's first line, the PeerId, the addresses to `--dial`, the
 /// commands.
 fn banner(node: &Node, data_dir: &std::path::Path) -> String {
     let peer_id = node.peer_id();

@@ -1,14 +1,17 @@
 //! The libp2p behaviour of a node and the swarm built around it: TCP and QUIC with Noise and
 //! Yamux; Gossipsub with signed, strictly validated messages; mDNS; Kademlia in server mode;
-//! Identify; Ping; and the direct request-response protocol that reconciliation uses.
+//! Identify; Ping; the direct request-response protocol that reconciliation uses; and limits
+//! on connections.
 
 use super::codec::{DirectCodec, SYNC_PROTOCOL};
-use crate::core::Config;
+use super::limits::connection_limits;
 use libp2p::identity::Keypair;
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{gossipsub, identify, kad, mdns, noise, ping, request_response, tcp, yamux};
+use libp2p::{connection_limits as limits, gossipsub, identify, kad, mdns, noise, ping};
+use libp2p::{request_response, tcp, yamux};
 use libp2p::{StreamProtocol, Swarm, SwarmBuilder};
+use p2p_sync_core::Config;
 use std::error::Error;
 use std::time::Duration;
 
@@ -44,13 +47,16 @@ const DIRECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every protocol a node speaks.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Refuses connections over the limits of [`super::limits`]; first, so a refused
+    /// connection reaches no other protocol.
+    pub limits: limits::Behaviour,
     /// Broadcasts writes on [`TOPIC`]; the application validates every message.
     pub gossipsub: gossipsub::Behaviour,
     /// Finds peers on the local network; absent with `--no-mdns`.
     pub mdns: Toggle<mdns::tokio::Behaviour>,
     /// Remembers peers' addresses and finds peers of peers.
     pub kademlia: kad::Behaviour<kad::store::MemoryStore>,
-    /// Exchanges listen addresses and supported protocols.
+    /// Exchanges listen addresses and supported protocols; tells p2p-sync nodes from others.
     pub identify: identify::Behaviour,
     /// Carries reconciliation messages, one acknowledged frame at a time.
     pub direct: request_response::Behaviour<DirectCodec>,
@@ -112,9 +118,12 @@ impl Behaviour {
             kad::Config::new(KAD_PROTOCOL),
         );
         kademlia.set_mode(Some(kad::Mode::Server));
+        // No address cache: a peer's announced addresses reach dials only through Kademlia,
+        // which takes them from p2p-sync peers alone (see `peers::routable_addresses`).
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_VERSION.into(), key.public())
-                .with_agent_version(format!("p2p-sync/{}", env!("CARGO_PKG_VERSION"))),
+                .with_agent_version(format!("p2p-sync/{}", env!("CARGO_PKG_VERSION")))
+                .with_cache_size(0),
         );
         let direct = request_response::Behaviour::with_codec(
             DirectCodec::new(max_direct_frame_bytes(config)),
@@ -127,6 +136,7 @@ impl Behaviour {
                 .with_timeout(PING_TIMEOUT),
         );
         Ok(Behaviour {
+            limits: connection_limits(),
             gossipsub,
             mdns: mdns.into(),
             kademlia,

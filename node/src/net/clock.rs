@@ -1,6 +1,6 @@
 //! The real world's clock: the operating system's wall clock and its monotonic clock.
 
-use crate::core::Clock;
+use p2p_sync_core::Clock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Reads the system wall clock (a clock set before 1970 reads as the epoch), shifted by a fixed
@@ -43,6 +43,14 @@ impl Clock for SystemClock {
 
     fn monotonic_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+}
+
+impl SystemClock {
+    /// The instant at which this clock's monotonic time reads `monotonic_ms`: turns a core
+    /// deadline into something to sleep until.
+    pub fn instant_at(&self, monotonic_ms: u64) -> Instant {
+        self.started + std::time::Duration::from_millis(monotonic_ms)
     }
 }
 

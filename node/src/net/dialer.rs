@@ -1,5 +1,5 @@
 //! Whom to dial and when: the `--dial` addresses, peers found by mDNS or Kademlia, and lost
-//! peers again with backoff.
+//! peers again with backoff (those named with `--dial` and those that proved useful).
 
 use super::behaviour::Behaviour;
 use super::redial::Redial;
@@ -101,9 +101,13 @@ impl Dialer {
         self.peers.found(&peer);
     }
 
-    /// The last connection to `peer` closed: retry it with backoff.
-    pub fn on_disconnected(&mut self, peer: PeerId, now: Instant) {
-        self.peers.lost(peer, now);
+    /// The last connection to `peer` closed: retry it with backoff if it was named with
+    /// `--dial` or proved `useful` (sent a valid write, answered our sync protocol). Any other
+    /// peer (one that only connected to us) may come back by itself, or mDNS finds it again.
+    pub fn on_disconnected(&mut self, peer: PeerId, useful: bool, now: Instant) {
+        if useful || self.peers.is_pinned(&peer) {
+            self.peers.lost(peer, now);
+        }
     }
 
     /// A dial failed. `--dial` targets are retried (the first failure is a warning); other
@@ -151,6 +155,7 @@ impl Dialer {
 
 #[cfg(test)]
 mod tests {
+    use super::super::redial::MAX_DELAY;
     use super::*;
 
     #[test]
@@ -162,5 +167,21 @@ mod tests {
         let without: Multiaddr = "/ip4/127.0.0.1/tcp/4002".parse().unwrap();
         assert_eq!(peer_of(&with), Some(peer));
         assert_eq!(peer_of(&without), None);
+    }
+
+    #[test]
+    fn only_peers_named_with_dial_or_useful_ones_are_redialled() {
+        let mut dialer = Dialer::default();
+        let (stranger, useful, named) = (PeerId::random(), PeerId::random(), PeerId::random());
+        dialer.pin(named, "/ip4/127.0.0.1/tcp/4002".parse().unwrap());
+        let start = Instant::now();
+        dialer.on_disconnected(stranger, false, start);
+        dialer.on_disconnected(useful, true, start);
+        dialer.on_disconnected(named, false, start);
+        let mut due = dialer.peers.due(start + MAX_DELAY);
+        due.sort();
+        let mut expected = vec![useful, named];
+        expected.sort();
+        assert_eq!(due, expected);
     }
 }

@@ -1,6 +1,7 @@
 //! The node's identity key, kept in its data directory so its PeerId survives restarts.
 
 use libp2p::identity::Keypair;
+use p2p_sync_core::auth::{Identity, SigningKey};
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -28,6 +29,22 @@ pub fn load_or_create(data_dir: &Path) -> io::Result<Keypair> {
         }
         Err(error) => Err(error),
     }
+}
+
+/// The identity that signs the node's writes: the same ed25519 key as its PeerId, so any
+/// peer can check a write's signature against the PeerId in its `origin`.
+pub fn write_identity(keypair: &Keypair) -> io::Result<Identity> {
+    let keypair = keypair.clone().try_into_ed25519().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the identity key is not an Ed25519 key; delete it to make a new one",
+        )
+    })?;
+    let bytes = keypair.to_bytes();
+    let secret: [u8; 32] = bytes[..32]
+        .try_into()
+        .expect("64 bytes: secret, then public");
+    Ok(Identity::peer_id(SigningKey::from_bytes(&secret)))
 }
 
 /// Writes `bytes` to a temporary file readable only by its owner, then renames it into place,

@@ -6,8 +6,11 @@
 //! - [`pending`]: gossip waiting for room in full send queues.
 //! - [`transport`]: the core's `Transport` on the swarm.
 //! - [`dialer`] and [`redial`]: whom to dial, and backoff for lost peers.
+//! - [`peers`]: which connections are p2p-sync nodes, and which peers proved useful.
 //! - [`report`]: the log lines for the core's events.
 //! - [`identity`], [`clock`]: the persistent key and the system clock.
+//! - [`lock`]: one process per data directory.
+//! - [`limits`]: how many connections a node keeps.
 //! - [`node`]: the driver that ties the core and the swarm together.
 
 pub mod behaviour;
@@ -16,7 +19,10 @@ pub mod codec;
 pub mod dialer;
 pub mod direct;
 pub mod identity;
+pub mod limits;
+pub mod lock;
 pub mod node;
+pub mod peers;
 pub mod pending;
 pub mod redial;
 pub mod report;

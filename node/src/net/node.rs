@@ -1,19 +1,24 @@
 //! The real-world driver: one [`NodeCore`] over SQLite and the system clock, one libp2p swarm,
-//! and the glue between them. [`Node::step`] waits for the next swarm event or timer tick and
+//! and the glue between them. [`Node::step`] waits for the next swarm event, the core's
+//! deadline or the driver's housekeeping, and
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
-use super::behaviour::{build_swarm, BehaviourEvent, KAD_PROTOCOL};
+use super::behaviour::{build_swarm, BehaviourEvent};
 use super::clock::SystemClock;
 use super::dialer::Dialer;
 use super::identity;
+use super::lock::{DataDirLock, LockError};
+use super::peers::Peers;
 use super::transport::SwarmNet;
-use crate::core::{CommandError, Config, Counters, NodeCore, Verdict};
-use crate::store::{SqliteStore, Store, StoreError};
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
-use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, request_response, Multiaddr, PeerId};
+use p2p_sync_core::store::{Store, StoreError};
+use p2p_sync_core::validate::ValidationError;
+use p2p_sync_core::{CommandError, Config, Counters, NodeCore, Verdict, Write};
+use p2p_sync_store::SqliteStore;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
@@ -21,6 +26,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::time::{Interval, MissedTickBehavior};
+
+/// How often the driver redials lost peers and retries gossip that waited for room.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The SQLite database file inside the data directory.
 pub const DATABASE_FILE: &str = "p2p-sync.db";
@@ -52,13 +60,16 @@ pub struct Options {
 #[derive(Debug, Error)]
 pub enum StartError {
     /// The data directory or the identity key in it cannot be used.
-    #[error("cannot use data directory {}: {source}", path.display())]
+    #[error("cannot use data directory {}: {source} (choose a writable one with --data-dir)", path.display())]
     DataDir {
         /// The directory.
         path: PathBuf,
         /// What went wrong.
         source: io::Error,
     },
+    /// Another process uses the data directory, or it cannot be locked.
+    #[error(transparent)]
+    Locked(#[from] LockError),
     /// The database cannot be opened.
     #[error("cannot open database {}: {source}", path.display())]
     Store {
@@ -89,6 +100,9 @@ pub struct PeerStatus {
     pub subscribed: bool,
     /// Whether it is in our Gossipsub mesh for the topic.
     pub mesh: bool,
+    /// Whether Identify showed it is a p2p-sync node (speaks our sync protocol): only such
+    /// peers are reconciled with and get every message directly.
+    pub p2p_sync: bool,
 }
 
 /// A snapshot of the node for the `status` command.
@@ -112,12 +126,16 @@ pub struct Status {
 
 /// A running node.
 pub struct Node {
-    core: NodeCore<SqliteStore, SystemClock>,
+    /// Held while the node runs: no other process opens the same database and identity.
+    _lock: DataDirLock,
+    core: NodeCore<SqliteStore, SystemClock, PeerId>,
+    clock: SystemClock,
     net: SwarmNet,
     dialer: Dialer,
+    peers: Peers,
     /// Peers connected at some point, to tell a reconnection from a first connection.
     seen: HashSet<PeerId>,
-    tick: Interval,
+    housekeeping: Interval,
 }
 
 /// The address of `port` on `ip` for one transport.
@@ -130,20 +148,42 @@ fn listen_address(ip: IpAddr, port: u16, quic: bool) -> Multiaddr {
     }
 }
 
-/// One line for a listen failure: the innermost cause, with a hint for a port in use.
-fn listen_reason(error: &(dyn std::error::Error + 'static)) -> String {
+/// One line for a listen failure on `address`: what to do when its port is taken, else the
+/// innermost cause.
+fn listen_reason(error: &(dyn std::error::Error + 'static), address: &Multiaddr) -> String {
+    if let Some(port) = port_in_use(address) {
+        return format!("port {port} is in use (another p2p-sync?): pick another with --port");
+    }
     let mut cause = error;
     while let Some(source) = cause.source() {
         cause = source;
     }
-    let in_use = std::iter::successors(Some(error), |e| e.source()).any(|e| {
-        e.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::AddrInUse)
-    });
-    if in_use {
-        "the port is already in use (choose another with --port)".into()
+    cause.to_string()
+}
+
+/// The port of `address` if another socket holds it, found by binding it once more (the
+/// transports' errors do not all keep the `AddrInUse` kind along their chain).
+fn port_in_use(address: &Multiaddr) -> Option<u16> {
+    let mut ip = None;
+    let mut socket = None;
+    for protocol in address {
+        match protocol {
+            Protocol::Ip4(v4) => ip = Some(IpAddr::V4(v4)),
+            Protocol::Ip6(v6) => ip = Some(IpAddr::V6(v6)),
+            Protocol::Tcp(port) => socket = Some((port, false)),
+            Protocol::Udp(port) => socket = Some((port, true)),
+            _ => {}
+        }
+    }
+    let (ip, (port, udp)) = (ip?, socket?);
+    let bound = if udp {
+        std::net::UdpSocket::bind((ip, port)).map(drop)
     } else {
-        cause.to_string()
+        std::net::TcpListener::bind((ip, port)).map(drop)
+    };
+    match bound {
+        Err(error) if port != 0 && error.kind() == io::ErrorKind::AddrInUse => Some(port),
+        _ => None,
     }
 }
 
@@ -156,7 +196,11 @@ impl Node {
             path: data_dir.clone(),
             source,
         };
+        if data_dir.exists() && !data_dir.is_dir() {
+            return Err(data_dir_error(io::ErrorKind::NotADirectory.into()));
+        }
         std::fs::create_dir_all(&data_dir).map_err(data_dir_error)?;
+        let lock = DataDirLock::acquire(&data_dir)?;
         let key = identity::load_or_create(&data_dir).map_err(data_dir_error)?;
         let database = data_dir.join(DATABASE_FILE);
         let store = SqliteStore::open(&database).map_err(|source| StartError::Store {
@@ -164,24 +208,29 @@ impl Node {
             source,
         })?;
         let peer_id = key.public().to_peer_id();
+        let identity = identity::write_identity(&key).map_err(data_dir_error)?;
         let swarm = build_swarm(key, &options.config, options.mdns)
             .map_err(|error| StartError::Network(error.to_string()))?;
-        let tick_ms = options.config.tick_ms;
+        let clock = SystemClock::with_offset_ms(options.clock_offset_ms);
         let core = NodeCore::new(
-            peer_id.to_string(),
+            peer_id,
+            identity,
             options.config,
             store,
-            SystemClock::with_offset_ms(options.clock_offset_ms),
+            clock,
             rand::random(),
         );
-        let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
-        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+        housekeeping.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut node = Node {
+            _lock: lock,
             core,
+            clock,
             net: SwarmNet::new(swarm),
             dialer: Dialer::default(),
+            peers: Peers::default(),
             seen: HashSet::new(),
-            tick,
+            housekeeping,
         };
         node.listen(options.listen_ip, options.port).await?;
         node.dialer
@@ -199,7 +248,7 @@ impl Node {
                     .swarm
                     .listen_on(address.clone())
                     .map_err(|error| StartError::Listen {
-                        reason: listen_reason(&error),
+                        reason: listen_reason(&error, &address),
                         address,
                     })?;
             listeners.insert(id);
@@ -218,10 +267,11 @@ impl Node {
                     reason: Err(error),
                     ..
                 } => {
+                    let address = addresses.first().cloned().unwrap_or_else(Multiaddr::empty);
                     return Err(StartError::Listen {
-                        address: addresses.first().cloned().unwrap_or_else(Multiaddr::empty),
-                        reason: listen_reason(error),
-                    })
+                        reason: listen_reason(error, &address),
+                        address,
+                    });
                 }
                 _ => {}
             }
@@ -260,9 +310,13 @@ impl Node {
         self.core.config()
     }
 
-    /// Stores every `key = value` in one transaction and publishes them in batches.
-    pub fn put_many(&mut self, entries: &[(String, String)]) -> Result<(), CommandError> {
-        self.core.put_many(&mut self.net, entries).map(drop)
+    /// Stores every valid `key = value` in one transaction and publishes them in batches;
+    /// returns each entry's verdict (its write, or the rule it breaks).
+    pub fn put_many(
+        &mut self,
+        entries: &[(String, String)],
+    ) -> Result<Vec<Result<Write, ValidationError>>, StoreError> {
+        self.core.put_many(&mut self.net, entries)
     }
 
     /// Deletes `key` and publishes the delete; says whether it had a value here.
@@ -298,6 +352,7 @@ impl Node {
                 peer: *peer,
                 subscribed: subscribed.contains(peer),
                 mesh: mesh.contains(peer),
+                p2p_sync: self.peers.is_p2p_sync(peer),
             })
             .collect();
         peers.sort_by_key(|status| status.peer.to_string());
@@ -312,19 +367,21 @@ impl Node {
         })
     }
 
-    /// Waits for the next swarm event or timer tick and handles it. Cancel-safe: a step
+    /// Waits for the next swarm event, the core's deadline or housekeeping, and handles it.
+    /// Cancel-safe: a step
     /// dropped while waiting loses nothing.
     pub async fn step(&mut self) {
+        let deadline = self.clock.instant_at(self.core.poll_timeout());
         tokio::select! {
             event = self.net.swarm.select_next_some() => self.handle(event),
-            _ = self.tick.tick() => self.on_tick(),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                self.core.handle_timeout(&mut self.net);
+            }
+            _ = self.housekeeping.tick() => {
+                self.dialer.on_tick(&mut self.net.swarm, Instant::now());
+                self.net.retry_pending();
+            }
         }
-    }
-
-    fn on_tick(&mut self) {
-        self.core.on_tick(&mut self.net);
-        self.dialer.on_tick(&mut self.net.swarm, Instant::now());
-        self.net.retry_pending();
     }
 
     fn handle(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -338,31 +395,25 @@ impl Node {
                 ..
             } => {
                 self.dialer.on_connected(peer_id, connection_id);
+                self.peers
+                    .on_established(peer_id, connection_id, endpoint.get_remote_address());
+                // The core hears of the peer once Identify shows it speaks p2p-sync.
                 if num_established.get() > 1 {
-                    // Perhaps the peer restarted while its old connection lingers: catch up.
                     tracing::debug!(%peer_id, ?endpoint, "another connection");
-                    self.core.on_peer_up(&mut self.net, &peer_id.to_string());
-                    return;
-                }
-                if self.seen.insert(peer_id) {
+                } else if self.seen.insert(peer_id) {
                     tracing::info!("Connection established with peer: {peer_id}");
                 } else {
                     tracing::info!("Connection re-established with peer: {peer_id}");
                 }
-                tracing::debug!(%peer_id, ?endpoint, "connected");
-                self.net
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .add_explicit_peer(&peer_id);
-                self.core.on_peer_up(&mut self.net, &peer_id.to_string());
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 cause,
                 ..
             } => {
+                self.peers.on_closed(connection_id);
                 if num_established > 0 {
                     return;
                 }
@@ -378,8 +429,9 @@ impl Node {
                     .gossipsub
                     .remove_explicit_peer(&peer_id);
                 self.net.forget(&peer_id);
-                self.core.on_peer_down(&peer_id.to_string());
-                self.dialer.on_disconnected(peer_id, Instant::now());
+                self.core.on_peer_down(&peer_id);
+                let useful = self.peers.is_useful(&peer_id);
+                self.dialer.on_disconnected(peer_id, useful, Instant::now());
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id,
@@ -407,6 +459,7 @@ impl Node {
 
     fn on_behaviour(&mut self, event: BehaviourEvent) {
         match event {
+            BehaviourEvent::Limits(never) => match never {},
             BehaviourEvent::Gossipsub(event) => self.on_gossipsub(event),
             BehaviourEvent::Direct(event) => self.on_direct(event),
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
@@ -414,29 +467,21 @@ impl Node {
                 for (peer, address) in found {
                     by_peer.entry(peer).or_default().push(address);
                 }
+                // Dialled, not put into Kademlia: it takes addresses from p2p-sync peers'
+                // Identify alone (mDNS itself supplies them again for redials).
                 for (peer, addresses) in by_peer {
                     tracing::info!("Discovered peer by mDNS: {peer}");
-                    for address in &addresses {
-                        self.net
-                            .swarm
-                            .behaviour_mut()
-                            .kademlia
-                            .add_address(&peer, address.clone());
-                    }
                     self.dialer.dial_peer(&mut self.net.swarm, peer, addresses);
                 }
             }
             BehaviourEvent::Mdns(mdns::Event::Expired(expired)) => {
                 tracing::debug!(?expired, "mDNS records expired");
             }
-            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
-                if info.protocols.contains(&KAD_PROTOCOL) {
-                    let kademlia = &mut self.net.swarm.behaviour_mut().kademlia;
-                    for address in info.listen_addrs {
-                        kademlia.add_address(&peer_id, address);
-                    }
-                }
-            }
+            BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                connection_id,
+                info,
+            }) => self.on_identified(peer_id, connection_id, &info),
             BehaviourEvent::Kademlia(kad::Event::RoutingUpdated {
                 peer,
                 is_new_peer: true,
@@ -456,6 +501,25 @@ impl Node {
         }
     }
 
+    /// Identify answered: a connection shown to speak p2p-sync makes its peer an explicit
+    /// Gossipsub peer (on its first such connection) and starts a reconciliation; the peer's
+    /// own addresses go to Kademlia.
+    fn on_identified(&mut self, peer: PeerId, connection: ConnectionId, info: &identify::Info) {
+        let identified = self.peers.on_identified(peer, connection, info);
+        let behaviour = self.net.swarm.behaviour_mut();
+        for address in identified.routable {
+            behaviour.kademlia.add_address(&peer, address);
+        }
+        if identified.first_for_peer {
+            behaviour.gossipsub.add_explicit_peer(&peer);
+        }
+        if identified.new_connection {
+            self.core.on_peer_up(&mut self.net, &peer);
+        } else if !self.peers.is_p2p_sync(&peer) {
+            tracing::debug!(%peer, agent = %crate::escape::printable(&info.agent_version), "not a p2p-sync node");
+        }
+    }
+
     fn on_gossipsub(&mut self, event: gossipsub::Event) {
         match event {
             gossipsub::Event::Message {
@@ -463,17 +527,15 @@ impl Node {
                 message_id,
                 message,
             } => {
-                let author = message
-                    .source
-                    .map_or_else(|| propagation_source.to_string(), |peer| peer.to_string());
-                let verdict = self.core.on_gossip(
-                    &mut self.net,
-                    &author,
-                    &propagation_source.to_string(),
-                    &message.data,
-                );
+                let author = message.source.unwrap_or(propagation_source);
+                let verdict =
+                    self.core
+                        .on_gossip(&mut self.net, &author, &propagation_source, &message.data);
                 let acceptance = match verdict {
-                    Ok(Verdict::Accept) => MessageAcceptance::Accept,
+                    Ok(Verdict::Accept) => {
+                        self.peers.mark_useful(propagation_source);
+                        MessageAcceptance::Accept
+                    }
                     Ok(Verdict::Ignore) => MessageAcceptance::Ignore,
                     Ok(Verdict::Reject) => MessageAcceptance::Reject,
                     Err(error) => {
@@ -508,10 +570,7 @@ impl Node {
                     },
                 ..
             } => {
-                if let Err(error) = self
-                    .core
-                    .on_direct(&mut self.net, &peer.to_string(), &request)
-                {
+                if let Err(error) = self.core.on_direct(&mut self.net, &peer, &request) {
                     tracing::error!("Could not store writes from peer {peer}: {error}");
                 }
                 let direct = &mut self.net.swarm.behaviour_mut().direct;
@@ -523,7 +582,10 @@ impl Node {
                 peer,
                 message: request_response::Message::Response { request_id, .. },
                 ..
-            } => self.net.on_direct_done(peer, request_id),
+            } => {
+                self.peers.mark_useful(peer);
+                self.net.on_direct_done(peer, request_id);
+            }
             request_response::Event::OutboundFailure {
                 peer,
                 request_id,

@@ -1,24 +1,33 @@
-//! How the core's events appear in the log: the seed's wording, one line each.
+//! How the core's events appear in the log: the legacy app's wording, one line each.
 
-use crate::core::{DropReason, Event, Write};
+use crate::escape::printable;
+use p2p_sync_core::{DropReason, Event, Write};
 
 /// Longest value shown in full in a log line; longer ones are cut and their size given.
 const SHOWN_VALUE_CHARS: usize = 80;
 
-/// `Put { key = value }` or `Delete { key }`, as the seed logs received writes (the write's
-/// own `Display`), with a long value cut and its size given.
+/// `Put { key = value }` or `Delete { key }`, as the legacy app logs received writes (the write's
+/// own `Display`), with a long value cut and its size given, and control and format
+/// characters escaped: a value holding a newline stays on its line.
 pub fn describe(write: &Write) -> String {
-    match &write.value {
+    let described = match &write.value {
         Some(value) if value.chars().count() > SHOWN_VALUE_CHARS => {
             let shown: String = value.chars().take(SHOWN_VALUE_CHARS).collect();
             format!("Put {{ {} = {shown}… ({} bytes) }}", write.key, value.len())
         }
         _ => write.to_string(),
-    }
+    };
+    printable(&described).into_owned()
 }
 
-/// The log line for a dropped message, worded as in the seed.
-pub fn drop_line(from: &str, reason: DropReason, detail: &str) -> String {
+/// The log line for a dropped message, worded as in the legacy app. `detail` may quote the
+/// message (a decoder's error does): it is escaped.
+pub fn drop_line(
+    from: &(impl std::fmt::Display + ?Sized),
+    reason: DropReason,
+    detail: &str,
+) -> String {
+    let detail = printable(detail);
     match reason {
         DropReason::RateLimited => format!("Rate limit exceeded for peer {from}: {detail}"),
         DropReason::TooLarge => format!("Message too large from peer {from}: {detail}"),
@@ -27,11 +36,12 @@ pub fn drop_line(from: &str, reason: DropReason, detail: &str) -> String {
         DropReason::FutureTimestamp => {
             format!("Timestamp too far in the future from peer {from}: {detail}")
         }
+        DropReason::Forged => format!("Forged write from peer {from}: {detail}"),
     }
 }
 
 /// Logs one core event: applied writes (a line per message) and syncs at info, drops at warn.
-pub fn log(event: &Event) {
+pub fn log<P: std::fmt::Display>(event: &Event<P>) {
     match event {
         Event::Applied { from, writes } => match writes.as_slice() {
             [write] => tracing::info!("Got message from {from}: {}", describe(write)),
@@ -59,7 +69,7 @@ pub fn log(event: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{Hlc, Version};
+    use p2p_sync_core::{Hlc, Version};
 
     fn write(value: Option<&str>) -> Write {
         Write {
@@ -69,11 +79,12 @@ mod tests {
                 hlc: Hlc::default(),
                 origin: "n0".into(),
             },
+            signature: None,
         }
     }
 
     #[test]
-    fn writes_are_described_as_the_seed_logs_them() {
+    fn writes_are_described_as_the_legacy_app_logs_them() {
         assert_eq!(describe(&write(Some("world"))), "Put { hello = world }");
         assert_eq!(describe(&write(None)), "Delete { hello }");
         let long = "x".repeat(1000);
@@ -84,7 +95,20 @@ mod tests {
     }
 
     #[test]
-    fn drops_use_the_seed_wording() {
+    fn remote_text_cannot_forge_a_log_line() {
+        let forged = "x\n2026-01-01T00:00:00Z  INFO Connection established with peer: 12D3";
+        let line = describe(&write(Some(forged)));
+        assert!(!line.contains('\n'), "{line}");
+        assert_eq!(
+            line,
+            "Put { hello = x\\n2026-01-01T00:00:00Z  INFO Connection established with peer: 12D3 }"
+        );
+        let line = drop_line("12D3", DropReason::Malformed, "bad \u{1b}[2J\u{202e}");
+        assert!(line.ends_with("bad \\u{1b}[2J\\u{202e}"), "{line}");
+    }
+
+    #[test]
+    fn drops_use_the_legacy_wording() {
         let line = drop_line("12D3", DropReason::RateLimited, "too many");
         assert!(line.starts_with("Rate limit exceeded for peer 12D3"));
         let line = drop_line("12D3", DropReason::TooLarge, "2000000 bytes");

@@ -5,10 +5,10 @@ use super::behaviour::{Behaviour, TOPIC};
 use super::direct::DirectQueue;
 use super::pending::PendingPublishes;
 use super::report;
-use crate::core::{Event, Transport};
 use libp2p::gossipsub::{IdentTopic, PublishError, TopicHash};
 use libp2p::request_response::OutboundRequestId;
 use libp2p::{PeerId, Swarm};
+use p2p_sync_core::{Event, Transport};
 
 /// At most this much gossip waits for room in the send queues; older messages beyond it are
 /// dropped (their writes still reach peers by reconciliation).
@@ -77,10 +77,11 @@ impl SwarmNet {
     }
 }
 
-/// Publishes `payload`; hands it back when it should be retried later (every send queue full).
-/// With no subscribed peer yet the payload is dropped: the write is stored, and the
-/// reconciliation every new connection starts delivers it, so queueing it would only send it twice.
-/// Other failures are logged and the payload dropped.
+/// Publishes `payload`; hands it back when it should be retried later: every send queue is
+/// full, or peers are connected but none has subscribed yet (a connection's reconciliation may
+/// already be over by the time its subscription arrives). With no peer at all the payload is
+/// dropped: the write is stored, and the reconciliation every new connection starts delivers
+/// it. Other failures are logged and the payload dropped.
 fn try_publish(
     swarm: &mut Swarm<Behaviour>,
     topic: &TopicHash,
@@ -92,6 +93,10 @@ fn try_publish(
         .publish(topic.clone(), payload.clone())
     {
         Ok(_) => Ok(()),
+        Err(PublishError::NoPeersSubscribedToTopic) if swarm.connected_peers().next().is_some() => {
+            tracing::debug!("no connected peer has subscribed yet; the write waits for one");
+            Err(payload)
+        }
         Err(PublishError::NoPeersSubscribedToTopic) => {
             tracing::debug!(
                 "no peer subscribed yet; the write is stored and reaches peers by reconciliation"
@@ -109,7 +114,7 @@ fn try_publish(
     }
 }
 
-impl Transport for SwarmNet {
+impl Transport<PeerId> for SwarmNet {
     fn publish(&mut self, payload: Vec<u8>) {
         if !self.pending.is_empty() {
             self.retry_pending();
@@ -125,19 +130,12 @@ impl Transport for SwarmNet {
         }
     }
 
-    fn send(&mut self, peer: &str, payload: Vec<u8>) {
-        match peer.parse::<PeerId>() {
-            Ok(peer) => {
-                let direct = &mut self.swarm.behaviour_mut().direct;
-                self.direct.send(direct, peer, payload);
-            }
-            Err(error) => {
-                tracing::error!(peer, %error, "the core named a peer that is not a PeerId")
-            }
-        }
+    fn send(&mut self, peer: &PeerId, payload: Vec<u8>) {
+        let direct = &mut self.swarm.behaviour_mut().direct;
+        self.direct.send(direct, *peer, payload);
     }
 
-    fn notify(&mut self, event: Event) {
+    fn notify(&mut self, event: Event<PeerId>) {
         report::log(&event);
     }
 }

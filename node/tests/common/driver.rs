@@ -193,7 +193,7 @@ impl Node {
     }
 
     /// The process id, e.g. to read its memory use in `/proc`.
-    #[allow(dead_code)] // used by the benchmarks, not by every test target
+    #[allow(dead_code)] // used by the benchmarks and loopback tests, not by every test target
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -1,7 +1,8 @@
 //! Nodes on 127.0.0.1 without mDNS: free ports, starting a node that dials given peers, the
-//! addresses others dial to reach it, and runs that end at start-up.
+//! addresses others dial to reach it, and runs to completion on a given input.
 
 use crate::driver::{start_command, Node};
+use std::io::Write;
 use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -25,14 +26,31 @@ pub fn free_port() -> u16 {
 /// Runs `p2p-sync start` with `args` (after the loopback defaults) to completion without
 /// input; returns its exit status and standard error.
 pub fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
-    let output = start_command(&[])
+    let (status, _, stderr) = run_with_input(args, Vec::new());
+    (status, stderr)
+}
+
+/// Runs `p2p-sync start` with `args` (after the loopback defaults), `input` as its whole
+/// standard input, to completion; returns its exit status, standard output and standard error.
+pub fn run_with_input(args: &[&str], input: Vec<u8>) -> (ExitStatus, String, String) {
+    let mut child = start_command(&[])
         .args(LOOPBACK)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run p2p-sync");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // From a thread: the node reads its input while its output is being collected.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().expect("wait for p2p-sync");
+    writer.join().expect("the input writer");
     (
         output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }

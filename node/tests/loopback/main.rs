@@ -1,4 +1,4 @@
-//! Real `p2p-sync` processes on 127.0.0.1 (no mDNS, peers given with `--dial`): the seed's user
+//! Real `p2p-sync` processes on 127.0.0.1 (no mDNS, peers given with `--dial`): the legacy app's user
 //! story end to end — connect, add, get, delete, list, status, restart, reconnect — and the
 //! command line's failures. Every wait is bounded; every process is killed when its test ends.
 
@@ -7,7 +7,7 @@ mod driver;
 mod local;
 
 use driver::Node;
-use local::{free_port, run_to_exit, start, Dialable};
+use local::{free_port, run_to_exit, run_with_input, start, Dialable};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -235,6 +235,93 @@ fn invalid_input_stores_nothing_and_unknown_commands_get_a_hint() {
 }
 
 #[test]
+fn a_bad_input_line_is_an_error_for_that_line_and_the_session_goes_on() {
+    // Invalid UTF-8 used to end the session silently (exit 0, later commands lost); a line
+    // over the message limit was read whole first.
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let mut input = b"add a 1\nadd b \xff\xfe\nget a\nadd big ".to_vec();
+    input.extend(std::iter::repeat_n(b'v', 3 * 1024 * 1024));
+    input.extend(b"\nadd c \x1b[31mred\nget c\nlist\nquit\n");
+    let (status, stdout, stderr) = run_with_input(&["--port", "0", "--data-dir", &data_dir], input);
+    assert!(status.success(), "{stderr}");
+    let replies: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands: "))
+        .skip(1)
+        .collect();
+    assert_eq!(
+        replies,
+        [
+            "✓ Added: a = 1",
+            "✗ Input line is not valid UTF-8 (ignored)",
+            "✓ a = 1",
+            "✗ Input line is longer than 1048576 bytes (ignored)",
+            "✓ Added: c = \\u{1b}[31mred",
+            "✓ c = \\u{1b}[31mred",
+            "Stored items (2):",
+            "  a = 1",
+            "  c = \\u{1b}[31mred",
+        ],
+        "{stderr}"
+    );
+}
+
+#[test]
+fn connections_in_their_handshake_are_limited_and_peers_get_in_once_they_are_gone() {
+    use p2p_sync::net::limits::MAX_PENDING_INCOMING;
+    use std::io::{ErrorKind, Read};
+    // Before the limit, none of these was refused until the handshake timed out.
+    let dir = tempfile::tempdir().unwrap();
+    let a = start("A", &dir.path().join("a"), free_port(), &[]);
+    let tcp: std::net::SocketAddr = {
+        let address = a.address();
+        let port = address
+            .split("/tcp/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        format!("127.0.0.1:{port}").parse().unwrap()
+    };
+    // Sockets that open a TCP connection and never say a word: each waits in the handshake.
+    let extra = 8;
+    let mut silent: Vec<std::net::TcpStream> = (0..MAX_PENDING_INCOMING + extra)
+        .map(|_| std::net::TcpStream::connect(tcp).unwrap())
+        .collect();
+    for socket in &silent {
+        socket.set_nonblocking(true).unwrap();
+    }
+    let mut closed = vec![false; silent.len()];
+    let mut count_closed = || {
+        for (socket, closed) in silent.iter_mut().zip(&mut closed) {
+            let mut byte = [0u8; 1];
+            *closed |= match socket.read(&mut byte) {
+                Ok(n) => n == 0,
+                Err(error) => error.kind() != ErrorKind::WouldBlock,
+            };
+        }
+        closed.iter().filter(|&&closed| closed).count() as u32
+    };
+    // libp2p gives up on a silent handshake after 10 s; the limit refuses at once.
+    let waited = driver::poll(|| count_closed() >= extra);
+    assert!(
+        waited.is_some_and(|waited| waited < Duration::from_secs(5)),
+        "connections over the limit were refused only after {waited:?}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        count_closed(),
+        extra,
+        "connections within the limit were closed too"
+    );
+    drop(silent);
+    let b = start("B", &dir.path().join("b"), free_port(), &[a.address()]);
+    a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
+}
+
+#[test]
 fn start_up_failures_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -267,5 +354,38 @@ fn start_up_failures_are_one_line_errors() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
     let (_, stderr) = run_to_exit(&["--port", &port, "--data-dir", &data_dir]);
-    assert!(stderr.contains("already in use"), "{stderr}");
+    let hint = format!("port {port} is in use (another p2p-sync?): pick another with --port");
+    assert!(stderr.contains(&hint), "{stderr}");
+    // QUIC's error chain hides the "in use" kind; the hint must not depend on it.
+    let held_udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = held_udp.local_addr().unwrap().port().to_string();
+    let (status, stderr) = run_to_exit(&["--port", &port, "--data-dir", &data_dir]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let hint = format!("/udp/{port}/quic-v1: port {port} is in use (another p2p-sync?)");
+    assert!(stderr.contains(&hint), "{stderr}");
+    let (_, stderr) = run_to_exit(&["--port", "0", "--data-dir", &file]);
+    let hint = "a-file: not a directory (choose a writable one with --data-dir)";
+    assert!(stderr.contains(hint), "{stderr}");
+}
+
+#[test]
+fn a_second_process_on_the_same_data_directory_exits_naming_the_first() {
+    // Two terminals that both omit --data-dir: the second used to run with the same PeerId
+    // over the same database, and its `status` could show Keys: 18446744073709551615.
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start("A", dir.path(), free_port(), &[]);
+    first.add("kept", "by the first");
+    let data_dir = dir.path().display().to_string();
+    let (status, stderr) = run_to_exit(&["--port", "0", "--data-dir", &data_dir]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "Error: data directory {data_dir} is in use by another p2p-sync (pid {}): \
+         stop it, or give this one its own --data-dir",
+        first.pid()
+    );
+    assert_eq!(stderr.lines().last(), Some(expected.as_str()), "{stderr}");
+    assert_eq!(first.get("kept").as_deref(), Some("by the first"));
+    assert!(first.quit().success());
+    let mut again = start("A again", dir.path(), free_port(), &[]);
+    assert_eq!(again.get("kept").as_deref(), Some("by the first"));
 }

@@ -1,33 +1,28 @@
-//! `add KEY VALUE`: validate, store, publish — one entry, or a batch of consecutive adds.
+//! `add KEY VALUE`: store and publish one entry, or a batch of consecutive adds; the core
+//! judges every entry and this prints its verdict.
 
 use super::failure;
-use crate::core::validate::{validate_key, validate_value};
-use crate::core::CommandError;
+use crate::escape::printable;
 use crate::net::Node;
+use p2p_sync_core::CommandError;
 use std::io::{self, Write};
 
 /// Stores every valid `key = value` of `entries` in one transaction, publishes them together,
-/// and prints `✓ Added: key = value` for each (or why it was refused).
+/// and prints `✓ Added: key = value` for each (the value escaped as `get` shows it), or why
+/// it was refused.
 pub fn run(node: &mut Node, entries: &[(String, String)], out: &mut dyn Write) -> io::Result<()> {
-    let config = node.config().clone();
-    let mut valid = Vec::with_capacity(entries.len());
-    let mut lines = Vec::with_capacity(entries.len());
-    for (key, value) in entries {
-        match validate_key(key, &config).and_then(|()| validate_value(value, &config)) {
-            Ok(()) => {
-                valid.push((key.clone(), value.clone()));
-                lines.push(format!("✓ Added: {key} = {value}"));
-            }
-            Err(error) => lines.push(failure(&CommandError::Invalid(error))),
-        }
+    if entries.is_empty() {
+        return Ok(());
     }
-    if !valid.is_empty() {
-        if let Err(error) = node.put_many(&valid) {
-            return writeln!(out, "{}", failure(&error));
+    let verdicts = match node.put_many(entries) {
+        Ok(verdicts) => verdicts,
+        Err(error) => return writeln!(out, "{}", failure(&CommandError::Store(error))),
+    };
+    for ((key, value), verdict) in entries.iter().zip(verdicts) {
+        match verdict {
+            Ok(_) => writeln!(out, "✓ Added: {} = {}", printable(key), printable(value))?,
+            Err(error) => writeln!(out, "{}", failure(&CommandError::Invalid(error)))?,
         }
-    }
-    for line in lines {
-        writeln!(out, "{line}")?;
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `get KEY`: print the value.
 
-use super::printable;
+use crate::escape::printable;
 use crate::net::Node;
 use std::io::{self, Write};
 

@@ -1,6 +1,6 @@
 //! `list`: every live key and value, sorted by key.
 
-use super::printable;
+use crate::escape::printable;
 use crate::net::Node;
 use std::io::{self, Write};
 
@@ -10,7 +10,7 @@ pub fn run(node: &Node, out: &mut dyn Write) -> io::Result<()> {
         Ok(items) => {
             writeln!(out, "Stored items ({}):", items.len())?;
             for (key, value) in items {
-                writeln!(out, "  {key} = {}", printable(&value))?;
+                writeln!(out, "  {} = {}", printable(&key), printable(&value))?;
             }
             Ok(())
         }

@@ -8,8 +8,9 @@ mod list;
 mod status;
 
 use super::command::{self, Command};
-use crate::core::CommandError;
+use super::lines::Line;
 use crate::net::Node;
+use p2p_sync_core::CommandError;
 use std::io::{self, Write};
 
 /// What the input loop does after a line.
@@ -21,12 +22,15 @@ pub enum Flow {
     Quit,
 }
 
-/// Parses and runs input lines in order, writing their output (or hints) to `out`.
-/// Consecutive `add`s are stored in one transaction and published together.
-pub fn execute_all(node: &mut Node, lines: &[String], out: &mut dyn Write) -> io::Result<Flow> {
+/// Parses and runs input lines in order, writing their output (or hints, or why a line was
+/// refused) to `out`. Consecutive `add`s are stored in one transaction and published together.
+pub fn execute_all(node: &mut Node, lines: &[Line], out: &mut dyn Write) -> io::Result<Flow> {
     let mut adds = Vec::new();
     for line in lines {
-        let parsed = command::parse(line);
+        let parsed = match line {
+            Ok(line) => command::parse(line),
+            Err(bad) => Err(bad.to_string()),
+        };
         if let Ok(Some(Command::Add { key, value })) = parsed {
             adds.push((key, value));
             continue;
@@ -62,42 +66,10 @@ fn execute(node: &mut Node, command: Command, out: &mut dyn Write) -> io::Result
     Ok(Flow::Continue)
 }
 
-/// A value as it is printed: control characters (a peer's newline, a terminal escape) are
-/// shown escaped, so one item stays one line and cannot drive the terminal.
-fn printable(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.chars().any(char::is_control) {
-        value
-            .chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect::<String>()
-            .into()
-    } else {
-        value.into()
-    }
-}
-
 /// The line printed when a command fails: `✗ ` and the reason.
 fn failure(error: &CommandError) -> String {
     match error {
         CommandError::Invalid(error) => format!("✗ Invalid input: {error} (nothing stored)"),
         CommandError::Store(error) => format!("✗ Storage error: {error}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::printable;
-
-    #[test]
-    fn control_characters_in_values_are_shown_escaped() {
-        assert_eq!(printable("big world"), "big world");
-        assert_eq!(printable("x\n  evil = 1"), "x\\n  evil = 1");
-        assert_eq!(printable("\u{1b}[31mred"), "\\u{1b}[31mred");
     }
 }

@@ -1,8 +1,8 @@
 //! `status`: identity, addresses, peers, keys and counters.
 
-use crate::core::DropReason;
 use crate::net::behaviour::TOPIC;
 use crate::net::{Node, Status};
+use p2p_sync_core::DropReason;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -25,6 +25,10 @@ pub fn format(status: &Status) -> String {
     }
     let _ = writeln!(text, "Connected peers ({}):", status.peers.len());
     for peer in &status.peers {
+        if !peer.p2p_sync {
+            let _ = writeln!(text, "  {} (not identified as a p2p-sync node)", peer.peer);
+            continue;
+        }
         let topic = if peer.subscribed {
             format!("subscribed to {TOPIC}")
         } else {
@@ -36,7 +40,7 @@ pub fn format(status: &Status) -> String {
     let mesh = status.peers.iter().filter(|peer| peer.mesh).count();
     let _ = writeln!(
         text,
-        "Gossipsub mesh peers: {mesh} (connected peers are explicit Gossipsub peers and get every message directly)"
+        "Gossipsub mesh peers: {mesh} (connected p2p-sync peers are explicit Gossipsub peers and get every message directly)"
     );
     let _ = writeln!(
         text,
@@ -78,24 +82,33 @@ pub fn format(status: &Status) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::Counters;
     use crate::net::PeerStatus;
     use libp2p::PeerId;
+    use p2p_sync_core::Counters;
 
     #[test]
     fn status_shows_peers_keys_and_drops_by_reason() {
-        let peer = PeerId::random();
+        let (peer, stranger) = (PeerId::random(), PeerId::random());
         let mut counters = Counters::default();
         counters.dropped.too_large = 2;
         counters.dropped.malformed = 1;
         let status = Status {
             peer_id: PeerId::random(),
             listen_addresses: vec!["/ip4/127.0.0.1/tcp/4002".parse().unwrap()],
-            peers: vec![PeerStatus {
-                peer,
-                subscribed: true,
-                mesh: false,
-            }],
+            peers: vec![
+                PeerStatus {
+                    peer,
+                    subscribed: true,
+                    mesh: false,
+                    p2p_sync: true,
+                },
+                PeerStatus {
+                    peer: stranger,
+                    subscribed: false,
+                    mesh: false,
+                    p2p_sync: false,
+                },
+            ],
             live_keys: 3,
             stored_keys: 4,
             pending_gossip: 0,
@@ -104,11 +117,12 @@ mod tests {
         let text = format(&status);
         assert!(text.contains("  /ip4/127.0.0.1/tcp/4002\n"));
         assert!(text.contains(&format!(
-            "Connected peers (1):\n  {peer} (subscribed to p2p-sync)\n"
+            "Connected peers (2):\n  {peer} (subscribed to p2p-sync)\n  \
+             {stranger} (not identified as a p2p-sync node)\n"
         )));
         assert!(text.contains("Keys: 3 (4 including deleted)\n"));
         assert!(text.ends_with(
-            "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1, invalid 0, future_timestamp 0)\n"
+            "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1, invalid 0, future_timestamp 0, forged 0)\n"
         ));
     }
 }

@@ -1,0 +1,245 @@
+//! Authorship: every write a node makes carries its origin's ed25519 signature over a
+//! canonical encoding of the write, and every receiver checks it before applying, whichever
+//! path (gossip or reconciliation) the write took. So no peer can make a node store a write
+//! attributed to another node that this node never made.
+
+use crate::version::Write;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+
+pub use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signer, VerifyingKey};
+
+/// The origin given to writes that no node signed: rows of the legacy app's database, which
+/// recorded no origin. They are accepted by reconciliation as plainly unsigned data.
+pub const LEGACY_ORIGIN: &str = "legacy";
+
+/// A write's ed25519 signature (64 bytes).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Vec<u8>", into = "Vec<u8>")]
+pub struct Signature(pub [u8; 64]);
+
+impl TryFrom<Vec<u8>> for Signature {
+    type Error = String;
+
+    fn try_from(bytes: Vec<u8>) -> Result<Self, String> {
+        let array: [u8; 64] = bytes
+            .try_into()
+            .map_err(|bytes: Vec<u8>| format!("a signature has 64 bytes, not {}", bytes.len()))?;
+        Ok(Signature(array))
+    }
+}
+
+impl From<Signature> for Vec<u8> {
+    fn from(signature: Signature) -> Vec<u8> {
+        signature.0.to_vec()
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Signature({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+impl Signature {
+    /// The signature as 128 lowercase hex digits, as gossip carries it.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// Reads 128 hex digits; `None` for anything else.
+    pub fn from_hex(text: &str) -> Option<Signature> {
+        if text.len() != 128 || !text.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 64];
+        for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
+            let pair = std::str::from_utf8(pair).ok()?;
+            *byte = u8::from_str_radix(pair, 16).ok()?;
+        }
+        Some(Signature(bytes))
+    }
+}
+
+/// The bytes an origin signs for `write`: a domain tag, then key, value, timestamp and origin,
+/// each length-prefixed, so no two different writes share an encoding.
+pub fn signed_bytes(write: &Write) -> Vec<u8> {
+    let mut out = b"p2p-sync/write/1".to_vec();
+    let mut field = |bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(bytes);
+    };
+    field(write.key.as_bytes());
+    match &write.value {
+        Some(value) => field(&[&[1], value.as_bytes()].concat()),
+        None => field(&[0]),
+    }
+    field(&write.version.hlc.wall_ms.to_le_bytes());
+    field(&write.version.hlc.counter.to_le_bytes());
+    field(write.version.origin.as_bytes());
+    out
+}
+
+/// Signs `write` with `key` (the key of its origin).
+pub fn sign(key: &SigningKey, write: &mut Write) {
+    let signature = key.sign(&signed_bytes(write));
+    write.signature = Some(Signature(signature.to_bytes()));
+}
+
+/// A node's own signing key and the way it checks other origins' signatures.
+pub struct Identity {
+    /// Signs every write the node makes.
+    pub signing_key: SigningKey,
+    /// Checks the signatures of writes from other origins.
+    pub keys: Box<dyn Keys>,
+}
+
+impl Identity {
+    /// A real node: its libp2p ed25519 key; origins are PeerIds.
+    pub fn peer_id(signing_key: SigningKey) -> Identity {
+        Identity {
+            signing_key,
+            keys: Box::new(PeerIdKeys),
+        }
+    }
+
+    /// A node named `name` in a simulation or test, checking others through `keys` (share one
+    /// [`NamedKeys`] among all nodes of a run so each signature is verified once).
+    pub fn named(name: &str, keys: std::rc::Rc<NamedKeys>) -> Identity {
+        Identity {
+            signing_key: NamedKeys::signing_key(name),
+            keys: Box::new(keys),
+        }
+    }
+}
+
+/// Checks whether a signature was made by an origin's key.
+pub trait Keys {
+    /// Whether `signature` over `message` was made by the key of the node named `origin`.
+    fn verify(&self, origin: &str, message: &[u8], signature: &Signature) -> bool;
+}
+
+/// Whether `key` signed `message` (strict verification: no malleable signatures).
+fn verify_with(key: &VerifyingKey, message: &[u8], signature: &Signature) -> bool {
+    let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
+    key.verify_strict(message, &signature).is_ok()
+}
+
+/// Origins that are libp2p ed25519 PeerIds, as on real networks: the public key is inside
+/// the id (an identity multihash of the protobuf-encoded key), so nothing else is needed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PeerIdKeys;
+
+/// The multihash and protobuf header of an ed25519 PeerId: identity hash (0x00) of 36 bytes,
+/// then `KeyType = Ed25519` (0x08 0x01) and 32 bytes of key data (0x12 0x20).
+const ED25519_PEER_ID_PREFIX: [u8; 6] = [0x00, 36, 0x08, 0x01, 0x12, 0x20];
+
+impl PeerIdKeys {
+    /// The public key inside an ed25519 PeerId, if `origin` is one.
+    pub fn key_of(origin: &str) -> Option<VerifyingKey> {
+        let bytes = bs58::decode(origin).into_vec().ok()?;
+        let key = bytes.strip_prefix(&ED25519_PEER_ID_PREFIX[..])?;
+        VerifyingKey::from_bytes(key.try_into().ok()?).ok()
+    }
+}
+
+impl Keys for PeerIdKeys {
+    fn verify(&self, origin: &str, message: &[u8], signature: &Signature) -> bool {
+        PeerIdKeys::key_of(origin).is_some_and(|key| verify_with(&key, message, signature))
+    }
+}
+
+/// Keys derived from node names (`n0`, `a1`): for the simulator and tests, where nodes have
+/// names instead of PeerIds. Never for real use: anyone can derive anyone's key. Verdicts are
+/// remembered (verification is a pure function), so a thousand simulated nodes checking the
+/// same write pay for it once.
+#[derive(Debug, Default)]
+pub struct NamedKeys {
+    verdicts: RefCell<HashMap<(u64, [u8; 64]), bool>>,
+}
+
+impl NamedKeys {
+    /// The signing key of the node named `name`.
+    pub fn signing_key(name: &str) -> SigningKey {
+        let mut secret = [0u8; 32];
+        for (index, chunk) in secret.chunks_mut(8).enumerate() {
+            let word = xxhash_rust::xxh3::xxh3_64_with_seed(name.as_bytes(), index as u64);
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        SigningKey::from_bytes(&secret)
+    }
+}
+
+impl<K: Keys> Keys for std::rc::Rc<K> {
+    fn verify(&self, origin: &str, message: &[u8], signature: &Signature) -> bool {
+        (**self).verify(origin, message, signature)
+    }
+}
+
+impl Keys for NamedKeys {
+    fn verify(&self, origin: &str, message: &[u8], signature: &Signature) -> bool {
+        let memo = (
+            xxhash_rust::xxh3::xxh3_64(&[origin.as_bytes(), message].concat()),
+            signature.0,
+        );
+        if let Some(&verdict) = self.verdicts.borrow().get(&memo) {
+            return verdict;
+        }
+        let key = NamedKeys::signing_key(origin).verifying_key();
+        let verdict = verify_with(&key, message, signature);
+        self.verdicts.borrow_mut().insert(memo, verdict);
+        verdict
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::write;
+
+    #[test]
+    fn a_signed_write_verifies_and_any_change_breaks_it() {
+        let keys = NamedKeys::default();
+        let mut signed = write("k", Some("v"), 10, "n0");
+        sign(&NamedKeys::signing_key("n0"), &mut signed);
+        let signature = signed.signature.clone().unwrap();
+        assert!(keys.verify("n0", &signed_bytes(&signed), &signature));
+        let mut changed = signed.clone();
+        changed.value = Some("w".into());
+        assert!(!keys.verify("n0", &signed_bytes(&changed), &signature));
+        assert!(
+            !keys.verify("n1", &signed_bytes(&signed), &signature),
+            "another origin"
+        );
+    }
+
+    #[test]
+    fn signatures_round_trip_through_hex_and_bad_hex_is_refused() {
+        let mut signed = write("k", None, 10, "n0");
+        sign(&NamedKeys::signing_key("n0"), &mut signed);
+        let signature = signed.signature.unwrap();
+        assert_eq!(Signature::from_hex(&signature.to_hex()), Some(signature));
+        assert_eq!(Signature::from_hex("abc"), None);
+        assert_eq!(Signature::from_hex(&"zz".repeat(64)), None);
+    }
+
+    #[test]
+    fn the_key_inside_an_ed25519_peer_id_checks_its_signatures() {
+        let key = NamedKeys::signing_key("real");
+        let public = key.verifying_key().to_bytes();
+        let peer_id = bs58::encode([&ED25519_PEER_ID_PREFIX[..], &public].concat()).into_string();
+        assert!(peer_id.starts_with("12D3KooW"), "{peer_id}");
+        let mut signed = write("k", Some("v"), 10, &peer_id);
+        sign(&key, &mut signed);
+        let signature = signed.signature.clone().unwrap();
+        assert!(PeerIdKeys.verify(&peer_id, &signed_bytes(&signed), &signature));
+        assert!(!PeerIdKeys.verify("n0", &signed_bytes(&signed), &signature));
+    }
+}

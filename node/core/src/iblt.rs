@@ -1,0 +1,333 @@
+//! Invertible Bloom lookup tables over 64-bit write ids, and a strata estimator of set
+//! differences (Eppstein, Goodrich, Uyeda, Varghese: "What's the Difference?", SIGCOMM 2011).
+//!
+//! Two nodes each fill a table of the same size with the ids of their writes; subtracting one
+//! from the other cancels every id both hold, and peeling the rest lists the ids only one side
+//! holds. The table needs about 1.5 cells per differing id, whatever the size of the sets.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// Number of cells each id is added to (one in each third of the table).
+const HASHES: usize = 3;
+/// Bytes per cell on the wire: count (i32), id sum (u64), check sum (u32).
+pub const CELL_BYTES: usize = 16;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Cell {
+    count: i32,
+    id_sum: u64,
+    check_sum: u32,
+}
+
+fn check(id: u64) -> u32 {
+    xxh3_64_with_seed(&id.to_le_bytes(), 0x5eed) as u32
+}
+
+impl Cell {
+    fn toggle(&mut self, id: u64, sign: i32) {
+        self.count = self.count.wrapping_add(sign);
+        self.id_sum ^= id;
+        self.check_sum ^= check(id);
+    }
+
+    fn pure_id(&self) -> Option<(u64, i32)> {
+        ((self.count == 1 || self.count == -1) && check(self.id_sum) == self.check_sum)
+            .then_some((self.id_sum, self.count))
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Cell::default()
+    }
+}
+
+/// An invertible Bloom lookup table. Its wire form is packed cells (`CELL_BYTES` each).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<u8>", into = "Vec<u8>")]
+pub struct Iblt {
+    cells: Vec<Cell>,
+}
+
+/// The result of peeling a subtracted table: ids only in the left table, ids only in the right.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Difference {
+    /// Ids in the table that was subtracted from (`self`), not in the other.
+    pub only_left: Vec<u64>,
+    /// Ids in the other table, not in `self`.
+    pub only_right: Vec<u64>,
+}
+
+impl Iblt {
+    /// An empty table of at least `cells` cells (rounded up to a multiple of three, at least 3).
+    pub fn new(cells: usize) -> Self {
+        let cells = cells.max(HASHES).div_ceil(HASHES) * HASHES;
+        Iblt {
+            cells: vec![Cell::default(); cells],
+        }
+    }
+
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether the table has no cells.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    fn positions(&self, id: u64) -> [usize; HASHES] {
+        let third = self.cells.len() / HASHES;
+        std::array::from_fn(|i| {
+            i * third + (xxh3_64_with_seed(&id.to_le_bytes(), i as u64) % third as u64) as usize
+        })
+    }
+
+    /// Adds one id.
+    pub fn insert(&mut self, id: u64) {
+        for position in self.positions(id) {
+            self.cells[position].toggle(id, 1);
+        }
+    }
+
+    /// Subtracts `other` (same size) from `self` and peels the result. `None` when the
+    /// difference is too large for the table to decode, or the sizes differ.
+    pub fn difference(&self, other: &Iblt) -> Option<Difference> {
+        if self.cells.len() != other.cells.len() || self.cells.is_empty() {
+            return None;
+        }
+        let mut cells: Vec<Cell> = self
+            .cells
+            .iter()
+            .zip(&other.cells)
+            .map(|(a, b)| Cell {
+                count: a.count.wrapping_sub(b.count),
+                id_sum: a.id_sum ^ b.id_sum,
+                check_sum: a.check_sum ^ b.check_sum,
+            })
+            .collect();
+        let mut difference = Difference::default();
+        let mut decoded = HashSet::new();
+        let mut pure: Vec<usize> = (0..cells.len())
+            .filter(|&i| cells[i].pure_id().is_some())
+            .collect();
+        while let Some(index) = pure.pop() {
+            let Some((id, sign)) = cells[index].pure_id() else {
+                continue;
+            };
+            // A table from a hostile peer can hold "pure" cells that an honest one never
+            // could: an id outside its own cells, or one that peels twice. Either means the
+            // table is not a difference of two sets, and peeling it could go on for ever.
+            if !self.positions(id).contains(&index) {
+                continue;
+            }
+            if !decoded.insert(id) {
+                return None;
+            }
+            if sign > 0 {
+                difference.only_left.push(id);
+            } else {
+                difference.only_right.push(id);
+            }
+            for position in self.positions(id) {
+                cells[position].toggle(id, -sign);
+                if cells[position].pure_id().is_some() {
+                    pure.push(position);
+                }
+            }
+        }
+        cells.iter().all(Cell::is_empty).then_some(difference)
+    }
+}
+
+impl From<Iblt> for Vec<u8> {
+    fn from(table: Iblt) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(table.cells.len() * CELL_BYTES);
+        for cell in table.cells {
+            bytes.extend_from_slice(&cell.count.to_le_bytes());
+            bytes.extend_from_slice(&cell.id_sum.to_le_bytes());
+            bytes.extend_from_slice(&cell.check_sum.to_le_bytes());
+        }
+        bytes
+    }
+}
+
+impl TryFrom<Vec<u8>> for Iblt {
+    type Error = String;
+
+    fn try_from(bytes: Vec<u8>) -> Result<Self, String> {
+        if !bytes.len().is_multiple_of(CELL_BYTES * HASHES) {
+            return Err(format!(
+                "{} bytes is not a whole number of cell triples",
+                bytes.len()
+            ));
+        }
+        let cells = bytes
+            .chunks_exact(CELL_BYTES)
+            .map(|c| Cell {
+                count: i32::from_le_bytes(c[0..4].try_into().expect("4 bytes")),
+                id_sum: u64::from_le_bytes(c[4..12].try_into().expect("8 bytes")),
+                check_sum: u32::from_le_bytes(c[12..16].try_into().expect("4 bytes")),
+            })
+            .collect();
+        Ok(Iblt { cells })
+    }
+}
+
+/// Number of strata: enough to estimate differences up to 2^24 ids.
+const STRATA: usize = 24;
+/// Cells per stratum.
+const STRATUM_CELLS: usize = 24;
+
+/// Estimates the size of a set difference: stratum `i` holds the ids with `i` trailing zeros
+/// (a 2^-(i+1) sample), and the deepest strata that still decode are scaled up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrataEstimator {
+    strata: Vec<Iblt>,
+}
+
+impl Default for StrataEstimator {
+    fn default() -> Self {
+        StrataEstimator {
+            strata: vec![Iblt::new(STRATUM_CELLS); STRATA],
+        }
+    }
+}
+
+impl StrataEstimator {
+    /// Adds one id.
+    pub fn insert(&mut self, id: u64) {
+        let stratum = (xxh3_64_with_seed(&id.to_le_bytes(), 0x57a7a).trailing_zeros() as usize)
+            .min(STRATA - 1);
+        self.strata[stratum].insert(id);
+    }
+
+    /// Estimates the size of the symmetric difference between the two sets. `None` if the
+    /// estimators do not have the same shape (every stratum the same size).
+    pub fn estimate(&self, other: &StrataEstimator) -> Option<u64> {
+        let same_shape = self.strata.len() == other.strata.len()
+            && self
+                .strata
+                .iter()
+                .zip(&other.strata)
+                .all(|(a, b)| a.len() == b.len());
+        if !same_shape {
+            return None;
+        }
+        let mut decoded = 0u64;
+        for level in (0..self.strata.len()).rev() {
+            match self.strata[level].difference(&other.strata[level]) {
+                Some(difference) => {
+                    decoded += (difference.only_left.len() + difference.only_right.len()) as u64
+                }
+                None => return Some(decoded.max(1) << (level + 1)),
+            }
+        }
+        Some(decoded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(range: std::ops::Range<u64>) -> impl Iterator<Item = u64> {
+        range.map(|i| xxh3_64_with_seed(&i.to_le_bytes(), 99))
+    }
+
+    fn table(cells: usize, members: impl Iterator<Item = u64>) -> Iblt {
+        let mut table = Iblt::new(cells);
+        members.for_each(|id| table.insert(id));
+        table
+    }
+
+    #[test]
+    fn recovers_both_sides_of_a_small_difference_between_large_sets() {
+        let left = table(60, ids(0..10_000));
+        let right = table(60, ids(5..10_010));
+        let mut difference = left.difference(&right).expect("decodes");
+        difference.only_left.sort();
+        difference.only_right.sort();
+        let mut expected_left: Vec<u64> = ids(0..5).collect();
+        let mut expected_right: Vec<u64> = ids(10_000..10_010).collect();
+        expected_left.sort();
+        expected_right.sort();
+        assert_eq!(
+            difference,
+            Difference {
+                only_left: expected_left,
+                only_right: expected_right
+            }
+        );
+    }
+
+    #[test]
+    fn equal_sets_decode_to_nothing() {
+        let a = table(9, ids(0..1000));
+        assert_eq!(a.difference(&a.clone()), Some(Difference::default()));
+    }
+
+    #[test]
+    fn a_table_too_small_says_so() {
+        let left = table(12, ids(0..1000));
+        let right = table(12, ids(500..1500));
+        assert_eq!(left.difference(&right), None);
+        assert_eq!(left.difference(&Iblt::new(15)), None, "sizes differ");
+    }
+
+    #[test]
+    fn a_hostile_table_that_would_peel_for_ever_is_refused() {
+        let mine = Iblt::new(30);
+        let id = 42u64;
+        let mut cycle = Iblt::new(30);
+        let index = cycle.positions(id)[0];
+        cycle.cells[index].toggle(id, 1);
+        assert_eq!(mine.difference(&cycle), None);
+        let mut elsewhere = Iblt::new(30);
+        let outside = (0..30)
+            .find(|i| !elsewhere.positions(id).contains(i))
+            .unwrap();
+        elsewhere.cells[outside].toggle(id, 1);
+        assert_eq!(mine.difference(&elsewhere), None);
+    }
+
+    #[test]
+    fn survives_the_wire_and_rejects_ragged_bytes() {
+        let left = table(30, ids(0..100));
+        let bytes: Vec<u8> = left.clone().into();
+        assert_eq!(bytes.len(), 30 * CELL_BYTES);
+        assert_eq!(Iblt::try_from(bytes).unwrap(), left);
+        assert!(Iblt::try_from(vec![0u8; 17]).is_err());
+    }
+
+    #[test]
+    fn estimators_of_another_shape_give_no_estimate() {
+        let honest = StrataEstimator::default();
+        let small_strata = StrataEstimator {
+            strata: vec![Iblt::new(3); STRATA],
+        };
+        let few_strata = StrataEstimator {
+            strata: vec![Iblt::new(STRATUM_CELLS); 2],
+        };
+        assert_eq!(honest.estimate(&small_strata), None);
+        assert_eq!(honest.estimate(&few_strata), None);
+        assert_eq!(honest.estimate(&honest.clone()), Some(0));
+    }
+
+    #[test]
+    fn the_strata_estimate_is_within_a_small_factor() {
+        for difference in [1u64, 10, 100, 1000, 10_000] {
+            let mut left = StrataEstimator::default();
+            let mut right = StrataEstimator::default();
+            ids(0..20_000).for_each(|id| left.insert(id));
+            ids(difference..20_000 + difference).for_each(|id| right.insert(id));
+            let truth = 2 * difference;
+            let estimate = left.estimate(&right).unwrap();
+            assert!(
+                estimate * 4 >= truth && estimate <= truth * 4,
+                "truth {truth}, estimate {estimate}"
+            );
+        }
+    }
+}

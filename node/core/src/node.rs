@@ -1,0 +1,491 @@
+//! The node state machine: every rule of the system, with no I/O of its own.
+//!
+//! The world around it (the libp2p driver or the simulator) calls one `on_*` method per input
+//! and hands in a `Transport` through which the core publishes, sends and reports events.
+//! Time comes only from the `Clock` (its wall time stamps and judges writes, its monotonic time
+//! runs every interval), randomness only from the seeded rng.
+
+use super::auth::{self, Identity, Keys, SigningKey, LEGACY_ORIGIN};
+use super::clock::Clock;
+use super::config::Config;
+use super::counters::{Counters, DropReason};
+use super::rate_limit::RateLimiter;
+use super::validate::{validate_key, validate_value, ValidationError};
+use super::version::{Hlc, Version, Write};
+use super::wire::{self, WireError};
+use crate::store::{Store, StoreError};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use thiserror::Error;
+
+mod reconcile;
+
+/// What the core needs of a peer's id: the real node uses libp2p's `PeerId`, the simulator
+/// names such as `n0`. Its `Display` form is the `origin` written into the node's writes.
+pub trait PeerId: Clone + Ord + fmt::Display + fmt::Debug {}
+
+impl<T: Clone + Ord + fmt::Display + fmt::Debug> PeerId for T {}
+
+/// What the core asks of the world it runs in.
+pub trait Transport<P> {
+    /// Publishes `payload` on the gossip topic.
+    fn publish(&mut self, payload: Vec<u8>);
+    /// Sends `payload` to `peer` over the direct, reliable protocol.
+    fn send(&mut self, peer: &P, payload: Vec<u8>);
+    /// Reports something the user or the log should see.
+    fn notify(&mut self, event: Event<P>);
+}
+
+/// Something that happened in the core, for the user or the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<P> {
+    /// A gossip message changed the store.
+    Applied {
+        /// The author of the message.
+        from: P,
+        /// Its writes that were newer than the store's, in message order (one for the legacy app's
+        /// single-write form, up to a batch's worth otherwise).
+        writes: Vec<Write>,
+    },
+    /// A message or write was dropped (reported at most once per peer, reason and interval).
+    Dropped {
+        /// The peer it came from.
+        from: P,
+        /// Why.
+        reason: DropReason,
+        /// The error in words.
+        detail: String,
+    },
+    /// A reconciliation exchange with `peer` brought in or sent out writes.
+    Synced {
+        /// The peer.
+        peer: P,
+        /// Writes received from it that changed the store.
+        applied: usize,
+        /// Writes sent to it.
+        sent: usize,
+    },
+}
+
+/// The gossip layer's verdict on a message: forward it, drop it quietly, or drop and penalize.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid: deliver and forward.
+    Accept,
+    /// Not forwarded, not the sender's fault (rate limited).
+    Ignore,
+    /// Invalid: not forwarded.
+    Reject,
+}
+
+/// Why a user command failed.
+#[derive(Debug, Error)]
+pub enum CommandError {
+    /// The key or value breaks a rule; nothing was stored.
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// The write could not be stored.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// One node: store, clock, limits, peers and reconciliation sessions.
+pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
+    id: P,
+    /// `id` as it is written into the node's writes.
+    origin: String,
+    /// Signs the node's writes.
+    signing_key: SigningKey,
+    /// Checks other origins' signatures.
+    keys: Box<dyn Keys>,
+    config: Config,
+    store: S,
+    clock: C,
+    rng: ChaCha8Rng,
+    hlc: Hlc,
+    author_limiter: RateLimiter<P>,
+    forwarder_limiter: RateLimiter<P>,
+    direct_limiter: RateLimiter<P>,
+    last_drop_log: BTreeMap<(P, DropReason), u64>,
+    counters: Counters,
+    peers: BTreeSet<P>,
+    /// Reconciliation sessions this node opened, by peer: when the peer was last heard from.
+    sessions: BTreeMap<P, u64>,
+    /// Peers to reconcile with as soon as possible (from the given monotonic time on).
+    pending_syncs: BTreeMap<P, u64>,
+    next_anti_entropy_ms: u64,
+    /// When rate windows and the drop-log memory were last swept.
+    last_sweep_ms: u64,
+}
+
+impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
+    /// A node named `id` (its PeerId, or `n0` in the simulator) signing with `identity`, over
+    /// `store`, reading `clock`, drawing every random choice from `seed`.
+    pub fn new(id: P, identity: Identity, config: Config, store: S, clock: C, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let now = clock.monotonic_ms();
+        let next_anti_entropy_ms =
+            now + rng.random_range(0..config.anti_entropy_interval_ms.max(1));
+        let hlc = store.summary().max_hlc;
+        NodeCore {
+            origin: id.to_string(),
+            id,
+            signing_key: identity.signing_key,
+            keys: identity.keys,
+            author_limiter: RateLimiter::new(config.author_rate),
+            forwarder_limiter: RateLimiter::new(config.forwarder_rate),
+            direct_limiter: RateLimiter::new(config.direct_rate),
+            config,
+            store,
+            clock,
+            rng,
+            hlc,
+            last_drop_log: BTreeMap::new(),
+            counters: Counters::default(),
+            peers: BTreeSet::new(),
+            sessions: BTreeMap::new(),
+            pending_syncs: BTreeMap::new(),
+            next_anti_entropy_ms,
+            last_sweep_ms: now,
+        }
+    }
+
+    /// This node's id; its `Display` form is the origin of its writes.
+    pub fn id(&self) -> &P {
+        &self.id
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store, for reads (`get`, `list`, digests).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Stops the node and hands back its store, e.g. to restart a crashed node on the same data.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// What the node has counted so far.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The peers the node is connected to.
+    pub fn peers(&self) -> &BTreeSet<P> {
+        &self.peers
+    }
+
+    /// Stores `key = value` and publishes it. The write is committed before this returns.
+    pub fn put(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        key: &str,
+        value: &str,
+    ) -> Result<Write, CommandError> {
+        validate_value(value, &self.config)?;
+        self.write_local(net, key, Some(value.to_string()))
+    }
+
+    /// Deletes `key` (a tombstone) and publishes the delete. Returns the tombstone and
+    /// whether the key was live here before.
+    pub fn delete(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        key: &str,
+    ) -> Result<(Write, bool), CommandError> {
+        validate_key(key, &self.config)?;
+        let was_live = self.get(key)?.is_some();
+        Ok((self.write_local(net, key, None)?, was_live))
+    }
+
+    /// Stores every valid put of `entries` in one transaction and publishes them in batches.
+    /// Returns each entry's verdict in order: its write, or the rule it breaks (such an entry
+    /// is skipped). A store failure stores and publishes none of them.
+    pub fn put_many(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        entries: &[(String, String)],
+    ) -> Result<Vec<Result<Write, ValidationError>>, StoreError> {
+        let verdicts: Vec<Result<Write, ValidationError>> = entries
+            .iter()
+            .map(|(key, value)| {
+                validate_key(key, &self.config)?;
+                validate_value(value, &self.config)?;
+                Ok(self.stamp(key, Some(value.clone())))
+            })
+            .collect();
+        let writes: Vec<Write> = verdicts.iter().flatten().cloned().collect();
+        if writes.is_empty() {
+            return Ok(verdicts);
+        }
+        self.store.apply(&writes)?;
+        for message in wire::encode_writes(&writes, self.config.max_message_bytes) {
+            net.publish(message);
+        }
+        Ok(verdicts)
+    }
+
+    /// The live value of `key`, if any.
+    pub fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.store.get(key)?.and_then(|write| write.value))
+    }
+
+    fn stamp(&mut self, key: &str, value: Option<String>) -> Write {
+        self.hlc = self.hlc.tick(self.clock.now_ms());
+        let mut write = Write {
+            key: key.to_string(),
+            value,
+            version: Version {
+                hlc: self.hlc,
+                origin: self.origin.clone(),
+            },
+            signature: None,
+        };
+        auth::sign(&self.signing_key, &mut write);
+        write
+    }
+
+    /// Checks that `write`'s origin made it: a signature must verify against the origin's key.
+    /// An unsigned write (from a node that predates signatures) is accepted only from its
+    /// author on gossip, or on reconciliation from the peer that is its origin, or when it is
+    /// a row of the legacy app's database (origin [`LEGACY_ORIGIN`], which no node claims).
+    fn authenticate(&self, write: &Write, unsigned_ok: bool) -> Result<(), WireError> {
+        match &write.signature {
+            Some(signature) => {
+                let message = auth::signed_bytes(write);
+                if self.keys.verify(&write.version.origin, &message, signature) {
+                    Ok(())
+                } else {
+                    Err(WireError::Forged(format!(
+                        "signature of {write} does not match origin {}",
+                        write.version.origin
+                    )))
+                }
+            }
+            None if unsigned_ok || write.version.origin == LEGACY_ORIGIN => Ok(()),
+            None => Err(WireError::Forged(format!(
+                "unsigned {write} claims origin {}",
+                write.version.origin
+            ))),
+        }
+    }
+
+    fn write_local(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        key: &str,
+        value: Option<String>,
+    ) -> Result<Write, CommandError> {
+        validate_key(key, &self.config)?;
+        let write = self.stamp(key, value);
+        self.store.apply(std::slice::from_ref(&write))?;
+        net.publish(wire::encode_write(&write));
+        Ok(write)
+    }
+
+    /// A peer connected (also: connected again while an old connection lingers). The side with
+    /// the smaller id opens a reconciliation at once.
+    pub fn on_peer_up(&mut self, net: &mut dyn Transport<P>, peer: &P) {
+        self.peers.insert(peer.clone());
+        self.sessions.remove(peer); // a new connection: any session on the old one is void
+        if self.id < *peer {
+            self.start_sync(net, peer);
+        }
+    }
+
+    /// A peer disconnected: forget its sessions.
+    pub fn on_peer_down(&mut self, peer: &P) {
+        self.peers.remove(peer);
+        self.sessions.remove(peer);
+        self.pending_syncs.remove(peer);
+    }
+
+    /// The monotonic time (see [`Clock::monotonic_ms`]) at which the core next needs
+    /// [`NodeCore::handle_timeout`]: the next anti-entropy round, or a reconciliation that is
+    /// due (once any session with that peer has ended or timed out). The world sleeps until
+    /// then, or until an input arrives, whichever is first; a call before then does nothing.
+    pub fn poll_timeout(&self) -> u64 {
+        let session_timeout = self.config.session_timeout_ms;
+        self.pending_syncs
+            .iter()
+            .map(|(peer, &due)| match self.sessions.get(peer) {
+                Some(&heard) => due.max(heard + session_timeout),
+                None => due,
+            })
+            .fold(self.next_anti_entropy_ms, u64::min)
+    }
+
+    /// Does what is due by now: reconciliations waiting for their peer's session to end, and
+    /// the periodic anti-entropy round with one random peer.
+    pub fn handle_timeout(&mut self, net: &mut dyn Transport<P>) {
+        let now = self.clock.monotonic_ms();
+        self.sweep(now);
+        let session_timeout = self.config.session_timeout_ms;
+        self.sessions
+            .retain(|_, heard| now.saturating_sub(*heard) < session_timeout);
+        let due: Vec<P> = self
+            .pending_syncs
+            .iter()
+            .filter(|(_, &at)| at <= now)
+            .map(|(peer, _)| peer.clone())
+            .collect();
+        for peer in due {
+            if !self.peers.contains(&peer) || self.start_sync(net, &peer) {
+                self.pending_syncs.remove(&peer);
+            }
+        }
+        if now >= self.next_anti_entropy_ms {
+            self.next_anti_entropy_ms = now + self.config.anti_entropy_interval_ms.max(1);
+            if !self.peers.is_empty() {
+                let index = self.rng.random_range(0..self.peers.len());
+                let peer = self
+                    .peers
+                    .iter()
+                    .nth(index)
+                    .cloned()
+                    .expect("index in range");
+                self.start_sync(net, &peer);
+            }
+        }
+    }
+
+    /// Forgets expired rate windows and drop-log entries, at most once per drop-log interval,
+    /// so memory stays bounded by the peers heard from recently.
+    fn sweep(&mut self, now: u64) {
+        let interval = self.config.drop_log_interval_ms;
+        if now.saturating_sub(self.last_sweep_ms) < interval {
+            return;
+        }
+        self.last_sweep_ms = now;
+        self.author_limiter.forget_expired(now);
+        self.forwarder_limiter.forget_expired(now);
+        self.direct_limiter.forget_expired(now);
+        self.last_drop_log
+            .retain(|_, at| now.saturating_sub(*at) < interval);
+    }
+
+    fn drop_message(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        from: &P,
+        reason: DropReason,
+        detail: String,
+    ) {
+        self.counters.dropped.count(reason);
+        let now = self.clock.monotonic_ms();
+        self.sweep(now);
+        let key = (from.clone(), reason);
+        let interval = self.config.drop_log_interval_ms;
+        if let Some(&logged) = self.last_drop_log.get(&key) {
+            if now.saturating_sub(logged) < interval {
+                return;
+            }
+        }
+        self.last_drop_log.insert(key, now);
+        net.notify(Event::Dropped {
+            from: from.clone(),
+            reason,
+            detail,
+        });
+    }
+
+    fn drop_error(&mut self, net: &mut dyn Transport<P>, from: &P, error: WireError) {
+        let reason = match error {
+            WireError::TooLarge { .. } => DropReason::TooLarge,
+            WireError::Malformed(_) => DropReason::Malformed,
+            WireError::Invalid(_) | WireError::BadTimestamp(_) | WireError::BadOrigin(_) => {
+                DropReason::Invalid
+            }
+            WireError::FutureTimestamp { .. } => DropReason::FutureTimestamp,
+            WireError::Forged(_) => DropReason::Forged,
+        };
+        self.drop_message(net, from, reason, error.to_string());
+    }
+
+    /// A gossip message signed by `author`, received from `forwarder`. Returns the verdict to
+    /// report to the gossip layer. A store failure is returned after counting nothing.
+    pub fn on_gossip(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        author: &P,
+        forwarder: &P,
+        bytes: &[u8],
+    ) -> Result<Verdict, StoreError> {
+        let now = self.clock.monotonic_ms();
+        if bytes.len() > self.config.max_message_bytes {
+            let error = WireError::TooLarge {
+                len: bytes.len(),
+                max: self.config.max_message_bytes,
+            };
+            self.drop_error(net, forwarder, error);
+            return Ok(Verdict::Reject);
+        }
+        let forwarder_ok = self.forwarder_limiter.admit(forwarder, now);
+        if !forwarder_ok || !self.author_limiter.admit(author, now) {
+            let limited = if forwarder_ok { author } else { forwarder };
+            self.drop_message(
+                net,
+                limited,
+                DropReason::RateLimited,
+                format!("rate limit exceeded for peer {limited}"),
+            );
+            if self.peers.contains(forwarder) {
+                let due = now + self.config.sync_after_drop_ms;
+                self.pending_syncs.entry(forwarder.clone()).or_insert(due);
+            }
+            return Ok(Verdict::Ignore);
+        }
+        let signer = author.to_string();
+        let decoded = match wire::decode(bytes, &signer, self.clock.now_ms(), &self.config) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                self.drop_error(net, author, error);
+                return Ok(Verdict::Reject);
+            }
+        };
+        let mut valid = Vec::with_capacity(decoded.len());
+        for result in decoded {
+            // The decoder made sure the origin is the author, who signed the whole message.
+            match result.and_then(|write| self.authenticate(&write, true).map(|()| write)) {
+                Ok(write) => valid.push(write),
+                Err(error) => self.drop_error(net, author, error),
+            }
+        }
+        if valid.is_empty() {
+            return Ok(Verdict::Reject);
+        }
+        let applied = self.apply_remote(&valid)?;
+        let writes: Vec<Write> = valid
+            .into_iter()
+            .zip(applied)
+            .filter_map(|(write, applied)| applied.then_some(write))
+            .collect();
+        if !writes.is_empty() {
+            net.notify(Event::Applied {
+                from: author.clone(),
+                writes,
+            });
+        }
+        Ok(Verdict::Accept)
+    }
+
+    /// Applies checked remote writes; moves the clock past them; counts applied and ignored.
+    fn apply_remote(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
+        let now = self.clock.now_ms();
+        for write in writes {
+            self.hlc = self.hlc.observe(write.version.hlc, now);
+        }
+        let applied = self.store.apply(writes)?;
+        let count = applied.iter().filter(|&&a| a).count() as u64;
+        self.counters.applied += count;
+        self.counters.ignored_older += applied.len() as u64 - count;
+        Ok(applied)
+    }
+}

@@ -1,0 +1,609 @@
+//! Tests of the node state machine: user commands, gossip handling, drops, reconciliation,
+//! and the convergence properties.
+
+use super::*;
+use crate::auth::{self, Identity};
+use crate::store::{digest, MemoryStore, Store};
+use crate::testkit::{self, Traffic};
+use proptest::prelude::*;
+
+const START: u64 = 1_736_000_000_000;
+
+type Node = NodeCore<MemoryStore, ManualClock>;
+
+fn node(id: &str, clock: &ManualClock) -> Node {
+    let config = Config {
+        author_rate: RateLimit {
+            max_messages: 1_000_000,
+            window_ms: 60_000,
+        },
+        forwarder_rate: RateLimit {
+            max_messages: 1_000_000,
+            window_ms: 60_000,
+        },
+        ..Config::default()
+    };
+    NodeCore::new(
+        p(id),
+        identity(id),
+        config,
+        MemoryStore::new(),
+        clock.clone(),
+        1,
+    )
+}
+
+/// The signing identity of the test node `name`.
+fn identity(name: &str) -> Identity {
+    Identity::named(name, Default::default())
+}
+
+/// A peer id of the tests.
+fn p(name: &str) -> String {
+    name.to_string()
+}
+
+fn gossip(to: &mut Node, author: &str, payload: &[u8]) -> Verdict {
+    to.on_gossip(&mut Outbox::default(), &p(author), &p(author), payload)
+        .unwrap()
+}
+
+/// Delivers the direct messages in `outboxes` and all replies; returns (messages, bytes).
+fn run_direct(nodes: &mut [&mut Node], mut outboxes: Vec<Outbox>) -> (usize, usize) {
+    let Traffic {
+        messages, bytes, ..
+    } = testkit::pump(nodes, &mut outboxes).unwrap();
+    (messages, bytes)
+}
+
+fn connect(a: &mut Node, b: &mut Node) -> (usize, usize) {
+    let Traffic {
+        messages, bytes, ..
+    } = testkit::connect(a, b).unwrap();
+    (messages, bytes)
+}
+
+#[test]
+fn a_put_is_stored_then_published_in_the_legacy_form() {
+    let clock = ManualClock::new(START);
+    let mut a = node("a", &clock);
+    let mut out = Outbox::default();
+    let write = a.put(&mut out, "hello", "world").unwrap();
+    assert_eq!(a.get("hello").unwrap().as_deref(), Some("world"));
+    assert_eq!(out.published.len(), 1);
+    let text = String::from_utf8(out.published[0].clone()).unwrap();
+    assert!(
+        text.starts_with(
+            r#"{"Put":{"key":"hello","value":"world","timestamp":"2025-01-04T14:13:20Z""#
+        ),
+        "{text}"
+    );
+    assert_eq!(write.version.origin, "a");
+}
+
+#[test]
+fn invalid_user_input_stores_and_publishes_nothing() {
+    let clock = ManualClock::new(START);
+    let mut a = node("a", &clock);
+    let mut out = Outbox::default();
+    assert!(matches!(
+        a.put(&mut out, &p("k").repeat(257), "v"),
+        Err(CommandError::Invalid(_))
+    ));
+    assert!(matches!(
+        a.put(&mut out, "k", &p("v").repeat(65 * 1024)),
+        Err(CommandError::Invalid(_))
+    ));
+    assert!(matches!(
+        a.delete(&mut out, ""),
+        Err(CommandError::Invalid(_))
+    ));
+    assert!(out.published.is_empty());
+    assert_eq!(a.store().summary().count, 0);
+}
+
+#[test]
+fn a_write_travels_by_gossip_and_a_delete_follows() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let mut out = Outbox::default();
+    a.put(&mut out, "hello", "world").unwrap();
+    clock.advance(5);
+    let (_, was_live) = a.delete(&mut out, "hello").unwrap();
+    assert!(was_live);
+    let mut events = Outbox::default();
+    for payload in &out.published {
+        assert_eq!(
+            b.on_gossip(&mut events, &p("a"), &p("a"), payload).unwrap(),
+            Verdict::Accept
+        );
+    }
+    assert_eq!(b.get("hello").unwrap(), None);
+    assert_eq!(b.counters().applied, 2);
+    assert!(
+        matches!(&events.events[0], Event::Applied { from, writes } if from == "a" && writes[0].to_string() == "Put { hello = world }")
+    );
+}
+
+#[test]
+fn the_exact_legacy_message_applies_with_the_author_as_origin() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    let seed = br#"{"Put":{"key":"hello","value":"world","timestamp":"2025-01-04T08:30:15Z"}}"#;
+    assert_eq!(gossip(&mut b, "old-node", seed), Verdict::Accept);
+    let stored = b.store().get("hello").unwrap().unwrap();
+    assert_eq!(stored.value.as_deref(), Some("world"));
+    assert_eq!(stored.version.origin, "old-node");
+    assert_eq!(
+        gossip(&mut b, "old-node", seed),
+        Verdict::Accept,
+        "a duplicate is valid, just not newer"
+    );
+    assert_eq!((b.counters().applied, b.counters().ignored_older), (1, 1));
+}
+
+#[test]
+fn bad_messages_are_dropped_counted_and_logged_once_per_interval() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    let mut out = Outbox::default();
+    let huge = vec![b'x'; 10 * 1024 * 1024];
+    let invalid = br#"{"Put":{"key":"","value":"v","timestamp":"2025-01-04T08:30:15Z"}}"#;
+    let future = format!(
+        r#"{{"Put":{{"key":"k","value":"v","timestamp":"{}"}}}}"#,
+        wire::format_timestamp(START + 3_600_000)
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            b.on_gossip(&mut out, &p("x"), &p("x"), &huge).unwrap(),
+            Verdict::Reject
+        );
+        assert_eq!(
+            b.on_gossip(&mut out, &p("x"), &p("x"), b"{not json")
+                .unwrap(),
+            Verdict::Reject
+        );
+        assert_eq!(
+            b.on_gossip(&mut out, &p("x"), &p("x"), invalid).unwrap(),
+            Verdict::Reject
+        );
+        assert_eq!(
+            b.on_gossip(&mut out, &p("x"), &p("x"), future.as_bytes())
+                .unwrap(),
+            Verdict::Reject
+        );
+    }
+    let dropped = b.counters().dropped;
+    assert_eq!(
+        (
+            dropped.too_large,
+            dropped.malformed,
+            dropped.invalid,
+            dropped.future_timestamp
+        ),
+        (2, 2, 2, 2)
+    );
+    assert_eq!(
+        out.events.len(),
+        4,
+        "one log line per reason: {:?}",
+        out.events
+    );
+    assert_eq!(b.store().summary().count, 0);
+}
+
+#[test]
+fn an_author_over_its_rate_limit_is_dropped_and_synced_with_later() {
+    let clock = ManualClock::new(START);
+    let mut b = NodeCore::new(
+        p("b"),
+        identity("b"),
+        Config::default(),
+        MemoryStore::new(),
+        clock.clone(),
+        1,
+    );
+    let mut out = Outbox::default();
+    b.on_peer_up(&mut out, &p("a-relay"));
+    for i in 0..150 {
+        let message =
+            format!(r#"{{"Put":{{"key":"k{i}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#);
+        b.on_gossip(&mut out, &p("flooder"), &p("a-relay"), message.as_bytes())
+            .unwrap();
+    }
+    assert_eq!(b.counters().applied, 100);
+    assert_eq!(b.counters().dropped.rate_limited, 50);
+    out.sent.clear();
+    clock.advance(1_000);
+    b.handle_timeout(&mut out);
+    assert_eq!(
+        out.sent.len(),
+        1,
+        "a sync with the relay is due after the drop"
+    );
+    assert_eq!(out.sent[0].0, "a-relay");
+}
+
+#[test]
+fn an_honest_relay_is_not_throttled_for_many_authors_traffic() {
+    let clock = ManualClock::new(START);
+    let mut b = NodeCore::new(
+        p("b"),
+        identity("b"),
+        Config::default(),
+        MemoryStore::new(),
+        clock.clone(),
+        1,
+    );
+    let mut out = Outbox::default();
+    for author in 0..20 {
+        for i in 0..100 {
+            let message = format!(
+                r#"{{"Put":{{"key":"{author}-{i}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#
+            );
+            b.on_gossip(
+                &mut out,
+                &format!("author{author}"),
+                &p("relay"),
+                message.as_bytes(),
+            )
+            .unwrap();
+        }
+    }
+    assert_eq!(
+        (b.counters().applied, b.counters().dropped.rate_limited),
+        (2000, 0)
+    );
+}
+
+#[test]
+fn concurrent_writes_at_the_same_millisecond_resolve_by_origin_on_both_sides() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let (mut out_a, mut out_b) = (Outbox::default(), Outbox::default());
+    a.put(&mut out_a, "k", "from-a").unwrap();
+    b.put(&mut out_b, "k", "from-b").unwrap();
+    gossip(&mut a, "b", &out_b.published[0]);
+    gossip(&mut b, "a", &out_a.published[0]);
+    assert_eq!(a.get("k").unwrap().as_deref(), Some("from-b"));
+    assert_eq!(b.get("k").unwrap().as_deref(), Some("from-b"));
+}
+
+#[test]
+fn a_restarted_node_stamps_after_everything_it_stored() {
+    let clock = ManualClock::new(START);
+    let mut a = node("a", &clock);
+    let first = a.put(&mut Outbox::default(), "k", "1").unwrap();
+    let store = a.into_store();
+    clock.set(START - 60_000); // the wall clock went back across the restart
+    let mut a = NodeCore::new(
+        p("a"),
+        identity("a"),
+        Config::default(),
+        store,
+        clock.clone(),
+        1,
+    );
+    let second = a.put(&mut Outbox::default(), "k", "2").unwrap();
+    assert!(second.version > first.version);
+    assert_eq!(a.get("k").unwrap().as_deref(), Some("2"));
+}
+
+/// A clock whose wall time can step while its monotonic time runs on.
+#[derive(Clone, Default)]
+struct SteppedClock {
+    wall: std::rc::Rc<std::cell::Cell<u64>>,
+    monotonic: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl Clock for SteppedClock {
+    fn now_ms(&self) -> u64 {
+        self.wall.get()
+    }
+    fn monotonic_ms(&self) -> u64 {
+        self.monotonic.get()
+    }
+}
+
+#[test]
+fn a_wall_clock_stepping_back_does_not_stall_anti_entropy() {
+    let clock = SteppedClock::default();
+    clock.wall.set(START);
+    let mut b = NodeCore::new(
+        p("b"),
+        identity("b"),
+        Config::default(),
+        MemoryStore::new(),
+        clock.clone(),
+        1,
+    );
+    let mut out = Outbox::default();
+    b.on_peer_up(&mut out, &p("a")); // "a" < "b": b does not open a sync on connect
+    clock.wall.set(START - 3_600_000); // NTP steps the clock back an hour
+    for second in 1..=31 {
+        clock.monotonic.set(second * 1000);
+        b.handle_timeout(&mut out);
+    }
+    assert_eq!(out.sent.len(), 1, "the 30 s anti-entropy round still ran");
+    assert_eq!(out.sent[0].0, "a");
+}
+
+#[test]
+fn equal_stores_reconcile_in_one_round_trip_with_tiny_messages() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let mut out = Outbox::default();
+    for i in 0..1000 {
+        let write = a.put(&mut out, &format!("k{i}"), "v").unwrap();
+        b.on_gossip(
+            &mut Outbox::default(),
+            &p("a"),
+            &p("a"),
+            &wire::encode_write(&write),
+        )
+        .unwrap();
+    }
+    let (messages, bytes) = connect(&mut a, &mut b);
+    assert_eq!(messages, 2);
+    assert!(bytes < 40, "{bytes} bytes");
+}
+
+#[test]
+fn reconciliation_brings_both_sides_everything_including_tombstones() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let mut out = Outbox::default();
+    for i in 0..300 {
+        a.put(&mut out, &format!("a{i}"), "from a").unwrap();
+        b.put(&mut out, &format!("b{i}"), "from b").unwrap();
+    }
+    clock.advance(10);
+    b.delete(&mut out, "b7").unwrap();
+    connect(&mut a, &mut b);
+    assert_eq!(digest(a.store()).unwrap(), digest(b.store()).unwrap());
+    assert_eq!(a.store().live().unwrap().len(), 599);
+    assert_eq!(a.get("b7").unwrap(), None);
+    assert_eq!(
+        a.counters().sync_writes_received + b.counters().sync_writes_received,
+        600
+    );
+}
+
+#[test]
+fn writes_learnt_by_reconciliation_spread_to_the_other_peers() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b, mut c) = (node("a", &clock), node("b", &clock), node("c", &clock));
+    a.put(&mut Outbox::default(), "k", "v").unwrap(); // its gossip is lost
+    let mut outboxes: Vec<Outbox> = (0..3).map(|_| Outbox::default()).collect();
+    b.on_peer_up(&mut outboxes[1], &p("c"));
+    c.on_peer_up(&mut outboxes[2], &p("b"));
+    run_direct(&mut [&mut a, &mut b, &mut c], outboxes);
+    assert_eq!(c.get("k").unwrap(), None);
+    let mut outboxes: Vec<Outbox> = (0..3).map(|_| Outbox::default()).collect();
+    a.on_peer_up(&mut outboxes[0], &p("b"));
+    b.on_peer_up(&mut outboxes[1], &p("a"));
+    run_direct(&mut [&mut a, &mut b, &mut c], outboxes);
+    assert_eq!(
+        c.get("k").unwrap().as_deref(),
+        Some("v"),
+        "c is not connected to a"
+    );
+}
+
+#[test]
+fn reconciliation_of_a_large_difference_resizes_its_tables() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let entries: Vec<(String, String)> = (0..20_000)
+        .map(|i| (format!("key{i}"), "value".to_string()))
+        .collect();
+    a.put_many(&mut Outbox::default(), &entries).unwrap();
+    connect(&mut a, &mut b);
+    assert_eq!(digest(a.store()).unwrap(), digest(b.store()).unwrap());
+}
+
+#[test]
+fn garbage_on_the_direct_protocol_is_counted_not_fatal() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    let mut out = Outbox::default();
+    b.on_direct(&mut out, &p("x"), b"\xff\xff\xff\xff").unwrap();
+    b.on_direct(&mut out, &p("x"), &vec![0; 2 << 20]).unwrap();
+    let bad_sketch = sync::encode(&sync::SyncMessage::Sketch {
+        attempt: 0,
+        parts: 0,
+        part: 3,
+        table: iblt::Iblt::new(3),
+    });
+    b.on_direct(&mut out, &p("x"), &bad_sketch).unwrap();
+    assert_eq!(
+        (
+            b.counters().dropped.malformed,
+            b.counters().dropped.too_large
+        ),
+        (2, 1)
+    );
+}
+
+#[test]
+fn a_resize_request_no_honest_peer_sends_is_dropped_not_obeyed() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    let mut out = Outbox::default();
+    let huge = sync::encode(&sync::SyncMessage::SketchTooSmall {
+        attempt: 0,
+        parts: 1,
+        part: 0,
+        cells: u32::MAX,
+    });
+    b.on_direct(&mut out, &p("x"), &huge).unwrap();
+    assert_eq!(b.counters().dropped.malformed, 1);
+    assert!(out.sent.is_empty(), "no table is built for it");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Tables of random cells in any message that carries one: the node answers or drops them,
+    /// always finishes, and sends nothing over the message limit.
+    #[test]
+    fn random_tables_from_a_peer_never_hang_or_crash_a_node(
+        cells in prop::collection::vec(any::<(i32, u64, u32)>(), 1..40),
+        parts in 0..4u32,
+        part in 0..4u32,
+    ) {
+        let clock = ManualClock::new(START);
+        let mut b = node("b", &clock);
+        let entries: Vec<(String, String)> = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
+        b.put_many(&mut Outbox::default(), &entries).unwrap();
+        let mut bytes = Vec::new();
+        for (count, id_sum, check_sum) in cells.iter().cycle().take(cells.len() * 3) {
+            bytes.extend_from_slice(&count.to_le_bytes());
+            bytes.extend_from_slice(&id_sum.to_le_bytes());
+            bytes.extend_from_slice(&check_sum.to_le_bytes());
+        }
+        let table = iblt::Iblt::try_from(bytes).unwrap();
+        let mut out = Outbox::default();
+        for message in [
+            sync::SyncMessage::Probe { table: table.clone() },
+            sync::SyncMessage::Sketch { attempt: 0, parts, part, table },
+        ] {
+            b.on_direct(&mut out, &p("x"), &sync::encode(&message)).unwrap();
+        }
+        for (_, payload) in &out.sent {
+            prop_assert!(payload.len() <= b.config().max_message_bytes);
+        }
+    }
+}
+
+/// One write made by a node in a random history: (origin, key, value or delete, clock step).
+fn history() -> impl Strategy<Value = Vec<(usize, u8, Option<u8>, u8)>> {
+    prop::collection::vec((0..3usize, 0..4u8, prop::option::of(0..5u8), 0..3u8), 1..40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any delivery order, with duplicates, gives every replica the same store, equal to the
+    /// last write per key in the total order.
+    #[test]
+    fn replicas_converge_whatever_the_delivery_order(history in history(), seed in any::<u64>()) {
+        let clock = ManualClock::new(START);
+        let mut nodes: Vec<Node> = ["n0", "n1", "n2"].iter().map(|id| node(id, &clock)).collect();
+        let mut messages = Vec::new();
+        let mut writes = Vec::new();
+        for (origin, key, value, step) in history {
+            clock.advance(u64::from(step)); // steps of 0 give equal wall clocks on different nodes
+            let mut out = Outbox::default();
+            let key = format!("k{key}");
+            let write = match value {
+                Some(v) => nodes[origin].put(&mut out, &key, &format!("v{v}")).unwrap(),
+                None => nodes[origin].delete(&mut out, &key).unwrap().0,
+            };
+            writes.push(write);
+            messages.push((origin, out.published.remove(0)));
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        for node in nodes.iter_mut() {
+            let mut deliveries: Vec<&(usize, Vec<u8>)> = messages.iter().chain(messages.iter().filter(|_| rng.random_bool(0.3))).collect();
+            deliveries.shuffle(&mut rng);
+            for (origin, payload) in deliveries {
+                let author = format!("n{origin}");
+                prop_assert_eq!(node.on_gossip(&mut Outbox::default(), &author, &author, payload).unwrap(), Verdict::Accept);
+            }
+        }
+        let mut expected = MemoryStore::new();
+        expected.apply(&writes).unwrap();
+        let want = digest(&expected).unwrap();
+        for node in &nodes {
+            prop_assert_eq!(digest(node.store()).unwrap(), want);
+        }
+    }
+
+    /// Two stores with random contents and random overlap reconcile to identical contents.
+    #[test]
+    fn two_random_stores_reconcile_to_the_same_contents(
+        shared in prop::collection::btree_map("[a-z]{1,6}", "[a-z]{0,5}", 0..200),
+        only_a in prop::collection::btree_map("[a-z]{1,6}", "[a-z]{0,5}", 0..100),
+        only_b in prop::collection::btree_map("[a-z]{1,6}", "[a-z]{0,5}", 0..100),
+    ) {
+        let clock = ManualClock::new(START);
+        let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+        let shared: Vec<(String, String)> = shared.into_iter().collect();
+        let made: Vec<Write> = a
+            .put_many(&mut Outbox::default(), &shared)
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect();
+        for message in wire::encode_writes(&made, 1 << 20) {
+            gossip(&mut b, "a", &message);
+        }
+        clock.advance(1);
+        a.put_many(&mut Outbox::default(), &only_a.into_iter().collect::<Vec<_>>()).unwrap();
+        b.put_many(&mut Outbox::default(), &only_b.into_iter().collect::<Vec<_>>()).unwrap();
+        connect(&mut a, &mut b);
+        prop_assert_eq!(digest(a.store()).unwrap(), digest(b.store()).unwrap());
+    }
+}
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+/// A node `name` whose store already holds `writes` (however they got there).
+fn node_holding(name: &str, clock: &ManualClock, writes: &[Write]) -> Node {
+    let mut store = MemoryStore::new();
+    store.apply(writes).unwrap();
+    NodeCore::new(
+        p(name),
+        identity(name),
+        Config::default(),
+        store,
+        clock.clone(),
+        1,
+    )
+}
+
+#[test]
+fn reconciliation_drops_writes_their_origin_did_not_sign() {
+    let clock = ManualClock::new(START);
+    let mut victims_write = testkit::write("owned", Some("by c"), START - 10, "c");
+    auth::sign(&auth::NamedKeys::signing_key("c"), &mut victims_write);
+    let mut replayed = victims_write.clone();
+    replayed.value = Some("by c, says b".into()); // same version, larger value, c's signature
+    let mut claimed = testkit::write("claimed", Some("by c"), START - 10, "c");
+    auth::sign(&auth::NamedKeys::signing_key("b"), &mut claimed); // b signs as c
+    let unsigned_as_c = testkit::write("unsigned", Some("by c"), START - 10, "c");
+    let unsigned_own = testkit::write("own", Some("by b"), START - 10, "b");
+    let mut a = node("a", &clock);
+    let mut b = node_holding(
+        "b",
+        &clock,
+        &[replayed, claimed, unsigned_as_c, unsigned_own],
+    );
+    connect(&mut a, &mut b);
+    assert_eq!(a.counters().dropped.forged, 3);
+    assert_eq!(
+        a.get("own").unwrap().as_deref(),
+        Some("by b"),
+        "b vouches for its own"
+    );
+    for key in ["owned", "claimed", "unsigned"] {
+        assert_eq!(a.get(key).unwrap(), None, "{key}");
+    }
+}
+
+#[test]
+fn gossip_drops_a_write_whose_signature_was_tampered_with() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b) = (node("a", &clock), node("b", &clock));
+    let mut out = Outbox::default();
+    a.put(&mut out, "k", "v").unwrap();
+    let tampered = String::from_utf8(out.published[0].clone())
+        .unwrap()
+        .replace(r#""value":"v""#, r#""value":"w""#);
+    assert_eq!(gossip(&mut b, "a", tampered.as_bytes()), Verdict::Reject);
+    assert_eq!(b.counters().dropped.forged, 1);
+    assert_eq!(gossip(&mut b, "a", &out.published[0]), Verdict::Accept);
+    assert_eq!(b.get("k").unwrap().as_deref(), Some("v"));
+}

@@ -1,0 +1,90 @@
+//! Where writes are kept: the `Store` trait every backend implements (SQLite in the
+//! `p2p-sync-store` crate), its summary, and an in-memory store for tests.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use crate::version::{Hlc, Write};
+use thiserror::Error;
+
+/// A failure of the storage layer, whatever the backend.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The backend refused or failed an operation (SQLite's error, an I/O error, …).
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The disk (or the backend's quota) is full: nothing of the failed operation was stored.
+    #[error("disk full: {0}")]
+    Full(String),
+    /// A row that cannot be read back as a write.
+    #[error("corrupt row for key {key:?}: {problem}")]
+    Corrupt {
+        /// The key of the row.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// A cheap summary of everything a store holds, tombstones included: two stores with the same
+/// summary hold the same writes (up to a 2^-64 chance). Kept up to date on every apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Number of keys, tombstones included.
+    pub count: u64,
+    /// Number of live keys (not deleted).
+    pub live: u64,
+    /// Wrapping sum of the ids (`Write::id`) of every stored write.
+    pub fingerprint: u64,
+    /// The latest timestamp of any stored write: a restarted node's clock starts past it.
+    pub max_hlc: Hlc,
+}
+
+impl Summary {
+    /// Accounts for `new` replacing `old` (or being inserted when `old` is `None`). The counts
+    /// saturate: a summary that missed a write (say, a row another process added) shows a count
+    /// off by one, never 2^64 - 1.
+    pub fn replace(&mut self, old: Option<&Write>, new: &Write) {
+        match old {
+            Some(old) => {
+                self.fingerprint = self.fingerprint.wrapping_sub(old.id());
+                self.live = self.live.saturating_sub(u64::from(!old.is_delete()));
+            }
+            None => self.count = self.count.saturating_add(1),
+        }
+        self.live = self.live.saturating_add(u64::from(!new.is_delete()));
+        self.fingerprint = self.fingerprint.wrapping_add(new.id());
+        self.max_hlc = self.max_hlc.max(new.version.hlc);
+    }
+}
+
+/// A key-value store of last-writer-wins registers with tombstones.
+pub trait Store {
+    /// Applies each write that supersedes what the store holds for its key, all in one
+    /// transaction that is committed before this returns. Returns, per write, whether it applied.
+    fn apply(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError>;
+
+    /// The latest write for `key`, tombstones included.
+    fn get(&self, key: &str) -> Result<Option<Write>, StoreError>;
+
+    /// Every live (not deleted) key with its value, sorted by key.
+    fn live(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Calls `visit` with every stored write, tombstones included, in key order.
+    fn for_each(&self, visit: &mut dyn FnMut(Write)) -> Result<(), StoreError>;
+
+    /// The summary of everything stored.
+    fn summary(&self) -> Summary;
+}
+
+/// A digest of a store's full contents (tombstones included), equal on two stores exactly when
+/// they hold the same writes: the simulator compares replicas with it.
+pub fn digest(store: &dyn Store) -> Result<u64, StoreError> {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    store.for_each(&mut |write| hasher.update(&write.id().to_le_bytes()))?;
+    Ok(hasher.digest())
+}
+
+#[cfg(test)]
+mod summary_tests;

@@ -1,0 +1,122 @@
+//! Reconciliation cost: two stores of 10,000 and 1,000,000 keys that differ in 0, 1, 1,000 and
+//! 100,000 keys reconcile through the real core over SQLite; prints round trips, bytes each
+//! way, the overhead per differing record, and CPU time.
+//!
+//! Run: `cargo bench -p p2p-sync-store --bench reconcile` (add `-- --quick` to skip 1,000,000 keys).
+
+use p2p_sync_core::auth::Identity;
+use p2p_sync_core::store::{digest, Store};
+use p2p_sync_core::testkit;
+use p2p_sync_core::{Config, ManualClock, NodeCore, Write};
+use p2p_sync_store::SqliteStore;
+use std::time::Instant;
+
+const START: u64 = 1_736_000_000_000;
+/// A PeerId-sized origin, so record sizes match the real network.
+const ORIGIN_A: &str = "12D3KooWBa1JqQ7gGq6G3pM6n4x5pB7dYwq3k9s6f2u1r8t0v4aA";
+const ORIGIN_B: &str = "12D3KooWNWSqQ7gGq6G3pM6n4x5pB7dYwq3k9s6f2u1r8t0v4bB";
+
+type Node = NodeCore<SqliteStore, ManualClock>;
+
+/// A node whose SQLite store (in memory) holds `writes`.
+fn node(id: &str, writes: &[&[Write]]) -> Node {
+    let mut store = SqliteStore::open_in_memory().expect("in-memory SQLite");
+    for part in writes {
+        for chunk in part.chunks(100_000) {
+            store.apply(chunk).expect("apply");
+        }
+    }
+    NodeCore::new(
+        id.to_string(),
+        Identity::named(id, Default::default()),
+        Config::default(),
+        store,
+        ManualClock::new(START),
+        7,
+    )
+}
+
+fn write(i: usize, origin: &str) -> Write {
+    let value = format!("value-{i:08}-{}", "x".repeat(40));
+    let wall_ms = START - 1_000_000 + i as u64;
+    testkit::write(&format!("key-{i:08}"), Some(&value), wall_ms, origin)
+}
+
+/// Bytes of a record without any protocol around it: key, value, timestamp and origin.
+fn raw_bytes(write: &Write) -> usize {
+    write.key.len() + write.value.as_ref().map_or(0, String::len) + 12 + write.version.origin.len()
+}
+
+struct Outcome {
+    flights: usize,
+    bytes_a_to_b: usize,
+    bytes_b_to_a: usize,
+    cpu_ms: f64,
+}
+
+/// Runs the session `a` opens on connecting, flight by flight, until both sides are quiet.
+fn reconcile(a: &mut Node, b: &mut Node) -> Outcome {
+    let started = Instant::now();
+    let traffic = testkit::connect(a, b).expect("store");
+    Outcome {
+        flights: traffic.flights,
+        bytes_a_to_b: traffic.bytes_from[0],
+        bytes_b_to_a: traffic.bytes_from[1],
+        cpu_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    let sizes: &[usize] = if quick {
+        &[10_000]
+    } else {
+        &[10_000, 1_000_000]
+    };
+    println!("| keys | differing | round trips | bytes A→B | bytes B→A | raw bytes of differing records | total / raw | overhead per differing record | CPU ms | converged |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+    for &keys in sizes {
+        let shared: Vec<Write> = (0..keys).map(|i| write(i, ORIGIN_A)).collect();
+        for differing in [0usize, 1, 1_000, 100_000] {
+            if differing > keys / 2 {
+                continue;
+            }
+            // B lacks half of the differing keys and holds the other half that A lacks.
+            let missing_on_b = differing / 2 + differing % 2;
+            let only_b: Vec<Write> = (0..differing / 2)
+                .map(|i| write(keys + i, ORIGIN_B))
+                .collect();
+            let mut a = node(ORIGIN_A, &[&shared]);
+            let mut b = node(ORIGIN_B, &[&shared[missing_on_b..], &only_b]);
+            let raw: usize = shared[..missing_on_b]
+                .iter()
+                .chain(&only_b)
+                .map(raw_bytes)
+                .sum();
+            let outcome = reconcile(&mut a, &mut b);
+            let total = outcome.bytes_a_to_b + outcome.bytes_b_to_a;
+            let converged = digest(a.store()).unwrap() == digest(b.store()).unwrap();
+            let ratio = if raw == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.2}", total as f64 / raw as f64)
+            };
+            let overhead = if differing == 0 {
+                "-".to_string()
+            } else {
+                format!(
+                    "{:.1} B",
+                    (total.saturating_sub(raw)) as f64 / differing as f64
+                )
+            };
+            println!(
+                "| {keys} | {differing} | {:.1} | {} | {} | {raw} | {ratio} | {overhead} | {:.0} | {} |",
+                outcome.flights as f64 / 2.0,
+                outcome.bytes_a_to_b,
+                outcome.bytes_b_to_a,
+                outcome.cpu_ms,
+                if converged { "yes" } else { "NO" }
+            );
+        }
+    }
+}

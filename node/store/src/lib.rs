@@ -1,0 +1,327 @@
+//! The SQLite `Store` of p2p-sync: table `kv_store`, WAL journal, one transaction per batch of
+//! writes. The node keeps it in a file; the simulator opens it in memory (the same SQL).
+
+use p2p_sync_core::auth::{Signature, LEGACY_ORIGIN};
+use p2p_sync_core::store::{Store, StoreError, Summary};
+use p2p_sync_core::version::{Hlc, Version, Write};
+use p2p_sync_core::wire::{format_timestamp, parse_timestamp};
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
+use std::path::Path;
+
+/// Turns SQLite's errors into the core's backend-neutral [`StoreError`].
+trait OrStoreError<T> {
+    /// The same result, its error as a [`StoreError`] (a full disk as [`StoreError::Full`]).
+    fn db(self) -> Result<T, StoreError>;
+}
+
+impl<T> OrStoreError<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T, StoreError> {
+        self.map_err(|error| match error.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => StoreError::Full(error.to_string()),
+            _ => StoreError::Backend(Box::new(error)),
+        })
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS kv_store (
+    key         TEXT PRIMARY KEY NOT NULL,
+    value       TEXT,              -- NULL for a tombstone
+    timestamp   TEXT NOT NULL,     -- RFC 3339, as on the wire
+    hlc_wall    INTEGER NOT NULL,  -- ms since the epoch
+    hlc_counter INTEGER NOT NULL,
+    origin      TEXT NOT NULL,
+    deleted_at  TEXT,              -- RFC 3339 time of the delete, NULL while live
+    signature   BLOB               -- the origin's ed25519 signature; NULL if unsigned
+) WITHOUT ROWID;
+";
+
+const COLUMNS: &str = "key, value, hlc_wall, hlc_counter, origin, signature";
+
+/// Every column of a row, in the order of [`VALUES`].
+const ROW: &str = "(key, value, timestamp, hlc_wall, hlc_counter, origin, deleted_at, signature)";
+const VALUES: &str = "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// A store in one SQLite database file (or in memory, for the simulator).
+pub struct SqliteStore {
+    connection: Connection,
+    summary: Summary,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, in WAL mode with `synchronous=NORMAL`:
+    /// a committed write survives the process being killed.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let connection = Connection::open(path).db()?;
+        connection.pragma_update(None, "journal_mode", "WAL").db()?;
+        Self::init(connection)
+    }
+
+    /// An empty store in memory, with the same SQL as on disk.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().db()?)
+    }
+
+    fn init(mut connection: Connection) -> Result<Self, StoreError> {
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .db()?;
+        connection.execute_batch(SCHEMA).db()?;
+        migrate_legacy_table(&mut connection)?;
+        add_signature_column(&connection)?;
+        let mut store = SqliteStore {
+            connection,
+            summary: Summary::default(),
+        };
+        let mut summary = Summary::default();
+        store.scan("", &mut |row| match row {
+            Ok(write) => summary.replace(None, &write),
+            Err(error) => tracing::warn!(
+                "Skipping a bad row of the database ({error}); \
+                 a write for that key from a peer or `add` replaces it"
+            ),
+        })?;
+        store.summary = summary;
+        Ok(store)
+    }
+
+    /// Calls `visit` with every row (`filter` is an extra SQL condition, e.g. `WHERE …`) in
+    /// key order, as a write or as the reason it cannot be one.
+    fn scan(
+        &self,
+        filter: &str,
+        visit: &mut dyn FnMut(Result<Write, StoreError>),
+    ) -> Result<(), StoreError> {
+        let mut select = self
+            .connection
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM kv_store {filter} ORDER BY key"
+            ))
+            .db()?;
+        let mut rows = select.query([]).db()?;
+        while let Some(row) = rows.next().db()? {
+            visit(read_write(row).db()?);
+        }
+        Ok(())
+    }
+}
+
+/// A database of p2p-sync from before writes were signed lacks the `signature` column; its
+/// rows stay, unsigned.
+fn add_signature_column(connection: &Connection) -> Result<(), StoreError> {
+    let has_signature: bool = connection
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('kv_store') WHERE name = 'signature'",
+            [],
+            |row| row.get(0),
+        )
+        .db()?;
+    if !has_signature {
+        connection
+            .execute_batch("ALTER TABLE kv_store ADD COLUMN signature BLOB;")
+            .db()?;
+    }
+    Ok(())
+}
+
+/// A database of the original app has `kv_store(key, value, timestamp, deleted_at)` only. It is
+/// rebuilt in this schema, each row ordered by its RFC 3339 `timestamp` (origin
+/// [`LEGACY_ORIGIN`], a deleted row becoming a tombstone), so an upgrade keeps every item.
+fn migrate_legacy_table(connection: &mut Connection) -> Result<(), StoreError> {
+    let has_hlc: bool = connection
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('kv_store') WHERE name = 'hlc_wall'",
+            [],
+            |row| row.get(0),
+        )
+        .db()?;
+    if has_hlc {
+        return Ok(());
+    }
+    let transaction = connection.transaction().db()?;
+    transaction
+        .execute_batch("ALTER TABLE kv_store RENAME TO kv_store_legacy;")
+        .db()?;
+    transaction.execute_batch(SCHEMA).db()?;
+    {
+        let mut select = transaction
+            .prepare("SELECT key, value, timestamp, deleted_at FROM kv_store_legacy")
+            .db()?;
+        let mut insert = transaction
+            .prepare(&format!("INSERT INTO kv_store {ROW} VALUES {VALUES}"))
+            .db()?;
+        let mut rows = select.query([]).db()?;
+        while let Some(row) = rows.next().db()? {
+            let (key, value, timestamp): (String, Option<String>, String) =
+                (row.get(0).db()?, row.get(1).db()?, row.get(2).db()?);
+            let deleted_at: Option<String> = row.get(3).db()?;
+            let wall_ms = parse_timestamp(&timestamp).ok_or_else(|| StoreError::Corrupt {
+                key: key.clone(),
+                problem: format!("timestamp {timestamp:?} is not RFC 3339"),
+            })?;
+            let value = if deleted_at.is_some() { None } else { value };
+            let timestamp = format_timestamp(wall_ms);
+            let deleted_at = value.is_none().then_some(&timestamp);
+            insert
+                .execute(params![
+                    key,
+                    value,
+                    timestamp,
+                    wall_ms as i64,
+                    0,
+                    LEGACY_ORIGIN,
+                    deleted_at,
+                    None::<Vec<u8>>
+                ])
+                .db()?;
+        }
+    }
+    transaction
+        .execute_batch("DROP TABLE kv_store_legacy;")
+        .db()?;
+    transaction.commit().db()?;
+    tracing::info!("Upgraded the original app's database to the ordered schema");
+    Ok(())
+}
+
+/// One row as a write; a row that cannot be one (a timestamp out of range, a column of the
+/// wrong type: a database edited by hand or by another program) is `Corrupt`, naming its key.
+fn read_write(row: &Row) -> rusqlite::Result<Result<Write, StoreError>> {
+    let key = match row.get_ref(0)? {
+        ValueRef::Text(key) => String::from_utf8_lossy(key).into_owned(),
+        other => format!("{other:?}"),
+    };
+    let corrupt = |problem: String| {
+        Ok(Err(StoreError::Corrupt {
+            key: key.clone(),
+            problem,
+        }))
+    };
+    let columns = (
+        row.get(1),
+        row.get::<_, i64>(2),
+        row.get::<_, i64>(3),
+        row.get(4),
+        row.get::<_, Option<Vec<u8>>>(5),
+    );
+    let (Ok(value), Ok(wall), Ok(counter), Ok(origin), Ok(signature)) = columns else {
+        return corrupt("a column holds the wrong type".into());
+    };
+    let (Ok(wall_ms), Ok(counter)) = (u64::try_from(wall), u32::try_from(counter)) else {
+        return corrupt(format!("timestamp out of range: {wall}/{counter}"));
+    };
+    let signature = match signature.map(Signature::try_from) {
+        None => None,
+        Some(Ok(signature)) => Some(signature),
+        Some(Err(problem)) => return corrupt(problem),
+    };
+    Ok(Ok(Write {
+        key,
+        value,
+        version: Version {
+            hlc: Hlc { wall_ms, counter },
+            origin,
+        },
+        signature,
+    }))
+}
+
+impl Store for SqliteStore {
+    fn apply(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
+        let transaction = self.connection.transaction().db()?;
+        let mut applied = Vec::with_capacity(writes.len());
+        let mut summary = self.summary;
+        {
+            // A new key is one INSERT; only a key already stored is read and compared.
+            let mut insert = transaction
+                .prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO kv_store {ROW} VALUES {VALUES}"
+                ))
+                .db()?;
+            let mut select = transaction
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM kv_store WHERE key = ?1"))
+                .db()?;
+            let mut replace = transaction
+                .prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO kv_store {ROW} VALUES {VALUES}"
+                ))
+                .db()?;
+            for write in writes {
+                let timestamp = format_timestamp(write.version.hlc.wall_ms);
+                let row = params![
+                    write.key,
+                    write.value,
+                    timestamp,
+                    write.version.hlc.wall_ms as i64,
+                    write.version.hlc.counter,
+                    write.version.origin,
+                    write.is_delete().then_some(&timestamp),
+                    write.signature.as_ref().map(|signature| &signature.0[..])
+                ];
+                if insert.execute(row).db()? == 1 {
+                    summary.replace(None, write);
+                    applied.push(true);
+                    continue;
+                }
+                // A bad row (skipped and not counted since the store opened) is replaced.
+                let old = select.query_row([&write.key], read_write).db()?.ok();
+                let newer = old.as_ref().is_none_or(|old| write.supersedes(old));
+                if newer {
+                    replace.execute(row).db()?;
+                    summary.replace(old.as_ref(), write);
+                }
+                applied.push(newer);
+            }
+        }
+        transaction.commit().db()?;
+        self.summary = summary;
+        Ok(applied)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Write>, StoreError> {
+        let mut select = self
+            .connection
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM kv_store WHERE key = ?1"))
+            .db()?;
+        select
+            .query_row([key], read_write)
+            .optional()
+            .db()?
+            .transpose()
+    }
+
+    fn live(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut live = Vec::new();
+        self.scan("WHERE deleted_at IS NULL", &mut |row| {
+            if let Ok(Write {
+                key,
+                value: Some(value),
+                ..
+            }) = row
+            {
+                live.push((key, value));
+            }
+        })?;
+        Ok(live)
+    }
+
+    /// Bad rows are skipped (they were reported when the store opened).
+    fn for_each(&self, visit: &mut dyn FnMut(Write)) -> Result<(), StoreError> {
+        self.scan("", &mut |row| {
+            if let Ok(write) = row {
+                visit(write);
+            }
+        })
+    }
+
+    fn summary(&self) -> Summary {
+        self.summary
+    }
+}
+
+#[cfg(test)]
+mod contract_tests;
+
+#[cfg(test)]
+mod bad_rows_tests;
