@@ -70,6 +70,7 @@ macro_rules! scenarios {
 }
 
 scenarios! {
+    allow_revoke_partition_heal: 3;
     attack_flood: 3;
     attack_invalid_key: 3;
     attack_malformed: 3;
@@ -90,6 +91,7 @@ scenarios! {
     oneway_partition: 3;
     partition_heal: 3;
     legacy_wire_format: 3;
+    private_outsider: 3;
     two_node_sync: 3;
 }
 

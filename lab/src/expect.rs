@@ -2,7 +2,7 @@
 //! `list` for convergence (every live node's full list, compared by digest), `status` for
 //! live keys and dropped messages. Mismatches read as in the simulator.
 
-use crate::world::World;
+use crate::world::{connected, World};
 use p2p_sync_sim::expect::{describe, Mismatch};
 use p2p_sync_sim::report::content_digest;
 use p2p_sync_sim::scenario::Expectation;
@@ -76,6 +76,26 @@ pub fn check(
                     None,
                     format!("dropped {}", expected.join(", ")),
                     format!("dropped {}", short.join(", ")),
+                ))
+            }
+        }
+        Expectation::ConnectedTo { node, peers } => {
+            let connected = connected(&world.ask(*node, |process| process.status())?);
+            let is_connected = |peer: &usize| connected.iter().any(|id| id == world.peer_id(*peer));
+            let missing: Vec<usize> = peers.iter().copied().filter(|p| !is_connected(p)).collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                let show = |list: &[usize]| {
+                    let named: Vec<&str> = list.iter().map(|&i| names[i].as_str()).collect();
+                    format!("[{}]", named.join(", "))
+                };
+                let here: Vec<usize> = (0..names.len()).filter(is_connected).collect();
+                Err(mismatch(
+                    *node,
+                    None,
+                    format!("connected to {}", show(peers)),
+                    format!("connected to {}; not to {}", show(&here), show(&missing)),
                 ))
             }
         }

@@ -81,7 +81,7 @@ fn sweep_stale() -> Result<(), String> {
 /// Hosts on one switch. Host `i` lives in its own namespace with address `10.231.S.(i+1)/24`
 /// on `eth0`; its switch port is `port{i}` in the switch namespace.
 pub struct Lan {
-    /// This run's namespace prefix, `p2psync-<kind>-<pid>-`.
+    /// This run's namespace prefix, `p2psync-<kind>-<pid>-<n>-` (the n-th LAN of the process).
     prefix: String,
     /// The third octet of this run's subnet.
     subnet: u8,
@@ -94,9 +94,11 @@ impl Lan {
     /// says what is missing (root, iproute2).
     pub fn create(kind: &str, hosts: usize) -> Result<Lan, String> {
         sweep_stale()?;
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let pid = std::process::id();
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut lan = Lan {
-            prefix: format!("{PREFIX}{kind}-{pid}-"),
+            prefix: format!("{PREFIX}{kind}-{pid}-{run}-"),
             subnet: (pid % 250) as u8 + 1,
             made: Vec::new(),
         };

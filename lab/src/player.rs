@@ -83,6 +83,12 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
             scenario.file, scenario.worlds
         )));
     }
+    if let Some(reason) = unsupported(scenario) {
+        return Ok(Outcome::Skipped(format!(
+            "{}: the LAN runner does not play {reason} yet",
+            scenario.file
+        )));
+    }
     if let Some(reason) = host::cannot_run(scenario) {
         return Err(RunError::CannotRun(reason));
     }
@@ -149,6 +155,26 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
         last_recovery_ms: convergence.last_recovery,
         nodes,
     }))
+}
+
+/// The vocabulary of `scenario` the LAN runner cannot play yet, if any: private networks,
+/// allow-lists and `[config]` (real nodes take no such options from the runner).
+fn unsupported(scenario: &Scenario) -> Option<&'static str> {
+    let allow_steps = scenario.steps.iter().any(|step| {
+        matches!(
+            step.action,
+            Action::AllowAdd { .. } | Action::AllowRemove { .. }
+        )
+    });
+    if scenario.private {
+        Some("private networks (`private = true`)")
+    } else if scenario.allow.is_some() || allow_steps {
+        Some("allow-lists")
+    } else if scenario.config != Default::default() {
+        Some("a `[config]` table")
+    } else {
+        None
+    }
 }
 
 type Played = (usize, Vec<Failure>, Convergence, u64);

@@ -53,6 +53,8 @@ pub struct World<'a> {
     binaries: Binaries,
     /// Each node's clock offset: the scenario's start time minus the real one, plus its skew.
     offsets: Vec<i64>,
+    /// Each honest node's PeerId (its identity is fixed before its first start).
+    ids: Vec<String>,
     /// The scenario's start time minus the real time when the world was built.
     base_offset: i64,
     cuts: Cuts,
@@ -105,6 +107,7 @@ impl<'a> World<'a> {
             scenario,
             binaries,
             offsets,
+            ids: Vec::new(),
             base_offset,
             cuts: Cuts::default(),
             network: scenario.network,
@@ -115,6 +118,7 @@ impl<'a> World<'a> {
             .enumerate()
         {
             identity::install(key, &world.data_dir(node)).map_err(BuildError::Host)?;
+            world.ids.push(key.public().to_peer_id().to_string());
         }
         shaping::apply(&world.lan, hosts, &world.network)
             .map_err(|error| BuildError::Host(format!("cannot shape the network: {error}")))?;
@@ -129,6 +133,14 @@ impl<'a> World<'a> {
     /// Where this run keeps data directories and logs.
     pub fn dir(&self) -> &std::path::Path {
         self.dir.path()
+    }
+
+    /// The PeerId of participant `index` (an attacker: the identity it sends to every node).
+    pub fn peer_id(&self, index: usize) -> &str {
+        match self.ids.get(index) {
+            Some(id) => id,
+            None => self.attackers[index - self.scenario.nodes].identity(None),
+        }
     }
 
     /// Leaves the data directories and logs in place when the world drops (`--keep`).
@@ -298,6 +310,9 @@ impl<'a> World<'a> {
             }
             Action::Writes(writes) => self.writes(writes, repetition),
             Action::Attack(attack) => self.attack(attack, repetition),
+            Action::AllowAdd { .. } | Action::AllowRemove { .. } => {
+                Err("the LAN runner does not play allow-lists".into())
+            }
             Action::Expect(_) => unreachable!("the player checks expectations"),
         }
     }
@@ -352,7 +367,7 @@ impl<'a> World<'a> {
 }
 
 /// The PeerIds a `status` lists under `Connected peers`.
-fn connected(status: &[String]) -> Vec<String> {
+pub fn connected(status: &[String]) -> Vec<String> {
     status
         .iter()
         .skip_while(|line| !line.starts_with("Connected peers ("))

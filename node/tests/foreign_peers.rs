@@ -75,6 +75,8 @@ async fn a_stranger_is_neither_reconciled_with_nor_redialled() {
         dial: Vec::new(),
         mdns: false,
         config: Config::default(),
+        psk: None,
+        allow: Vec::new(),
         clock_offset_ms: 0,
     })
     .await

@@ -27,6 +27,8 @@ async fn start_node(data_dir: &Path, dial: Vec<Multiaddr>) -> Node {
         port: 0,
         dial,
         mdns: false,
+        psk: None,
+        allow: Vec::new(),
         config: Config::default(),
         clock_offset_ms: 0,
     })
@@ -76,7 +78,7 @@ async fn bad_gossip_is_dropped_and_counted_while_the_connection_stays_up() {
     let dir = tempfile::tempdir().unwrap();
     let mut node = start_node(dir.path(), Vec::new()).await;
     let config = Config::default();
-    let mut attacker = build_swarm(Keypair::generate_ed25519(), &config, false).unwrap();
+    let mut attacker = build_swarm(Keypair::generate_ed25519(), &config, false, None).unwrap();
     let attacker_id = *attacker.local_peer_id();
     attacker.dial(tcp_address(&node)).unwrap();
 

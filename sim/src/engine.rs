@@ -1,7 +1,9 @@
 //! The discrete-event engine: one thread, virtual time, one seeded ChaCha rng, and the real node
 //! core for every honest node. It plays a scenario's steps and carries out what the cores ask:
 //! gossip over a bounded-degree mesh (forwarded on Accept, de-duplicated by message id) and
-//! direct messages over connections.
+//! direct messages over connections. A private network keeps attackers without the key off
+//! every connection; allow-lists refuse connections (and the cores refuse writes) from
+//! unlisted participants.
 
 use crate::attack;
 use crate::clock::VirtualTime;
@@ -15,7 +17,7 @@ use crate::scenario::{Action, Attack, Scenario, Writes};
 use crate::topology;
 use crate::trace::Trace;
 use p2p_sync_core::store::{digest, Store};
-use p2p_sync_core::{CommandError, Event as CoreEvent, Outbox, Verdict};
+use p2p_sync_core::{CommandError, Event as CoreEvent, Membership, Outbox, Verdict};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -90,15 +92,23 @@ impl<'a> Simulation<'a> {
         let names = scenario.names();
         let honest = scenario.nodes;
         let mut edges = topology::mesh(honest, &mut rng);
-        for attacker in honest..names.len() {
-            edges.extend((0..honest).map(|node| (node, attacker)));
+        if !scenario.private || scenario.attackers_have_key {
+            for attacker in honest..names.len() {
+                edges.extend((0..honest).map(|node| (node, attacker)));
+            }
         }
-        let nodes = (0..honest)
+        let mut nodes: Vec<SimNode> = (0..honest)
             .map(|i| {
                 let seed = rng.random();
                 SimNode::start(&names[i], &setup, seed)
             })
             .collect();
+        if let Some(allow) = &scenario.allow {
+            let members = Membership::closed(allow.iter().map(|&index| names[index].clone()));
+            for node in &mut nodes {
+                node.set_membership(members.clone());
+            }
+        }
         let attackers = names[honest..]
             .iter()
             .map(|name| Traffic {
@@ -129,6 +139,9 @@ impl<'a> Simulation<'a> {
         };
         for node in 0..honest {
             sim.touch(node);
+            if scenario.allow.is_some() {
+                sim.gate(node);
+            }
         }
         sim.relink();
         for node in 0..honest {
@@ -210,9 +223,20 @@ impl<'a> Simulation<'a> {
             Action::Skew { node, ms } => self.nodes[*node].skew_ms.set(*ms),
             Action::Network(patch) => self.net.params = patch.apply(self.net.params),
             Action::Writes(_) | Action::Attack(_) => self.repeat(index, 0),
+            Action::AllowAdd { node, peer } | Action::AllowRemove { node, peer } => {
+                let mut membership = self.nodes[*node].membership().clone();
+                let name = self.names[*peer].clone();
+                if matches!(step.action, Action::AllowAdd { .. }) {
+                    membership.insert(name);
+                } else {
+                    membership.remove(&name);
+                }
+                self.nodes[*node].set_membership(membership);
+                self.gate(*node);
+                self.relink();
+            }
             Action::Expect(expectation) => {
-                let honest = &self.names[..self.nodes.len()];
-                match expect::check(expectation, &self.nodes, honest) {
+                match expect::check(expectation, &self.nodes, &self.names, &self.net) {
                     Ok(()) => self.passed += 1,
                     Err(mismatch) => {
                         self.trace.line(now, format_args!("FAILED {mismatch:?}"));
@@ -608,6 +632,23 @@ impl<'a> Simulation<'a> {
                     core.on_peer_down(&self.names[peer]);
                 }
             }
+        }
+    }
+
+    /// Refuses or admits every connection of honest `node` by its allow-list and the other
+    /// end's (attackers hold no list).
+    fn gate(&mut self, node: usize) {
+        let admits = |by: usize, whom: usize| {
+            self.nodes
+                .get(by)
+                .is_none_or(|n| n.membership().admits(&self.names[whom]))
+        };
+        let refused: Vec<(usize, bool)> = (0..self.names.len())
+            .filter(|&other| other != node)
+            .map(|other| (other, !admits(node, other) || !admits(other, node)))
+            .collect();
+        for (other, refused) in refused {
+            self.net.set_refused(node, other, refused);
         }
     }
 

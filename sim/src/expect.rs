@@ -1,5 +1,6 @@
 //! Checks an `expect` step against the simulated nodes and describes any mismatch.
 
+use crate::network::Network;
 use crate::node::SimNode;
 use crate::scenario::Expectation;
 use p2p_sync_core::store::{digest, Store};
@@ -19,11 +20,13 @@ pub struct Mismatch {
     pub found: String,
 }
 
-/// Checks `expectation` against `nodes` (honest nodes, named by `names`).
+/// Checks `expectation` against `nodes` (the honest nodes) and their connections in `net`;
+/// `names` names every participant, honest nodes first.
 pub fn check(
     expectation: &Expectation,
     nodes: &[SimNode],
     names: &[String],
+    net: &Network,
 ) -> Result<(), Mismatch> {
     match expectation {
         Expectation::Converged(expected) => {
@@ -77,6 +80,31 @@ pub fn check(
                 key: None,
                 expected: format!("dropped {}", expected.join(", ")),
                 found: format!("dropped {}", short.join(", ")),
+            })
+        }
+        Expectation::ConnectedTo { node, peers } => {
+            let connected = net.connected(*node);
+            let missing: Vec<usize> = peers
+                .iter()
+                .copied()
+                .filter(|peer| !connected.contains(peer))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let show = |list: &mut dyn Iterator<Item = usize>| {
+                let named: Vec<String> = list.map(|index| names[index].clone()).collect();
+                format!("[{}]", named.join(", "))
+            };
+            Err(Mismatch {
+                node: Some(names[*node].clone()),
+                key: None,
+                expected: format!("connected to {}", show(&mut peers.iter().copied())),
+                found: format!(
+                    "connected to {}; not to {}",
+                    show(&mut connected.into_iter()),
+                    show(&mut missing.into_iter())
+                ),
             })
         }
         Expectation::Keys { node, count } => {

@@ -7,7 +7,19 @@ use std::io::Write;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(version, about = "Deterministic simulator for p2p-sync scenario files")]
+#[command(
+    version,
+    about = "Deterministic simulator for p2p-sync scenario files",
+    after_help = "\
+Exit codes:
+  0  every expectation held (or, for `check`, the file is valid)
+  1  an expectation failed: the step, node, key, expected and found values, seed and replay
+     command are printed
+  2  a bad scenario file (its line and what is wrong), or bad arguments
+
+The scenario format (TOML) is documented in the README's \"Scenarios\" section and in
+DESIGN.md §5; every file in scenarios/ starts with a comment saying what it proves."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -1,7 +1,8 @@
 //! The network model: connections (mesh edges), partitions and one-way cuts, crashed nodes,
 //! latency, loss and duplication, and what happened to every message.
 //!
-//! A connection is up while both ends are alive and in the same partition group. Cutting it
+//! A connection is up while both ends are alive, in the same partition group, and neither
+//! refuses the other (an allow-list). Cutting it
 //! bumps its epoch, so every message still in flight on it is lost when it arrives. Direct
 //! messages ride the connection: reliable and ordered (FIFO per direction) while it is up.
 
@@ -97,6 +98,7 @@ pub struct Network {
     group: Vec<usize>,
     alive: Vec<bool>,
     oneway: BTreeSet<(usize, usize)>,
+    refused: BTreeSet<(usize, usize)>,
 }
 
 impl Network {
@@ -130,6 +132,7 @@ impl Network {
             group: vec![0; participants],
             alive: vec![true; participants],
             oneway: BTreeSet::new(),
+            refused: BTreeSet::new(),
         }
     }
 
@@ -185,6 +188,21 @@ impl Network {
         self.oneway.clear();
     }
 
+    /// Whether the connection between `a` and `b` is refused by one of them (set at `refresh`).
+    pub fn set_refused(&mut self, a: usize, b: usize, refused: bool) {
+        let pair = (a.min(b), a.max(b));
+        if refused {
+            self.refused.insert(pair);
+        } else {
+            self.refused.remove(&pair);
+        }
+    }
+
+    /// The participants `node` is connected to now.
+    pub fn connected(&self, node: usize) -> BTreeSet<usize> {
+        self.peers(node).map(|(peer, _)| peer).collect()
+    }
+
     /// Marks a participant alive or crashed.
     pub fn set_alive(&mut self, node: usize, alive: bool) {
         self.alive[node] = alive;
@@ -196,7 +214,10 @@ impl Network {
         let mut changes = Vec::new();
         for link in &mut self.links {
             let (a, b) = (link.a, link.b);
-            let up = self.alive[a] && self.alive[b] && self.group[a] == self.group[b];
+            let up = self.alive[a]
+                && self.alive[b]
+                && self.group[a] == self.group[b]
+                && !self.refused.contains(&(a.min(b), a.max(b)));
             if up != link.up {
                 link.up = up;
                 if !up {
@@ -308,6 +329,30 @@ mod tests {
         assert_eq!(net.peers(1).count(), 0);
         net.set_alive(1, true);
         assert_eq!(net.refresh().len(), 2);
+    }
+
+    #[test]
+    fn a_refused_connection_goes_down_and_comes_back_when_admitted() {
+        let mut net = triangle();
+        net.set_refused(2, 0, true);
+        assert_eq!(
+            net.refresh(),
+            [Change {
+                a: 0,
+                b: 2,
+                up: false
+            }]
+        );
+        assert_eq!(net.connected(0), BTreeSet::from([1]));
+        net.set_refused(0, 2, false);
+        assert_eq!(
+            net.refresh(),
+            [Change {
+                a: 0,
+                b: 2,
+                up: true
+            }]
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::clock::{SimClock, VirtualTime};
 use p2p_sync_core::auth::{Identity, NamedKeys};
 use p2p_sync_core::store::{Store, Summary};
-use p2p_sync_core::{Config, Counters, NodeCore};
+use p2p_sync_core::{Config, Counters, Membership, NodeCore};
 use p2p_sync_store::SqliteStore;
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -21,6 +21,8 @@ pub struct SimNode {
     parked: Option<SqliteStore>,
     /// Its clock's offset from virtual time (survives restarts: it belongs to the machine).
     pub skew_ms: Rc<Cell<i64>>,
+    /// Its allow-list (survives restarts, as `allow.txt` does).
+    membership: Membership,
     /// Gossip message ids seen since the last start (the gossip layer's duplicate cache).
     pub seen: HashSet<u64>,
     /// Messages this node put on the wire (one per peer for gossip).
@@ -53,6 +55,7 @@ impl SimNode {
             core: None,
             parked: Some(store),
             skew_ms,
+            membership: Membership::open(),
             seen: HashSet::new(),
             messages_sent: 0,
             bytes_sent: 0,
@@ -76,10 +79,24 @@ impl SimNode {
             let clock = SimClock::new(setup.now.clone(), setup.start_ms, self.skew_ms.clone());
             let identity = Identity::named(id, setup.keys.clone());
             let config = setup.config.clone();
-            let core = NodeCore::new(id.to_string(), identity, config, store, clock, seed);
+            let mut core = NodeCore::new(id.to_string(), identity, config, store, clock, seed);
+            core.set_membership(self.membership.clone());
             self.core = Some(core);
             self.wake_at = None;
         }
+    }
+
+    /// Whom the node admits.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// Changes the node's allow-list, running or not.
+    pub fn set_membership(&mut self, membership: Membership) {
+        if let Some(core) = self.core.as_mut() {
+            core.set_membership(membership.clone());
+        }
+        self.membership = membership;
     }
 
     /// The node's store, running or parked.

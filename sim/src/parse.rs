@@ -49,6 +49,11 @@ struct RawScenario {
     #[serde(default)]
     attackers: usize,
     #[serde(default)]
+    private: bool,
+    #[serde(default)]
+    attackers_have_key: bool,
+    allow: Option<Vec<String>>,
+    #[serde(default)]
     network: RawNetwork,
     #[serde(default)]
     config: Config,
@@ -83,7 +88,16 @@ struct RawStep {
     malformed: Option<RawTarget>,
     invalid: Option<RawInvalid>,
     raw: Option<RawRaw>,
+    allow_add: Option<RawAllow>,
+    allow_remove: Option<RawAllow>,
     expect: Option<RawExpect>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    node: String,
+    peer: String,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +191,7 @@ struct RawExpect {
     absent: Option<bool>,
     dropped: Option<BTreeMap<String, u64>>,
     keys: Option<u64>,
+    connected_to: Option<Vec<String>>,
 }
 
 /// Which participants a name may denote.
@@ -281,6 +296,16 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
     if steps.is_empty() {
         return Err(error(None, "a scenario needs at least one [[step]]".into()));
     }
+    if raw.attackers_have_key && !raw.private {
+        let problem = "`attackers_have_key` needs `private = true`".to_string();
+        return Err(error(None, problem));
+    }
+    let allow = raw
+        .allow
+        .as_deref()
+        .map(|list| names.all(list))
+        .transpose()
+        .map_err(|problem| error(None, format!("allow: {problem}")))?;
     Ok(Scenario {
         file: file.to_string(),
         name: raw.name,
@@ -289,6 +314,9 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         start_ms,
         nodes: raw.nodes,
         attackers: raw.attackers,
+        private: raw.private,
+        attackers_have_key: raw.attackers_have_key,
+        allow,
         network,
         config: raw.config,
         steps,
@@ -457,6 +485,20 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
         }),
     );
     add(
+        "allow_add",
+        raw.allow_add.as_ref().map(|allow| {
+            let (node, peer) = allow_change(allow, names)?;
+            Ok(Action::AllowAdd { node, peer })
+        }),
+    );
+    add(
+        "allow_remove",
+        raw.allow_remove.as_ref().map(|allow| {
+            let (node, peer) = allow_change(allow, names)?;
+            Ok(Action::AllowRemove { node, peer })
+        }),
+    );
+    add(
         "expect",
         raw.expect
             .as_ref()
@@ -480,6 +522,16 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
             ))
         }
     }
+}
+
+/// The node whose allow-list changes and the participant added or removed.
+fn allow_change(raw: &RawAllow, names: &Names) -> Result<(usize, usize), String> {
+    let node = names.resolve(&raw.node, Role::Honest)?;
+    let peer = names.resolve(&raw.peer, Role::Any)?;
+    if node == peer {
+        return Err("a node always admits itself; `peer` must be another participant".into());
+    }
+    Ok((node, peer))
 }
 
 fn attack(
@@ -535,6 +587,16 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         &raw.dropped,
         raw.keys,
     );
+    if let Some(peers) = &raw.connected_to {
+        let Some(node) = node else {
+            return Err("`connected_to` needs a `node`".into());
+        };
+        if forms != (None, Some(node), &None, &None, None, &None, None) {
+            return Err("an expect with `connected_to` has only `node` beside it".into());
+        }
+        let peers = names.all(peers)?;
+        return Ok(Expectation::ConnectedTo { node, peers });
+    }
     match forms {
         (Some(converged), None, None, None, None, None, None) => {
             Ok(Expectation::Converged(converged))
@@ -577,7 +639,7 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         }
         _ => Err("an expect is one of { converged }, { node, key, value }, \
                   { node, key, absent = true }, { node, dropped = { reason = N } }, \
-                  { node, keys = N }"
+                  { node, keys = N }, { node, connected_to = [...] }"
             .into()),
     }
 }
@@ -637,6 +699,71 @@ expect = { node = "n1", dropped = { rate_limited = 3 } }
                 at_least: vec![(DropReason::RateLimited, 3)]
             })
         );
+    }
+
+    #[test]
+    fn reads_the_membership_vocabulary() {
+        let text = r#"
+name = "members"
+nodes = 3
+attackers = 1
+private = true
+attackers_have_key = true
+allow = ["n0", "n1", "a0"]
+[[step]]
+at = "1s"
+allow_remove = { node = "n0", peer = "a0" }
+[[step]]
+at = "2s"
+allow_add = { node = "n1", peer = "n2" }
+[[step]]
+at = "3s"
+expect = { node = "n0", connected_to = ["n1", "a0"] }
+[[step]]
+at = "3s"
+expect = { node = "n0", dropped = { not_allowed = 2 } }
+"#;
+        let scenario = parse(text, "ok.toml").unwrap();
+        assert!(scenario.private && scenario.attackers_have_key);
+        assert_eq!(scenario.allow, Some(vec![0, 1, 3]));
+        assert_eq!(
+            scenario.steps[0].action,
+            Action::AllowRemove { node: 0, peer: 3 }
+        );
+        assert_eq!(
+            scenario.steps[1].action,
+            Action::AllowAdd { node: 1, peer: 2 }
+        );
+        assert_eq!(
+            scenario.steps[2].action,
+            Action::Expect(Expectation::ConnectedTo {
+                node: 0,
+                peers: vec![1, 3]
+            })
+        );
+        assert_eq!(
+            scenario.steps[3].action,
+            Action::Expect(Expectation::Dropped {
+                node: 0,
+                at_least: vec![(DropReason::NotAllowed, 2)]
+            })
+        );
+    }
+
+    #[test]
+    fn membership_mistakes_are_bad_files() {
+        let step = "[[step]]\nat = \"0s\"\n";
+        let key_without_network = format!("{HEAD}attackers_have_key = true\n{step}heal = true\n");
+        assert!(error_of(&key_without_network)
+            .problem
+            .contains("private = true"));
+        let unknown = format!("{HEAD}allow = [\"n7\"]\n{step}heal = true\n");
+        assert!(error_of(&unknown).problem.contains("n7"));
+        let itself = format!("{HEAD}{step}allow_remove = {{ node = \"n0\", peer = \"n0\" }}\n");
+        assert!(error_of(&itself).problem.contains("admits itself"));
+        let extra =
+            format!("{HEAD}{step}expect = {{ node = \"n0\", connected_to = [], keys = 1 }}\n");
+        assert!(error_of(&extra).problem.contains("connected_to"));
     }
 
     #[test]

@@ -190,16 +190,16 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
+            "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
             "node", "up", "peers", "digest", "keys", "writes", "applied", "ignored", "rate", "large",
-            "malf", "inval", "futur", "syncs", "sync_in", "sync_out", "msgs", "bytes"
+            "malf", "inval", "futur", "deny", "syncs", "sync_in", "sync_out", "msgs", "bytes"
         )?;
         for node in &self.nodes {
             let c = &node.counters;
             let d = &c.dropped;
             writeln!(
                 f,
-                "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
+                "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
                 node.name,
                 if node.up { "y" } else { "n" },
                 node.peers,
@@ -213,6 +213,7 @@ impl fmt::Display for Report {
                 d.malformed,
                 d.invalid,
                 d.future_timestamp,
+                d.not_allowed,
                 c.syncs_started,
                 c.sync_writes_received,
                 c.sync_writes_sent,

@@ -21,6 +21,12 @@ pub struct Scenario {
     pub nodes: usize,
     /// Attackers.
     pub attackers: usize,
+    /// Honest nodes share a network key (`private = true`); attackers without it cannot connect.
+    pub private: bool,
+    /// Attackers hold the network key too.
+    pub attackers_have_key: bool,
+    /// The allow-list every honest node holds at the start (`allow = [...]`), if any.
+    pub allow: Option<Vec<usize>>,
     /// The network at t = 0.
     pub network: NetworkParams,
     /// Every node's core configuration: the defaults, with the file's `[config]` table on top.
@@ -157,6 +163,20 @@ pub enum Action {
     Writes(Writes),
     /// An attacker sends hostile messages.
     Attack(Attack),
+    /// `node` adds `peer` to its allow-list.
+    AllowAdd {
+        /// The node whose list changes.
+        node: usize,
+        /// The participant added.
+        peer: usize,
+    },
+    /// `node` removes `peer` from its allow-list and closes its connection.
+    AllowRemove {
+        /// The node whose list changes.
+        node: usize,
+        /// The participant removed.
+        peer: usize,
+    },
     /// Checks the state at this moment.
     Expect(Expectation),
 }
@@ -233,6 +253,13 @@ pub enum Expectation {
         node: usize,
         /// Reason and least count.
         at_least: Vec<(DropReason, u64)>,
+    },
+    /// `node` is connected to at least these participants.
+    ConnectedTo {
+        /// The node.
+        node: usize,
+        /// The participants it must be connected to.
+        peers: Vec<usize>,
     },
     /// `node` holds exactly this many live keys.
     Keys {

@@ -3,14 +3,26 @@
 
 use serde::Deserialize;
 
-/// A fixed-window rate limit: at most `max_messages` in every `window_ms`.
+/// A fixed-window budget: in every `window_ms`, at most `max_messages` messages carrying at
+/// most `max_writes` writes and `max_bytes` bytes in all (a batch of 10,000 writes is 10,000
+/// writes). In a scenario's `[config]`, an omitted `max_writes` or `max_bytes` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Messages allowed in one window.
     pub max_messages: u32,
+    /// Writes allowed in one window, over all its messages.
+    #[serde(default = "unlimited")]
+    pub max_writes: u64,
+    /// Bytes allowed in one window, over all its messages.
+    #[serde(default = "unlimited")]
+    pub max_bytes: u64,
     /// Length of the window in milliseconds.
     pub window_ms: u64,
+}
+
+fn unlimited() -> u64 {
+    u64::MAX
 }
 
 /// The node core's configuration. `Config::default()` gives the design's defaults.
@@ -23,12 +35,17 @@ pub struct Config {
     pub max_value_bytes: usize,
     /// Largest message on the wire (gossip or direct) in bytes.
     pub max_message_bytes: usize,
-    /// Gossip messages accepted per author (the peer that signed them).
+    /// Gossip accepted per author (the peer that signed it): what one stranger may write.
     pub author_rate: RateLimit,
-    /// Gossip messages accepted per forwarding peer; higher, so honest relays are not throttled.
+    /// Gossip accepted per forwarding peer; higher, so honest relays are not throttled.
     pub forwarder_rate: RateLimit,
-    /// Direct (reconciliation) messages accepted per peer.
+    /// Direct (reconciliation) traffic accepted per peer, the writes it carries included.
     pub direct_rate: RateLimit,
+    /// Reconciliation messages that scan the store, per peer: a session takes a handful.
+    pub scan_rate: RateLimit,
+    /// Peers on the allow-list get this many times the author and direct limits, so a bulk
+    /// import among members is not slowed by limits meant for strangers.
+    pub member_rate_factor: u32,
     /// How far ahead of the local clock a remote timestamp may be before it is rejected.
     pub max_clock_ahead_ms: u64,
     /// How often a node reconciles with one random connected peer.
@@ -48,20 +65,36 @@ impl Default for Config {
             max_key_bytes: 256,
             max_value_bytes: 64 * 1024,
             max_message_bytes: 1024 * 1024,
+            // The legacy app's 100 messages a minute, and at most 20,000 writes (16 MiB) in
+            // them: a stranger's whole allowance. Members get `member_rate_factor` times it,
+            // so a bulk import of 100,000 writes among members spreads within a minute.
             author_rate: RateLimit {
                 max_messages: 100,
+                max_writes: 20_000,
+                max_bytes: 16 << 20,
                 window_ms: 60_000,
             },
             forwarder_rate: RateLimit {
                 max_messages: 10_000,
+                max_writes: 1_000_000,
+                max_bytes: 256 << 20,
                 window_ms: 60_000,
             },
             // A session takes a handful of messages (a 100,000-write catch-up about 40); each
             // may cost a scan of the store, so a peer gets no more than this.
             direct_rate: RateLimit {
                 max_messages: 600,
+                max_writes: 200_000,
+                max_bytes: 128 << 20,
                 window_ms: 60_000,
             },
+            scan_rate: RateLimit {
+                max_messages: 60,
+                max_writes: u64::MAX,
+                max_bytes: u64::MAX,
+                window_ms: 60_000,
+            },
+            member_rate_factor: 10,
             max_clock_ahead_ms: 5 * 60 * 1000,
             anti_entropy_interval_ms: 30_000,
             sync_after_drop_ms: 1_000,

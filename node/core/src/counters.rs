@@ -19,17 +19,23 @@ pub enum DropReason {
     FutureTimestamp,
     /// A write whose signature does not prove its origin made it.
     Forged,
+    /// A write whose author is not on the node's allow-list.
+    NotAllowed,
+    /// A reconciliation message outside an exchange in the protocol's order.
+    Unsolicited,
 }
 
 impl DropReason {
     /// Every reason, in the order they are shown.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 8] = [
         DropReason::RateLimited,
         DropReason::TooLarge,
         DropReason::Malformed,
         DropReason::Invalid,
         DropReason::FutureTimestamp,
         DropReason::Forged,
+        DropReason::NotAllowed,
+        DropReason::Unsolicited,
     ];
 
     /// The reason's name as it appears in `status`, scenario files and JSON.
@@ -41,6 +47,8 @@ impl DropReason {
             DropReason::Invalid => "invalid",
             DropReason::FutureTimestamp => "future_timestamp",
             DropReason::Forged => "forged",
+            DropReason::NotAllowed => "not_allowed",
+            DropReason::Unsolicited => "unsolicited",
         }
     }
 
@@ -73,6 +81,10 @@ pub struct Drops {
     pub future_timestamp: u64,
     /// Signed by someone other than the write's origin, or not at all where a signature is due.
     pub forged: u64,
+    /// Authored by a peer not on the allow-list.
+    pub not_allowed: u64,
+    /// Reconciliation messages outside an exchange in the protocol's order.
+    pub unsolicited: u64,
 }
 
 impl Drops {
@@ -85,6 +97,8 @@ impl Drops {
             DropReason::Invalid => self.invalid,
             DropReason::FutureTimestamp => self.future_timestamp,
             DropReason::Forged => self.forged,
+            DropReason::NotAllowed => self.not_allowed,
+            DropReason::Unsolicited => self.unsolicited,
         }
     }
 
@@ -96,6 +110,8 @@ impl Drops {
             DropReason::Invalid => &mut self.invalid,
             DropReason::FutureTimestamp => &mut self.future_timestamp,
             DropReason::Forged => &mut self.forged,
+            DropReason::NotAllowed => &mut self.not_allowed,
+            DropReason::Unsolicited => &mut self.unsolicited,
         }
     }
 

@@ -9,7 +9,8 @@ use super::auth::{self, Identity, Keys, SigningKey, LEGACY_ORIGIN};
 use super::clock::Clock;
 use super::config::Config;
 use super::counters::{Counters, DropReason};
-use super::rate_limit::RateLimiter;
+use super::membership::Membership;
+use super::rate_limit::{Cost, RateLimiter};
 use super::validate::{validate_key, validate_value, ValidationError};
 use super::version::{Hlc, Version, Write};
 use super::wire::{self, WireError};
@@ -20,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use thiserror::Error;
 
+mod members;
 mod reconcile;
 
 /// What the core needs of a peer's id: the real node uses libp2p's `PeerId`, the simulator
@@ -109,10 +111,15 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     forwarder_limiter: RateLimiter<P>,
     direct_limiter: RateLimiter<P>,
     last_drop_log: BTreeMap<(P, DropReason), u64>,
+    membership: Membership,
     counters: Counters,
     peers: BTreeSet<P>,
     /// Reconciliation sessions this node opened, by peer: when the peer was last heard from.
     sessions: BTreeMap<P, u64>,
+    /// Reconciliations under way, whichever side opened them.
+    exchanges: BTreeMap<P, reconcile::Exchange>,
+    /// Store scans each peer's reconciliation messages may cause.
+    scan_limiter: RateLimiter<P>,
     /// Peers to reconcile with as soon as possible (from the given monotonic time on).
     pending_syncs: BTreeMap<P, u64>,
     next_anti_entropy_ms: u64,
@@ -137,6 +144,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             author_limiter: RateLimiter::new(config.author_rate),
             forwarder_limiter: RateLimiter::new(config.forwarder_rate),
             direct_limiter: RateLimiter::new(config.direct_rate),
+            scan_limiter: RateLimiter::new(config.scan_rate),
+            membership: Membership::open(),
             config,
             store,
             clock,
@@ -146,6 +155,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             counters: Counters::default(),
             peers: BTreeSet::new(),
             sessions: BTreeMap::new(),
+            exchanges: BTreeMap::new(),
             pending_syncs: BTreeMap::new(),
             next_anti_entropy_ms,
             last_sweep_ms: now,
@@ -294,7 +304,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// the smaller id opens a reconciliation at once.
     pub fn on_peer_up(&mut self, net: &mut dyn Transport<P>, peer: &P) {
         self.peers.insert(peer.clone());
-        self.sessions.remove(peer); // a new connection: any session on the old one is void
+        self.end_exchange(peer); // a new connection: any session on the old one is void
         if self.id < *peer {
             self.start_sync(net, peer);
         }
@@ -303,7 +313,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// A peer disconnected: forget its sessions.
     pub fn on_peer_down(&mut self, peer: &P) {
         self.peers.remove(peer);
-        self.sessions.remove(peer);
+        self.end_exchange(peer);
         self.pending_syncs.remove(peer);
     }
 
@@ -330,6 +340,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let session_timeout = self.config.session_timeout_ms;
         self.sessions
             .retain(|_, heard| now.saturating_sub(*heard) < session_timeout);
+        self.exchanges
+            .retain(|_, exchange| now.saturating_sub(exchange.heard_ms) < session_timeout);
         let due: Vec<P> = self
             .pending_syncs
             .iter()
@@ -367,6 +379,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.author_limiter.forget_expired(now);
         self.forwarder_limiter.forget_expired(now);
         self.direct_limiter.forget_expired(now);
+        self.scan_limiter.forget_expired(now);
         self.last_drop_log
             .retain(|_, at| now.saturating_sub(*at) < interval);
     }
@@ -418,7 +431,6 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         forwarder: &P,
         bytes: &[u8],
     ) -> Result<Verdict, StoreError> {
-        let now = self.clock.monotonic_ms();
         if bytes.len() > self.config.max_message_bytes {
             let error = WireError::TooLarge {
                 len: bytes.len(),
@@ -427,19 +439,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.drop_error(net, forwarder, error);
             return Ok(Verdict::Reject);
         }
-        let forwarder_ok = self.forwarder_limiter.admit(forwarder, now);
-        if !forwarder_ok || !self.author_limiter.admit(author, now) {
-            let limited = if forwarder_ok { author } else { forwarder };
-            self.drop_message(
-                net,
-                limited,
-                DropReason::RateLimited,
-                format!("rate limit exceeded for peer {limited}"),
-            );
-            if self.peers.contains(forwarder) {
-                let due = now + self.config.sync_after_drop_ms;
-                self.pending_syncs.entry(forwarder.clone()).or_insert(due);
-            }
+        if self.refuse_author(net, forwarder, &author.to_string()) {
+            return Ok(Verdict::Ignore);
+        }
+        if !self.charge_gossip(net, author, forwarder, Cost::of(0, bytes.len())) {
             return Ok(Verdict::Ignore);
         }
         let signer = author.to_string();
@@ -450,6 +453,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 return Ok(Verdict::Reject);
             }
         };
+        // Every write counts: a batch of 10,000 writes is 10,000 writes of the budgets.
+        if !self.charge_gossip(net, author, forwarder, Cost::writes(decoded.len())) {
+            return Ok(Verdict::Ignore);
+        }
         let mut valid = Vec::with_capacity(decoded.len());
         for result in decoded {
             // The decoder made sure the origin is the author, who signed the whole message.
@@ -474,6 +481,36 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             });
         }
         Ok(Verdict::Accept)
+    }
+
+    /// Charges gossip from `author` via `forwarder` to both budgets. Over either, the message is
+    /// dropped as rate limited, and a reconciliation with the forwarder is due soon after (the
+    /// writes are not lost: they arrive within the budgets, by reconciliation).
+    fn charge_gossip(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        author: &P,
+        forwarder: &P,
+        cost: Cost,
+    ) -> bool {
+        let now = self.clock.monotonic_ms();
+        let forwarder_ok = self.forwarder_limiter.admit(forwarder, now, cost, 1);
+        let factor = self.rate_factor(&author.to_string());
+        if forwarder_ok && self.author_limiter.admit(author, now, cost, factor) {
+            return true;
+        }
+        let limited = if forwarder_ok { author } else { forwarder };
+        self.drop_message(
+            net,
+            limited,
+            DropReason::RateLimited,
+            format!("rate limit exceeded for peer {limited}"),
+        );
+        if self.peers.contains(forwarder) {
+            let due = now + self.config.sync_after_drop_ms;
+            self.pending_syncs.entry(forwarder.clone()).or_insert(due);
+        }
+        false
     }
 
     /// Applies checked remote writes; moves the clock past them; counts applied and ignored.

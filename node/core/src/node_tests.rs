@@ -12,15 +12,17 @@ const START: u64 = 1_736_000_000_000;
 type Node = NodeCore<MemoryStore, ManualClock>;
 
 fn node(id: &str, clock: &ManualClock) -> Node {
+    let unlimited = RateLimit {
+        max_messages: u32::MAX,
+        max_writes: u64::MAX,
+        max_bytes: u64::MAX,
+        window_ms: 60_000,
+    };
     let config = Config {
-        author_rate: RateLimit {
-            max_messages: 1_000_000,
-            window_ms: 60_000,
-        },
-        forwarder_rate: RateLimit {
-            max_messages: 1_000_000,
-            window_ms: 60_000,
-        },
+        author_rate: unlimited,
+        forwarder_rate: unlimited,
+        direct_rate: unlimited,
+        scan_rate: unlimited,
         ..Config::default()
     };
     NodeCore::new(
@@ -409,6 +411,7 @@ fn garbage_on_the_direct_protocol_is_counted_not_fatal() {
     let mut out = Outbox::default();
     b.on_direct(&mut out, &p("x"), b"\xff\xff\xff\xff").unwrap();
     b.on_direct(&mut out, &p("x"), &vec![0; 2 << 20]).unwrap();
+    open_exchange(&mut b, "x");
     let bad_sketch = sync::encode(&sync::SyncMessage::Sketch {
         attempt: 0,
         parts: 0,
@@ -436,9 +439,59 @@ fn a_resize_request_no_honest_peer_sends_is_dropped_not_obeyed() {
         part: 0,
         cells: u32::MAX,
     });
+    open_exchange(&mut b, "x");
     b.on_direct(&mut out, &p("x"), &huge).unwrap();
     assert_eq!(b.counters().dropped.malformed, 1);
     assert!(out.sent.is_empty(), "no table is built for it");
+}
+
+/// Opens a reconciliation from `peer` with `node` as the protocol does (a `Hello` that does
+/// not match), dropping the answer.
+fn open_exchange(node: &mut Node, peer: &str) {
+    let hello = sync::encode(&sync::SyncMessage::Hello {
+        count: 1,
+        fingerprint: 1,
+    });
+    node.on_direct(&mut Outbox::default(), &p(peer), &hello)
+        .unwrap();
+}
+
+#[test]
+fn reconciliation_messages_out_of_order_are_refused_unanswered() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    let mut writer = node("x", &clock);
+    let mut out = Outbox::default();
+    let write = writer.put(&mut Outbox::default(), "k", "v").unwrap();
+    let records = sync::encode(&sync::SyncMessage::Records {
+        writes: vec![write],
+        want: Vec::new(),
+    });
+    let estimate = sync::encode(&sync::SyncMessage::Estimate {
+        count: u64::MAX,
+        strata: Default::default(),
+    });
+    b.on_direct(&mut out, &p("x"), &records).unwrap();
+    b.on_direct(&mut out, &p("x"), &estimate).unwrap();
+    assert_eq!(b.counters().dropped.unsolicited, 2);
+    assert_eq!(
+        b.get("k").unwrap(),
+        None,
+        "unsolicited records store nothing"
+    );
+    assert!(out.sent.is_empty(), "and are not answered");
+    open_exchange(&mut b, "x");
+    b.on_direct(&mut out, &p("x"), &estimate).unwrap();
+    assert!(
+        out.sent.len() <= 1,
+        "an estimate is answered with one sketch part at most"
+    );
+    b.on_direct(&mut out, &p("x"), &records).unwrap();
+    assert_eq!(
+        b.get("k").unwrap().as_deref(),
+        Some("v"),
+        "inside an exchange"
+    );
 }
 
 proptest! {
@@ -606,4 +659,105 @@ fn gossip_drops_a_write_whose_signature_was_tampered_with() {
     assert_eq!(b.counters().dropped.forged, 1);
     assert_eq!(gossip(&mut b, "a", &out.published[0]), Verdict::Accept);
     assert_eq!(b.get("k").unwrap().as_deref(), Some("v"));
+}
+
+#[test]
+fn writes_by_authors_off_the_allow_list_are_refused_on_gossip_even_when_relayed() {
+    let clock = ManualClock::new(START);
+    let mut a = node("a", &clock);
+    a.set_membership(Membership::closed(["b"]));
+    let mut out = Outbox::default();
+    let put = |key: &str| {
+        format!(r#"{{"Put":{{"key":"{key}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#)
+    };
+    assert_eq!(gossip(&mut a, "b", put("by-b").as_bytes()), Verdict::Accept);
+    assert_eq!(gossip(&mut a, "c", put("by-c").as_bytes()), Verdict::Ignore);
+    let relayed = a
+        .on_gossip(&mut out, &p("c"), &p("b"), put("by-c-via-b").as_bytes())
+        .unwrap();
+    assert_eq!(relayed, Verdict::Ignore);
+    assert_eq!(a.get("by-b").unwrap().as_deref(), Some("v"));
+    assert_eq!(a.get("by-c").unwrap(), None);
+    assert_eq!(a.get("by-c-via-b").unwrap(), None);
+    assert_eq!(a.counters().dropped.not_allowed, 2);
+    assert!(matches!(
+        &out.events[..],
+        [Event::Dropped {
+            reason: DropReason::NotAllowed,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn reconciliation_refuses_writes_by_unlisted_authors_and_revocation_keeps_old_writes() {
+    let clock = ManualClock::new(START);
+    let (mut a, mut b, mut c) = (node("a", &clock), node("b", &clock), node("c", &clock));
+    let mut out = Outbox::default();
+    b.put(&mut out, "from-b", "1").unwrap();
+    c.put(&mut out, "from-c", "1").unwrap();
+    connect(&mut b, &mut c);
+    assert_eq!(b.get("from-c").unwrap().as_deref(), Some("1"));
+    a.set_membership(Membership::closed(["b"]));
+    connect(&mut a, &mut b);
+    assert_eq!(a.get("from-b").unwrap().as_deref(), Some("1"));
+    assert_eq!(a.get("from-c").unwrap(), None, "c's write relayed by b");
+    assert!(a.counters().dropped.not_allowed >= 1);
+
+    let mut revoked = a.membership().clone();
+    revoked.remove("b");
+    a.set_membership(revoked);
+    clock.advance(10);
+    b.put(&mut out, "after-removal", "1").unwrap();
+    a.on_peer_down(&p("b"));
+    connect(&mut a, &mut b);
+    assert_eq!(a.get("after-removal").unwrap(), None);
+    assert_eq!(
+        a.get("from-b").unwrap().as_deref(),
+        Some("1"),
+        "old writes stay"
+    );
+}
+
+#[test]
+fn members_get_higher_limits_than_strangers() {
+    let clock = ManualClock::new(START);
+    let mut a = NodeCore::new(
+        p("a"),
+        identity("a"),
+        Config::default(),
+        MemoryStore::new(),
+        clock.clone(),
+        1,
+    );
+    let mut out = Outbox::default();
+    let mut send = |a: &mut NodeCore<MemoryStore, ManualClock>, author: &str| {
+        for i in 0..300 {
+            let message = format!(
+                r#"{{"Put":{{"key":"{author}{i}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#
+            );
+            a.on_gossip(&mut out, &p(author), &p(author), message.as_bytes())
+                .unwrap();
+        }
+    };
+    send(&mut a, "stranger");
+    assert_eq!(
+        a.counters().applied,
+        100,
+        "an open node: everyone is a stranger"
+    );
+    let mut b = NodeCore::new(
+        p("b"),
+        identity("b"),
+        Config::default(),
+        MemoryStore::new(),
+        clock.clone(),
+        1,
+    );
+    b.set_membership(Membership::closed(["member"]));
+    send(&mut b, "member");
+    assert_eq!(
+        (b.counters().applied, b.counters().dropped.rate_limited),
+        (300, 0)
+    );
 }

@@ -6,10 +6,42 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy)]
 struct Window {
     start_ms: u64,
-    count: u32,
+    messages: u32,
+    writes: u64,
+    bytes: u64,
 }
 
-/// Counts messages per peer in windows of `limit.window_ms`.
+/// What something costs against a budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    /// Messages.
+    pub messages: u32,
+    /// Writes.
+    pub writes: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+impl Cost {
+    /// One message of `bytes` bytes carrying `writes` writes.
+    pub fn of(writes: usize, bytes: usize) -> Cost {
+        Cost {
+            messages: 1,
+            writes: writes as u64,
+            bytes: bytes as u64,
+        }
+    }
+
+    /// `writes` more writes of a message already charged (known once it is decoded).
+    pub fn writes(writes: usize) -> Cost {
+        Cost {
+            writes: writes as u64,
+            ..Cost::default()
+        }
+    }
+}
+
+/// Counts messages, writes and bytes per peer in windows of `limit.window_ms`.
 #[derive(Debug, Clone)]
 pub struct RateLimiter<K> {
     limit: RateLimit,
@@ -25,21 +57,31 @@ impl<K: Ord + Clone> RateLimiter<K> {
         }
     }
 
-    /// Counts one message from `peer` at `now_ms` and says whether it is within the limit.
-    pub fn admit(&mut self, peer: &K, now_ms: u64) -> bool {
-        let window_ms = self.limit.window_ms;
+    /// Charges `cost` to `peer` at `now_ms` and says whether the window is still within
+    /// `factor` times the limit (a member's allowance is larger).
+    pub fn admit(&mut self, peer: &K, now_ms: u64, cost: Cost, factor: u32) -> bool {
+        let limit = self.limit;
         let window = self.windows.entry(peer.clone()).or_insert(Window {
             start_ms: now_ms,
-            count: 0,
+            messages: 0,
+            writes: 0,
+            bytes: 0,
         });
-        if now_ms.saturating_sub(window.start_ms) >= window_ms || now_ms < window.start_ms {
+        if now_ms.saturating_sub(window.start_ms) >= limit.window_ms || now_ms < window.start_ms {
             *window = Window {
                 start_ms: now_ms,
-                count: 0,
+                messages: 0,
+                writes: 0,
+                bytes: 0,
             };
         }
-        window.count = window.count.saturating_add(1);
-        window.count <= self.limit.max_messages
+        window.messages = window.messages.saturating_add(cost.messages);
+        window.writes = window.writes.saturating_add(cost.writes);
+        window.bytes = window.bytes.saturating_add(cost.bytes);
+        let factor64 = u64::from(factor);
+        window.messages <= limit.max_messages.saturating_mul(factor)
+            && window.writes <= limit.max_writes.saturating_mul(factor64)
+            && window.bytes <= limit.max_bytes.saturating_mul(factor64)
     }
 
     /// Forgets peers whose window ended before `now_ms`, so memory stays bounded.
@@ -56,28 +98,31 @@ mod tests {
 
     const LIMIT: RateLimit = RateLimit {
         max_messages: 3,
+        max_writes: u64::MAX,
+        max_bytes: u64::MAX,
         window_ms: 1000,
     };
+
+    fn one(limiter: &mut RateLimiter<String>, peer: &str, now_ms: u64) -> bool {
+        limiter.admit(&peer.to_string(), now_ms, Cost::of(0, 0), 1)
+    }
 
     #[test]
     fn admits_up_to_the_limit_then_drops_until_the_window_ends() {
         let mut limiter = RateLimiter::new(LIMIT);
         for t in 0..3 {
-            assert!(limiter.admit(&"p".to_string(), t));
+            assert!(one(&mut limiter, "p", t));
         }
-        assert!(!limiter.admit(&"p".to_string(), 10));
-        assert!(!limiter.admit(&"p".to_string(), 20));
-        assert!(
-            limiter.admit(&"q".to_string(), 20),
-            "peers are counted apart"
-        );
-        assert!(limiter.admit(&"p".to_string(), 1000), "a new window");
+        assert!(!one(&mut limiter, "p", 10));
+        assert!(!one(&mut limiter, "p", 20));
+        assert!(one(&mut limiter, "q", 20), "peers are counted apart");
+        assert!(one(&mut limiter, "p", 1000), "a new window");
     }
 
     #[test]
     fn forgets_idle_peers() {
         let mut limiter = RateLimiter::new(LIMIT);
-        limiter.admit(&"p".to_string(), 0);
+        one(&mut limiter, "p", 0);
         limiter.forget_expired(999);
         assert_eq!(limiter.windows.len(), 1);
         limiter.forget_expired(1000);
@@ -88,11 +133,31 @@ mod tests {
     fn the_legacy_flood_of_100_per_second_is_cut_at_100_per_minute() {
         let mut limiter = RateLimiter::new(RateLimit {
             max_messages: 100,
+            max_writes: u64::MAX,
+            max_bytes: u64::MAX,
             window_ms: 60_000,
         });
         let admitted = (0..6000u64)
-            .filter(|i| limiter.admit(&"attacker".to_string(), i * 10))
+            .filter(|i| one(&mut limiter, "attacker", i * 10))
             .count();
         assert_eq!(admitted, 100);
+    }
+
+    #[test]
+    fn a_batch_is_charged_every_write_it_carries() {
+        let mut limiter = RateLimiter::new(RateLimit {
+            max_messages: 100,
+            max_writes: 20_000,
+            max_bytes: u64::MAX,
+            window_ms: 60_000,
+        });
+        let peer = "batcher".to_string();
+        assert!(limiter.admit(&peer, 0, Cost::of(10_000, 500_000), 1));
+        assert!(limiter.admit(&peer, 1, Cost::of(10_000, 500_000), 1));
+        assert!(
+            !limiter.admit(&peer, 2, Cost::of(1, 50), 1),
+            "20,000 writes used up"
+        );
+        assert!(limiter.admit(&"member".to_string(), 2, Cost::of(30_000, 9), 10));
     }
 }

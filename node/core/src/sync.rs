@@ -76,10 +76,25 @@ pub enum SyncMessage {
     },
 }
 
+impl SyncMessage {
+    /// The message's kind, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SyncMessage::Hello { .. } => "Hello",
+            SyncMessage::InSync => "InSync",
+            SyncMessage::Probe { .. } => "Probe",
+            SyncMessage::Estimate { .. } => "Estimate",
+            SyncMessage::Sketch { .. } => "Sketch",
+            SyncMessage::SketchTooSmall { .. } => "SketchTooSmall",
+            SyncMessage::Records { .. } => "Records",
+        }
+    }
+}
+
 /// Cells of a `Probe`: about 1 KiB, peels differences of up to ~20 writes.
 pub const PROBE_CELLS: usize = 60;
-/// The largest table one `Sketch` carries; larger ones are split into parts.
-pub const MAX_SKETCH_CELLS: usize = 60_000;
+/// The largest table one `Sketch` carries (under 1 MiB); larger ones are split into parts.
+pub const MAX_SKETCH_CELLS: usize = 40_000;
 /// Most ids asked for in one `Records` message.
 pub const MAX_WANT_PER_MESSAGE: usize = 60_000;
 /// Most attempts at one part before giving up until the next session.
@@ -115,6 +130,16 @@ pub fn sketch_shape(estimate: u64) -> (u32, usize) {
     (parts as u32, cells.div_ceil(parts))
 }
 
+/// An upper bound of the encoded size of `write` in a `Records` message: lengths, timestamp
+/// and tags take at most 32 bytes, a signature 65 (length and bytes).
+pub fn record_size(write: &Write) -> usize {
+    let signature_size = if write.signature.is_some() { 65 } else { 0 };
+    32 + signature_size
+        + write.key.len()
+        + write.version.origin.len()
+        + write.value.as_ref().map_or(0, String::len)
+}
+
 /// Packs writes and wanted ids into `Records` messages that each stay under `max_message_bytes`.
 pub fn records_messages(
     writes: Vec<Write>,
@@ -126,13 +151,7 @@ pub fn records_messages(
     let mut current = Vec::new();
     let mut size = 0;
     for write in writes {
-        // Lengths, timestamp and tags take at most 32 bytes; a signature 65 (length and bytes).
-        let signature_size = if write.signature.is_some() { 65 } else { 0 };
-        let write_size = 32
-            + signature_size
-            + write.key.len()
-            + write.version.origin.len()
-            + write.value.as_ref().map_or(0, String::len);
+        let write_size = record_size(&write);
         if !current.is_empty() && size + write_size > budget {
             messages.push(SyncMessage::Records {
                 writes: std::mem::take(&mut current),

@@ -1,8 +1,9 @@
-//! The command line: `p2p-sync start [--port 4002] [--data-dir DIR] [--dial MULTIADDR]... [--no-mdns]`.
+//! The command line: `p2p-sync start [--port 4002] [--data-dir DIR] [--dial MULTIADDR]...
+//! [--no-mdns] [--psk-file FILE] [--allow PEERID]...` and `p2p-sync keygen-psk [FILE]`.
 
 use clap::{Args, Parser, Subcommand};
 use libp2p::multiaddr::Protocol;
-use libp2p::Multiaddr;
+use libp2p::{Multiaddr, PeerId};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
@@ -18,9 +19,37 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start a node and read commands (add, get, delete, list, status) from standard input.
+    /// Start a node and read commands (add, get, delete, list, status, allow) from standard input.
+    #[command(long_about = START_ABOUT, after_long_help = START_EXAMPLE)]
     Start(StartArgs),
+    /// Write a new network key for a private network (copy it to every machine, then
+    /// `start --psk-file FILE`).
+    KeygenPsk {
+        /// Where to write the key; an existing file is never overwritten.
+        #[arg(default_value = "swarm.key")]
+        file: PathBuf,
+    },
 }
+
+/// `start --help`: what the node does with its input and output.
+const START_ABOUT: &str = "\
+Start a node and read commands (add, get, delete, list, status, allow; help lists them) from
+standard input, one per line, from a terminal or a pipe. The node stops at `quit`, at the end of
+its input (Ctrl-D, or the end of a piped file) and on Ctrl-C or SIGTERM; to keep a node running
+without input, give it an input that never ends (e.g. `tail -f /dev/null | p2p-sync start`).
+
+Results of commands go to standard output; logs (connections, writes received, warnings) go to
+standard error, so `2>node.log` keeps them apart.";
+
+/// `start --help`: a two-node example.
+const START_EXAMPLE: &str = "\
+Example: two nodes on one machine
+  terminal 1:  p2p-sync start --data-dir /tmp/a --port 4002 --no-mdns
+  terminal 2:  p2p-sync start --data-dir /tmp/b --port 4003 --no-mdns --dial /ip4/127.0.0.1/tcp/4002
+  then `add hello world` in one terminal and `get hello` in the other.
+On a LAN leave out --no-mdns and --dial: nodes find each other.
+Private network: `p2p-sync keygen-psk swarm.key`, copy swarm.key to every machine, and start each
+node with --psk-file swarm.key.";
 
 /// The options of `p2p-sync start`.
 #[derive(Debug, Args)]
@@ -43,6 +72,14 @@ pub struct StartArgs {
     /// IP address to listen on
     #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     pub listen_ip: IpAddr,
+    /// Network key file (from `p2p-sync keygen-psk`): talk only to nodes with the same key.
+    /// TCP only: QUIC cannot be wrapped in the key's encryption, so it is off
+    #[arg(long, value_name = "FILE", env = "P2P_SYNC_PSK_FILE")]
+    pub psk_file: Option<PathBuf>,
+    /// Peer allowed to connect and write (beside those in DATA_DIR/allow.txt); with any
+    /// allowed peer every other peer is refused; may be given several times
+    #[arg(long, value_name = "PEERID")]
+    pub allow: Vec<PeerId>,
     /// Log filter, e.g. `debug` or `info,p2p_sync=debug` [default: $RUST_LOG, else info]
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
@@ -120,16 +157,21 @@ mod tests {
     #[test]
     fn start_has_the_documented_defaults() {
         let cli = Cli::try_parse_from(["p2p-sync", "start"]).unwrap();
-        let Command::Start(args) = cli.command;
+        let Command::Start(args) = cli.command else {
+            panic!("start parses as start")
+        };
         assert_eq!(args.port, 4002);
         assert!(!args.no_mdns && args.dial.is_empty() && args.data_dir.is_none());
+        assert!(args.allow.is_empty());
         assert_eq!(args.clock_offset_ms, 0);
     }
 
     #[test]
     fn the_clock_offset_is_hidden_and_may_be_negative() {
         let cli = Cli::try_parse_from(["p2p-sync", "start", "--clock-offset-ms", "-5000"]).unwrap();
-        let Command::Start(args) = cli.command;
+        let Command::Start(args) = cli.command else {
+            panic!("start parses as start")
+        };
         assert_eq!(args.clock_offset_ms, -5000);
         let mut start = Cli::command();
         let help = start
@@ -138,5 +180,16 @@ mod tests {
             .render_long_help()
             .to_string();
         assert!(!help.contains("clock-offset"), "{help}");
+    }
+
+    #[test]
+    fn allow_is_repeatable_and_takes_only_peer_ids() {
+        let (a, b) = (PeerId::random().to_string(), PeerId::random().to_string());
+        let cli = Cli::try_parse_from(["p2p-sync", "start", "--allow", &a, "--allow", &b]).unwrap();
+        let Command::Start(args) = cli.command else {
+            panic!("start parses as start")
+        };
+        assert_eq!(args.allow.len(), 2);
+        assert!(Cli::try_parse_from(["p2p-sync", "start", "--allow", "bob"]).is_err());
     }
 }

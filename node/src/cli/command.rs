@@ -1,5 +1,7 @@
 //! Parsing one input line into a command.
 
+use super::commands::allow;
+
 /// The commands the node understands, one per input line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -24,6 +26,8 @@ pub enum Command {
     List,
     /// `status`.
     Status,
+    /// `allow add PEERID [--name NAME] [--for DURATION]`, `allow remove PEERID`, `allow list`.
+    Allow(allow::Request),
     /// `help`.
     Help,
     /// `quit` (or `exit`).
@@ -31,7 +35,8 @@ pub enum Command {
 }
 
 /// Every command with its arguments, for hints.
-pub const USAGE: &str = "Commands: add KEY VALUE, get KEY, delete KEY, list, status, help, quit";
+pub const USAGE: &str =
+    "Commands: add KEY VALUE, get KEY, delete KEY, list, status, allow add|remove|list, help, quit";
 
 /// Parses `line`. `Ok(None)` for a blank line; `Err` holds a one-line hint for the user.
 pub fn parse(line: &str) -> Result<Option<Command>, String> {
@@ -68,6 +73,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         },
         "list" | "ls" => no_arguments(Command::List)?,
         "status" => no_arguments(Command::Status)?,
+        "allow" => Command::Allow(allow::parse(rest)?),
         "help" | "?" => Command::Help,
         "quit" | "exit" => Command::Quit,
         other => return Err(format!("Unknown command '{other}'. {USAGE}")),

@@ -9,7 +9,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// How long `close` waits for the line editor to save its history and give the terminal back.
+const EDITOR_GRACE: Duration = Duration::from_millis(100);
 
 /// Lines read ahead of the node when stdin is a pipe: enough to batch bulk input.
 const PIPE_BUFFER: usize = 4096;
@@ -20,6 +24,9 @@ pub struct Input {
     /// Terminal mode: tells the editor a line was handled, so the prompt returns after the output.
     handled: Option<std_mpsc::Sender<()>>,
     editor: Option<JoinHandle<()>>,
+    /// The terminal's settings before the editor changed them.
+    #[cfg(unix)]
+    terminal: Option<nix::sys::termios::Termios>,
 }
 
 impl Input {
@@ -27,6 +34,8 @@ impl Input {
     /// loaded from and saved to `history`.
     pub fn spawn(history: Option<PathBuf>, max_line: usize) -> Input {
         if std::io::stdin().is_terminal() {
+            #[cfg(unix)]
+            let terminal = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
             let (tx, lines) = mpsc::channel(1);
             let (handled, handled_rx) = std_mpsc::channel();
             let editor = std::thread::spawn(move || edit(tx, handled_rx, history, max_line));
@@ -34,6 +43,8 @@ impl Input {
                 lines,
                 handled: Some(handled),
                 editor: Some(editor),
+                #[cfg(unix)]
+                terminal,
             }
         } else {
             let (tx, lines) = mpsc::channel(PIPE_BUFFER);
@@ -42,6 +53,8 @@ impl Input {
                 lines,
                 handled: None,
                 editor: None,
+                #[cfg(unix)]
+                terminal: None,
             }
         }
     }
@@ -66,14 +79,30 @@ impl Input {
         }
     }
 
-    /// Stops reading; on a terminal waits for the editor to save its history and restore the
-    /// terminal. (A thread blocked reading a pipe is left to end with the process.)
+    /// Stops reading; on a terminal lets the editor save its history and restore the terminal.
+    /// An editor still waiting for a key (the node was stopped by a signal) is not waited for:
+    /// the terminal's settings are put back here and the thread ends with the process, as does
+    /// a thread blocked reading a pipe.
     pub fn close(mut self) {
         self.handled = None;
         self.lines.close();
-        if let Some(editor) = self.editor.take() {
-            let _ = editor.join();
+        let Some(editor) = self.editor.take() else {
+            return;
+        };
+        let deadline = Instant::now() + EDITOR_GRACE;
+        while !editor.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
         }
+        if editor.is_finished() {
+            let _ = editor.join();
+            return;
+        }
+        #[cfg(unix)]
+        if let Some(terminal) = &self.terminal {
+            let now = nix::sys::termios::SetArg::TCSANOW;
+            let _ = nix::sys::termios::tcsetattr(std::io::stdin(), now, terminal);
+        }
+        eprintln!();
     }
 }
 

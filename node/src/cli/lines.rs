@@ -23,9 +23,9 @@ pub enum BadLine {
 impl fmt::Display for BadLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BadLine::NotUtf8 => write!(f, "✗ Input line is not valid UTF-8 (ignored)"),
+            BadLine::NotUtf8 => write!(f, "Input line is not valid UTF-8 (ignored)"),
             BadLine::TooLong { max } => {
-                write!(f, "✗ Input line is longer than {max} bytes (ignored)")
+                write!(f, "Input line is longer than {max} bytes (ignored)")
             }
         }
     }

@@ -27,8 +27,10 @@ const HISTORY_FILE: &str = "history.txt";
 /// Parses the arguments, runs the command, and turns a failure into one line on stderr and
 /// exit code 1 (clap exits with 2 for bad arguments).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let Command::Start(args) = cli.command;
+    let args = match Cli::parse().command {
+        Command::Start(args) => args,
+        Command::KeygenPsk { file } => return keygen_psk(&file),
+    };
     logging::init(args.log_level.as_deref());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -43,6 +45,24 @@ pub fn main() -> ExitCode {
 fn fail(message: &str) -> ExitCode {
     eprintln!("Error: {message}");
     ExitCode::FAILURE
+}
+
+/// `keygen-psk FILE`: writes a new network key and says what to do with it.
+fn keygen_psk(file: &std::path::Path) -> ExitCode {
+    match crate::net::psk::write_new(file) {
+        Ok(key) => {
+            println!(
+                "Wrote a new network key to {} (fingerprint {}).\n\
+                 Copy it to every machine of the network, then start each node with\n  \
+                 p2p-sync start --psk-file {}",
+                file.display(),
+                key.fingerprint(),
+                file.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error.to_string()),
+    }
 }
 
 /// The platform's data directory for p2p-sync, e.g. `~/.local/share/p2p-sync` on Linux.
@@ -60,12 +80,18 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
             path: PathBuf::from("(none)"),
             source: std::io::Error::other("no home directory"),
         })?;
+    let psk = match &args.psk_file {
+        Some(path) => Some(crate::net::psk::read(path).map_err(StartError::NetworkKey)?),
+        None => None,
+    };
     let mut node = Node::start(Options {
         data_dir: data_dir.clone(),
         listen_ip: args.listen_ip,
         port: args.port,
         dial: args.dial,
         mdns: !args.no_mdns,
+        psk,
+        allow: args.allow,
         config: Config::default(),
         clock_offset_ms: args.clock_offset_ms,
     })
@@ -110,7 +136,10 @@ fn banner(node: &Node, data_dir: &std::path::Path) -> String {
         text.push_str(&format!("  {address}/p2p/{peer_id}\n"));
     }
     text.push_str(&format!("Data directory: {}\n", data_dir.display()));
-    text.push_str("Commands: add, get, delete, list, status (also help, quit)\n");
+    if let Ok(status) = node.status() {
+        text.push_str(&format!("Mode: {}\n", commands::status::mode(&status)));
+    }
+    text.push_str("Commands: add, get, delete, list, status, allow (also help, quit)\n");
     text
 }
 

@@ -1,11 +1,16 @@
 //! The libp2p behaviour of a node and the swarm built around it: TCP and QUIC with Noise and
-//! Yamux; Gossipsub with signed, strictly validated messages; mDNS; Kademlia in server mode;
-//! Identify; Ping; the direct request-response protocol that reconciliation uses; and limits
-//! on connections.
+//! Yamux (in a private network: TCP only, wrapped in pnet); connection limits; the
+//! allow-list gate; Gossipsub with signed, strictly validated messages; mDNS; Kademlia in
+//! server mode; Identify; Ping; and the direct request-response protocol that reconciliation
+//! uses.
 
 use super::codec::{DirectCodec, SYNC_PROTOCOL};
+use super::gate::Gate;
 use super::limits::connection_limits;
+use libp2p::core::upgrade::Version;
+use libp2p::core::Transport as _;
 use libp2p::identity::Keypair;
+use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{connection_limits as limits, gossipsub, identify, kad, mdns, noise, ping};
@@ -50,6 +55,9 @@ pub struct Behaviour {
     /// Refuses connections over the limits of [`super::limits`]; first, so a refused
     /// connection reaches no other protocol.
     pub limits: limits::Behaviour,
+    /// Closes connections from peers off the allow-list before any protocol runs; right
+    /// after the limits, so no other behaviour sees them.
+    pub gate: Gate,
     /// Broadcasts writes on [`TOPIC`]; the application validates every message.
     pub gossipsub: gossipsub::Behaviour,
     /// Finds peers on the local network; absent with `--no-mdns`.
@@ -137,6 +145,7 @@ impl Behaviour {
         );
         Ok(Behaviour {
             limits: connection_limits(),
+            gate: Gate::default(),
             gossipsub,
             mdns: mdns.into(),
             kademlia,
@@ -147,28 +156,48 @@ impl Behaviour {
     }
 }
 
-/// Builds the swarm of a node with identity `key`: TCP and QUIC transports, [`Behaviour`], and
-/// a long idle-connection timeout. Must run inside a tokio runtime.
+/// Builds the swarm of a node with identity `key`: TCP and QUIC transports, or with a network
+/// key `psk` TCP alone inside pnet (pnet encrypts a byte stream; QUIC brings its own encryption
+/// and cannot be wrapped, so a private node speaks no QUIC); [`Behaviour`]; and a long
+/// idle-connection timeout. Must run inside a tokio runtime.
 pub fn build_swarm(
     key: Keypair,
     config: &Config,
     mdns: bool,
+    psk: Option<PreSharedKey>,
 ) -> Result<Swarm<Behaviour>, Box<dyn Error + Send + Sync>> {
-    Ok(SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )?
-        .with_quic_config(|mut quic| {
-            // A peer gone without a word (killed, unplugged) must not leave a connection that
-            // swallows streams for QUIC's default 10 s: keep-alives every second, dead after 3 s.
-            quic.keep_alive_interval = QUIC_KEEP_ALIVE;
-            quic.max_idle_timeout = QUIC_IDLE_TIMEOUT_MS;
-            quic
-        })
-        .with_behaviour(|key| Behaviour::new(key, config, mdns))?
-        .with_swarm_config(|swarm| swarm.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
-        .build())
+    let builder = SwarmBuilder::with_existing_identity(key).with_tokio();
+    let behaviour = |key: &Keypair| Behaviour::new(key, config, mdns);
+    let swarm_config =
+        |swarm: libp2p::swarm::Config| swarm.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT);
+    Ok(match psk {
+        Some(psk) => builder
+            .with_other_transport(|key| -> Result<_, Box<dyn Error + Send + Sync>> {
+                Ok(tcp::tokio::Transport::new(tcp_config())
+                    .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
+                    .upgrade(Version::V1Lazy)
+                    .authenticate(noise::Config::new(key)?)
+                    .multiplex(yamux::Config::default()))
+            })?
+            .with_behaviour(behaviour)?
+            .with_swarm_config(swarm_config)
+            .build(),
+        None => builder
+            .with_tcp(tcp_config(), noise::Config::new, yamux::Config::default)?
+            .with_quic_config(|mut quic| {
+                // A peer gone without a word (killed, unplugged) must not leave a connection
+                // that swallows streams for QUIC's default 10 s: keep-alives every second,
+                // dead after 3 s.
+                quic.keep_alive_interval = QUIC_KEEP_ALIVE;
+                quic.max_idle_timeout = QUIC_IDLE_TIMEOUT_MS;
+                quic
+            })
+            .with_behaviour(behaviour)?
+            .with_swarm_config(swarm_config)
+            .build(),
+    })
+}
+
+fn tcp_config() -> tcp::Config {
+    tcp::Config::default().nodelay(true)
 }

@@ -57,15 +57,15 @@ impl Dialer {
     }
 
     /// Dials `peer` at `addresses`, its pinned addresses and any the behaviours know, unless it
-    /// is connected or being dialed.
+    /// is connected or being dialed. Says whether it dialed.
     pub fn dial_peer(
         &mut self,
         swarm: &mut Swarm<Behaviour>,
         peer: PeerId,
         mut addresses: Vec<Multiaddr>,
-    ) {
+    ) -> bool {
         if peer == *swarm.local_peer_id() || swarm.is_connected(&peer) {
-            return;
+            return false;
         }
         addresses.extend(self.pinned.get(&peer).into_iter().flatten().cloned());
         let options = DialOpts::peer_id(peer)
@@ -73,8 +73,12 @@ impl Dialer {
             .addresses(addresses)
             .extend_addresses_through_behaviour()
             .build();
-        if let Err(error) = swarm.dial(options) {
-            tracing::debug!(%peer, %error, "not dialing");
+        match swarm.dial(options) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(%peer, %error, "not dialing");
+                false
+            }
         }
     }
 
@@ -143,11 +147,12 @@ impl Dialer {
     /// Dials every lost peer and unanswered address whose retry is due at `now`.
     pub fn on_tick(&mut self, swarm: &mut Swarm<Behaviour>, now: Instant) {
         for peer in self.peers.due(now) {
-            tracing::debug!(%peer, "redialing");
-            self.dial_peer(swarm, peer, Vec::new());
+            if self.dial_peer(swarm, peer, Vec::new()) {
+                tracing::info!("Redialing peer {peer}");
+            }
         }
         for address in self.addresses.due(now) {
-            tracing::debug!(%address, "redialing");
+            tracing::info!("Redialing {address}");
             self.dial_address(swarm, address);
         }
     }

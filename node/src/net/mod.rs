@@ -11,19 +11,24 @@
 //! - [`identity`], [`clock`]: the persistent key and the system clock.
 //! - [`lock`]: one process per data directory.
 //! - [`limits`]: how many connections a node keeps.
+//! - [`psk`], [`allow`], [`gate`]: who belongs — the private network's key, the allow-list
+//!   file, and the behaviour that closes connections from peers off the list.
 //! - [`node`]: the driver that ties the core and the swarm together.
 
+pub mod allow;
 pub mod behaviour;
 pub mod clock;
 pub mod codec;
 pub mod dialer;
 pub mod direct;
+pub mod gate;
 pub mod identity;
 pub mod limits;
 pub mod lock;
 pub mod node;
 pub mod peers;
 pub mod pending;
+pub mod psk;
 pub mod redial;
 pub mod report;
 pub mod transport;

@@ -3,6 +3,7 @@
 //! deadline or the driver's housekeeping, and
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
+use super::allow::{AllowList, Entry};
 use super::behaviour::{build_swarm, BehaviourEvent};
 use super::clock::SystemClock;
 use super::dialer::Dialer;
@@ -13,11 +14,12 @@ use super::transport::SwarmNet;
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
-use libp2p::swarm::{ConnectionId, SwarmEvent};
+use libp2p::pnet::PreSharedKey;
+use libp2p::swarm::{ConnectionId, ListenError, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, request_response, Multiaddr, PeerId};
 use p2p_sync_core::store::{Store, StoreError};
 use p2p_sync_core::validate::ValidationError;
-use p2p_sync_core::{CommandError, Config, Counters, NodeCore, Verdict, Write};
+use p2p_sync_core::{Clock, CommandError, Config, Counters, Membership, NodeCore, Verdict, Write};
 use p2p_sync_store::SqliteStore;
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -27,7 +29,8 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::time::{Interval, MissedTickBehavior};
 
-/// How often the driver redials lost peers and retries gossip that waited for room.
+/// How often the driver redials lost peers, retries gossip that waited for room, and expires
+/// allow-list entries.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The SQLite database file inside the data directory.
@@ -49,6 +52,10 @@ pub struct Options {
     pub dial: Vec<Multiaddr>,
     /// Whether to discover peers by mDNS.
     pub mdns: bool,
+    /// The private network's key: TCP inside pnet, no QUIC.
+    pub psk: Option<PreSharedKey>,
+    /// Peers allowed for this run (`--allow`), beside `allow.txt`.
+    pub allow: Vec<PeerId>,
     /// The core's limits and intervals.
     pub config: Config,
     /// How far the node's wall clock runs ahead of the system's, in ms (negative: behind); 0
@@ -70,6 +77,9 @@ pub enum StartError {
     /// Another process uses the data directory, or it cannot be locked.
     #[error(transparent)]
     Locked(#[from] LockError),
+    /// The network key file cannot be read.
+    #[error("cannot use the network key: {0}")]
+    NetworkKey(io::Error),
     /// The database cannot be opened.
     #[error("cannot open database {}: {source}", path.display())]
     Store {
@@ -122,6 +132,10 @@ pub struct Status {
     pub pending_gossip: usize,
     /// What the core counted.
     pub counters: Counters,
+    /// Whether the node is in a private network (has a network key).
+    pub private: bool,
+    /// The allow-list's size when one is in force.
+    pub allow_list: Option<usize>,
 }
 
 /// A running node.
@@ -136,6 +150,10 @@ pub struct Node {
     /// Peers connected at some point, to tell a reconnection from a first connection.
     seen: HashSet<PeerId>,
     housekeeping: Interval,
+    private: bool,
+    allow: AllowList,
+    /// Addresses whose failed incoming handshake was logged (one line each, not per retry).
+    failed_handshakes: HashSet<IpAddr>,
 }
 
 /// The address of `port` on `ip` for one transport.
@@ -202,6 +220,7 @@ impl Node {
         std::fs::create_dir_all(&data_dir).map_err(data_dir_error)?;
         let lock = DataDirLock::acquire(&data_dir)?;
         let key = identity::load_or_create(&data_dir).map_err(data_dir_error)?;
+        let allow = AllowList::load(&data_dir, options.allow.clone()).map_err(data_dir_error)?;
         let database = data_dir.join(DATABASE_FILE);
         let store = SqliteStore::open(&database).map_err(|source| StartError::Store {
             path: database,
@@ -209,7 +228,8 @@ impl Node {
         })?;
         let peer_id = key.public().to_peer_id();
         let identity = identity::write_identity(&key).map_err(data_dir_error)?;
-        let swarm = build_swarm(key, &options.config, options.mdns)
+        let private = options.psk.is_some();
+        let swarm = build_swarm(key, &options.config, options.mdns, options.psk)
             .map_err(|error| StartError::Network(error.to_string()))?;
         let clock = SystemClock::with_offset_ms(options.clock_offset_ms);
         let core = NodeCore::new(
@@ -231,17 +251,27 @@ impl Node {
             peers: Peers::default(),
             seen: HashSet::new(),
             housekeeping,
+            private,
+            allow,
+            failed_handshakes: HashSet::new(),
         };
+        node.enforce_allow_list();
         node.listen(options.listen_ip, options.port).await?;
         node.dialer
             .dial_configured(&mut node.net.swarm, &options.dial);
         Ok(node)
     }
 
-    /// Opens the TCP and QUIC listeners and handles events until both report an address.
+    /// Opens the TCP and (outside a private network) QUIC listeners and handles events until
+    /// each reports an address.
     async fn listen(&mut self, ip: IpAddr, port: u16) -> Result<(), StartError> {
         let mut listeners = HashSet::new();
-        for quic in [false, true] {
+        let transports: &[bool] = if self.private {
+            &[false]
+        } else {
+            &[false, true]
+        };
+        for &quic in transports {
             let address = listen_address(ip, port, quic);
             let id =
                 self.net
@@ -364,7 +394,69 @@ impl Node {
             stored_keys: self.core.store().summary().count,
             pending_gossip: self.net.pending(),
             counters: *self.core.counters(),
+            private: self.private,
+            allow_list: self.allow.is_closed().then(|| self.allow.entries().len()),
         })
+    }
+
+    /// The allow-list's entries (empty when none is in force).
+    pub fn allow_entries(&self) -> Vec<Entry> {
+        self.allow.entries()
+    }
+
+    /// Lists `peer` (for `for_ms` from now, if given) in `allow.txt` and puts the list in force.
+    pub fn allow_add(
+        &mut self,
+        peer: PeerId,
+        name: Option<String>,
+        for_ms: Option<u64>,
+    ) -> io::Result<()> {
+        let until_ms = for_ms.map(|ms| SystemClock::new().now_ms().saturating_add(ms));
+        self.allow.add(Entry {
+            peer,
+            name,
+            until_ms,
+        })?;
+        self.enforce_allow_list();
+        Ok(())
+    }
+
+    /// Takes `peer` off the allow-list and closes its connections at once; its writes are
+    /// refused from now on, those stored before stay. Says whether it was listed.
+    pub fn allow_remove(&mut self, peer: &PeerId) -> io::Result<bool> {
+        let listed = self.allow.remove(peer)?;
+        self.enforce_allow_list();
+        Ok(listed)
+    }
+
+    /// Gives the peers admitted now (entries expire) to the gate and the core, and closes the
+    /// connections of peers no longer admitted. In a private network without a list every
+    /// peer holds the key, so all are members.
+    fn enforce_allow_list(&mut self) {
+        let admitted = self.allow.admitted(SystemClock::new().now_ms());
+        let membership = match &admitted {
+            Some(peers) => Membership::closed(peers.iter().map(PeerId::to_string)),
+            None if self.private => Membership::all_members(),
+            None => Membership::open(),
+        };
+        if membership == *self.core.membership() {
+            return;
+        }
+        self.core.set_membership(membership);
+        if let Some(peers) = &admitted {
+            let refused: Vec<PeerId> = self
+                .net
+                .swarm
+                .connected_peers()
+                .filter(|peer| !peers.contains(peer))
+                .copied()
+                .collect();
+            for peer in refused {
+                tracing::info!("Closing the connection with peer {peer}: not on the allow-list");
+                let _ = self.net.swarm.disconnect_peer_id(peer);
+            }
+        }
+        self.net.swarm.behaviour_mut().gate.set(admitted);
     }
 
     /// Waits for the next swarm event, the core's deadline or housekeeping, and handles it.
@@ -378,6 +470,7 @@ impl Node {
                 self.core.handle_timeout(&mut self.net);
             }
             _ = self.housekeeping.tick() => {
+                self.enforce_allow_list();
                 self.dialer.on_tick(&mut self.net.swarm, Instant::now());
                 self.net.retry_pending();
             }
@@ -444,6 +537,11 @@ impl Node {
                 &error,
                 Instant::now(),
             ),
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                ..
+            } => self.on_incoming_failed(&send_back_addr, &error),
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::debug!(%address, "listening");
             }
@@ -455,6 +553,31 @@ impl Node {
             } => tracing::warn!(?addresses, ?reason, "Listener closed"),
             other => tracing::trace!(?other, "swarm event"),
         }
+    }
+
+    /// Logs an incoming connection that failed before the peer was known, once per address:
+    /// in a private network, most likely a node with another network key or none.
+    fn on_incoming_failed(&mut self, remote: &Multiaddr, error: &ListenError) {
+        if matches!(error, ListenError::Denied { .. }) {
+            return; // the gate logged it
+        }
+        let ip = remote.iter().find_map(|part| match part {
+            Protocol::Ip4(ip) => Some(IpAddr::from(ip)),
+            Protocol::Ip6(ip) => Some(IpAddr::from(ip)),
+            _ => None,
+        });
+        if ip.is_some_and(|ip| !self.failed_handshakes.insert(ip)) {
+            tracing::debug!(%remote, %error, "incoming connection failed again");
+            return;
+        }
+        let hint = if self.private {
+            " (a node with another network key, or none?)"
+        } else {
+            " (a node in a private network?)"
+        };
+        tracing::warn!(
+            "Incoming connection from {remote} failed during the handshake{hint}: {error}"
+        );
     }
 
     fn on_behaviour(&mut self, event: BehaviourEvent) {
@@ -486,7 +609,9 @@ impl Node {
                 peer,
                 is_new_peer: true,
                 ..
-            }) => self.dialer.dial_peer(&mut self.net.swarm, peer, Vec::new()),
+            }) => {
+                self.dialer.dial_peer(&mut self.net.swarm, peer, Vec::new());
+            }
             BehaviourEvent::Ping(ping::Event {
                 peer,
                 connection,

@@ -20,6 +20,15 @@ pub fn describe(write: &Write) -> String {
     printable(&described).into_owned()
 }
 
+/// `count` and `word`, plural unless the count is 1: "1 byte", "2 bytes".
+pub fn plural(count: u64, word: &str) -> String {
+    if count == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{count} {word}s")
+    }
+}
+
 /// The log line for a dropped message, worded as in the legacy app. `detail` may quote the
 /// message (a decoder's error does): it is escaped.
 pub fn drop_line(
@@ -37,6 +46,10 @@ pub fn drop_line(
             format!("Timestamp too far in the future from peer {from}: {detail}")
         }
         DropReason::Forged => format!("Forged write from peer {from}: {detail}"),
+        DropReason::NotAllowed => format!("Refused a write from peer {from}: {detail}"),
+        DropReason::Unsolicited => {
+            format!("Unsolicited reconciliation message from peer {from}: {detail}")
+        }
     }
 }
 
@@ -62,7 +75,10 @@ pub fn log<P: std::fmt::Display>(event: &Event<P>) {
             peer,
             applied,
             sent,
-        } => tracing::info!("Synced with peer {peer}: {applied} writes received, {sent} sent"),
+        } => tracing::info!(
+            "Synced with peer {peer}: {} received, {sent} sent",
+            plural(*applied as u64, "write")
+        ),
     }
 }
 
@@ -81,6 +97,13 @@ mod tests {
             },
             signature: None,
         }
+    }
+
+    #[test]
+    fn counts_of_one_are_singular() {
+        assert_eq!(plural(1, "byte"), "1 byte");
+        assert_eq!(plural(0, "write"), "0 writes");
+        assert_eq!(plural(2, "peer"), "2 peers");
     }
 
     #[test]

@@ -34,6 +34,20 @@ pub fn start_command(prefix: &[&str]) -> Command {
     command
 }
 
+/// Runs `p2p-sync keygen-psk FILE`; returns its exit code and what it printed (stdout, then
+/// stderr).
+#[allow(dead_code)] // used by the tests of private networks, not by every target
+pub fn keygen_psk(file: &std::path::Path) -> (Option<i32>, String) {
+    let output = Command::new(BIN)
+        .arg("keygen-psk")
+        .arg(file)
+        .output()
+        .expect("run p2p-sync keygen-psk");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code(), text)
+}
+
 /// Polls `done` until it holds; returns how long that took, or `None` after [`DEADLINE`].
 pub fn poll(mut done: impl FnMut() -> bool) -> Option<Duration> {
     let start = Instant::now();

@@ -2,7 +2,9 @@
 //! each on its own address, started as users start them (default port, every interface, no
 //! `--dial`) so that they find each other by mDNS alone. Checks, each with a deadline:
 //! discovery of everyone by everyone, a write seen everywhere, a cable pulled and plugged back,
-//! a `kill -9` and restart, and a newcomer with a new identity catching up. Needs root and
+//! a `kill -9` and restart, and a newcomer with a new identity catching up. A second LAN runs a
+//! private network: members with one key connect and sync, a stranger with another key is
+//! found by mDNS but never connects, and that is logged once. Needs root and
 //! iproute2; elsewhere it says `SKIPPED` on stderr, and in CI (`CI=true`) it fails instead.
 
 #[path = "../common/driver.rs"]
@@ -40,8 +42,8 @@ fn report(line: &str) {
 }
 
 /// The LAN, or `None` after saying why the test is skipped; in CI a missing capability fails.
-fn lan_or_skip() -> Option<Lan> {
-    match Lan::create("lan", HOSTS) {
+fn lan_or_skip(hosts: usize) -> Option<Lan> {
+    match Lan::create("lan", hosts) {
         Ok(lan) => Some(lan),
         Err(reason) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
             panic!("CI must run the LAN test, but it cannot build its namespaces: {reason}")
@@ -57,7 +59,9 @@ fn lan_or_skip() -> Option<Lan> {
 
 #[test]
 fn nodes_on_a_lan_find_each_other_by_mdns_and_converge() {
-    let Some(lan) = lan_or_skip() else { return };
+    let Some(lan) = lan_or_skip(HOSTS) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut run = Run::new(&lan, dir.path());
     discovery(&mut run);
@@ -66,6 +70,67 @@ fn nodes_on_a_lan_find_each_other_by_mdns_and_converge() {
     kill_and_restart(&mut run);
     newcomer(&mut run);
     for node in run.nodes.drain(..) {
+        assert!(node.quit().success());
+    }
+    drop(run);
+    let prefix = lan.prefix().to_string();
+    drop(lan);
+    assert_eq!(Lan::leftovers(&prefix), Vec::<String>::new());
+}
+
+#[test]
+fn a_private_network_on_a_lan_ignores_strangers_with_another_key() {
+    let Some(lan) = lan_or_skip(3) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (key, other_key) = (dir.path().join("swarm.key"), dir.path().join("other.key"));
+    for file in [&key, &other_key] {
+        let (code, text) = driver::keygen_psk(file);
+        assert_eq!(code, Some(0), "{text}");
+    }
+    let mut run = Run::new(&lan, dir.path());
+    let started = Instant::now();
+    run.nodes = vec![
+        run.start_with(0, 0, Some(&key)),
+        run.start_with(1, 1, Some(&key)),
+    ];
+    let mut stranger = run.start_with(2, 2, Some(&other_key));
+    run.wait_for_mesh();
+    let meshed = started.elapsed();
+    run.add(0, "members", "only");
+    run.wait_for_convergence();
+    let stranger_ip = format!("/ip4/{}/", lan.address(2));
+    driver::poll(|| {
+        run.nodes
+            .iter()
+            .any(|node| node.logged(&format!("Incoming connection from {stranger_ip}")))
+    })
+    .expect("a member logs the stranger's failed handshake");
+    let refused = started.elapsed();
+    assert!(
+        run.nodes
+            .iter()
+            .any(|node| node.logged(&format!("Discovered peer by mDNS: {}", stranger.peer_id)))
+            || run
+                .nodes
+                .iter()
+                .any(|node| stranger.logged(&format!("Discovered peer by mDNS: {}", node.peer_id))),
+        "mDNS still finds peers across keys"
+    );
+    stranger.add("stranger", "x");
+    std::thread::sleep(PULLED);
+    for node in &mut run.nodes {
+        let lines = node.log_lines(&format!("Incoming connection from {stranger_ip}"));
+        assert!(lines.len() <= 1, "logged once per address: {lines:?}");
+        assert_eq!(node.get("stranger"), None);
+        assert!(!node.logged(&format!("with peer: {}", stranger.peer_id)));
+    }
+    assert_eq!(stranger.get("members"), None);
+    report(&format!(
+        "private network: 2 members connected to each other {meshed:?} after they started; \
+         a member logged the failed handshake of the stranger with another key {refused:?} \
+         after the start, once"
+    ));
+    for node in run.nodes.drain(..).chain([stranger]) {
         assert!(node.quit().success());
     }
     drop(run);

@@ -36,17 +36,26 @@ impl<'a> Run<'a> {
     /// Starts a node in `host`'s namespace on data directory `h<data>`; checks that its banner
     /// lists its LAN address for TCP and QUIC (what a user on another machine would `--dial`).
     pub fn start(&self, host: usize, data: usize) -> Node {
+        self.start_with(host, data, None)
+    }
+
+    /// Like [`Run::start`], in the private network of key file `psk` if given (TCP only).
+    pub fn start_with(&self, host: usize, data: usize, psk: Option<&Path>) -> Node {
         let namespace = self.lan.namespace(host);
         let mut command = start_command(&["ip", "netns", "exec", &namespace]);
         command
             .arg("--data-dir")
             .arg(self.dir.join(format!("h{data}")));
+        if let Some(psk) = psk {
+            command.arg("--psk-file").arg(psk);
+        }
         let node = Node::start(&format!("h{host}"), command);
         let (ip, id) = (self.lan.address(host), &node.peer_id);
-        for address in [
-            format!("/ip4/{ip}/tcp/{PORT}/p2p/{id}"),
-            format!("/ip4/{ip}/udp/{PORT}/quic-v1/p2p/{id}"),
-        ] {
+        let mut expected = vec![format!("/ip4/{ip}/tcp/{PORT}/p2p/{id}")];
+        if psk.is_none() {
+            expected.push(format!("/ip4/{ip}/udp/{PORT}/quic-v1/p2p/{id}"));
+        }
+        for address in expected {
             assert!(
                 node.listening.contains(&address),
                 "h{host}'s banner lacks {address}: {:?}",

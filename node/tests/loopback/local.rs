@@ -57,7 +57,19 @@ pub fn run_with_input(args: &[&str], input: Vec<u8>) -> (ExitStatus, String, Str
 
 /// Starts node `name` on `port` with `data_dir`, dialing `dial`; returns after the banner.
 pub fn start(name: &str, data_dir: &Path, port: u16, dial: &[String]) -> Node {
+    start_with(name, data_dir, port, dial, &[])
+}
+
+/// Like [`start`], with more options (e.g. `--psk-file`, `--allow`).
+pub fn start_with(
+    name: &str,
+    data_dir: &Path,
+    port: u16,
+    dial: &[String],
+    options: &[&str],
+) -> Node {
     let mut command = start_command(&[]);
+    command.args(options);
     command
         .args(LOOPBACK)
         .arg("--port")

@@ -5,6 +5,7 @@
 #[path = "../common/driver.rs"]
 mod driver;
 mod local;
+mod private;
 
 use driver::Node;
 use local::{free_port, run_to_exit, run_with_input, start, Dialable};
@@ -224,12 +225,12 @@ fn invalid_input_stores_nothing_and_unknown_commands_get_a_hint() {
     );
     assert!(a
         .ask("frobnicate")
-        .starts_with("Unknown command 'frobnicate'. Commands: add KEY VALUE"));
+        .starts_with("✗ Unknown command 'frobnicate'. Commands: add KEY VALUE"));
     assert_eq!(
         a.ask("add lonely"),
-        "Usage: add KEY VALUE (the value is the rest of the line)"
+        "✗ Usage: add KEY VALUE (the value is the rest of the line)"
     );
-    assert_eq!(a.ask("get"), "Usage: get KEY");
+    assert_eq!(a.ask("get"), "✗ Usage: get KEY");
     assert!(a.list().is_empty());
     assert!(a.quit().success());
 }

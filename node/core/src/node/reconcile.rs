@@ -1,15 +1,36 @@
 //! Reconciliation on the node: opening sessions, answering every `SyncMessage`, and passing
 //! learnt writes on to the other peers (the protocol itself is described in `core::sync`).
+//!
+//! Every answer is in proportion to its request: a message is only answered inside an
+//! exchange the two peers opened in the protocol's order (a `Hello` first; an `Estimate` only
+//! after this node sent a `Probe`; `Records` only inside an exchange), sketch parts are built
+//! and sent one at a time, each after the peer answered the previous one, wanted writes are
+//! sent at most one message's worth per request, and every message that scans the store is
+//! charged to the peer's scan budget.
 
 use super::{Event, NodeCore, PeerId, Transport};
 use crate::clock::Clock;
 use crate::counters::DropReason;
 use crate::iblt::{Iblt, StrataEstimator};
+use crate::rate_limit::Cost;
 use crate::store::{Store, StoreError};
 use crate::sync::{self, SyncMessage, MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS, PROBE_CELLS};
 use crate::validate;
 use crate::version::Write;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+
+/// A reconciliation under way with one peer, whichever side opened it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Exchange {
+    /// When the peer was last heard from in it (monotonic ms); it ends after a quiet timeout.
+    pub(super) heard_ms: u64,
+    /// This node sent a `Probe`: one `Estimate` may answer it.
+    estimate_expected: bool,
+    /// Sketch parts still to send, one after each answer: (parts, part, cells).
+    parts_to_send: VecDeque<(u32, u32, usize)>,
+    /// Ids this node asked the peer for and has not received yet.
+    wanted: HashSet<u64>,
+}
 
 impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Opens a reconciliation with `peer` unless one is already under way; says whether it did.
@@ -17,8 +38,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if self.sessions.contains_key(peer) || !self.peers.contains(peer) {
             return false;
         }
-        self.sessions
-            .insert(peer.clone(), self.clock.monotonic_ms());
+        let now = self.clock.monotonic_ms();
+        self.sessions.insert(peer.clone(), now);
+        self.exchanges.insert(
+            peer.clone(),
+            Exchange {
+                heard_ms: now,
+                ..Exchange::default()
+            },
+        );
         self.counters.syncs_started += 1;
         let summary = self.store.summary();
         self.send(
@@ -47,7 +75,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     ) -> Result<(), StoreError> {
         let now = self.clock.monotonic_ms();
         self.counters.sync_bytes_received += bytes.len() as u64;
-        if !self.direct_limiter.admit(peer, now) {
+        if self.refuse_author(net, peer, &peer.to_string()) {
+            return Ok(());
+        }
+        let factor = self.rate_factor(&peer.to_string());
+        if !self
+            .direct_limiter
+            .admit(peer, now, Cost::of(0, bytes.len()), factor)
+        {
             self.drop_message(
                 net,
                 peer,
@@ -63,6 +98,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 return Ok(());
             }
         };
+        if !self.admit_in_order(net, peer, &message, factor) {
+            return Ok(());
+        }
         if self.sessions.contains_key(peer) {
             self.sessions.insert(peer.clone(), now);
         }
@@ -70,9 +108,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             SyncMessage::Hello { count, fingerprint } => {
                 let summary = self.store.summary();
                 if (summary.count, summary.fingerprint) == (count, fingerprint) {
+                    self.exchanges.remove(peer);
                     self.send(net, peer, &SyncMessage::InSync);
                 } else {
                     let table = self.sketch(1, 0, PROBE_CELLS)?;
+                    self.exchange(peer).estimate_expected = true;
                     self.send(net, peer, &SyncMessage::Probe { table });
                 }
             }
@@ -85,6 +125,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             }
             SyncMessage::InSync => {
                 self.sessions.remove(peer);
+                self.exchanges.remove(peer);
             }
             SyncMessage::Estimate { count, strata } => {
                 let Some(estimate) = self.strata()?.estimate(&strata) else {
@@ -99,15 +140,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 // The difference cannot exceed both stores together, whatever a peer claims.
                 let bound = count.saturating_add(self.store.summary().count);
                 let (parts, cells) = sync::sketch_shape(estimate.min(bound));
-                for (part, table) in (0..parts).zip(self.sketches(parts, cells)?) {
-                    let message = SyncMessage::Sketch {
-                        attempt: 0,
-                        parts,
-                        part,
-                        table,
-                    };
-                    self.send(net, peer, &message);
-                }
+                // One part now; each further part once the peer answered the one before.
+                self.exchange(peer).parts_to_send =
+                    (0..parts).map(|part| (parts, part, cells)).collect();
+                self.send_next_part(net, peer)?;
             }
             SyncMessage::Sketch {
                 attempt,
@@ -140,7 +176,67 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                     self.send_sketch(net, peer, attempt + 1, double, part + parts, cells / 2)?;
                 }
             }
-            SyncMessage::Records { writes, want } => self.on_records(net, peer, writes, want)?,
+            SyncMessage::Records { writes, want } => {
+                self.on_records(net, peer, writes, want)?;
+                self.send_next_part(net, peer)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The exchange with `peer` (opened by a `Hello` or by this node).
+    fn exchange(&mut self, peer: &P) -> &mut Exchange {
+        self.exchanges.entry(peer.clone()).or_default()
+    }
+
+    /// Whether `message` from `peer` fits the protocol's order and the peer's scan budget; if
+    /// not it is dropped (counted as `unsolicited`, or `rate_limited`). Refreshes the exchange.
+    fn admit_in_order(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        peer: &P,
+        message: &SyncMessage,
+        factor: u32,
+    ) -> bool {
+        let now = self.clock.monotonic_ms();
+        let in_exchange = self.exchanges.contains_key(peer);
+        let fits = match message {
+            SyncMessage::Hello { .. } => true,
+            SyncMessage::Estimate { .. } => self
+                .exchanges
+                .get_mut(peer)
+                .is_some_and(|exchange| std::mem::take(&mut exchange.estimate_expected)),
+            _ => in_exchange,
+        };
+        if !fits {
+            let detail = format!("{} outside a reconciliation in that order", message.name());
+            self.drop_message(net, peer, DropReason::Unsolicited, detail);
+            return false;
+        }
+        let scans = match message {
+            SyncMessage::InSync => 0,
+            SyncMessage::Records { want, .. } if want.is_empty() => 0,
+            _ => 1,
+        };
+        if scans > 0 && !self.scan_limiter.admit(peer, now, Cost::of(0, 0), factor) {
+            self.exchanges.remove(peer);
+            self.sessions.remove(peer);
+            let detail = format!("store scan budget exceeded by peer {peer}");
+            self.drop_message(net, peer, DropReason::RateLimited, detail);
+            return false;
+        }
+        self.exchange(peer).heard_ms = now;
+        true
+    }
+
+    /// Sends the next sketch part the exchange with `peer` still owes, if any.
+    fn send_next_part(&mut self, net: &mut dyn Transport<P>, peer: &P) -> Result<(), StoreError> {
+        let next = self
+            .exchanges
+            .get_mut(peer)
+            .and_then(|exchange| exchange.parts_to_send.pop_front());
+        if let Some((parts, part, cells)) = next {
+            self.send_sketch(net, peer, 0, parts, part, cells)?;
         }
         Ok(())
     }
@@ -162,16 +258,6 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             }
         })?;
         Ok(table)
-    }
-
-    /// The tables of every part of a `parts`-way split, filled in one pass over the store.
-    fn sketches(&self, parts: u32, cells: usize) -> Result<Vec<Iblt>, StoreError> {
-        let mut tables = vec![Iblt::new(cells); parts as usize];
-        self.store.for_each(&mut |write| {
-            let id = write.id();
-            tables[sync::part_of(id, parts) as usize].insert(id);
-        })?;
-        Ok(tables)
     }
 
     fn send_sketch(
@@ -247,6 +333,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if difference.only_right.is_empty() {
             self.sessions.remove(peer); // nothing comes back: this exchange is complete
         }
+        self.exchange(peer)
+            .wanted
+            .extend(difference.only_right.iter().copied());
         self.send_records(net, peer, writes, difference.only_right);
         Ok(true)
     }
@@ -285,15 +374,29 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         writes: Vec<Write>,
         want: Vec<u64>,
     ) -> Result<(), StoreError> {
-        let now = self.clock.now_ms();
         let received = writes.len();
+        let factor = self.rate_factor(&peer.to_string());
+        let monotonic = self.clock.monotonic_ms();
+        let cost = Cost::writes(received);
+        if !self.direct_limiter.admit(peer, monotonic, cost, factor) {
+            let detail = format!("reconciliation write budget exceeded by peer {peer}");
+            self.drop_message(net, peer, DropReason::RateLimited, detail);
+            self.end_exchange(peer);
+            let due = monotonic + self.config.sync_after_drop_ms;
+            self.pending_syncs.entry(peer.clone()).or_insert(due);
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
         let mut valid = Vec::with_capacity(writes.len());
         let sender = peer.to_string();
+        let mut arrived = Vec::with_capacity(writes.len());
         for write in writes {
+            arrived.push(write.id());
             let from_sender = write.version.origin == sender;
             let checked = validate::check_remote_write(&write, now, &self.config)
                 .and_then(|()| self.authenticate(&write, from_sender));
             match checked {
+                Ok(()) if self.refuse_author(net, peer, &write.version.origin) => {}
                 Ok(()) => valid.push(write),
                 Err(error) => self.drop_error(net, peer, error),
             }
@@ -304,13 +407,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             .into_iter()
             .filter(|&a| a)
             .count();
-        let sent = want.len().min(sync::MAX_WANT_PER_MESSAGE);
-        if sent > 0 {
-            let writes = self.writes_with_ids(&want[..sent])?;
-            self.send_records(net, peer, writes, Vec::new());
-        } else {
-            self.sessions.remove(peer);
-        }
+        let sent = self.answer_want(net, peer, &want)?;
+        self.ask_again(net, peer, &arrived);
         if applied > 0 {
             self.spread(net, peer);
         }
@@ -322,6 +420,63 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             });
         }
         Ok(())
+    }
+
+    /// Sends the wanted writes this node has, at most one message's worth: a peer asking for
+    /// more asks again once it has these. Returns how many were sent.
+    fn answer_want(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        peer: &P,
+        want: &[u64],
+    ) -> Result<usize, StoreError> {
+        let asked = &want[..want.len().min(sync::MAX_WANT_PER_MESSAGE)];
+        if asked.is_empty() {
+            return Ok(0);
+        }
+        let mut writes = self.writes_with_ids(asked)?;
+        let budget = self.config.max_message_bytes;
+        let mut size = 0;
+        writes.retain(|write| {
+            size += sync::record_size(write);
+            size <= budget
+        });
+        let sent = writes.len();
+        self.send_records(net, peer, writes, Vec::new());
+        Ok(sent)
+    }
+
+    /// Crosses off the wanted ids that `arrived`; asks for the rest while the peer keeps
+    /// sending some, and ends this node's part of the exchange once nothing is left.
+    fn ask_again(&mut self, net: &mut dyn Transport<P>, peer: &P, arrived: &[u64]) {
+        let Some(exchange) = self.exchanges.get_mut(peer) else {
+            return;
+        };
+        let before = exchange.wanted.len();
+        for id in arrived {
+            exchange.wanted.remove(id);
+        }
+        let progress = exchange.wanted.len() < before;
+        if exchange.wanted.is_empty() || !progress {
+            exchange.wanted.clear();
+            if exchange.parts_to_send.is_empty() {
+                self.sessions.remove(peer);
+            }
+            return;
+        }
+        let want: Vec<u64> = exchange
+            .wanted
+            .iter()
+            .copied()
+            .take(sync::MAX_WANT_PER_MESSAGE)
+            .collect();
+        self.send_records(net, peer, Vec::new(), want);
+    }
+
+    /// Forgets the exchange with `peer` (and the session, if this node opened it).
+    pub(super) fn end_exchange(&mut self, peer: &P) {
+        self.exchanges.remove(peer);
+        self.sessions.remove(peer);
     }
 
     /// Writes learnt by reconciliation are not gossiped again; instead the node reconciles with

@@ -9,7 +9,14 @@ Commands:
   get KEY         show the value of KEY
   delete KEY      delete KEY on every node
   list            show every key and value, sorted by key
-  status          show this node's id, addresses, peers and counters
+  status          show this node's id, mode, addresses, peers and counters
+  allow add PEERID [--name NAME] [--for DURATION]
+                  let PEERID connect and write (for a while, e.g. --for 24h); with anyone
+                  listed, every peer not listed is refused
+  allow remove PEERID
+                  take PEERID off the list: its connections close now, its new writes are
+                  refused (those already stored stay)
+  allow list      show the allow-list with names and expiry
   help            show this help
   quit            stop the node (Ctrl-D or end of input does the same)";
 

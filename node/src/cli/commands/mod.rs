@@ -1,14 +1,16 @@
 //! Running a parsed command against the node; one file per command, each writing its output.
 
 mod add;
+pub mod allow;
 mod delete;
 mod get;
 mod help;
 mod list;
-mod status;
+pub mod status;
 
 use super::command::{self, Command};
 use super::lines::Line;
+use crate::net::report::plural;
 use crate::net::Node;
 use p2p_sync_core::CommandError;
 use std::io::{self, Write};
@@ -44,7 +46,7 @@ pub fn execute_all(node: &mut Node, lines: &[Line], out: &mut dyn Write) -> io::
                 }
             }
             Ok(None) => {}
-            Err(hint) => writeln!(out, "{hint}")?,
+            Err(hint) => writeln!(out, "✗ {hint}")?,
         }
     }
     add::run(node, &adds, out)?;
@@ -60,6 +62,7 @@ fn execute(node: &mut Node, command: Command, out: &mut dyn Write) -> io::Result
         Command::Delete { key } => delete::run(node, &key, out)?,
         Command::List => list::run(node, out)?,
         Command::Status => status::run(node, out)?,
+        Command::Allow(request) => allow::run(node, request, out)?,
         Command::Help => help::run(out)?,
         Command::Quit => return Ok(Flow::Quit),
     }

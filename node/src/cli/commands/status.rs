@@ -1,5 +1,6 @@
 //! `status`: identity, addresses, peers, keys and counters.
 
+use super::plural;
 use crate::net::behaviour::TOPIC;
 use crate::net::{Node, Status};
 use p2p_sync_core::DropReason;
@@ -14,11 +15,27 @@ pub fn run(node: &Node, out: &mut dyn Write) -> io::Result<()> {
     }
 }
 
+/// The node's mode: open, private network, allow-list (with its size), or both.
+pub fn mode(status: &Status) -> String {
+    let private = status
+        .private
+        .then(|| "private network (TCP only; QUIC is off with a network key)".to_string());
+    let listed = status
+        .allow_list
+        .map(|size| format!("allow-list ({})", plural(size as u64, "peer")));
+    match (private, listed) {
+        (None, None) => "open (any peer may connect)".into(),
+        (Some(mode), None) | (None, Some(mode)) => mode,
+        (Some(private), Some(listed)) => format!("{private}, {listed}"),
+    }
+}
+
 /// The status report as text.
 pub fn format(status: &Status) -> String {
     let mut text = String::new();
     let counters = &status.counters;
     let _ = writeln!(text, "Peer ID: {}", status.peer_id);
+    let _ = writeln!(text, "Mode: {}", mode(status));
     let _ = writeln!(text, "Listening on:");
     for address in &status.listen_addresses {
         let _ = writeln!(text, "  {address}");
@@ -54,11 +71,11 @@ pub fn format(status: &Status) -> String {
     );
     let _ = writeln!(
         text,
-        "Reconciliation: {} started, {} writes received, {} sent ({} bytes in, {} out)",
+        "Reconciliation: {} started, {} received, {} sent ({} in, {} out)",
         counters.syncs_started,
-        counters.sync_writes_received,
+        plural(counters.sync_writes_received, "write"),
         counters.sync_writes_sent,
-        counters.sync_bytes_received,
+        plural(counters.sync_bytes_received, "byte"),
         counters.sync_bytes_sent
     );
     let _ = writeln!(
@@ -113,6 +130,8 @@ mod tests {
             stored_keys: 4,
             pending_gossip: 0,
             counters,
+            private: false,
+            allow_list: Some(1),
         };
         let text = format(&status);
         assert!(text.contains("  /ip4/127.0.0.1/tcp/4002\n"));
@@ -121,8 +140,13 @@ mod tests {
              {stranger} (not identified as a p2p-sync node)\n"
         )));
         assert!(text.contains("Keys: 3 (4 including deleted)\n"));
+        assert!(text.contains("Mode: allow-list (1 peer)\n"), "{text}");
+        assert!(
+            text.contains("0 started, 0 writes received, 0 sent (0 bytes in, 0 out)"),
+            "{text}"
+        );
         assert!(text.ends_with(
-            "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1, invalid 0, future_timestamp 0, forged 0)\n"
+            "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1, invalid 0, future_timestamp 0, forged 0, not_allowed 0, unsolicited 0)\n"
         ));
     }
 }
