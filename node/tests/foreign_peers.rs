@@ -77,6 +77,7 @@ async fn a_stranger_is_neither_reconciled_with_nor_redialled() {
         config: Config::default(),
         psk: None,
         allow: Vec::new(),
+        clock_offset_ms: 0,
     })
     .await
     .expect("the node starts");

@@ -30,6 +30,7 @@ async fn start_node(data_dir: &Path, dial: Vec<Multiaddr>) -> Node {
         psk: None,
         allow: Vec::new(),
         config: Config::default(),
+        clock_offset_ms: 0,
     })
     .await
     .expect("the node starts")

@@ -2,7 +2,7 @@
 //! forged messages, raw payloads, and hostile reconciliation messages.
 
 use crate::scenario::AttackKind;
-use p2p_sync_core::auth::{self, NamedKeys};
+use p2p_sync_core::auth::{self, NamedKeys, SigningKey};
 use p2p_sync_core::iblt::StrataEstimator;
 use p2p_sync_core::sync::{self, SyncMessage};
 use p2p_sync_core::wire::{encode_write, encode_writes, format_timestamp};
@@ -17,9 +17,39 @@ pub enum Packet {
     Direct(Vec<u8>),
 }
 
+/// Who attacks, as the nodes see it.
+#[derive(Debug, Clone)]
+pub struct Attacker {
+    /// Its name in the scenario (`a0`): names its flood's keys.
+    pub name: String,
+    /// The origin its own writes carry: the peer id the nodes know it by (its name in the
+    /// simulator, its PeerId on a real network).
+    pub origin: String,
+    /// The key that signs its writes; without one they go in the legacy unsigned form, which
+    /// nodes accept on gossip from their author.
+    pub key: Option<SigningKey>,
+}
+
+impl Attacker {
+    /// The simulator's attacker `name`, signing with its name-derived key.
+    pub fn named(name: &str) -> Attacker {
+        Attacker {
+            name: name.to_string(),
+            origin: name.to_string(),
+            key: Some(NamedKeys::signing_key(name)),
+        }
+    }
+
+    fn sign(&self, write: &mut Write) {
+        if let Some(key) = &self.key {
+            auth::sign(key, write);
+        }
+    }
+}
+
 /// The messages of repetition `index` of an attack of `kind` by `attacker` at wall time
 /// `wall_ms`, in order.
-pub fn packets(kind: &AttackKind, attacker: &str, index: u64, wall_ms: u64) -> Vec<Packet> {
+pub fn packets(kind: &AttackKind, attacker: &Attacker, index: u64, wall_ms: u64) -> Vec<Packet> {
     let own = |count: u64| own_writes(attacker, index, count, wall_ms);
     match kind {
         AttackKind::Flood => vec![Packet::Gossip(encode_write(&own(1)[0]))],
@@ -42,7 +72,7 @@ pub fn packets(kind: &AttackKind, attacker: &str, index: u64, wall_ms: u64) -> V
             via_sync,
         } => {
             let mut write = write(key, value, wall_ms + ahead_ms, origin);
-            auth::sign(&NamedKeys::signing_key(attacker), &mut write);
+            attacker.sign(&mut write);
             if *via_sync {
                 vec![hello(), records(vec![write], Vec::new())]
             } else {
@@ -91,17 +121,12 @@ fn records(writes: Vec<Write>, want: Vec<u64>) -> Packet {
 }
 
 /// `count` distinct valid writes of the attacker's own, signed by it.
-fn own_writes(attacker: &str, index: u64, count: u64, wall_ms: u64) -> Vec<Write> {
-    let key = NamedKeys::signing_key(attacker);
+fn own_writes(attacker: &Attacker, index: u64, count: u64, wall_ms: u64) -> Vec<Write> {
     (0..count)
         .map(|i| {
-            let mut write = write(
-                &format!("flood-{attacker}-{index}-{i}"),
-                "x",
-                wall_ms,
-                attacker,
-            );
-            auth::sign(&key, &mut write);
+            let key = format!("flood-{}-{index}-{i}", attacker.name);
+            let mut write = write(&key, "x", wall_ms, &attacker.origin);
+            attacker.sign(&mut write);
             write
         })
         .collect()
@@ -144,7 +169,7 @@ mod tests {
     use super::*;
 
     fn gossip(kind: &AttackKind, index: u64) -> Vec<u8> {
-        match &packets(kind, "a0", index, 0)[..] {
+        match &packets(kind, &Attacker::named("a0"), index, 0)[..] {
             [Packet::Gossip(bytes)] => bytes.clone(),
             other => panic!("one gossip message expected, got {other:?}"),
         }
@@ -164,14 +189,15 @@ mod tests {
 
     #[test]
     fn hostile_reconciliation_opens_with_a_hello_except_unsolicited_records() {
-        let bomb = packets(&AttackKind::EstimateBomb, "a0", 0, 0);
+        let a0 = Attacker::named("a0");
+        let bomb = packets(&AttackKind::EstimateBomb, &a0, 0, 0);
         assert_eq!(bomb.len(), 2);
         assert_eq!(bomb[0], hello());
         let flood = AttackKind::RecordsFlood {
             writes_per_message: 3,
         };
         assert!(matches!(
-            &packets(&flood, "a0", 0, 0)[..],
+            &packets(&flood, &a0, 0, 0)[..],
             [Packet::Direct(_)]
         ));
     }

@@ -6,7 +6,7 @@
 //! network keeps attackers without the key off every connection; allow-lists refuse
 //! connections (and the cores refuse writes) from unlisted participants.
 
-use crate::attack::{self, Packet};
+use crate::attack::{self, Attacker, Packet};
 use crate::clock::VirtualTime;
 use crate::convergence::Convergence;
 use crate::expect;
@@ -14,7 +14,7 @@ use crate::mesh::Mesh;
 use crate::network::{Loss, Network, Route};
 use crate::node::{Setup, SimNode};
 use crate::queue::Queue;
-use crate::report::{ConvergenceReport, Failure, NodeReport, Report, Traffic};
+use crate::report::{content_digest, ConvergenceReport, Failure, NodeReport, Report, Traffic};
 use crate::scenario::{Action, Attack, Scenario, Writes};
 use crate::topology;
 use crate::trace::Trace;
@@ -346,7 +346,8 @@ impl<'a> Simulation<'a> {
             .peers(from)
             .filter(|&(peer, _)| attack.to.is_none_or(|to| to == peer))
             .collect();
-        for packet in attack::packets(&attack.kind, &self.names[from], index, wall_ms) {
+        let attacker = Attacker::named(&self.names[from]);
+        for packet in attack::packets(&attack.kind, &attacker, index, wall_ms) {
             match packet {
                 Packet::Gossip(bytes) => {
                     let payload: Rc<[u8]> = bytes.into();
@@ -741,13 +742,15 @@ impl<'a> Simulation<'a> {
             .enumerate()
             .map(|(index, node)| {
                 let store = node.store();
+                let live = store.live().expect("the store reads");
                 NodeReport {
                     name: self.names[index].clone(),
                     up: node.core.is_some(),
                     peers: self.net.degree(index),
                     mesh: self.mesh.peers(index).len(),
                     digest: format!("{:016x}", digest(store).expect("the store reads")),
-                    keys: store.live().expect("the store reads").len(),
+                    content: format!("{:016x}", content_digest(&live)),
+                    keys: live.len(),
                     writes: store.summary().count,
                     counters: node.counters(),
                     traffic: Traffic {

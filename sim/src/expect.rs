@@ -146,7 +146,9 @@ fn stores(nodes: &[SimNode], names: &[String]) -> BTreeMap<u64, Vec<String>> {
     stores
 }
 
-fn describe(stores: &BTreeMap<u64, Vec<String>>) -> String {
+/// `stores` (digest → the nodes holding it) as an expectation's `found` text, e.g.
+/// `2 distinct stores: {n0,n1} digest 00…; {n2} digest 01…`.
+pub fn describe(stores: &BTreeMap<u64, Vec<String>>) -> String {
     let groups: Vec<String> = stores
         .iter()
         .map(|(digest, nodes)| format!("{{{}}} digest {digest:016x}", nodes.join(",")))

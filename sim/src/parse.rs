@@ -3,7 +3,7 @@
 use crate::duration::parse_duration;
 use crate::scenario::{
     Action, Attack, AttackKind, Connections, Expectation, NetworkParams, NetworkPatch, Scenario,
-    Step, Writes,
+    Step, Writes, WORLDS,
 };
 use p2p_sync_core::wire::parse_timestamp;
 use p2p_sync_core::{Config, DropReason};
@@ -42,6 +42,8 @@ struct RawScenario {
     name: String,
     #[serde(default)]
     seed: u64,
+    #[serde(default)]
+    worlds: Vec<String>,
     start_time: Option<String>,
     nodes: usize,
     #[serde(default)]
@@ -317,6 +319,12 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let line = e.span().map(|span| line_of(text, span.start));
         error(line, e.message().to_string())
     })?;
+    if let Some(world) = raw.worlds.iter().find(|w| !WORLDS.contains(&w.as_str())) {
+        return Err(error(
+            None,
+            format!("unknown world {world:?} in `worlds`: expected some of {WORLDS:?}"),
+        ));
+    }
     if raw.nodes == 0 {
         return Err(error(None, "`nodes` must be at least 1".into()));
     }
@@ -361,6 +369,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         file: file.to_string(),
         name: raw.name,
         seed: raw.seed,
+        worlds: raw.worlds,
         start_ms,
         nodes: raw.nodes,
         attackers: raw.attackers + raw.silent,
@@ -978,5 +987,16 @@ expect = { node = "n0", dropped = { not_allowed = 2 } }
         assert!(error.problem.contains("at least one reason"), "{error}");
         let error = error_of(&format!("{HEAD}[[step]]\nat = \"soon\"\nheal = true\n"));
         assert!(error.problem.contains("unit"), "{error}");
+    }
+
+    #[test]
+    fn worlds_are_known_names() {
+        let steps = "[[step]]\nat = \"1s\"\nheal = true\n";
+        let scenario = parse(&format!("worlds = [\"sim\"]\n{HEAD}{steps}"), "ok.toml").unwrap();
+        assert!(scenario.plays_in("sim") && !scenario.plays_in("lan"));
+        let scenario = parse(&format!("{HEAD}{steps}"), "ok.toml").unwrap();
+        assert!(scenario.plays_in("lan"), "no `worlds`: every world");
+        let error = error_of(&format!("worlds = [\"moon\"]\n{HEAD}{steps}"));
+        assert!(error.problem.contains("\"moon\""), "{error}");
     }
 }

@@ -65,6 +65,9 @@ pub struct NodeReport {
     pub mesh: usize,
     /// The digest of its whole store, tombstones included (hex).
     pub digest: String,
+    /// The digest of its live keys and values only, as `list` shows them (hex; see
+    /// [`content_digest`]): comparable with a real node's.
+    pub content: String,
     /// Live keys.
     pub keys: usize,
     /// Stored writes, tombstones included.
@@ -116,28 +119,50 @@ impl Report {
 
     /// The failures, each with the seed and the replay command (empty when all held).
     pub fn failure_text(&self) -> String {
-        let mut text = String::new();
-        for failure in &self.failures {
-            let mismatch = &failure.mismatch;
-            text += &format!(
-                "FAILED: expect at line {} ({}) of {}\n",
-                failure.line,
-                format_ms(failure.at_ms),
-                self.file
-            );
-            if let Some(node) = &mismatch.node {
-                text += &format!("  node:     {node}\n");
-            }
-            if let Some(key) = &mismatch.key {
-                text += &format!("  key:      {key}\n");
-            }
-            text += &format!("  expected: {}\n", mismatch.expected);
-            text += &format!("  found:    {}\n", mismatch.found);
-            text += &format!("  seed:     {}\n", self.seed);
-            text += &format!("  replay:   {}\n", replay_command(&self.file, self.seed));
-        }
-        text
+        failure_text(
+            &self.file,
+            self.seed,
+            &self.failures,
+            &replay_command(&self.file, self.seed),
+        )
     }
+}
+
+/// The failures of a run of `file` with `seed`, each with the seed and the command `replay`
+/// that plays it again (empty when all held). Every world prints its failures this way.
+pub fn failure_text(file: &str, seed: u64, failures: &[Failure], replay: &str) -> String {
+    let mut text = String::new();
+    for failure in failures {
+        let mismatch = &failure.mismatch;
+        text += &format!(
+            "FAILED: expect at line {} ({}) of {file}\n",
+            failure.line,
+            format_ms(failure.at_ms),
+        );
+        if let Some(node) = &mismatch.node {
+            text += &format!("  node:     {node}\n");
+        }
+        if let Some(key) = &mismatch.key {
+            text += &format!("  key:      {key}\n");
+        }
+        text += &format!("  expected: {}\n", mismatch.expected);
+        text += &format!("  found:    {}\n", mismatch.found);
+        text += &format!("  seed:     {seed}\n");
+        text += &format!("  replay:   {replay}\n");
+    }
+    text
+}
+
+/// A digest of live `(key, value)` pairs in key order: equal digests mean equal `list` output.
+pub fn content_digest(items: &[(String, String)]) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for (key, value) in items {
+        for part in [key, value] {
+            hasher.update(&(part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    hasher.digest()
 }
 
 fn time_or(ms: Option<u64>, none: &str) -> String {

@@ -13,6 +13,8 @@ pub struct Scenario {
     pub name: String,
     /// The seed used unless `--seed` overrides it.
     pub seed: u64,
+    /// The worlds that can play it (`sim`, `lan`); empty means every world.
+    pub worlds: Vec<String>,
     /// The virtual wall clock at t = 0, in ms since the epoch.
     pub start_ms: u64,
     /// Honest nodes.
@@ -35,7 +37,15 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
+/// The worlds a scenario file may name in `worlds`.
+pub const WORLDS: &[&str] = &["sim", "lan"];
+
 impl Scenario {
+    /// Whether world `world` (one of [`WORLDS`]) can play this scenario.
+    pub fn plays_in(&self, world: &str) -> bool {
+        self.worlds.is_empty() || self.worlds.iter().any(|w| w == world)
+    }
+
     /// The name of participant `index`: `n3` or `a0`.
     pub fn name_of(&self, index: usize) -> String {
         if index < self.nodes {

@@ -83,6 +83,16 @@ pub struct StartArgs {
     /// Log filter, e.g. `debug` or `info,p2p_sync=debug` [default: $RUST_LOG, else info]
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Runs the node's wall clock this many ms ahead of the system's (negative: behind). For
+    /// tests that play a skewed clock (the LAN scenario runner's `skew`); hidden from --help.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 0,
+        allow_negative_numbers = true,
+        hide = true
+    )]
+    pub clock_offset_ms: i64,
 }
 
 /// Parses a `--dial` address: an IP address and a TCP or QUIC port, optionally `/p2p/<PeerId>`.
@@ -153,6 +163,23 @@ mod tests {
         assert_eq!(args.port, 4002);
         assert!(!args.no_mdns && args.dial.is_empty() && args.data_dir.is_none());
         assert!(args.allow.is_empty());
+        assert_eq!(args.clock_offset_ms, 0);
+    }
+
+    #[test]
+    fn the_clock_offset_is_hidden_and_may_be_negative() {
+        let cli = Cli::try_parse_from(["p2p-sync", "start", "--clock-offset-ms", "-5000"]).unwrap();
+        let Command::Start(args) = cli.command else {
+            panic!("start parses as start")
+        };
+        assert_eq!(args.clock_offset_ms, -5000);
+        let mut start = Cli::command();
+        let help = start
+            .find_subcommand_mut("start")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(!help.contains("clock-offset"), "{help}");
     }
 
     #[test]

@@ -93,6 +93,7 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
         psk,
         allow: args.allow,
         config: Config::default(),
+        clock_offset_ms: args.clock_offset_ms,
     })
     .await?;
     print!("{}", banner(&node, &data_dir));

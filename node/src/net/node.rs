@@ -58,6 +58,9 @@ pub struct Options {
     pub allow: Vec<PeerId>,
     /// The core's limits and intervals.
     pub config: Config,
+    /// How far the node's wall clock runs ahead of the system's, in ms (negative: behind); 0
+    /// except in tests that play a skewed clock.
+    pub clock_offset_ms: i64,
 }
 
 /// Why a node could not start. Each reads as one line.
@@ -228,7 +231,7 @@ impl Node {
         let private = options.psk.is_some();
         let swarm = build_swarm(key, &options.config, options.mdns, options.psk)
             .map_err(|error| StartError::Network(error.to_string()))?;
-        let clock = SystemClock::new();
+        let clock = SystemClock::with_offset_ms(options.clock_offset_ms);
         let core = NodeCore::new(
             peer_id,
             identity,

@@ -10,6 +10,8 @@
 
 #[path = "../common/driver.rs"]
 mod driver;
+#[allow(dead_code)] // shared with the LAN scenario runner, which uses more of it
+#[path = "../../../lab/src/netns.rs"]
 mod netns;
 mod run;
 mod scale;
@@ -61,7 +63,7 @@ fn report(line: &str) {
 
 /// The LAN, or `None` after saying why the test is skipped; in CI a missing capability fails.
 fn lan_or_skip(hosts: usize) -> Option<Lan> {
-    match Lan::create(hosts) {
+    match Lan::create("lan", hosts) {
         Ok(lan) => Some(lan),
         Err(reason) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
             panic!("CI must run the LAN test, but it cannot build its namespaces: {reason}")

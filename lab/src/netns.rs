@@ -1,34 +1,50 @@
 //! A LAN inside this machine: one network namespace per host, each with an `eth0` veth whose
 //! other end is a port of a bridge in a "switch" namespace. Nothing is added to the host's own
 //! namespace. Names carry a per-run prefix; dropping the [`Lan`] deletes every namespace it
-//! made (their links and the bridge go with them), and creating one first deletes namespaces
-//! left behind by runs that died.
+//! made (their links, qdiscs, filter rules and the bridge go with them), and creating one first
+//! deletes namespaces left behind by runs that died.
+//!
+//! Shared by the LAN scenario runner (`p2p-sync-lab`) and node/tests/lan, which includes this
+//! file with `#[path]`.
 
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::Write as _;
+use std::process::{Command, Stdio};
 
-/// Every namespace of every run starts with this; the run's process id follows, then the
-/// number of the LAN within the run (tests in one process may build LANs at the same time).
-const PREFIX: &str = "p2psync-lan-";
+/// Every namespace of every run starts with this, then the user's kind (`lan`, `lab`), then
+/// the run's process id.
+const PREFIX: &str = "p2psync-";
 
-/// The number of the next LAN this process builds.
-static NEXT_LAN: AtomicUsize = AtomicUsize::new(0);
-
-/// Runs `ip ARGS`; the error names the command and what it printed.
-fn ip(args: &[&str]) -> Result<String, String> {
-    let output = Command::new("ip")
+/// Runs `program ARGS` with `input` on its standard input; the error names the command and
+/// what it printed.
+pub fn run(program: &str, args: &[&str], input: &str) -> Result<String, String> {
+    let mut child = Command::new(program)
         .args(args)
-        .output()
-        .map_err(|error| format!("cannot run `ip` (iproute2): {error}"))?;
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot run `{program}`: {error}"))?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let written = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    let output = child
+        .wait_with_output()
+        .map_err(|error| format!("`{program}` did not finish: {error}"))?;
+    written.map_err(|error| format!("cannot write to `{program}`: {error}"))?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         Err(format!(
-            "`ip {}` failed: {}",
+            "`{program} {}` failed: {}",
             args.join(" "),
             String::from_utf8_lossy(&output.stderr).trim()
         ))
     }
+}
+
+/// Runs `ip ARGS`.
+fn ip(args: &[&str]) -> Result<String, String> {
+    run("ip", args, "")
 }
 
 /// Runs `ip -n NS ARGS` inside namespace `ns`.
@@ -50,12 +66,12 @@ fn sweep_stale() -> Result<(), String> {
     for name in namespaces()? {
         let Some(pid) = name
             .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split('-').next())
+            .and_then(|rest| rest.split('-').nth(1))
         else {
             continue;
         };
         if !std::path::Path::new("/proc").join(pid).exists() {
-            eprintln!("lan: deleting namespace {name} left by an earlier run");
+            eprintln!("netns: deleting namespace {name} left by an earlier run");
             ip(&["netns", "delete", &name])?;
         }
     }
@@ -65,7 +81,7 @@ fn sweep_stale() -> Result<(), String> {
 /// Hosts on one switch. Host `i` lives in its own namespace with address `10.231.S.(i+1)/24`
 /// on `eth0`; its switch port is `port{i}` in the switch namespace.
 pub struct Lan {
-    /// This LAN's namespace prefix, `p2psync-lan-<pid>-<number>-`.
+    /// This run's namespace prefix, `p2psync-<kind>-<pid>-<n>-` (the n-th LAN of the process).
     prefix: String,
     /// The third octet of this run's subnet.
     subnet: u8,
@@ -74,13 +90,15 @@ pub struct Lan {
 }
 
 impl Lan {
-    /// Builds a switch and `hosts` hosts; an error says what is missing (root, iproute2).
-    pub fn create(hosts: usize) -> Result<Lan, String> {
+    /// Builds a switch and `hosts` hosts, named for `kind` (a short word, e.g. `lan`); an error
+    /// says what is missing (root, iproute2).
+    pub fn create(kind: &str, hosts: usize) -> Result<Lan, String> {
         sweep_stale()?;
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let pid = std::process::id();
-        let number = NEXT_LAN.fetch_add(1, Ordering::Relaxed);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut lan = Lan {
-            prefix: format!("{PREFIX}{pid}-{number}-"),
+            prefix: format!("{PREFIX}{kind}-{pid}-{run}-"),
             subnet: (pid % 250) as u8 + 1,
             made: Vec::new(),
         };
@@ -94,9 +112,24 @@ impl Lan {
         Ok(lan)
     }
 
-    /// The switch's namespace.
+    /// The switch's namespace, where the bridge and every host's port live.
     pub fn switch(&self) -> String {
         format!("{}switch", self.prefix)
+    }
+
+    /// The name of host `host`'s port on the switch.
+    pub fn port(host: usize) -> String {
+        format!("port{host}")
+    }
+
+    /// Runs `program ARGS` inside the switch's namespace, with `input` on its standard input.
+    pub fn in_switch(&self, program: &str, args: &[&str], input: &str) -> Result<String, String> {
+        let switch = self.switch();
+        run(
+            "ip",
+            &[&["netns", "exec", &switch, program], args].concat(),
+            input,
+        )
     }
 
     /// The namespace of host `host`.
@@ -117,7 +150,7 @@ impl Lan {
     }
 
     fn add_host(&mut self, host: usize) -> Result<(), String> {
-        let (ns, switch, port) = (self.namespace(host), self.switch(), format!("port{host}"));
+        let (ns, switch, port) = (self.namespace(host), self.switch(), Self::port(host));
         self.add_namespace(&ns)?;
         ip(&[
             "link", "add", "eth0", "netns", &ns, "type", "veth", "peer", "name", &port, "netns",
@@ -134,8 +167,8 @@ impl Lan {
     /// or up, and its `eth0` loses or regains carrier.
     pub fn plug(&self, host: usize, up: bool) {
         let state = if up { "up" } else { "down" };
-        let port = format!("port{host}");
-        ip_in(&self.switch(), &["link", "set", &port, state]).expect("set a switch port");
+        ip_in(&self.switch(), &["link", "set", &Self::port(host), state])
+            .expect("set a switch port");
     }
 
     /// The namespaces named with `prefix` (see [`Lan::prefix`]) that exist.
@@ -157,7 +190,7 @@ impl Drop for Lan {
     fn drop(&mut self) {
         for name in self.made.iter().rev() {
             if let Err(error) = ip(&["netns", "delete", name]) {
-                eprintln!("lan: cleanup: {error}");
+                eprintln!("netns: cleanup: {error}");
             }
         }
     }

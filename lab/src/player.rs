@@ -1,0 +1,253 @@
+//! Plays a scenario's steps on a [`World`] in real time: each step at its `at` (times the time
+//! scale) from the moment every node is connected, `writes` and attacks repeated at their
+//! rate, expectations checked when due. Between steps it samples every live node's `list` to
+//! see since when they agree.
+
+use crate::expect::{self, stores};
+use crate::host;
+use crate::interrupt::{self, Interrupted};
+use crate::report::{LanReport, NodeSummary};
+use crate::world::{Binaries, BuildError, World};
+use p2p_sync_sim::report::Failure;
+use p2p_sync_sim::scenario::{Action, Scenario};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::{Duration, Instant};
+
+/// How often convergence is sampled while no step is due.
+const SAMPLE: Duration = Duration::from_millis(250);
+
+/// How a run is played.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Overrides the file's seed.
+    pub seed: Option<u64>,
+    /// Real seconds per scenario second.
+    pub time_scale: f64,
+    /// The programs.
+    pub binaries: Binaries,
+    /// Keep the data directories and logs (their path goes to stderr).
+    pub keep: bool,
+}
+
+/// What became of a run that could start.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It was played.
+    Played(LanReport),
+    /// The file says the LAN cannot play it; the reason.
+    Skipped(String),
+}
+
+/// Why a run did not produce a report.
+#[derive(Debug)]
+pub enum RunError {
+    /// This machine cannot run the LAN world (not root, no iproute2, nftables or netem).
+    CannotRun(String),
+    /// The run broke: a node did not start, connect or answer.
+    Broken(String),
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+impl From<Interrupted> for RunError {
+    fn from(_: Interrupted) -> Self {
+        RunError::Interrupted
+    }
+}
+
+/// Samples since when every live node shows the same `list`.
+#[derive(Default)]
+struct Convergence {
+    since: Option<u64>,
+    last_recovery: Option<u64>,
+}
+
+impl Convergence {
+    fn sample(&mut self, world: &mut World, names: &[String], now: u64) -> Result<(), String> {
+        let agree = stores(world, names)?.len() <= 1;
+        match (agree, self.since) {
+            (true, None) => self.since = Some(now),
+            (false, _) => self.since = None,
+            (true, Some(_)) => {}
+        }
+        Ok(())
+    }
+}
+
+/// Plays `scenario` on a fresh LAN.
+pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError> {
+    if !scenario.plays_in("lan") {
+        return Ok(Outcome::Skipped(format!(
+            "{} declares worlds = {:?} (see the comment at its top for why)",
+            scenario.file, scenario.worlds
+        )));
+    }
+    if let Some(reason) = unsupported(scenario) {
+        return Ok(Outcome::Skipped(format!(
+            "{}: the LAN runner does not play {reason} yet",
+            scenario.file
+        )));
+    }
+    if let Some(reason) = host::cannot_run(scenario) {
+        return Err(RunError::CannotRun(reason));
+    }
+    for binary in [&options.binaries.node, &options.binaries.hostile] {
+        if !binary.is_file() {
+            return Err(RunError::CannotRun(format!(
+                "{} is missing: build it first (cargo build -p p2p-sync -p p2p-sync-lab)",
+                binary.display()
+            )));
+        }
+    }
+    interrupt::install();
+    let seed = options.seed.unwrap_or(scenario.seed);
+    let setup = Instant::now();
+    // A signal also ends the nodes (they share the terminal's process group), so any error
+    // after one is the interruption.
+    let interrupted = |error| match interrupt::check() {
+        Err(Interrupted) => RunError::Interrupted,
+        Ok(()) => error,
+    };
+    let mut world = World::build(scenario, options.binaries.clone(), seed).map_err(|e| {
+        interrupted(match e {
+            BuildError::Host(reason) => RunError::CannotRun(reason),
+            BuildError::Nodes(reason) => RunError::Broken(reason),
+        })
+    })?;
+    let setup_ms = setup.elapsed().as_millis() as u64;
+    if options.keep {
+        world.keep_files();
+        eprintln!(
+            "keeping the data directories and logs in {}",
+            world.dir().display()
+        );
+    }
+    let result = steps(scenario, options.time_scale, &mut world);
+    let (passed, failures, convergence, ended_at_ms) = match result {
+        Ok(done) => done,
+        Err(error) => return Err(interrupted(error)),
+    };
+    let names = scenario.names();
+    let mut nodes = Vec::new();
+    for (index, name) in names.iter().take(scenario.nodes).enumerate() {
+        let list = world
+            .live()
+            .find(|(i, _)| *i == index)
+            .map(|(_, node)| node.list());
+        let list = list.transpose().map_err(RunError::Broken)?;
+        nodes.push(NodeSummary {
+            name: name.clone(),
+            up: list.is_some(),
+            keys: list.as_ref().map(Vec::len),
+            content: list.as_deref().map(p2p_sync_sim::report::content_digest),
+        });
+    }
+    Ok(Outcome::Played(LanReport {
+        scenario: scenario.name.clone(),
+        file: scenario.file.clone(),
+        seed,
+        setup_ms,
+        ended_at_ms,
+        expectations_passed: passed,
+        failures,
+        converged_since_ms: convergence.since,
+        last_recovery_ms: convergence.last_recovery,
+        nodes,
+    }))
+}
+
+/// The vocabulary of `scenario` the LAN runner cannot play yet, if any: private networks,
+/// allow-lists and `[config]` (real nodes take no such options from the runner).
+fn unsupported(scenario: &Scenario) -> Option<&'static str> {
+    let allow_steps = scenario.steps.iter().any(|step| {
+        matches!(
+            step.action,
+            Action::AllowAdd { .. } | Action::AllowRemove { .. }
+        )
+    });
+    if scenario.private {
+        Some("private networks (`private = true`)")
+    } else if scenario.allow.is_some() || allow_steps {
+        Some("allow-lists")
+    } else if scenario.config != Default::default() {
+        Some("a `[config]` table")
+    } else {
+        None
+    }
+}
+
+type Played = (usize, Vec<Failure>, Convergence, u64);
+
+/// The timeline: (scenario ms, sequence number, step, repetition).
+fn steps(scenario: &Scenario, scale: f64, world: &mut World) -> Result<Played, RunError> {
+    let names = scenario.names();
+    let mut queue: BinaryHeap<Reverse<(u64, usize, usize, u64)>> = BinaryHeap::new();
+    for (index, step) in scenario.steps.iter().enumerate() {
+        queue.push(Reverse((step.at_ms, queue.len(), index, 0)));
+    }
+    let mut sequence = queue.len();
+    let (mut passed, mut failures) = (0, Vec::new());
+    let mut convergence = Convergence::default();
+    let start = Instant::now();
+    let now_ms = || (start.elapsed().as_secs_f64() * 1000.0 / scale) as u64;
+    let mut next_sample = start;
+    let mut ended_at_ms = 0;
+    while let Some(Reverse((at_ms, _, index, repetition))) = queue.pop() {
+        let due = start + Duration::from_secs_f64(at_ms as f64 * scale / 1000.0);
+        while Instant::now() < due {
+            if Instant::now() >= next_sample {
+                convergence
+                    .sample(world, &names, now_ms())
+                    .map_err(RunError::Broken)?;
+                next_sample = Instant::now() + SAMPLE;
+            }
+            interrupt::sleep_until(due.min(next_sample))?;
+        }
+        interrupt::check()?;
+        ended_at_ms = at_ms;
+        let step = &scenario.steps[index];
+        let repeat = match &step.action {
+            Action::Expect(expectation) => {
+                match expect::check(world, expectation, &names).map_err(RunError::Broken)? {
+                    Ok(()) => passed += 1,
+                    Err(mismatch) => failures.push(Failure {
+                        line: step.line,
+                        at_ms,
+                        mismatch,
+                    }),
+                }
+                None
+            }
+            Action::Writes(writes) => {
+                Some((writes.count.div_ceil(writes.batch), writes.interval_ms))
+            }
+            Action::Attack(attack) => Some((attack.count, attack.interval_ms)),
+            _ => None,
+        };
+        if !matches!(step.action, Action::Expect(_)) {
+            world
+                .act(&step.action, repetition)
+                .map_err(RunError::Broken)?;
+        }
+        if matches!(step.action, Action::Heal | Action::Restart(_)) {
+            convergence.last_recovery = Some(at_ms);
+            convergence.since = None;
+        }
+        if let Some((count, interval_ms)) = repeat {
+            if repetition + 1 < count {
+                queue.push(Reverse((
+                    at_ms + interval_ms,
+                    sequence,
+                    index,
+                    repetition + 1,
+                )));
+                sequence += 1;
+            }
+        }
+    }
+    convergence
+        .sample(world, &names, now_ms())
+        .map_err(RunError::Broken)?;
+    Ok((passed, failures, convergence, ended_at_ms))
+}
