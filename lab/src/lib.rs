@@ -1,4 +1,4 @@
-//! p2p-sync-lab: plays the scenario files of `scenarios/` (DESIGN.md §5), unchanged, on real
+//! p2p-sync-lab: plays the scenario files of `scenarios/` (docs/scenario-format.md), unchanged, on real
 //! `p2p-sync` processes in a LAN of network namespaces, and compares them with the simulator.
 //!
 //! # Layout

@@ -1,5 +1,5 @@
 //! p2p-sync-sim: a deterministic multi-node simulator that runs the unchanged node core and plays
-//! the scenario files of `scenarios/` (DESIGN.md §5).
+//! the scenario files of `scenarios/` (docs/scenario-format.md).
 //!
 //! # Layout
 //! - [`scenario`]: the checked scenario types; [`parse`]: TOML → scenario, errors with lines;

@@ -17,8 +17,8 @@ Exit codes:
      command are printed
   2  a bad scenario file (its line and what is wrong), or bad arguments
 
-The scenario format (TOML) is documented in the README's \"Scenarios\" section and in
-DESIGN.md §5; every file in scenarios/ starts with a comment saying what it proves."
+The scenario format (TOML) is documented in docs/scenario-format.md and the README's
+\"Scenarios\" section; every file in scenarios/ starts with a comment saying what it proves."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -1,4 +1,4 @@
-//! Reads a scenario file (DESIGN.md §5) into a checked `Scenario`, or says which line is wrong.
+//! Reads a scenario file (docs/scenario-format.md) into a checked `Scenario`, or says which line is wrong.
 
 use crate::duration::parse_duration;
 use crate::scenario::{

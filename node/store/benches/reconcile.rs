@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench -p p2p-sync-store --bench reconcile` (add `-- --quick` to skip 1,000,000 keys).
 
-use p2p_sync_core::auth::Identity;
+use p2p_sync_core::auth::{self, Identity, Keys, NamedKeys};
 use p2p_sync_core::store::{digest, Store};
 use p2p_sync_core::testkit;
 use p2p_sync_core::{Config, ManualClock, NodeCore, Write};
@@ -66,8 +66,37 @@ fn reconcile(a: &mut Node, b: &mut Node) -> Outcome {
     }
 }
 
+/// Signs and verifies `count` writes (each signature checked once: the verdict memo never
+/// hits); prints both rates, the limit signed writes put on every path.
+fn signature_rates(count: usize) {
+    let key = NamedKeys::signing_key("bench");
+    let mut writes: Vec<Write> = (0..count).map(|i| write(i, "bench")).collect();
+    let started = Instant::now();
+    for write in &mut writes {
+        auth::sign(&key, write);
+    }
+    let sign_s = started.elapsed().as_secs_f64();
+    let keys = NamedKeys::default();
+    let started = Instant::now();
+    let valid = writes
+        .iter()
+        .filter(|write| {
+            let signature = write.signature.as_ref().expect("signed");
+            keys.verify("bench", &auth::signed_bytes(write), signature)
+        })
+        .count();
+    let verify_s = started.elapsed().as_secs_f64();
+    assert_eq!(valid, count);
+    println!(
+        "ed25519 on one core: {:.0} signatures/s, {:.0} verifications/s ({count} writes)\n",
+        count as f64 / sign_s,
+        count as f64 / verify_s
+    );
+}
+
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
+    signature_rates(if quick { 2_000 } else { 20_000 });
     let sizes: &[usize] = if quick {
         &[10_000]
     } else {
