@@ -4,8 +4,10 @@
 //! direct messages over connections.
 
 use crate::attack;
+use crate::checker::Checker;
 use crate::clock::VirtualTime;
 use crate::convergence::Convergence;
+use crate::emit;
 use crate::expect;
 use crate::network::{Loss, Network, Route};
 use crate::node::SimNode;
@@ -14,7 +16,7 @@ use crate::report::{ConvergenceReport, Failure, NodeReport, Report, Traffic};
 use crate::scenario::{Action, Attack, Scenario, Writes};
 use crate::topology;
 use crate::trace::Trace;
-use p2p_sync::core::{Event as CoreEvent, Outbox, Verdict};
+use p2p_sync::core::{Event as CoreEvent, Outbox, Verdict, Write as StoreWrite};
 use p2p_sync::store::{digest, Store};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -69,6 +71,7 @@ pub struct Simulation<'a> {
     outbox: Outbox,
     trace: Trace<'a>,
     convergence: Convergence,
+    checker: Checker,
     next_message_id: u64,
     steps_left: usize,
     events: u64,
@@ -113,6 +116,7 @@ impl<'a> Simulation<'a> {
             outbox: Outbox::default(),
             trace: Trace::new(trace),
             convergence: Convergence::new(honest),
+            checker: Checker::new(honest),
             next_message_id: 0,
             steps_left: scenario.steps.len(),
             events: 0,
@@ -142,6 +146,7 @@ impl<'a> Simulation<'a> {
             };
             self.now.set(time);
             self.events += 1;
+            self.checker.queue(self.queue.len());
             match event {
                 Event::Step(index) => {
                     self.step(index);
@@ -166,14 +171,20 @@ impl<'a> Simulation<'a> {
         let now = self.now();
         self.trace.line(
             now,
-            format_args!("step line {}: {:?}", step.line, step.action),
+            format_args!(
+                "step line {}: {}",
+                step.line,
+                emit::action(&step.action, &self.names)
+            ),
         );
         match &step.action {
             Action::Put { node, key, value } => {
-                self.command(*node, |core, out| core.put(out, key, value).map(drop));
+                self.command(*node, |core, out| core.put(out, key, value).map(|w| vec![w]));
             }
             Action::Delete { node, key } => {
-                self.command(*node, |core, out| core.delete(out, key).map(drop));
+                self.command(*node, |core, out| {
+                    core.delete(out, key).map(|(w, _)| vec![w])
+                });
             }
             Action::Partition(groups) => {
                 self.net.partition(groups);
@@ -202,10 +213,23 @@ impl<'a> Simulation<'a> {
             }
             Action::Skew { node, ms } => self.nodes[*node].skew_ms.set(*ms),
             Action::Network(patch) => self.net.params = patch.apply(self.net.params),
+            Action::StoreFail { node, rate } => {
+                let rng = &mut self.rng;
+                let mut disk = self.nodes[*node].disk.borrow_mut();
+                disk.set_fail_rate(*rate, || rng.random());
+            }
+            Action::DiskFull(node) => self.nodes[*node].disk.borrow_mut().set_full(true),
+            Action::DiskOk(node) => self.nodes[*node].disk.borrow_mut().set_full(false),
+            Action::StoreSlow { node, ms } => self.nodes[*node].disk.borrow_mut().set_slow_ms(*ms),
             Action::Writes(_) | Action::Attack(_) => self.repeat(index, 0),
             Action::Expect(expectation) => {
                 let honest = &self.names[..self.nodes.len()];
-                match expect::check(expectation, &self.nodes, honest) {
+                let participants = self.names.len();
+                let history = || {
+                    self.checker
+                        .verdict(&self.nodes, honest, participants, now)
+                };
+                match expect::check(expectation, &self.nodes, honest, history) {
                     Ok(()) => self.passed += 1,
                     Err(mismatch) => {
                         self.trace.line(now, format_args!("FAILED {mismatch:?}"));
@@ -266,16 +290,17 @@ impl<'a> Simulation<'a> {
             })
             .collect();
         self.command(node, |core, out| match entries.as_slice() {
-            [(key, value)] => core.put(out, key, value).map(drop),
-            _ => core.put_many(out, &entries).map(drop),
+            [(key, value)] => core.put(out, key, value).map(|write| vec![write]),
+            _ => core.put_many(out, &entries),
         });
     }
 
-    /// Runs a user command on `node` if it is up, then carries out what it asked for.
+    /// Runs a user command on `node` if it is up, tells the checker the writes it acknowledged,
+    /// then carries out what it asked for.
     fn command<E: std::fmt::Display>(
         &mut self,
         node: usize,
-        run: impl FnOnce(&mut crate::node::Core, &mut Outbox) -> Result<(), E>,
+        run: impl FnOnce(&mut crate::node::Core, &mut Outbox) -> Result<Vec<StoreWrite>, E>,
     ) {
         let now = self.now();
         let Some(core) = self.nodes[node].core.as_mut() else {
@@ -285,9 +310,11 @@ impl<'a> Simulation<'a> {
             );
             return;
         };
-        if let Err(error) = run(core, &mut self.outbox) {
-            self.trace
-                .line(now, format_args!("{} refused: {error}", self.names[node]));
+        match run(core, &mut self.outbox) {
+            Ok(writes) => self.checker.acknowledged(&writes),
+            Err(error) => self
+                .trace
+                .line(now, format_args!("{} refused: {error}", self.names[node])),
         }
         self.flush(node);
         self.touch(node);
@@ -305,14 +332,15 @@ impl<'a> Simulation<'a> {
             .filter(|&(peer, _)| attack.to.is_none_or(|to| to == peer))
             .collect();
         for (to, route) in targets {
-            self.transmit(Gossip {
+            let gossip = Gossip {
                 from,
                 to,
                 author: from,
                 id,
                 payload: payload.clone(),
                 route,
-            });
+            };
+            self.transmit(gossip, 0);
         }
     }
 
@@ -330,10 +358,15 @@ impl<'a> Simulation<'a> {
         self.next_message_id
     }
 
-    /// Carries out what node `node`'s core asked for in its last call.
-    fn flush(&mut self, node: usize) {
+    /// Carries out what node `node`'s core asked for in its last call, after the time its
+    /// commits took (returned), and shows the checker what its store committed.
+    fn flush(&mut self, node: usize) -> u64 {
         let mut out = std::mem::take(&mut self.outbox);
         let now = self.now();
+        let (delay, committed) = self.nodes[node].disk.borrow_mut().collect();
+        for replaced in &committed {
+            self.checker.committed(&self.names[node], replaced, now);
+        }
         for event in out.events.drain(..) {
             let name = &self.names[node];
             match event {
@@ -347,10 +380,13 @@ impl<'a> Simulation<'a> {
                     from,
                     reason,
                     detail,
-                } => self.trace.line(
-                    now,
-                    format_args!("{name} dropped from {from}: {reason}: {detail}"),
-                ),
+                } => {
+                    self.checker.dropped(name, &from, reason, &detail, now);
+                    self.trace.line(
+                        now,
+                        format_args!("{name} dropped from {from}: {reason}: {detail}"),
+                    );
+                }
                 CoreEvent::Synced {
                     peer,
                     applied,
@@ -364,15 +400,17 @@ impl<'a> Simulation<'a> {
         for payload in out.published.drain(..) {
             let id = self.new_message_id();
             self.nodes[node].seen.insert(id);
-            self.forward(node, node, id, payload.into(), None);
+            self.forward(node, node, id, payload.into(), None, delay);
         }
         for (peer, payload) in out.sent.drain(..) {
-            self.send_direct(node, &peer, payload);
+            self.send_direct(node, &peer, payload, delay);
         }
         self.outbox = out;
+        delay
     }
 
-    /// Sends gossip message `id` from `node` to every honest mesh peer except `except` and the author.
+    /// Sends gossip message `id` from `node` to every honest mesh peer except `except` and the
+    /// author, `delay` ms from now.
     fn forward(
         &mut self,
         node: usize,
@@ -380,6 +418,7 @@ impl<'a> Simulation<'a> {
         id: u64,
         payload: Rc<[u8]>,
         except: Option<usize>,
+        delay: u64,
     ) {
         let honest = self.nodes.len();
         let targets: Vec<(usize, Route)> = self
@@ -388,19 +427,21 @@ impl<'a> Simulation<'a> {
             .filter(|&(peer, _)| peer < honest && peer != author && Some(peer) != except)
             .collect();
         for (to, route) in targets {
-            self.transmit(Gossip {
+            let gossip = Gossip {
                 from: node,
                 to,
                 author,
                 id,
                 payload: payload.clone(),
                 route,
-            });
+            };
+            self.transmit(gossip, delay);
         }
     }
 
-    /// Puts one gossip transmission on the wire: counted, then lost, delivered, or delivered twice.
-    fn transmit(&mut self, gossip: Gossip) {
+    /// Puts one gossip transmission on the wire `delay` ms from now: counted, then lost,
+    /// delivered, or delivered twice.
+    fn transmit(&mut self, gossip: Gossip, delay: u64) {
         self.count_sent(gossip.from, gossip.payload.len());
         self.net.stats.gossip_sent += 1;
         let params = self.net.params;
@@ -424,10 +465,10 @@ impl<'a> Simulation<'a> {
                 payload: gossip.payload.clone(),
                 ..gossip
             };
-            let at = self.now() + self.net.latency(&mut self.rng);
+            let at = self.now() + delay + self.net.latency(&mut self.rng);
             self.queue.push(at, Event::Gossip(Box::new(copy)));
         }
-        let at = self.now() + self.net.latency(&mut self.rng);
+        let at = self.now() + delay + self.net.latency(&mut self.rng);
         self.queue.push(at, Event::Gossip(Box::new(gossip)));
     }
 
@@ -444,7 +485,7 @@ impl<'a> Simulation<'a> {
         *total += bytes as u64;
     }
 
-    fn send_direct(&mut self, from: usize, peer: &str, payload: Vec<u8>) {
+    fn send_direct(&mut self, from: usize, peer: &str, payload: Vec<u8>, delay: u64) {
         let to = self.ids[peer];
         self.count_sent(from, payload.len());
         let Some(route) = self.net.route(from, to) else {
@@ -457,7 +498,7 @@ impl<'a> Simulation<'a> {
         self.net.stats.direct_sent += 1;
         let at = self
             .net
-            .direct_arrival(route, from, self.now(), &mut self.rng);
+            .direct_arrival(route, from, self.now() + delay, &mut self.rng);
         let direct = Direct {
             from,
             to,
@@ -498,28 +539,31 @@ impl<'a> Simulation<'a> {
             .core
             .as_mut()
             .expect("a connection that is up ends at a live node");
-        let verdict = core
-            .on_gossip(
-                &mut self.outbox,
-                &self.names[gossip.author],
-                &self.names[from],
-                &gossip.payload,
-            )
-            .expect("the in-memory store works");
+        let verdict = core.on_gossip(
+            &mut self.outbox,
+            &self.names[gossip.author],
+            &self.names[from],
+            &gossip.payload,
+        );
         self.trace.line(
             now,
             format_args!(
-                "gossip #{} {}->{} author {} {} bytes: {verdict:?}",
+                "gossip #{} {}->{} author {} {} bytes: {}",
                 gossip.id,
                 self.names[from],
                 self.names[to],
                 self.names[gossip.author],
-                gossip.payload.len()
+                gossip.payload.len(),
+                match &verdict {
+                    Ok(verdict) => format!("{verdict:?}"),
+                    Err(error) => format!("not stored ({error}): Ignore"),
+                }
             ),
         );
-        self.flush(to);
-        if verdict == Verdict::Accept {
-            self.forward(to, gossip.author, gossip.id, gossip.payload, Some(from));
+        let delay = self.flush(to);
+        if let Ok(Verdict::Accept) = verdict {
+            let (author, id, payload) = (gossip.author, gossip.id, gossip.payload);
+            self.forward(to, author, id, payload, Some(from), delay);
         }
         self.touch(to);
     }
@@ -549,8 +593,11 @@ impl<'a> Simulation<'a> {
             .core
             .as_mut()
             .expect("a connection that is up ends at a live node");
-        core.on_direct(&mut self.outbox, &self.names[from], &direct.payload)
-            .expect("the in-memory store works");
+        if let Err(error) = core.on_direct(&mut self.outbox, &self.names[from], &direct.payload) {
+            let to = &self.names[to];
+            self.trace
+                .line(now, format_args!("{to} could not store what it received: {error}"));
+        }
         self.flush(to);
         self.touch(to);
     }
@@ -603,6 +650,7 @@ impl<'a> Simulation<'a> {
                     digest: format!("{:016x}", digest(store).expect("the store reads")),
                     keys: store.live().expect("the store reads").len(),
                     writes: store.summary().count,
+                    store_refused: node.disk.borrow().refused(),
                     counters: node.counters(),
                     traffic: Traffic {
                         name: self.names[index].clone(),
@@ -628,6 +676,7 @@ impl<'a> Simulation<'a> {
                 after_recovery_ms: self.convergence.after_recovery(),
             },
             nodes,
+            history: self.checker.report(&self.nodes),
             attackers: self.attackers,
             network: self.net.stats,
         }

@@ -16,9 +16,11 @@
 //! clock or OS randomness, and nothing iterates a hash map.
 
 pub mod attack;
+pub mod checker;
 pub mod clock;
 pub mod convergence;
 pub mod duration;
+pub mod emit;
 pub mod engine;
 pub mod expect;
 pub mod network;
@@ -27,6 +29,7 @@ pub mod parse;
 pub mod queue;
 pub mod report;
 pub mod scenario;
+pub mod store;
 pub mod topology;
 pub mod trace;
 

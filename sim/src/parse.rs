@@ -78,7 +78,31 @@ struct RawStep {
     malformed: Option<RawTarget>,
     invalid: Option<RawInvalid>,
     raw: Option<RawRaw>,
+    store_fail: Option<RawStoreFail>,
+    disk_full: Option<RawNode>,
+    disk_ok: Option<RawNode>,
+    store_slow: Option<RawStoreSlow>,
     expect: Option<RawExpect>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    node: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStoreFail {
+    node: String,
+    rate: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStoreSlow {
+    node: String,
+    ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +196,7 @@ struct RawExpect {
     absent: Option<bool>,
     dropped: Option<BTreeMap<String, u64>>,
     keys: Option<u64>,
+    history: Option<bool>,
 }
 
 /// Which participants a name may denote.
@@ -444,6 +469,39 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
         }),
     );
     add(
+        "store_fail",
+        raw.store_fail.as_ref().map(|fail| {
+            if !(0.0..=1.0).contains(&fail.rate) {
+                return Err("`rate` must be between 0 and 1".into());
+            }
+            Ok(Action::StoreFail {
+                node: names.resolve(&fail.node, Role::Honest)?,
+                rate: fail.rate,
+            })
+        }),
+    );
+    add(
+        "disk_full",
+        raw.disk_full
+            .as_ref()
+            .map(|disk| Ok(Action::DiskFull(names.resolve(&disk.node, Role::Honest)?))),
+    );
+    add(
+        "disk_ok",
+        raw.disk_ok
+            .as_ref()
+            .map(|disk| Ok(Action::DiskOk(names.resolve(&disk.node, Role::Honest)?))),
+    );
+    add(
+        "store_slow",
+        raw.store_slow.as_ref().map(|slow| {
+            Ok(Action::StoreSlow {
+                node: names.resolve(&slow.node, Role::Honest)?,
+                ms: slow.ms,
+            })
+        }),
+    );
+    add(
         "expect",
         raw.expect
             .as_ref()
@@ -514,6 +572,7 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         .map(|node| names.resolve(node, Role::Honest))
         .transpose()?;
     let forms = (
+        raw.history,
         raw.converged,
         node,
         &raw.key,
@@ -523,20 +582,21 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         raw.keys,
     );
     match forms {
-        (Some(converged), None, None, None, None, None, None) => {
+        (Some(true), None, None, None, None, None, None, None) => Ok(Expectation::History),
+        (None, Some(converged), None, None, None, None, None, None) => {
             Ok(Expectation::Converged(converged))
         }
-        (None, Some(node), Some(key), Some(value), None, None, None) => Ok(Expectation::Value {
+        (None, None, Some(node), Some(key), Some(value), None, None, None) => Ok(Expectation::Value {
             node,
             key: key.clone(),
             value: Some(value.clone()),
         }),
-        (None, Some(node), Some(key), None, Some(true), None, None) => Ok(Expectation::Value {
+        (None, None, Some(node), Some(key), None, Some(true), None, None) => Ok(Expectation::Value {
             node,
             key: key.clone(),
             value: None,
         }),
-        (None, Some(node), None, None, None, Some(dropped), None) => {
+        (None, None, Some(node), None, None, None, Some(dropped), None) => {
             if dropped.is_empty() {
                 return Err(
                     "`dropped` needs at least one reason, e.g. { rate_limited = 1 }".into(),
@@ -559,12 +619,12 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
                 .collect::<Result<_, _>>()?;
             Ok(Expectation::Dropped { node, at_least })
         }
-        (None, Some(node), None, None, None, None, Some(count)) => {
+        (None, None, Some(node), None, None, None, None, Some(count)) => {
             Ok(Expectation::Keys { node, count })
         }
         _ => Err("an expect is one of { converged }, { node, key, value }, \
                   { node, key, absent = true }, { node, dropped = { reason = N } }, \
-                  { node, keys = N }"
+                  { node, keys = N }, { history = true }"
             .into()),
     }
 }

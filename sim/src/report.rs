@@ -2,6 +2,7 @@
 //! the network's counts; failed expectations. Printed as text or JSON, byte-identical for the
 //! same file and seed.
 
+use crate::checker::HistoryReport;
 use crate::duration::format_ms;
 use crate::expect::Mismatch;
 use crate::network::NetStats;
@@ -34,6 +35,8 @@ pub struct Report {
     pub attackers: Vec<Traffic>,
     /// The network's counts.
     pub network: NetStats,
+    /// What the history checker counted.
+    pub history: HistoryReport,
 }
 
 /// When the live honest nodes converged.
@@ -64,6 +67,8 @@ pub struct NodeReport {
     pub keys: usize,
     /// Stored writes, tombstones included.
     pub writes: u64,
+    /// Commits its disk refused (storage faults).
+    pub store_refused: u64,
     /// The core's counters.
     pub counters: Counters,
     /// Traffic it sent.
@@ -135,10 +140,6 @@ impl Report {
     }
 }
 
-fn time_or(ms: Option<u64>, none: &str) -> String {
-    ms.map_or_else(|| none.to_string(), format_ms)
-}
-
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -154,33 +155,27 @@ impl fmt::Display for Report {
             self.expectations_passed,
             self.failures.len()
         )?;
-        let c = &self.convergence;
+        writeln!(f, "{}", self.convergence)?;
         writeln!(
             f,
-            "converged: {}, since {}; last heal/restart {}; converged {} after it",
-            if c.converged { "yes" } else { "no" },
-            time_or(c.since_ms, "-"),
-            time_or(c.last_recovery_ms, "none"),
-            time_or(c.after_recovery_ms, "-"),
-        )?;
-        writeln!(
-            f,
-            "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
-            "node", "up", "peers", "digest", "keys", "writes", "applied", "ignored", "rate", "large",
-            "malf", "inval", "futur", "syncs", "sync_in", "sync_out", "msgs", "bytes"
+            "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
+            "node", "up", "peers", "digest", "keys", "writes", "refused", "applied", "ignored",
+            "rate", "large", "malf", "inval", "futur", "syncs", "sync_in", "sync_out", "msgs",
+            "bytes"
         )?;
         for node in &self.nodes {
             let c = &node.counters;
             let d = &c.dropped;
             writeln!(
                 f,
-                "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
+                "{:<5} {:>2} {:>5} {:<16} {:>6} {:>6} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
                 node.name,
                 if node.up { "y" } else { "n" },
                 node.peers,
                 node.digest,
                 node.keys,
                 node.writes,
+                node.store_refused,
                 c.applied,
                 c.ignored_older,
                 d.rate_limited,
@@ -195,6 +190,7 @@ impl fmt::Display for Report {
                 node.traffic.bytes
             )?;
         }
+        f.write_str(LEGEND)?;
         for attacker in &self.attackers {
             writeln!(
                 f,
@@ -217,6 +213,49 @@ impl fmt::Display for Report {
             f,
             "dropped by the network: loss {}, one-way cut {}, disconnected {}",
             n.dropped_loss, n.dropped_oneway, n.dropped_disconnected
+        )?;
+        let h = &self.history;
+        writeln!(
+            f,
+            "history: {} writes acknowledged to users, {} committed by the stores, {} bytes sent \
+             by honest nodes, at most {} events queued",
+            h.acknowledged, h.committed, h.honest_bytes, h.peak_queue
         )
+    }
+}
+
+/// What the columns of the node table mean.
+const LEGEND: &str = "columns: up: running (y) or crashed (n); peers: its connections; digest: hash of its whole store;
+  keys: live keys; writes: stored writes, deletes included; refused: commits its disk refused;
+  applied / ignored: remote writes newer / not newer than what it held; dropped messages by
+  reason: rate (over a rate limit), large, malf(ormed), inval(id), futur(e timestamp);
+  syncs: reconciliations it started; sync_in / sync_out: writes it received / sent by them;
+  msgs / bytes: what it put on the wire (gossip counted once per peer)
+";
+
+impl fmt::Display for ConvergenceReport {
+    /// `converged: yes, since 4.000s, 0.120s after the last heal or restart (at 3.880s)`, or
+    /// `…; no heal or restart`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.since_ms, self.last_recovery_ms) {
+            (Some(since), Some(recovery)) => write!(
+                f,
+                "converged: yes, since {}, {} after the last heal or restart (at {})",
+                format_ms(since),
+                format_ms(since.saturating_sub(recovery)),
+                format_ms(recovery)
+            ),
+            (Some(since), None) => write!(
+                f,
+                "converged: yes, since {}; no heal or restart",
+                format_ms(since)
+            ),
+            (None, Some(recovery)) => write!(
+                f,
+                "converged: no; last heal or restart at {}",
+                format_ms(recovery)
+            ),
+            (None, None) => f.write_str("converged: no; no heal or restart"),
+        }
     }
 }

@@ -192,15 +192,19 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         net: &mut dyn Transport,
         entries: &[(String, String)],
     ) -> Result<Vec<Write>, CommandError> {
-        let writes = entries
+        for (key, value) in entries {
+            validate_key(key, &self.config)?;
+            validate_value(value, &self.config)?;
+        }
+        let before = self.hlc;
+        let writes: Vec<Write> = entries
             .iter()
-            .map(|(key, value)| {
-                validate_key(key, &self.config)?;
-                validate_value(value, &self.config)?;
-                Ok(self.stamp(key, Some(value.clone())))
-            })
-            .collect::<Result<Vec<_>, ValidationError>>()?;
-        self.store.apply(&writes)?;
+            .map(|(key, value)| self.stamp(key, Some(value.clone())))
+            .collect();
+        // A refused write leaves no trace: the clock goes back to where it was.
+        self.store
+            .apply(&writes)
+            .inspect_err(|_| self.hlc = before)?;
         for message in wire::encode_writes(&writes, self.config.max_message_bytes) {
             net.publish(message);
         }
@@ -231,8 +235,11 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         value: Option<String>,
     ) -> Result<Write, CommandError> {
         validate_key(key, &self.config)?;
+        let before = self.hlc;
         let write = self.stamp(key, value);
-        self.store.apply(std::slice::from_ref(&write))?;
+        self.store
+            .apply(std::slice::from_ref(&write))
+            .inspect_err(|_| self.hlc = before)?;
         net.publish(wire::encode_write(&write));
         Ok(write)
     }
@@ -393,10 +400,11 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
     /// Applies checked remote writes; moves the clock past them; counts applied and ignored.
     fn apply_remote(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
         let now = self.clock.now_ms();
+        let before = self.hlc;
         for write in writes {
             self.hlc = self.hlc.observe(write.version.hlc, now);
         }
-        let applied = self.store.apply(writes)?;
+        let applied = self.store.apply(writes).inspect_err(|_| self.hlc = before)?;
         let count = applied.iter().filter(|&&a| a).count() as u64;
         self.counters.applied += count;
         self.counters.ignored_older += applied.len() as u64 - count;
