@@ -56,6 +56,20 @@ enum Event {
     Direct(Box<Direct>),
 }
 
+/// How often (in events) a run reports its progress.
+pub const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// How far a run has got.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Virtual time now.
+    pub now_ms: u64,
+    /// The time of the last step.
+    pub end_ms: u64,
+    /// Events played so far.
+    pub events: u64,
+}
+
 /// One run of one scenario with one seed.
 pub struct Simulation<'a> {
     scenario: &'a Scenario,
@@ -139,8 +153,22 @@ impl<'a> Simulation<'a> {
     }
 
     /// Plays every step and returns the report.
-    pub fn run(mut self) -> Report {
+    pub fn run(self) -> Report {
+        self.run_observed(&mut |_| {})
+    }
+
+    /// Plays every step, calling `progress` every [`PROGRESS_EVERY`] events, and returns the
+    /// report.
+    pub fn run_observed(mut self, progress: &mut dyn FnMut(Progress)) -> Report {
+        let end_ms = self.scenario.steps.iter().map(|step| step.at_ms).max();
         while self.steps_left > 0 {
+            if self.events % PROGRESS_EVERY == 0 {
+                progress(Progress {
+                    now_ms: self.now(),
+                    end_ms: end_ms.unwrap_or(0),
+                    events: self.events,
+                });
+            }
             let Some((time, event)) = self.queue.pop() else {
                 break;
             };

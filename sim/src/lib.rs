@@ -22,6 +22,7 @@ pub mod convergence;
 pub mod duration;
 pub mod emit;
 pub mod engine;
+pub mod explore;
 pub mod expect;
 pub mod network;
 pub mod node;
