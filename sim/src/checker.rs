@@ -13,7 +13,7 @@
 //! An `expect = { history = true }` step then also checks that every live honest node holds the
 //! same store, that for every key written it holds the greatest acknowledged write in the total
 //! order (a delete leaves the key absent), and that the run's cost stayed within
-//! [`BYTES_PER_WRITE`], [`IDLE_BYTES_PER_NODE_MINUTE`] and [`QUEUE_PER_PARTICIPANT`].
+//! [`COPIES_PER_WRITE`], [`IDLE_BYTES_PER_NODE_MINUTE`] and [`QUEUE_PER_PARTICIPANT`].
 
 use crate::expect::{self, Mismatch};
 use crate::node::SimNode;
@@ -23,9 +23,11 @@ use p2p_sync::store::Store;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
-/// Bytes the honest nodes may send per write a store commits (gossip to every peer, its
-/// reconciliation share), beside the idle allowance below.
-pub const BYTES_PER_WRITE: u64 = 4 * 1024;
+/// Copies of each write a store commits that its node may send: gossip to each of its
+/// connections (at most `topology::MESH_DEGREE_HIGH`), and as much again for reconciliation.
+pub const COPIES_PER_WRITE: u64 = 2 * crate::topology::MESH_DEGREE_HIGH as u64;
+/// A write's size on the wire beyond its key and value (JSON envelope, timestamp, origin).
+pub const WRITE_OVERHEAD_BYTES: u64 = 128;
 /// Bytes each honest node may send per virtual minute with nothing to say (anti-entropy hellos,
 /// probes after partitions, syncs after rate-limit drops).
 pub const IDLE_BYTES_PER_NODE_MINUTE: u64 = 32 * 1024;
@@ -39,6 +41,8 @@ pub struct HistoryReport {
     pub acknowledged: u64,
     /// Writes committed by any store (local and remote).
     pub committed: u64,
+    /// Their size: keys, values and [`WRITE_OVERHEAD_BYTES`] each.
+    pub committed_bytes: u64,
     /// Bytes the honest nodes sent.
     pub honest_bytes: u64,
     /// The most events the engine held at once.
@@ -121,8 +125,10 @@ impl Checker {
 
     /// `node`'s store committed a write at virtual time `now_ms`.
     pub fn committed(&mut self, node: &str, replaced: &Replaced, now_ms: u64) {
-        self.counts.committed += 1;
         let new = &replaced.new;
+        self.counts.committed += 1;
+        let value = new.value.as_ref().map_or(0, String::len);
+        self.counts.committed_bytes += (new.key.len() + value) as u64 + WRITE_OVERHEAD_BYTES;
         if let Some(old) = replaced.old.as_ref().filter(|old| !newer(new, old)) {
             let what = if old.is_delete() && !new.is_delete() {
                 "resurrected"
@@ -206,16 +212,17 @@ impl Checker {
     fn cost(&self, nodes: &[SimNode], participants: usize, now_ms: u64) -> Result<(), Mismatch> {
         let counts = self.report(nodes);
         let node_minutes = (nodes.len() as u64 * now_ms).div_ceil(60_000);
-        let bytes_bound =
-            BYTES_PER_WRITE * counts.committed + IDLE_BYTES_PER_NODE_MINUTE * node_minutes;
+        let bytes_bound = COPIES_PER_WRITE * counts.committed_bytes
+            + IDLE_BYTES_PER_NODE_MINUTE * node_minutes;
         if counts.honest_bytes > bytes_bound {
             return Err(Mismatch {
                 node: None,
                 key: None,
                 expected: format!(
-                    "honest nodes send at most {BYTES_PER_WRITE} bytes per committed write \
-                     ({}) + {IDLE_BYTES_PER_NODE_MINUTE} per node-minute ({node_minutes}) = {bytes_bound}",
-                    counts.committed
+                    "honest nodes send at most {COPIES_PER_WRITE} copies of the writes they \
+                     commit ({} bytes) + {IDLE_BYTES_PER_NODE_MINUTE} bytes per node-minute \
+                     ({node_minutes}) = {bytes_bound} bytes",
+                    counts.committed_bytes
                 ),
                 found: format!("{} bytes", counts.honest_bytes),
             });

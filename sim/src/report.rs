@@ -217,9 +217,9 @@ impl fmt::Display for Report {
         let h = &self.history;
         writeln!(
             f,
-            "history: {} writes acknowledged to users, {} committed by the stores, {} bytes sent \
-             by honest nodes, at most {} events queued",
-            h.acknowledged, h.committed, h.honest_bytes, h.peak_queue
+            "history: {} writes acknowledged to users, {} committed by the stores ({} bytes), {} \
+             bytes sent by honest nodes, at most {} events queued",
+            h.acknowledged, h.committed, h.committed_bytes, h.honest_bytes, h.peak_queue
         )
     }
 }
@@ -238,6 +238,12 @@ impl fmt::Display for ConvergenceReport {
     /// `…; no heal or restart`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.since_ms, self.last_recovery_ms) {
+            (Some(since), Some(recovery)) if since < recovery => write!(
+                f,
+                "converged: yes, since {}, before the last heal or restart (at {})",
+                format_ms(since),
+                format_ms(recovery)
+            ),
             (Some(since), Some(recovery)) => write!(
                 f,
                 "converged: yes, since {}, {} after the last heal or restart (at {})",
