@@ -90,6 +90,7 @@ scenarios! {
     oneway_partition: 3;
     partition_heal: 3;
     seed_wire_format: 3;
+    storage_catch_up_after_disk_full: 3;
     storage_commit_failures: 3;
     storage_disk_full: 3;
     storage_slow_disk: 3;

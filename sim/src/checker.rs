@@ -200,7 +200,10 @@ impl Checker {
                     return Err(Mismatch {
                         node: Some(name.clone()),
                         key: Some(key.clone()),
-                        expected: format!("the greatest acknowledged write: {}", describe(Some(greatest))),
+                        expected: format!(
+                            "the greatest acknowledged write: {}",
+                            describe(Some(greatest))
+                        ),
                         found: describe(found.as_ref()),
                     });
                 }
@@ -212,8 +215,8 @@ impl Checker {
     fn cost(&self, nodes: &[SimNode], participants: usize, now_ms: u64) -> Result<(), Mismatch> {
         let counts = self.report(nodes);
         let node_minutes = (nodes.len() as u64 * now_ms).div_ceil(60_000);
-        let bytes_bound = COPIES_PER_WRITE * counts.committed_bytes
-            + IDLE_BYTES_PER_NODE_MINUTE * node_minutes;
+        let bytes_bound =
+            COPIES_PER_WRITE * counts.committed_bytes + IDLE_BYTES_PER_NODE_MINUTE * node_minutes;
         if counts.honest_bytes > bytes_bound {
             return Err(Mismatch {
                 node: None,
@@ -285,15 +288,32 @@ mod tests {
     fn an_unacknowledged_honest_write_and_honest_drops_are_violations() {
         let mut checker = Checker::new(2);
         let attacker = write("a", Some("x"), 1, "a0");
-        checker.committed("n0", &Replaced { old: None, new: attacker }, 1);
+        checker.committed(
+            "n0",
+            &Replaced {
+                old: None,
+                new: attacker,
+            },
+            1,
+        );
         checker.dropped("n0", "a0", DropReason::Malformed, "junk", 1);
         checker.dropped("n0", "n1", DropReason::RateLimited, "busy", 1);
-        assert!(checker.first_violation.is_none(), "attackers may write and be dropped");
+        assert!(
+            checker.first_violation.is_none(),
+            "attackers may write and be dropped"
+        );
         checker.dropped("n0", "n1", DropReason::Invalid, "bad key", 2);
         assert!(checker.first_violation.is_some());
         let mut checker = Checker::new(2);
         let phantom = write("k", Some("v"), 1, "n1");
-        checker.committed("n0", &Replaced { old: None, new: phantom }, 3);
+        checker.committed(
+            "n0",
+            &Replaced {
+                old: None,
+                new: phantom,
+            },
+            3,
+        );
         let violation = checker.first_violation.expect("a violation");
         assert!(violation.expected.contains("acknowledged"), "{violation:?}");
     }

@@ -149,9 +149,10 @@ fn attack(attack: &Attack, names: &[String]) -> String {
                 to,
             ],
         ),
-        AttackKind::Oversized(bytes) => {
-            ("oversized", vec![from, ("bytes", Some(bytes.to_string())), to])
-        }
+        AttackKind::Oversized(bytes) => (
+            "oversized",
+            vec![from, ("bytes", Some(bytes.to_string())), to],
+        ),
         AttackKind::Malformed => ("malformed", vec![from, to]),
         AttackKind::Invalid {
             key_bytes,
@@ -182,7 +183,11 @@ fn expect(expectation: &Expectation, names: &[String]) -> String {
     match expectation {
         Expectation::Converged(converged) => format!("{{ converged = {converged} }}"),
         Expectation::History => "{ history = true }".into(),
-        Expectation::Value { node: n, key, value } => table(&[
+        Expectation::Value {
+            node: n,
+            key,
+            value,
+        } => table(&[
             node(n),
             ("key", Some(quote(key))),
             ("value", value.as_deref().map(quote)),
@@ -219,14 +224,20 @@ mod tests {
             let again = parse(&emit(&scenario, "a comment"), &file)
                 .unwrap_or_else(|e| panic!("{e}\n{}", emit(&scenario, "")));
             let actions = |s: &Scenario| -> Vec<(u64, Action)> {
-                s.steps.iter().map(|s| (s.at_ms, s.action.clone())).collect()
+                s.steps
+                    .iter()
+                    .map(|s| (s.at_ms, s.action.clone()))
+                    .collect()
             };
             assert_eq!(actions(&scenario), actions(&again), "{file}");
             assert_eq!(
                 (scenario.nodes, scenario.attackers, scenario.network),
                 (again.nodes, again.attackers, again.network)
             );
-            assert_eq!((scenario.start_ms, scenario.seed), (again.start_ms, again.seed));
+            assert_eq!(
+                (scenario.start_ms, scenario.seed),
+                (again.start_ms, again.seed)
+            );
             files += 1;
         }
         assert!(files > 10, "found {files} scenario files");

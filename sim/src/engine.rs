@@ -207,7 +207,9 @@ impl<'a> Simulation<'a> {
         );
         match &step.action {
             Action::Put { node, key, value } => {
-                self.command(*node, |core, out| core.put(out, key, value).map(|w| vec![w]));
+                self.command(*node, |core, out| {
+                    core.put(out, key, value).map(|w| vec![w])
+                });
             }
             Action::Delete { node, key } => {
                 self.command(*node, |core, out| {
@@ -253,10 +255,7 @@ impl<'a> Simulation<'a> {
             Action::Expect(expectation) => {
                 let honest = &self.names[..self.nodes.len()];
                 let participants = self.names.len();
-                let history = || {
-                    self.checker
-                        .verdict(&self.nodes, honest, participants, now)
-                };
+                let history = || self.checker.verdict(&self.nodes, honest, participants, now);
                 match expect::check(expectation, &self.nodes, honest, history) {
                     Ok(()) => self.passed += 1,
                     Err(mismatch) => {
@@ -623,8 +622,10 @@ impl<'a> Simulation<'a> {
             .expect("a connection that is up ends at a live node");
         if let Err(error) = core.on_direct(&mut self.outbox, &self.names[from], &direct.payload) {
             let to = &self.names[to];
-            self.trace
-                .line(now, format_args!("{to} could not store what it received: {error}"));
+            self.trace.line(
+                now,
+                format_args!("{to} could not store what it received: {error}"),
+            );
         }
         self.flush(to);
         self.touch(to);

@@ -223,7 +223,10 @@ fn explore_seeds(seeds: Range<u64>, options: &Options, out: &std::path::Path) ->
                 let shown = path.display().to_string();
                 let written = std::fs::write(&path, found.file(&shown));
                 let m = &found.report.failures[0].mismatch;
-                println!("seed {seed} FAILED: expected {}; found {}", m.expected, m.found);
+                println!(
+                    "seed {seed} FAILED: expected {}; found {}",
+                    m.expected, m.found
+                );
                 println!(
                     "  shrunk from {} nodes, {} steps to {} nodes, {} steps in {} runs",
                     found.original.nodes,

@@ -586,16 +586,20 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         (None, Some(converged), None, None, None, None, None, None) => {
             Ok(Expectation::Converged(converged))
         }
-        (None, None, Some(node), Some(key), Some(value), None, None, None) => Ok(Expectation::Value {
-            node,
-            key: key.clone(),
-            value: Some(value.clone()),
-        }),
-        (None, None, Some(node), Some(key), None, Some(true), None, None) => Ok(Expectation::Value {
-            node,
-            key: key.clone(),
-            value: None,
-        }),
+        (None, None, Some(node), Some(key), Some(value), None, None, None) => {
+            Ok(Expectation::Value {
+                node,
+                key: key.clone(),
+                value: Some(value.clone()),
+            })
+        }
+        (None, None, Some(node), Some(key), None, Some(true), None, None) => {
+            Ok(Expectation::Value {
+                node,
+                key: key.clone(),
+                value: None,
+            })
+        }
         (None, None, Some(node), None, None, None, Some(dropped), None) => {
             if dropped.is_empty() {
                 return Err(

@@ -36,24 +36,49 @@ fn a_generated_run_reads_back_as_the_same_scenario() {
         let actions = |steps: &[Step]| -> Vec<(u64, Action)> {
             steps.iter().map(|s| (s.at_ms, s.action.clone())).collect()
         };
-        assert_eq!(actions(&scenario.steps), actions(&again.steps), "seed {seed}");
+        assert_eq!(
+            actions(&scenario.steps),
+            actions(&again.steps),
+            "seed {seed}"
+        );
         assert_eq!(scenario.network, again.network);
     }
 }
 
 #[test]
 fn seeds_draw_which_faults_they_enable() {
-    let runs: Vec<BTreeSet<String>> = (0..60).map(|seed| kinds(&Run::generate(seed, &options()))).collect();
+    let runs: Vec<BTreeSet<String>> = (0..60)
+        .map(|seed| kinds(&Run::generate(seed, &options())))
+        .collect();
     let every_kind = [
-        "put", "delete", "writes", "partition", "partition_oneway", "heal", "crash", "restart",
-        "network", "skew", "flood", "oversized", "malformed", "invalid", "raw", "store_fail",
-        "disk_full", "disk_ok", "store_slow",
+        "put",
+        "delete",
+        "writes",
+        "partition",
+        "partition_oneway",
+        "heal",
+        "crash",
+        "restart",
+        "network",
+        "skew",
+        "flood",
+        "oversized",
+        "malformed",
+        "invalid",
+        "raw",
+        "store_fail",
+        "disk_full",
+        "disk_ok",
+        "store_slow",
     ];
     for kind in every_kind {
         let with = runs.iter().filter(|kinds| kinds.contains(kind)).count();
         assert!(with > 0, "no seed generated {kind}");
         if !["put", "writes"].contains(&kind) {
-            assert!(with < runs.len(), "every seed generated {kind}: nothing is left out");
+            assert!(
+                with < runs.len(),
+                "every seed generated {kind}: nothing is left out"
+            );
         }
     }
 }
@@ -62,7 +87,8 @@ fn seeds_draw_which_faults_they_enable() {
 /// from the future. The noise around it must shrink away.
 fn failing_run() -> Run {
     let mut run = Run::generate(7, &options());
-    run.steps.retain(|step| !matches!(step.action, Action::Skew { .. }));
+    run.steps
+        .retain(|step| !matches!(step.action, Action::Skew { .. }));
     let skew = Step {
         at_ms: 0,
         line: 0,
@@ -94,7 +120,10 @@ fn a_failing_run_shrinks_and_its_file_replays_byte_for_byte() {
     let wanted = explore::signature(&report);
     let (shrunk, tries) = shrink::shrink(&original, seed);
     assert!(tries <= shrink::BUDGET);
-    assert!(shrunk.steps.len() < original.steps.len() && shrunk.steps.len() <= 3, "{shrunk:?}");
+    assert!(
+        shrunk.steps.len() < original.steps.len() && shrunk.steps.len() <= 3,
+        "{shrunk:?}"
+    );
     assert!(shrunk.nodes <= 2, "{shrunk:?}");
     let found = explore::Found {
         seed,
@@ -105,7 +134,10 @@ fn a_failing_run_shrinks_and_its_file_replays_byte_for_byte() {
     };
     assert_eq!(explore::signature(&found.report), wanted);
     let text = found.file("found.toml");
-    assert!(text.starts_with("# Found by `p2p-sync-sim explore`, seed 7"), "{text}");
+    assert!(
+        text.starts_with("# Found by `p2p-sync-sim explore`, seed 7"),
+        "{text}"
+    );
     let scenario = parse(&text, "found.toml").unwrap_or_else(|e| panic!("{e}"));
     let (mut one, mut two) = (Vec::new(), Vec::new());
     let first = run(&scenario, None, Some(&mut one));
@@ -113,7 +145,11 @@ fn a_failing_run_shrinks_and_its_file_replays_byte_for_byte() {
     assert!(!first.passed());
     assert_eq!(one, two, "the file replays byte for byte");
     assert_eq!(first.to_string(), second.to_string());
-    assert_eq!(explore::signature(&first), wanted, "and fails as the explorer saw");
+    assert_eq!(
+        explore::signature(&first),
+        wanted,
+        "and fails as the explorer saw"
+    );
 }
 
 /// Seeds the CI explores: about a minute of debug-build time on two busy cores.

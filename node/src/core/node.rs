@@ -359,12 +359,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
                 DropReason::RateLimited,
                 format!("rate limit exceeded for peer {limited}"),
             );
-            if self.peers.contains(forwarder) {
-                let due = now + self.config.sync_after_drop_ms;
-                self.pending_syncs
-                    .entry(forwarder.to_string())
-                    .or_insert(due);
-            }
+            self.sync_soon(forwarder);
             return Ok(Verdict::Ignore);
         }
         let decoded = match wire::decode(bytes, author, self.clock.now_ms(), &self.config) {
@@ -384,7 +379,9 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         if valid.is_empty() {
             return Ok(Verdict::Reject);
         }
-        let applied = self.apply_remote(&valid)?;
+        let applied = self
+            .apply_remote(&valid)
+            .inspect_err(|_| self.sync_soon(forwarder))?;
         let writes: Vec<Write> = valid
             .into_iter()
             .zip(applied)
@@ -397,6 +394,16 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         Ok(Verdict::Accept)
     }
 
+    /// Reconciles with `peer` `sync_after_drop_ms` from now, to fetch what could not be taken
+    /// from it (rate-limited, or not stored because the store failed; while it keeps failing,
+    /// each retry schedules the next).
+    fn sync_soon(&mut self, peer: &str) {
+        if self.peers.contains(peer) {
+            let due = self.clock.monotonic_ms() + self.config.sync_after_drop_ms;
+            self.pending_syncs.entry(peer.to_string()).or_insert(due);
+        }
+    }
+
     /// Applies checked remote writes; moves the clock past them; counts applied and ignored.
     fn apply_remote(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
         let now = self.clock.now_ms();
@@ -404,7 +411,10 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         for write in writes {
             self.hlc = self.hlc.observe(write.version.hlc, now);
         }
-        let applied = self.store.apply(writes).inspect_err(|_| self.hlc = before)?;
+        let applied = self
+            .store
+            .apply(writes)
+            .inspect_err(|_| self.hlc = before)?;
         let count = applied.iter().filter(|&&a| a).count() as u64;
         self.counters.applied += count;
         self.counters.ignored_older += applied.len() as u64 - count;

@@ -5,9 +5,7 @@
 //! has a few kinds at full strength rather than every kind thinly, and rare combinations get
 //! their turn. The safety phase plays the faults; [`Run::scenario`] appends the liveness phase.
 
-use crate::scenario::{
-    Action, Attack, AttackKind, NetworkParams, NetworkPatch, Step, Writes,
-};
+use crate::scenario::{Action, Attack, AttackKind, NetworkParams, NetworkPatch, Step, Writes};
 use p2p_sync::core::wire::format_timestamp;
 use p2p_sync::core::Config;
 use rand::seq::SliceRandom;

@@ -1,8 +1,8 @@
 //! The explorer (`p2p-sync-sim explore`): every seed generates a whole run ([`generate`]), faults
 //! included, which is played in two phases as TigerBeetle's VOPR does: a safety phase with
-//! faults, then a liveness phase that heals every partition, restores the network, restarts
-//! every crashed node, repairs every disk and waits [`LIVENESS_MS`] before the history checker
-//! (`expect = { history = true }`, see `checker`) judges it.
+//! faults, then a liveness phase that heals every partition, restores the network, cuts the
+//! attackers off, restarts every crashed node, repairs every disk and waits [`LIVENESS_MS`]
+//! before the history checker (`expect = { history = true }`, see `checker`) judges it.
 //!
 //! A run is played exactly as `p2p-sync-sim run` plays a file: it is written as scenario text
 //! and parsed back first. A failing run is shrunk ([`shrink`]) and written as an ordinary
@@ -38,8 +38,9 @@ impl Run {
         }
     }
 
-    /// Heals, restores the network, restarts what is down and repairs every disk the safety
-    /// phase left broken; then the checker's verdict.
+    /// Heals, restores the network, cuts the attackers off (a partition of their own), restarts
+    /// what is down and repairs every disk the safety phase left broken; then the checker's
+    /// verdict.
     fn liveness(&self) -> Vec<Step> {
         let [mut crashed, mut full, mut failing, mut slow] = <[BTreeSet<usize>; 4]>::default();
         for step in &self.steps {
@@ -64,6 +65,10 @@ impl Run {
                 duplicate: Some(defaults.duplicate),
             }),
         ];
+        if self.attackers > 0 {
+            let attackers = (self.nodes..self.nodes + self.attackers).collect();
+            actions.push(Action::Partition(vec![attackers]));
+        }
         actions.extend(crashed.into_iter().map(Action::Restart));
         actions.extend(full.into_iter().map(Action::DiskOk));
         actions.extend(
@@ -173,7 +178,7 @@ impl Found {
         });
         let comment = format!(
             "Found by `p2p-sync-sim explore`, seed {seed}; shrunk from {} nodes, {} attackers and \
-             {} steps.\nIt fails the history check:\n{what}\nSafety phase until {}ms, then heal, \
+             {} steps.\nIt fails the history check:\n{what}\nSafety phase until {}ms, then heal, attackers cut off, \
              network defaults, restarts and repaired disks; checked {}ms later.\n\
              Replay: p2p-sync-sim run {path} --trace",
             self.original.nodes,

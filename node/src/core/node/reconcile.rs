@@ -296,7 +296,11 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         }
         self.counters.sync_writes_received += received as u64;
         let applied = self
-            .apply_remote(&valid)?
+            .apply_remote(&valid)
+            .inspect_err(|_| {
+                self.sessions.remove(peer);
+                self.sync_soon(peer);
+            })?
             .into_iter()
             .filter(|&a| a)
             .count();
