@@ -161,3 +161,67 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.summary()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p2p_sync::core::{Config, ManualClock, NodeCore, Outbox};
+    use p2p_sync::store::MemoryStore;
+
+    fn node(disk: &Disk) -> NodeCore<FaultyStore<MemoryStore>, ManualClock> {
+        let store = FaultyStore::new(MemoryStore::new(), disk.clone());
+        NodeCore::new("n0", Config::default(), store, ManualClock::new(1_000), 1)
+    }
+
+    #[test]
+    fn a_full_disk_refuses_every_commit_and_keeps_what_it_had() {
+        let disk = Disk::default();
+        let mut core = node(&disk);
+        let mut out = Outbox::default();
+        core.put(&mut out, "kept", "v").expect("the disk works");
+        disk.borrow_mut().set_full(true);
+        let error = core.put(&mut out, "k", "v").expect_err("the disk is full");
+        assert!(error.to_string().contains("disk is full"), "{error}");
+        let entries = [("a".to_string(), "1".to_string()), ("b".into(), "2".into())];
+        assert!(core.put_many(&mut out, &entries).is_err());
+        assert!(core.delete(&mut out, "kept").is_err());
+        assert_eq!(out.published.len(), 1, "nothing refused is sent");
+        assert_eq!(core.get("kept").unwrap().as_deref(), Some("v"));
+        assert_eq!(core.store().summary().count, 1);
+        assert_eq!(disk.borrow().refused(), 3);
+        disk.borrow_mut().set_full(false);
+        let write = core.put(&mut out, "k", "v").expect("room again");
+        assert_eq!(
+            write.version.hlc.counter, 1,
+            "the refused writes did not move the clock: this is the second write at 1,000 ms"
+        );
+    }
+
+    #[test]
+    fn failures_are_drawn_from_the_seeded_rng_and_committed_writes_are_noted() {
+        let outcomes = |seed: u64| -> Vec<bool> {
+            let disk = Disk::default();
+            disk.borrow_mut().set_fail_rate(0.5, || seed);
+            let mut core = node(&disk);
+            let mut out = Outbox::default();
+            (0..40)
+                .map(|i| core.put(&mut out, &format!("k{i}"), "v").is_ok())
+                .collect()
+        };
+        let one = outcomes(3);
+        assert_eq!(one, outcomes(3), "same seed, same failures");
+        assert_ne!(one, outcomes(4));
+        assert!(one.contains(&true) && one.contains(&false), "{one:?}");
+        let disk = Disk::default();
+        disk.borrow_mut().set_slow_ms(7);
+        let mut core = node(&disk);
+        let mut out = Outbox::default();
+        core.put(&mut out, "k", "old").unwrap();
+        core.put(&mut out, "k", "new").unwrap();
+        let (delay, committed) = disk.borrow_mut().collect();
+        assert_eq!(delay, 14, "two commits of 7 ms");
+        assert_eq!(committed.len(), 2);
+        assert_eq!(committed[1].old.as_ref().unwrap().value.as_deref(), Some("old"));
+        assert_eq!(disk.borrow_mut().collect(), (0, Vec::new()));
+    }
+}
