@@ -221,7 +221,10 @@ mod tests {
         let (delay, committed) = disk.borrow_mut().collect();
         assert_eq!(delay, 14, "two commits of 7 ms");
         assert_eq!(committed.len(), 2);
-        assert_eq!(committed[1].old.as_ref().unwrap().value.as_deref(), Some("old"));
+        assert_eq!(
+            committed[1].old.as_ref().unwrap().value.as_deref(),
+            Some("old")
+        );
         assert_eq!(disk.borrow_mut().collect(), (0, Vec::new()));
     }
 }

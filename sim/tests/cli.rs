@@ -112,7 +112,11 @@ fn explore_reports_its_seeds_and_refuses_a_bad_range() {
     for range in ["5..5", "x..3", "7"] {
         let output = sim(&["explore", "--seeds", range, "--out", out]);
         assert_eq!(output.status.code(), Some(2), "{range}");
-        assert!(text(&output.stderr).contains(range), "{}", text(&output.stderr));
+        assert!(
+            text(&output.stderr).contains(range),
+            "{}",
+            text(&output.stderr)
+        );
     }
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
