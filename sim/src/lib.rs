@@ -8,9 +8,12 @@
 //! - [`queue`]: events ordered by (time, sequence number). [`clock`]: per-node skewed clocks.
 //! - [`topology`]: the bounded-degree mesh. [`network`]: connections, partitions, latency,
 //!   loss, duplication, counts. [`node`]: a simulated node (core, parked store, seen cache).
+//! - [`store`]: storage faults (a `Store` wrapper that fails, fills up or is slow).
 //! - [`attack`]: hostile payloads.
 //! - [`convergence`]: since when all live nodes agree. [`expect`]: `expect` steps.
+//! - [`checker`]: judges a run from the history of acknowledged writes.
 //! - [`report`]: the summary (text and JSON). [`trace`]: one line per event.
+//! - [`emit`]: scenario → TOML. [`explore`]: runs generated from seeds, shrunk when they fail.
 //!
 //! Same scenario + same seed ⇒ the same report and trace, byte for byte: nothing reads a wall
 //! clock or OS randomness, and nothing iterates a hash map.

@@ -723,6 +723,44 @@ expect = { node = "n1", dropped = { rate_limited = 3 } }
     }
 
     #[test]
+    fn storage_faults_and_the_history_check_are_read() {
+        let text = format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nstore_fail = {{ node = \"n1\", rate = 0.25 }}\n\
+             [[step]]\nat = \"1s\"\ndisk_full = {{ node = \"n0\" }}\n\
+             [[step]]\nat = \"2s\"\ndisk_ok = {{ node = \"n0\" }}\n\
+             [[step]]\nat = \"2s\"\nstore_slow = {{ node = \"n0\", ms = 30 }}\n\
+             [[step]]\nat = \"3s\"\nexpect = {{ history = true }}\n"
+        );
+        let actions: Vec<Action> = parse(&text, "ok.toml")
+            .unwrap()
+            .steps
+            .into_iter()
+            .map(|step| step.action)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                Action::StoreFail {
+                    node: 1,
+                    rate: 0.25
+                },
+                Action::DiskFull(0),
+                Action::DiskOk(0),
+                Action::StoreSlow { node: 0, ms: 30 },
+                Action::Expect(Expectation::History),
+            ]
+        );
+        let error = error_of(&format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nstore_fail = {{ node = \"n0\", rate = 2.0 }}\n"
+        ));
+        assert!(error.problem.contains("between 0 and 1"), "{error}");
+        let error = error_of(&format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nexpect = {{ history = true, node = \"n0\" }}\n"
+        ));
+        assert!(error.problem.contains("{ history = true }"), "{error}");
+    }
+
+    #[test]
     fn attackers_and_reasons_are_checked() {
         let error = error_of(&format!(
             "{HEAD}[[step]]\nat = \"1s\"\nmalformed = {{ from = \"a0\" }}\n"

@@ -69,11 +69,6 @@ impl DiskState {
         self.refused
     }
 
-    /// Whether any fault is in force.
-    pub fn faulty(&self) -> bool {
-        self.full || self.fail_rate > 0.0 || self.slow_ms > 0
-    }
-
     /// How long the commits made since the last call held the node up, and the writes they
     /// committed; both are reset.
     pub fn collect(&mut self) -> (u64, Vec<Replaced>) {
