@@ -93,6 +93,7 @@ scenarios! {
     storage_catch_up_after_disk_full: 3;
     storage_commit_failures: 3;
     storage_disk_full: 3;
+    storage_retry_cost: 3;
     storage_slow_disk: 3;
     two_node_sync: 3;
 }

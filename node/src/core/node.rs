@@ -100,6 +100,9 @@ pub struct NodeCore<S: Store, C: Clock> {
     sessions: BTreeMap<String, u64>,
     pending_syncs: BTreeMap<String, u64>,
     next_anti_entropy_ms: u64,
+    /// How long after the last failed store of remote writes to ask for them again: doubles
+    /// while the store keeps failing, up to the anti-entropy interval; 0 once one succeeds.
+    store_retry_ms: u64,
 }
 
 /// How long a reconciliation session we started may stay quiet before another may start.
@@ -130,6 +133,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             sessions: BTreeMap::new(),
             pending_syncs: BTreeMap::new(),
             next_anti_entropy_ms,
+            store_retry_ms: 0,
         }
     }
 
@@ -381,7 +385,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         }
         let applied = self
             .apply_remote(&valid)
-            .inspect_err(|_| self.sync_soon(forwarder))?;
+            .inspect_err(|_| self.retry_after_store_failure(forwarder))?;
         let writes: Vec<Write> = valid
             .into_iter()
             .zip(applied)
@@ -394,14 +398,30 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
         Ok(Verdict::Accept)
     }
 
-    /// Reconciles with `peer` `sync_after_drop_ms` from now, to fetch what could not be taken
-    /// from it (rate-limited, or not stored because the store failed; while it keeps failing,
-    /// each retry schedules the next).
-    fn sync_soon(&mut self, peer: &str) {
+    /// Reconciles with `peer` `delay_ms` from now, to fetch what could not be taken from it.
+    fn sync_after(&mut self, peer: &str, delay_ms: u64) {
         if self.peers.contains(peer) {
-            let due = self.clock.monotonic_ms() + self.config.sync_after_drop_ms;
+            let due = self.clock.monotonic_ms() + delay_ms;
             self.pending_syncs.entry(peer.to_string()).or_insert(due);
         }
+    }
+
+    /// Gossip from `peer` was rate-limited: reconcile with it soon.
+    fn sync_soon(&mut self, peer: &str) {
+        self.sync_after(peer, self.config.sync_after_drop_ms);
+    }
+
+    /// Writes from `peer` could not be stored: ask for them again once the store may work,
+    /// backing off while it keeps failing, so a long outage costs about one reconciliation per
+    /// anti-entropy interval rather than one a second.
+    pub(super) fn retry_after_store_failure(&mut self, peer: &str) {
+        self.store_retry_ms = (self.store_retry_ms * 2).clamp(
+            self.config.sync_after_drop_ms,
+            self.config
+                .anti_entropy_interval_ms
+                .max(self.config.sync_after_drop_ms),
+        );
+        self.sync_after(peer, self.store_retry_ms);
     }
 
     /// Applies checked remote writes; moves the clock past them; counts applied and ignored.
@@ -415,6 +435,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             .store
             .apply(writes)
             .inspect_err(|_| self.hlc = before)?;
+        self.store_retry_ms = 0;
         let count = applied.iter().filter(|&&a| a).count() as u64;
         self.counters.applied += count;
         self.counters.ignored_older += applied.len() as u64 - count;

@@ -299,7 +299,7 @@ impl<S: Store, C: Clock> NodeCore<S, C> {
             .apply_remote(&valid)
             .inspect_err(|_| {
                 self.sessions.remove(peer);
-                self.sync_soon(peer);
+                self.retry_after_store_failure(peer);
             })?
             .into_iter()
             .filter(|&a| a)
