@@ -100,6 +100,11 @@ scenarios! {
     legacy_wire_format: 3;
     private_outsider: 3;
     silent_peers: 3;
+    storage_catch_up_after_disk_full: 3;
+    storage_commit_failures: 3;
+    storage_disk_full: 3;
+    storage_retry_cost: 3;
+    storage_slow_disk: 3;
     two_node_sync: 3;
 }
 

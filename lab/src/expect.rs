@@ -99,6 +99,9 @@ pub fn check(
                 ))
             }
         }
+        Expectation::History => {
+            return Err("`history` is checked only in the simulator so far".into())
+        }
         Expectation::SentBytesAtMost { .. } => {
             return Err("`sent_bytes_at_most` is checked only in the simulator so far".into())
         }

@@ -313,6 +313,12 @@ impl<'a> World<'a> {
             Action::AllowAdd { .. } | Action::AllowRemove { .. } => {
                 Err("the LAN runner does not play allow-lists".into())
             }
+            Action::StoreFail { .. }
+            | Action::DiskFull(_)
+            | Action::DiskOk(_)
+            | Action::StoreSlow { .. } => {
+                Err("storage faults are played only in the simulator so far".into())
+            }
             Action::Expect(_) => unreachable!("the player checks expectations"),
         }
     }

@@ -7,8 +7,10 @@
 //! connections (and the cores refuse writes) from unlisted participants.
 
 use crate::attack::{self, Attacker, Packet};
+use crate::checker::Checker;
 use crate::clock::VirtualTime;
 use crate::convergence::Convergence;
+use crate::emit;
 use crate::expect;
 use crate::mesh::Mesh;
 use crate::network::{Loss, Network, Route};
@@ -19,7 +21,9 @@ use crate::scenario::{Action, Attack, Scenario, Writes};
 use crate::topology;
 use crate::trace::Trace;
 use p2p_sync_core::store::{digest, Store};
-use p2p_sync_core::{CommandError, Event as CoreEvent, Membership, Outbox, Verdict};
+use p2p_sync_core::{
+    CommandError, Event as CoreEvent, Membership, Outbox, Verdict, Write as StoreWrite,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -60,6 +64,20 @@ enum Event {
     Direct(Box<Direct>),
 }
 
+/// How often (in events) a run reports its progress.
+pub const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// How far a run has got.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Virtual time now.
+    pub now_ms: u64,
+    /// The time of the last step.
+    pub end_ms: u64,
+    /// Events played so far.
+    pub events: u64,
+}
+
 /// One run of one scenario with one seed.
 pub struct Simulation<'a> {
     scenario: &'a Scenario,
@@ -76,6 +94,7 @@ pub struct Simulation<'a> {
     outbox: Outbox,
     trace: Trace<'a>,
     convergence: Convergence,
+    checker: Checker,
     next_message_id: u64,
     steps_left: usize,
     events: u64,
@@ -138,6 +157,7 @@ impl<'a> Simulation<'a> {
             outbox: Outbox::default(),
             trace: Trace::new(trace),
             convergence: Convergence::new(honest),
+            checker: Checker::new(honest),
             next_message_id: 0,
             steps_left: scenario.steps.len(),
             events: 0,
@@ -164,13 +184,28 @@ impl<'a> Simulation<'a> {
     }
 
     /// Plays every step and returns the report.
-    pub fn run(mut self) -> Report {
+    pub fn run(self) -> Report {
+        self.run_observed(&mut |_| {})
+    }
+
+    /// Plays every step, calling `progress` every [`PROGRESS_EVERY`] events, and returns the
+    /// report.
+    pub fn run_observed(mut self, progress: &mut dyn FnMut(Progress)) -> Report {
+        let end_ms = self.scenario.steps.iter().map(|step| step.at_ms).max();
         while self.steps_left > 0 {
+            if self.events.is_multiple_of(PROGRESS_EVERY) {
+                progress(Progress {
+                    now_ms: self.now(),
+                    end_ms: end_ms.unwrap_or(0),
+                    events: self.events,
+                });
+            }
             let Some((time, event)) = self.queue.pop() else {
                 break;
             };
             self.setup.now.set(time);
             self.events += 1;
+            self.checker.queue(self.queue.len());
             match event {
                 Event::Step(index) => {
                     self.step(index);
@@ -196,14 +231,22 @@ impl<'a> Simulation<'a> {
         let now = self.now();
         self.trace.line(
             now,
-            format_args!("step line {}: {:?}", step.line, step.action),
+            format_args!(
+                "step line {}: {}",
+                step.line,
+                emit::action(&step.action, &self.names)
+            ),
         );
         match &step.action {
             Action::Put { node, key, value } => {
-                self.command(*node, |core, out| core.put(out, key, value).map(drop));
+                self.command(*node, |core, out| {
+                    core.put(out, key, value).map(|w| vec![w])
+                });
             }
             Action::Delete { node, key } => {
-                self.command(*node, |core, out| core.delete(out, key).map(drop));
+                self.command(*node, |core, out| {
+                    core.delete(out, key).map(|(w, _)| vec![w])
+                });
             }
             Action::Partition(groups) => {
                 self.net.partition(groups);
@@ -233,6 +276,14 @@ impl<'a> Simulation<'a> {
             }
             Action::Skew { node, ms } => self.nodes[*node].skew_ms.set(*ms),
             Action::Network(patch) => self.net.params = patch.apply(self.net.params),
+            Action::StoreFail { node, rate } => {
+                let rng = &mut self.rng;
+                let mut disk = self.nodes[*node].disk.borrow_mut();
+                disk.set_fail_rate(*rate, || rng.random());
+            }
+            Action::DiskFull(node) => self.nodes[*node].disk.borrow_mut().set_full(true),
+            Action::DiskOk(node) => self.nodes[*node].disk.borrow_mut().set_full(false),
+            Action::StoreSlow { node, ms } => self.nodes[*node].disk.borrow_mut().set_slow_ms(*ms),
             Action::Writes(_) | Action::Attack(_) => self.repeat(index, 0),
             Action::AllowAdd { node, peer } | Action::AllowRemove { node, peer } => {
                 let mut membership = self.nodes[*node].membership().clone();
@@ -247,7 +298,12 @@ impl<'a> Simulation<'a> {
                 self.relink();
             }
             Action::Expect(expectation) => {
-                match expect::check(expectation, &self.nodes, &self.names, &self.net) {
+                let participants = self.names.len();
+                let history = || {
+                    let honest = &self.names[..self.nodes.len()];
+                    self.checker.verdict(&self.nodes, honest, participants, now)
+                };
+                match expect::check(expectation, &self.nodes, &self.names, &self.net, history) {
                     Ok(()) => self.passed += 1,
                     Err(mismatch) => {
                         self.trace.line(now, format_args!("FAILED {mismatch:?}"));
@@ -308,19 +364,21 @@ impl<'a> Simulation<'a> {
             })
             .collect();
         self.command(node, |core, out| match entries.as_slice() {
-            [(key, value)] => core.put(out, key, value).map(drop),
+            [(key, value)] => core.put(out, key, value).map(|write| vec![write]),
+            // Writes made by the simulator follow the key rules: every verdict is a write.
             _ => core
                 .put_many(out, &entries)
-                .map_err(CommandError::from)
-                .map(drop),
+                .map(|verdicts| verdicts.into_iter().flatten().collect())
+                .map_err(CommandError::from),
         });
     }
 
-    /// Runs a user command on `node` if it is up, then carries out what it asked for.
+    /// Runs a user command on `node` if it is up, tells the checker the writes it acknowledged,
+    /// then carries out what it asked for.
     fn command<E: std::fmt::Display>(
         &mut self,
         node: usize,
-        run: impl FnOnce(&mut crate::node::Core, &mut Outbox) -> Result<(), E>,
+        run: impl FnOnce(&mut crate::node::Core, &mut Outbox) -> Result<Vec<StoreWrite>, E>,
     ) {
         let now = self.now();
         let Some(core) = self.nodes[node].core.as_mut() else {
@@ -330,9 +388,11 @@ impl<'a> Simulation<'a> {
             );
             return;
         };
-        if let Err(error) = run(core, &mut self.outbox) {
-            self.trace
-                .line(now, format_args!("{} refused: {error}", self.names[node]));
+        match run(core, &mut self.outbox) {
+            Ok(writes) => self.checker.acknowledged(&writes),
+            Err(error) => self
+                .trace
+                .line(now, format_args!("{} refused: {error}", self.names[node])),
         }
         self.flush(node);
         self.touch(node);
@@ -352,13 +412,13 @@ impl<'a> Simulation<'a> {
                 Packet::Gossip(bytes) => {
                     let payload: Rc<[u8]> = bytes.into();
                     let id = self.new_message_id();
-                    self.send_gossip(from, from, id, &payload, targets.clone());
+                    self.send_gossip(from, from, id, &payload, targets.clone(), 0);
                 }
                 Packet::Direct(bytes) => {
                     let honest = self.nodes.len();
                     for &(to, _) in targets.iter().filter(|&&(to, _)| to < honest) {
                         let peer = self.names[to].clone();
-                        self.send_direct(from, &peer, bytes.clone());
+                        self.send_direct(from, &peer, bytes.clone(), 0);
                     }
                 }
             }
@@ -428,10 +488,15 @@ impl<'a> Simulation<'a> {
         self.next_message_id
     }
 
-    /// Carries out what node `node`'s core asked for in its last call.
-    fn flush(&mut self, node: usize) {
+    /// Carries out what node `node`'s core asked for in its last call, after the time its
+    /// commits took (returned), and shows the checker what its store committed.
+    fn flush(&mut self, node: usize) -> u64 {
         let mut out = std::mem::take(&mut self.outbox);
         let now = self.now();
+        let (delay, committed) = self.nodes[node].disk.borrow_mut().collect();
+        for replaced in &committed {
+            self.checker.committed(&self.names[node], replaced, now);
+        }
         for event in out.events.drain(..) {
             let name = &self.names[node];
             match event {
@@ -445,10 +510,13 @@ impl<'a> Simulation<'a> {
                     from,
                     reason,
                     detail,
-                } => self.trace.line(
-                    now,
-                    format_args!("{name} dropped from {from}: {reason}: {detail}"),
-                ),
+                } => {
+                    self.checker.dropped(name, &from, reason, &detail, now);
+                    self.trace.line(
+                        now,
+                        format_args!("{name} dropped from {from}: {reason}: {detail}"),
+                    );
+                }
                 CoreEvent::Synced {
                     peer,
                     applied,
@@ -463,40 +531,50 @@ impl<'a> Simulation<'a> {
             let id = self.new_message_id();
             self.nodes[node].seen.insert(id);
             self.net.stats.gossip_published += 1;
-            self.flood(node, id, payload.into());
+            self.flood(node, id, payload.into(), delay);
         }
         for (peer, payload) in out.sent.drain(..) {
-            self.send_direct(node, &peer, payload);
+            self.send_direct(node, &peer, payload, delay);
         }
         self.outbox = out;
         self.schedule_wake(node);
+        delay
     }
 
     /// Publishes `node`'s own gossip message `id` as Gossipsub's flood publishing does: to every
-    /// connected honest peer, mesh or not.
-    fn flood(&mut self, node: usize, id: u64, payload: Rc<[u8]>) {
+    /// connected honest peer, mesh or not, `delay` ms from now (a slow disk holds it back).
+    fn flood(&mut self, node: usize, id: u64, payload: Rc<[u8]>, delay: u64) {
         let honest = self.nodes.len();
         let targets: Vec<(usize, Route)> = self
             .net
             .peers(node)
             .filter(|&(peer, _)| peer < honest)
             .collect();
-        self.send_gossip(node, node, id, &payload, targets);
+        self.send_gossip(node, node, id, &payload, targets, delay);
     }
 
     /// Forwards gossip message `id`, accepted by `node`, to its mesh peers except the one it
-    /// came `from` and the author.
-    fn forward(&mut self, node: usize, author: usize, id: u64, payload: Rc<[u8]>, from: usize) {
+    /// came `from` and the author, `delay` ms from now.
+    fn forward(
+        &mut self,
+        node: usize,
+        author: usize,
+        id: u64,
+        payload: Rc<[u8]>,
+        from: usize,
+        delay: u64,
+    ) {
         let mesh = self.mesh.peers(node);
         let targets: Vec<(usize, Route)> = self
             .net
             .peers(node)
             .filter(|&(peer, _)| mesh.contains(&peer) && peer != author && peer != from)
             .collect();
-        self.send_gossip(node, author, id, &payload, targets);
+        self.send_gossip(node, author, id, &payload, targets, delay);
     }
 
-    /// Transmits gossip message `id` by `author` from `node` to each of `targets`.
+    /// Transmits gossip message `id` by `author` from `node` to each of `targets`, `delay` ms
+    /// from now.
     fn send_gossip(
         &mut self,
         node: usize,
@@ -504,21 +582,24 @@ impl<'a> Simulation<'a> {
         id: u64,
         payload: &Rc<[u8]>,
         targets: Vec<(usize, Route)>,
+        delay: u64,
     ) {
         for (to, route) in targets {
-            self.transmit(Gossip {
+            let gossip = Gossip {
                 from: node,
                 to,
                 author,
                 id,
                 payload: payload.clone(),
                 route,
-            });
+            };
+            self.transmit(gossip, delay);
         }
     }
 
-    /// Puts one gossip transmission on the wire: counted, then lost, delivered, or delivered twice.
-    fn transmit(&mut self, gossip: Gossip) {
+    /// Puts one gossip transmission on the wire `delay` ms from now: counted, then lost,
+    /// delivered, or delivered twice.
+    fn transmit(&mut self, gossip: Gossip, delay: u64) {
         self.count_sent(gossip.from, gossip.payload.len());
         self.net.stats.gossip_sent += 1;
         let params = self.net.params;
@@ -542,10 +623,10 @@ impl<'a> Simulation<'a> {
                 payload: gossip.payload.clone(),
                 ..gossip
             };
-            let at = self.now() + self.net.latency(&mut self.rng);
+            let at = self.now() + delay + self.net.latency(&mut self.rng);
             self.queue.push(at, Event::Gossip(Box::new(copy)));
         }
-        let at = self.now() + self.net.latency(&mut self.rng);
+        let at = self.now() + delay + self.net.latency(&mut self.rng);
         self.queue.push(at, Event::Gossip(Box::new(gossip)));
     }
 
@@ -562,7 +643,7 @@ impl<'a> Simulation<'a> {
         *total += bytes as u64;
     }
 
-    fn send_direct(&mut self, from: usize, peer: &str, payload: Vec<u8>) {
+    fn send_direct(&mut self, from: usize, peer: &str, payload: Vec<u8>, delay: u64) {
         let to = self.ids[peer];
         self.count_sent(from, payload.len());
         let Some(route) = self.net.route(from, to) else {
@@ -575,7 +656,7 @@ impl<'a> Simulation<'a> {
         self.net.stats.direct_sent += 1;
         let at = self
             .net
-            .direct_arrival(route, from, self.now(), &mut self.rng);
+            .direct_arrival(route, from, self.now() + delay, &mut self.rng);
         let direct = Direct {
             from,
             to,
@@ -619,28 +700,31 @@ impl<'a> Simulation<'a> {
             .core
             .as_mut()
             .expect("a connection that is up ends at a live node");
-        let verdict = core
-            .on_gossip(
-                &mut self.outbox,
-                &self.names[gossip.author],
-                &self.names[from],
-                &gossip.payload,
-            )
-            .expect("the in-memory store works");
+        let verdict = core.on_gossip(
+            &mut self.outbox,
+            &self.names[gossip.author],
+            &self.names[from],
+            &gossip.payload,
+        );
         self.trace.line(
             now,
             format_args!(
-                "gossip #{} {}->{} author {} {} bytes: {verdict:?}",
+                "gossip #{} {}->{} author {} {} bytes: {}",
                 gossip.id,
                 self.names[from],
                 self.names[to],
                 self.names[gossip.author],
-                gossip.payload.len()
+                gossip.payload.len(),
+                match &verdict {
+                    Ok(verdict) => format!("{verdict:?}"),
+                    Err(error) => format!("not stored ({error}): Ignore"),
+                }
             ),
         );
-        self.flush(to);
-        if verdict == Verdict::Accept {
-            self.forward(to, gossip.author, gossip.id, gossip.payload, from);
+        let delay = self.flush(to);
+        if let Ok(Verdict::Accept) = verdict {
+            let (author, id, payload) = (gossip.author, gossip.id, gossip.payload);
+            self.forward(to, author, id, payload, from, delay);
         }
         self.touch(to);
     }
@@ -670,8 +754,13 @@ impl<'a> Simulation<'a> {
             .core
             .as_mut()
             .expect("a connection that is up ends at a live node");
-        core.on_direct(&mut self.outbox, &self.names[from], &direct.payload)
-            .expect("the in-memory store works");
+        if let Err(error) = core.on_direct(&mut self.outbox, &self.names[from], &direct.payload) {
+            let to = &self.names[to];
+            self.trace.line(
+                now,
+                format_args!("{to} could not store what it received: {error}"),
+            );
+        }
         self.flush(to);
         self.touch(to);
     }
@@ -752,6 +841,7 @@ impl<'a> Simulation<'a> {
                     content: format!("{:016x}", content_digest(&live)),
                     keys: live.len(),
                     writes: store.summary().count,
+                    store_refused: node.disk.borrow().refused(),
                     counters: node.counters(),
                     traffic: Traffic {
                         name: self.names[index].clone(),
@@ -781,6 +871,7 @@ impl<'a> Simulation<'a> {
                 after_recovery_ms: self.convergence.after_recovery(),
             },
             nodes,
+            history: self.checker.report(&self.nodes),
             attackers: self.attackers,
             network: stats,
             gossip_per_write_per_node,

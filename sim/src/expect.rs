@@ -21,26 +21,18 @@ pub struct Mismatch {
 }
 
 /// Checks `expectation` against `nodes` (the honest nodes) and their connections in `net`;
-/// `names` names every participant, honest nodes first.
+/// `names` names every participant, honest nodes first. `history` gives the checker's verdict
+/// for `expect = { history = true }`.
 pub fn check(
     expectation: &Expectation,
     nodes: &[SimNode],
     names: &[String],
     net: &Network,
+    history: impl FnOnce() -> Result<(), Mismatch>,
 ) -> Result<(), Mismatch> {
     match expectation {
-        Expectation::Converged(expected) => {
-            let found = stores(nodes, names);
-            if (found.len() == 1) == *expected {
-                return Ok(());
-            }
-            Err(Mismatch {
-                node: None,
-                key: None,
-                expected: format!("converged = {expected}"),
-                found: describe(&found),
-            })
-        }
+        Expectation::Converged(expected) => converged(*expected, nodes, names),
+        Expectation::History => history(),
         Expectation::Value { node, key, value } => {
             let found = nodes[*node]
                 .store()
@@ -132,6 +124,20 @@ pub fn check(
             })
         }
     }
+}
+
+/// Whether every live node holds the same store is `expected`.
+pub fn converged(expected: bool, nodes: &[SimNode], names: &[String]) -> Result<(), Mismatch> {
+    let found = stores(nodes, names);
+    if (found.len() == 1) == expected {
+        return Ok(());
+    }
+    Err(Mismatch {
+        node: None,
+        key: None,
+        expected: format!("converged = {expected}"),
+        found: describe(&found),
+    })
 }
 
 /// The distinct stores of the live nodes: digest → the nodes holding it.

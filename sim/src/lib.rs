@@ -9,19 +9,25 @@
 //! - [`topology`]: who is connected (every pair on a LAN, or a degree). [`mesh`]: the Gossipsub
 //!   mesh on those connections, repaired by heartbeats. [`network`]: connections, partitions, latency,
 //!   loss, duplication, counts. [`node`]: a simulated node (core, parked store, seen cache).
+//! - [`store`]: storage faults (a `Store` wrapper that fails, fills up or is slow).
 //! - [`attack`]: hostile payloads.
 //! - [`convergence`]: since when all live nodes agree. [`expect`]: `expect` steps.
+//! - [`checker`]: judges a run from the history of acknowledged writes.
 //! - [`report`]: the summary (text and JSON). [`trace`]: one line per event.
+//! - [`emit`]: scenario → TOML. [`explore`]: runs generated from seeds, shrunk when they fail.
 //!
 //! Same scenario + same seed ⇒ the same report and trace, byte for byte: nothing reads a wall
 //! clock or OS randomness, and nothing iterates a hash map.
 
 pub mod attack;
+pub mod checker;
 pub mod clock;
 pub mod convergence;
 pub mod duration;
+pub mod emit;
 pub mod engine;
 pub mod expect;
+pub mod explore;
 pub mod mesh;
 pub mod network;
 pub mod node;
@@ -29,6 +35,7 @@ pub mod parse;
 pub mod queue;
 pub mod report;
 pub mod scenario;
+pub mod store;
 pub mod topology;
 pub mod trace;
 

@@ -1,10 +1,18 @@
-//! `p2p-sync-sim`: plays scenario files. Exit 0 when every expectation holds (or the file's
-//! `worlds` leaves out the simulator: it says it skipped it), 1 when one fails, 2 for a bad
-//! scenario file.
+//! `p2p-sync-sim`: plays scenario files and explores generated runs. `run` and `check` exit 0
+//! when every expectation holds (or the file's `worlds` leaves out the simulator: `run` says
+//! it skipped it), 1 when one fails, 2 for a bad scenario file; `explore` exits 0 when every
+//! seed passed, 1 when one failed (its shrunk run is written as a scenario file), 2 for bad
+//! arguments.
 
 use clap::{Parser, Subcommand};
-use std::io::Write;
+use p2p_sync_sim::duration::format_ms;
+use p2p_sync_sim::engine::{Progress, Simulation};
+use p2p_sync_sim::explore::{self, Options};
+use std::io::{IsTerminal, Write};
+use std::ops::Range;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
@@ -46,34 +54,127 @@ enum Command {
         /// The scenario file (TOML).
         file: String,
     },
+    /// Generates a run from every seed, faults included, and checks it against the history of
+    /// acknowledged writes; writes each failing run, shrunk, as a scenario file.
+    Explore {
+        /// Seeds to explore: `A..B` (B excluded) or `A..=B`.
+        #[arg(long, value_parser = parse_range)]
+        seeds: Range<u64>,
+        /// Honest nodes per run, drawn from `N..M` (M excluded) or `N..=M`.
+        #[arg(long, value_parser = parse_range, default_value = "2..=7")]
+        nodes: Range<u64>,
+        /// Virtual minutes of each run's safety phase (the liveness phase adds 2).
+        #[arg(long, default_value_t = 1.0)]
+        minutes: f64,
+        /// Directory for the scenario files of failing seeds.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+/// `A..B` or `A..=B` as a half-open range.
+fn parse_range(text: &str) -> Result<Range<u64>, String> {
+    let number = |part: &str| {
+        part.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("{part:?} is not a whole number"))
+    };
+    let (start, end) = match text.split_once("..=") {
+        Some((a, b)) => (number(a)?, number(b)?.saturating_add(1)),
+        None => match text.split_once("..") {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => return Err(format!("{text:?} is not a range like 0..100 or 0..=99")),
+        },
+    };
+    if start >= end {
+        return Err(format!("{text:?} is empty"));
+    }
+    Ok(start..end)
+}
+
+/// Prints `line` over the previous one on standard error, at most every quarter second, and
+/// only when standard error is a terminal.
+struct Meter {
+    on: bool,
+    last: Option<Instant>,
+}
+
+impl Meter {
+    fn new() -> Self {
+        Meter {
+            on: std::io::stderr().is_terminal(),
+            last: None,
+        }
+    }
+
+    fn show(&mut self, line: impl FnOnce() -> String) {
+        let due = self
+            .last
+            .is_none_or(|last| last.elapsed() >= Duration::from_millis(250));
+        if self.on && due {
+            self.last = Some(Instant::now());
+            eprint!("\r\x1b[2K{}", line());
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.on && self.last.is_some() {
+            eprint!("\r\x1b[2K");
+            self.last = None;
+        }
+    }
 }
 
 fn main() -> ExitCode {
-    let (file, run) = match Cli::parse().command {
+    match Cli::parse().command {
         Command::Run {
             file,
             seed,
             json,
             trace,
-        } => (file, Some((seed, json, trace))),
-        Command::Check { file } => (file, None),
-    };
-    let scenario = match p2p_sync_sim::load(&file) {
+        } => run(&file, seed, json, trace),
+        Command::Check { file } => match p2p_sync_sim::load(&file) {
+            Ok(scenario) => {
+                println!(
+                    "ok: {} ({} nodes, {} attackers, {} steps)",
+                    scenario.name,
+                    scenario.nodes,
+                    scenario.attackers,
+                    scenario.steps.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Explore {
+            seeds,
+            nodes,
+            minutes,
+            out,
+        } => {
+            if nodes.start == 0 || !(minutes > 0.0 && minutes.is_finite()) {
+                eprintln!("error: --nodes must start at 1 or more and --minutes be above 0");
+                return ExitCode::from(2);
+            }
+            let options = Options {
+                nodes: nodes.start as usize..=nodes.end as usize - 1,
+                safety_ms: (minutes * 60_000.0).round() as u64,
+            };
+            explore_seeds(seeds, &options, &out)
+        }
+    }
+}
+
+fn run(file: &str, seed: Option<u64>, json: bool, trace: bool) -> ExitCode {
+    let scenario = match p2p_sync_sim::load(file) {
         Ok(scenario) => scenario,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(2);
         }
-    };
-    let Some((seed, json, trace)) = run else {
-        println!(
-            "ok: {} ({} nodes, {} attackers, {} steps)",
-            scenario.name,
-            scenario.nodes,
-            scenario.attackers,
-            scenario.steps.len()
-        );
-        return ExitCode::SUCCESS;
     };
     if !scenario.plays_in("sim") {
         println!(
@@ -84,7 +185,24 @@ fn main() -> ExitCode {
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let report = p2p_sync_sim::run(&scenario, seed, trace.then_some(&mut out as &mut dyn Write));
+    let mut meter = Meter::new();
+    let simulation = Simulation::new(
+        &scenario,
+        seed.unwrap_or(scenario.seed),
+        trace.then_some(&mut out as &mut dyn Write),
+    );
+    let report = simulation.run_observed(&mut |p: Progress| {
+        meter.show(|| {
+            format!(
+                "{}: {} of {} virtual, {} events",
+                scenario.file,
+                format_ms(p.now_ms),
+                format_ms(p.end_ms),
+                p.events
+            )
+        })
+    });
+    meter.clear();
     let summary = if json {
         report.to_json()
     } else {
@@ -100,6 +218,63 @@ fn main() -> ExitCode {
     }
     let _ = out.flush();
     if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn explore_seeds(seeds: Range<u64>, options: &Options, out: &std::path::Path) -> ExitCode {
+    let started = Instant::now();
+    let total = seeds.end - seeds.start;
+    let mut meter = Meter::new();
+    let (mut events, mut failing) = (0u64, 0u64);
+    for (done, seed) in seeds.clone().enumerate() {
+        meter.show(|| {
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            format!("explore: seed {seed} ({done}/{total}), {rate:.1} seeds/s, {failing} failing")
+        });
+        match explore::investigate(seed, options) {
+            Ok(played) => events += played,
+            Err(found) => {
+                failing += 1;
+                meter.clear();
+                let path = out.join(format!("explore-seed-{seed}.toml"));
+                let shown = path.display().to_string();
+                let written = std::fs::write(&path, found.file(&shown));
+                let m = &found.report.failures[0].mismatch;
+                println!(
+                    "seed {seed} FAILED: expected {}; found {}",
+                    m.expected, m.found
+                );
+                println!(
+                    "  shrunk from {} nodes, {} steps to {} nodes, {} steps in {} runs",
+                    found.original.nodes,
+                    found.original.steps.len(),
+                    found.shrunk.nodes,
+                    found.shrunk.steps.len(),
+                    found.tries
+                );
+                match written {
+                    Ok(()) => println!("  wrote {shown}; replay: p2p-sync-sim run {shown} --trace"),
+                    Err(error) => {
+                        eprintln!("error: cannot write {shown}: {error}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+        }
+    }
+    meter.clear();
+    let wall = started.elapsed().as_secs_f64().max(1e-9);
+    println!(
+        "explored seeds {}..{} ({total}) in {wall:.1}s: {:.1} seeds/s, {:.0} events/s; {failing} failing",
+        seeds.start,
+        seeds.end,
+        total as f64 / wall,
+        events as f64 / wall
+    );
+    if failing == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -2,6 +2,7 @@
 //! while it is crashed, plus what only the simulated world knows about it.
 
 use crate::clock::{SimClock, VirtualTime};
+use crate::store::{Disk, FaultyStore};
 use p2p_sync_core::auth::{Identity, NamedKeys};
 use p2p_sync_core::store::{Store, Summary};
 use p2p_sync_core::{Config, Counters, Membership, NodeCore};
@@ -11,14 +12,19 @@ use std::collections::HashSet;
 use std::rc::Rc;
 
 /// The node core as the simulator runs it.
-pub type Core = NodeCore<SqliteStore, SimClock>;
+pub type Core = NodeCore<NodeStore, SimClock>;
+
+/// A simulated node's store: in-memory SQLite behind the storage-fault wrapper.
+pub type NodeStore = FaultyStore<SqliteStore>;
 
 /// A simulated node.
 pub struct SimNode {
     /// The running core, or `None` while crashed.
     pub core: Option<Core>,
     /// The store of a crashed node, waiting for its restart.
-    parked: Option<SqliteStore>,
+    parked: Option<NodeStore>,
+    /// Its disk's faults (survive restarts: the disk belongs to the machine).
+    pub disk: Disk,
     /// Its clock's offset from virtual time (survives restarts: it belongs to the machine).
     pub skew_ms: Rc<Cell<i64>>,
     /// Its allow-list (survives restarts, as `allow.txt` does).
@@ -49,11 +55,13 @@ pub struct Setup {
 impl SimNode {
     /// A running node named `id` over an empty in-memory store.
     pub fn start(id: &str, setup: &Setup, seed: u64) -> Self {
-        let store = SqliteStore::open_in_memory().expect("an in-memory SQLite store opens");
+        let sqlite = SqliteStore::open_in_memory().expect("an in-memory SQLite store opens");
+        let disk = Disk::default();
         let skew_ms = Rc::new(Cell::new(0));
         let mut node = SimNode {
             core: None,
-            parked: Some(store),
+            parked: Some(FaultyStore::new(sqlite, disk.clone())),
+            disk,
             skew_ms,
             membership: Membership::open(),
             seen: HashSet::new(),
@@ -100,7 +108,7 @@ impl SimNode {
     }
 
     /// The node's store, running or parked.
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &NodeStore {
         match (&self.core, &self.parked) {
             (Some(core), _) => core.store(),
             (None, Some(store)) => store,

@@ -106,6 +106,10 @@ struct RawStep {
     records_flood: Option<RawBatchFlood>,
     allow_add: Option<RawAllow>,
     allow_remove: Option<RawAllow>,
+    store_fail: Option<RawStoreFail>,
+    disk_full: Option<RawNode>,
+    disk_ok: Option<RawNode>,
+    store_slow: Option<RawStoreSlow>,
     expect: Option<RawExpect>,
 }
 
@@ -114,6 +118,26 @@ struct RawStep {
 struct RawAllow {
     node: String,
     peer: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    node: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStoreFail {
+    node: String,
+    rate: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStoreSlow {
+    node: String,
+    ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -249,6 +273,7 @@ struct RawExpect {
     keys: Option<u64>,
     connected_to: Option<Vec<String>>,
     sent_bytes_at_most: Option<u64>,
+    history: Option<bool>,
 }
 
 /// Which participants a name may denote.
@@ -621,6 +646,39 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
         }),
     );
     add(
+        "store_fail",
+        raw.store_fail.as_ref().map(|fail| {
+            if !(0.0..=1.0).contains(&fail.rate) {
+                return Err("`rate` must be between 0 and 1".into());
+            }
+            Ok(Action::StoreFail {
+                node: names.resolve(&fail.node, Role::Honest)?,
+                rate: fail.rate,
+            })
+        }),
+    );
+    add(
+        "disk_full",
+        raw.disk_full
+            .as_ref()
+            .map(|disk| Ok(Action::DiskFull(names.resolve(&disk.node, Role::Honest)?))),
+    );
+    add(
+        "disk_ok",
+        raw.disk_ok
+            .as_ref()
+            .map(|disk| Ok(Action::DiskOk(names.resolve(&disk.node, Role::Honest)?))),
+    );
+    add(
+        "store_slow",
+        raw.store_slow.as_ref().map(|slow| {
+            Ok(Action::StoreSlow {
+                node: names.resolve(&slow.node, Role::Honest)?,
+                ms: slow.ms,
+            })
+        }),
+    );
+    add(
         "expect",
         raw.expect
             .as_ref()
@@ -716,6 +774,7 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         .map(|node| names.resolve(node, Role::Honest))
         .transpose()?;
     let forms = (
+        raw.history,
         raw.converged,
         node,
         &raw.key,
@@ -728,7 +787,7 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         let Some(node) = node else {
             return Err("`sent_bytes_at_most` needs a `node`".into());
         };
-        if forms != (None, Some(node), &None, &None, None, &None, None)
+        if forms != (None, None, Some(node), &None, &None, None, &None, None)
             || raw.connected_to.is_some()
         {
             return Err("an expect with `sent_bytes_at_most` has only `node` beside it".into());
@@ -739,27 +798,32 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
         let Some(node) = node else {
             return Err("`connected_to` needs a `node`".into());
         };
-        if forms != (None, Some(node), &None, &None, None, &None, None) {
+        if forms != (None, None, Some(node), &None, &None, None, &None, None) {
             return Err("an expect with `connected_to` has only `node` beside it".into());
         }
         let peers = names.all(peers)?;
         return Ok(Expectation::ConnectedTo { node, peers });
     }
     match forms {
-        (Some(converged), None, None, None, None, None, None) => {
+        (Some(true), None, None, None, None, None, None, None) => Ok(Expectation::History),
+        (None, Some(converged), None, None, None, None, None, None) => {
             Ok(Expectation::Converged(converged))
         }
-        (None, Some(node), Some(key), Some(value), None, None, None) => Ok(Expectation::Value {
-            node,
-            key: key.clone(),
-            value: Some(value.clone()),
-        }),
-        (None, Some(node), Some(key), None, Some(true), None, None) => Ok(Expectation::Value {
-            node,
-            key: key.clone(),
-            value: None,
-        }),
-        (None, Some(node), None, None, None, Some(dropped), None) => {
+        (None, None, Some(node), Some(key), Some(value), None, None, None) => {
+            Ok(Expectation::Value {
+                node,
+                key: key.clone(),
+                value: Some(value.clone()),
+            })
+        }
+        (None, None, Some(node), Some(key), None, Some(true), None, None) => {
+            Ok(Expectation::Value {
+                node,
+                key: key.clone(),
+                value: None,
+            })
+        }
+        (None, None, Some(node), None, None, None, Some(dropped), None) => {
             if dropped.is_empty() {
                 return Err(
                     "`dropped` needs at least one reason, e.g. { rate_limited = 1 }".into(),
@@ -782,12 +846,12 @@ fn expectation(raw: &RawExpect, names: &Names) -> Result<Expectation, String> {
                 .collect::<Result<_, _>>()?;
             Ok(Expectation::Dropped { node, at_least })
         }
-        (None, Some(node), None, None, None, None, Some(count)) => {
+        (None, None, Some(node), None, None, None, None, Some(count)) => {
             Ok(Expectation::Keys { node, count })
         }
         _ => Err("an expect is one of { converged }, { node, key, value }, \
                   { node, key, absent = true }, { node, dropped = { reason = N } }, \
-                  { node, keys = N }, { node, connected_to = [...] }"
+                  { node, keys = N }, { node, connected_to = [...] }, { history = true }"
             .into()),
     }
 }
@@ -969,6 +1033,44 @@ expect = { node = "n0", dropped = { not_allowed = 2 } }
             "{HEAD}[[step]]\nat = \"1s\"\nnetwork = {{ connections = \"all\" }}\n"
         ));
         assert!(error.problem.contains("set once"), "{error}");
+    }
+
+    #[test]
+    fn storage_faults_and_the_history_check_are_read() {
+        let text = format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nstore_fail = {{ node = \"n1\", rate = 0.25 }}\n\
+             [[step]]\nat = \"1s\"\ndisk_full = {{ node = \"n0\" }}\n\
+             [[step]]\nat = \"2s\"\ndisk_ok = {{ node = \"n0\" }}\n\
+             [[step]]\nat = \"2s\"\nstore_slow = {{ node = \"n0\", ms = 30 }}\n\
+             [[step]]\nat = \"3s\"\nexpect = {{ history = true }}\n"
+        );
+        let actions: Vec<Action> = parse(&text, "ok.toml")
+            .unwrap()
+            .steps
+            .into_iter()
+            .map(|step| step.action)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                Action::StoreFail {
+                    node: 1,
+                    rate: 0.25
+                },
+                Action::DiskFull(0),
+                Action::DiskOk(0),
+                Action::StoreSlow { node: 0, ms: 30 },
+                Action::Expect(Expectation::History),
+            ]
+        );
+        let error = error_of(&format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nstore_fail = {{ node = \"n0\", rate = 2.0 }}\n"
+        ));
+        assert!(error.problem.contains("between 0 and 1"), "{error}");
+        let error = error_of(&format!(
+            "{HEAD}[[step]]\nat = \"1s\"\nexpect = {{ history = true, node = \"n0\" }}\n"
+        ));
+        assert!(error.problem.contains("{ history = true }"), "{error}");
     }
 
     #[test]

@@ -57,6 +57,16 @@ impl<E> Queue<E> {
         self.next_seq += 1;
     }
 
+    /// How many events are waiting.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether no event is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     /// Takes the earliest event with its time.
     pub fn pop(&mut self) -> Option<(u64, E)> {
         self.heap.pop().map(|entry| (entry.time, entry.event))

@@ -2,6 +2,7 @@
 //! the network's counts; failed expectations. Printed as text or JSON, byte-identical for the
 //! same file and seed.
 
+use crate::checker::HistoryReport;
 use crate::duration::format_ms;
 use crate::expect::Mismatch;
 use crate::network::NetStats;
@@ -37,6 +38,8 @@ pub struct Report {
     /// Transmissions of honest nodes' gossip received per write per other honest node,
     /// duplicates included: about the mesh degree with a mesh, N − 1 with flooding.
     pub gossip_per_write_per_node: Option<f64>,
+    /// What the history checker counted.
+    pub history: HistoryReport,
 }
 
 /// When the live honest nodes converged.
@@ -72,6 +75,8 @@ pub struct NodeReport {
     pub keys: usize,
     /// Stored writes, tombstones included.
     pub writes: u64,
+    /// Commits its disk refused (storage faults).
+    pub store_refused: u64,
     /// The core's counters.
     pub counters: Counters,
     /// Traffic it sent.
@@ -165,10 +170,6 @@ pub fn content_digest(items: &[(String, String)]) -> u64 {
     hasher.digest()
 }
 
-fn time_or(ms: Option<u64>, none: &str) -> String {
-    ms.map_or_else(|| none.to_string(), format_ms)
-}
-
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -184,27 +185,20 @@ impl fmt::Display for Report {
             self.expectations_passed,
             self.failures.len()
         )?;
-        let c = &self.convergence;
+        writeln!(f, "{}", self.convergence)?;
         writeln!(
             f,
-            "converged: {}, since {}; last heal/restart {}; converged {} after it",
-            if c.converged { "yes" } else { "no" },
-            time_or(c.since_ms, "-"),
-            time_or(c.last_recovery_ms, "none"),
-            time_or(c.after_recovery_ms, "-"),
-        )?;
-        writeln!(
-            f,
-            "{:<5} {:>2} {:>5} {:>4} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
-            "node", "up", "peers", "mesh", "digest", "keys", "writes", "applied", "ignored", "rate", "large",
-            "malf", "inval", "futur", "deny", "syncs", "sync_in", "sync_out", "msgs", "bytes"
+            "{:<5} {:>2} {:>5} {:>4} {:<16} {:>6} {:>6} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
+            "node", "up", "peers", "mesh", "digest", "keys", "writes", "refused", "applied",
+            "ignored", "rate", "large", "malf", "inval", "futur", "forg", "deny", "unsol", "syncs",
+            "sync_in", "sync_out", "msgs", "bytes"
         )?;
         for node in &self.nodes {
             let c = &node.counters;
             let d = &c.dropped;
             writeln!(
                 f,
-                "{:<5} {:>2} {:>5} {:>4} {:<16} {:>6} {:>6} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
+                "{:<5} {:>2} {:>5} {:>4} {:<16} {:>6} {:>6} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
                 node.name,
                 if node.up { "y" } else { "n" },
                 node.peers,
@@ -212,6 +206,7 @@ impl fmt::Display for Report {
                 node.digest,
                 node.keys,
                 node.writes,
+                node.store_refused,
                 c.applied,
                 c.ignored_older,
                 d.rate_limited,
@@ -219,7 +214,9 @@ impl fmt::Display for Report {
                 d.malformed,
                 d.invalid,
                 d.future_timestamp,
+                d.forged,
                 d.not_allowed,
+                d.unsolicited,
                 c.syncs_started,
                 c.sync_writes_received,
                 c.sync_writes_sent,
@@ -227,6 +224,7 @@ impl fmt::Display for Report {
                 node.traffic.bytes
             )?;
         }
+        f.write_str(LEGEND)?;
         for attacker in &self.attackers {
             writeln!(
                 f,
@@ -258,6 +256,58 @@ impl fmt::Display for Report {
             f,
             "dropped by the network: loss {}, one-way cut {}, disconnected {}",
             n.dropped_loss, n.dropped_oneway, n.dropped_disconnected
+        )?;
+        let h = &self.history;
+        writeln!(
+            f,
+            "history: {} writes acknowledged to users, {} committed by the stores ({} bytes), {} \
+             bytes sent by honest nodes, at most {} events queued",
+            h.acknowledged, h.committed, h.committed_bytes, h.honest_bytes, h.peak_queue
         )
+    }
+}
+
+/// What the columns of the node table mean.
+const LEGEND: &str =
+    "columns: up: running (y) or crashed (n); peers: its connections; mesh: its Gossipsub mesh
+  peers; digest: hash of its whole store; keys: live keys; writes: stored writes, deletes
+  included; refused: commits its disk refused; applied / ignored: remote writes newer / not
+  newer than what it held; dropped messages by reason: rate (over a budget), large,
+  malf(ormed), inval(id), futur(e timestamp), forg(ed), deny (not on the allow-list),
+  unsol(icited reconciliation);
+  syncs: reconciliations it started; sync_in / sync_out: writes it received / sent by them;
+  msgs / bytes: what it put on the wire (gossip counted once per peer)
+";
+
+impl fmt::Display for ConvergenceReport {
+    /// `converged: yes, since 4.000s, 0.120s after the last heal or restart (at 3.880s)`, or
+    /// `…; no heal or restart`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.since_ms, self.last_recovery_ms) {
+            (Some(since), Some(recovery)) if since < recovery => write!(
+                f,
+                "converged: yes, since {}, before the last heal or restart (at {})",
+                format_ms(since),
+                format_ms(recovery)
+            ),
+            (Some(since), Some(recovery)) => write!(
+                f,
+                "converged: yes, since {}, {} after the last heal or restart (at {})",
+                format_ms(since),
+                format_ms(since.saturating_sub(recovery)),
+                format_ms(recovery)
+            ),
+            (Some(since), None) => write!(
+                f,
+                "converged: yes, since {}; no heal or restart",
+                format_ms(since)
+            ),
+            (None, Some(recovery)) => write!(
+                f,
+                "converged: no; last heal or restart at {}",
+                format_ms(recovery)
+            ),
+            (None, None) => f.write_str("converged: no; no heal or restart"),
+        }
     }
 }

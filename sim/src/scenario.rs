@@ -172,6 +172,24 @@ pub enum Action {
     },
     /// Changes the network parameters from now on.
     Network(NetworkPatch),
+    /// From now on each commit on `node`'s disk fails with chance `rate` (0 ends it).
+    StoreFail {
+        /// The node.
+        node: usize,
+        /// Chance that one commit fails.
+        rate: f64,
+    },
+    /// `node`'s disk is full: every commit fails until `DiskOk`.
+    DiskFull(usize),
+    /// `node`'s disk has room again.
+    DiskOk(usize),
+    /// From now on each commit on `node`'s disk takes `ms`: what it sends after it leaves later.
+    StoreSlow {
+        /// The node.
+        node: usize,
+        /// Virtual time one commit takes.
+        ms: u64,
+    },
     /// Steady or bulk honest writes.
     Writes(Writes),
     /// An attacker sends hostile messages.
@@ -313,6 +331,9 @@ pub enum Expectation {
         /// The bound.
         bytes: u64,
     },
+    /// The history checker's verdict: every write acknowledged so far is where it belongs on
+    /// every live honest node (see `checker`), and no invariant broke at any time before.
+    History,
     /// `node` holds exactly this many live keys.
     Keys {
         /// The node.

@@ -96,3 +96,27 @@ fn a_bad_file_exits_2_with_its_line() {
     let missing = sim(&["check", "/nonexistent/scenario.toml"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn explore_reports_its_seeds_and_refuses_a_bad_range() {
+    let dir = std::env::temp_dir().join(format!("p2p-sync-sim-explore-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.to_str().unwrap();
+    let output = sim(&["explore", "--seeds", "0..2", "--out", out]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("explored seeds 0..2 (2)"),
+        "{}",
+        text(&output.stdout)
+    );
+    for range in ["5..5", "x..3", "7"] {
+        let output = sim(&["explore", "--seeds", range, "--out", out]);
+        assert_eq!(output.status.code(), Some(2), "{range}");
+        assert!(
+            text(&output.stderr).contains(range),
+            "{}",
+            text(&output.stderr)
+        );
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

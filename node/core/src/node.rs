@@ -127,6 +127,9 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     /// Peers to reconcile with as soon as possible (from the given monotonic time on).
     pending_syncs: BTreeMap<P, u64>,
     next_anti_entropy_ms: u64,
+    /// How long after the last failed store of remote writes to ask for them again: doubles
+    /// while the store keeps failing, up to the anti-entropy interval; 0 once one succeeds.
+    store_retry_ms: u64,
     /// When rate windows and the drop-log memory were last swept.
     last_sweep_ms: u64,
 }
@@ -163,6 +166,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             answered: BTreeSet::new(),
             pending_syncs: BTreeMap::new(),
             next_anti_entropy_ms,
+            store_retry_ms: 0,
             last_sweep_ms: now,
         }
     }
@@ -228,12 +232,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         net: &mut dyn Transport<P>,
         entries: &[(String, String)],
     ) -> Result<Vec<Result<Write, ValidationError>>, StoreError> {
+        let before = self.hlc;
         let mut verdicts = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             let verdict =
                 validate_key(key, &self.config).and_then(|()| validate_value(value, &self.config));
             verdicts.push(match verdict {
-                Ok(()) => Ok(self.stamp(key, Some(value.clone()))?),
+                Ok(()) => Ok(self
+                    .stamp(key, Some(value.clone()))
+                    .inspect_err(|_| self.hlc = before)?),
                 Err(error) => Err(error),
             });
         }
@@ -241,7 +248,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if writes.is_empty() {
             return Ok(verdicts);
         }
-        self.store.apply(&writes)?;
+        // A refused write leaves no trace: the clock goes back to where it was.
+        self.store
+            .apply(&writes)
+            .inspect_err(|_| self.hlc = before)?;
         for message in wire::encode_writes(&writes, self.config.max_message_bytes) {
             net.publish(message);
         }
@@ -311,8 +321,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         value: Option<String>,
     ) -> Result<Write, CommandError> {
         validate_key(key, &self.config)?;
+        let before = self.hlc;
         let write = self.stamp(key, value)?;
-        self.store.apply(std::slice::from_ref(&write))?;
+        self.store
+            .apply(std::slice::from_ref(&write))
+            .inspect_err(|_| self.hlc = before)?;
         net.publish(wire::encode_write(&write));
         Ok(write)
     }
@@ -488,7 +501,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if valid.is_empty() {
             return Ok(Verdict::Reject);
         }
-        let applied = self.apply_remote(&valid)?;
+        let applied = self
+            .apply_remote(&valid)
+            .inspect_err(|_| self.retry_after_store_failure(forwarder))?;
         let writes: Vec<Write> = valid
             .into_iter()
             .zip(applied)
@@ -526,23 +541,51 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             DropReason::RateLimited,
             format!("rate limit exceeded for peer {limited}"),
         );
-        if self.peers.contains(forwarder) {
-            let due = now + self.config.sync_after_drop_ms;
-            self.pending_syncs.entry(forwarder.clone()).or_insert(due);
-        }
+        self.sync_soon(forwarder);
         false
+    }
+
+    /// Reconciles with `peer` `delay_ms` from now, to fetch what could not be taken from it.
+    pub(super) fn sync_after(&mut self, peer: &P, delay_ms: u64) {
+        if self.peers.contains(peer) {
+            let due = self.clock.monotonic_ms() + delay_ms;
+            self.pending_syncs.entry(peer.clone()).or_insert(due);
+        }
+    }
+
+    /// Gossip or records from `peer` were over a budget: reconcile with it soon.
+    pub(super) fn sync_soon(&mut self, peer: &P) {
+        self.sync_after(peer, self.config.sync_after_drop_ms);
+    }
+
+    /// Writes from `peer` could not be stored: ask for them again once the store may work,
+    /// backing off while it keeps failing, so a long outage costs about one reconciliation per
+    /// anti-entropy interval rather than one a second.
+    pub(super) fn retry_after_store_failure(&mut self, peer: &P) {
+        self.store_retry_ms = (self.store_retry_ms * 2).clamp(
+            self.config.sync_after_drop_ms,
+            self.config
+                .anti_entropy_interval_ms
+                .max(self.config.sync_after_drop_ms),
+        );
+        self.sync_after(peer, self.store_retry_ms);
     }
 
     /// Applies checked remote writes; moves the clock past them; counts applied and ignored.
     fn apply_remote(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
         let now = self.clock.now_ms();
+        let before = self.hlc;
         for write in writes
             .iter()
             .filter(|write| write.version.hlc.wall_ms <= now)
         {
             self.hlc = self.hlc.observe(write.version.hlc, now);
         }
-        let applied = self.store.apply(writes)?;
+        let applied = self
+            .store
+            .apply(writes)
+            .inspect_err(|_| self.hlc = before)?;
+        self.store_retry_ms = 0;
         let count = applied.iter().filter(|&&a| a).count() as u64;
         self.counters.applied += count;
         self.counters.ignored_older += applied.len() as u64 - count;

@@ -2,6 +2,7 @@
 //! story end to end — connect, add, get, delete, list, status, restart, reconnect — and the
 //! command line's failures. Every wait is bounded; every process is killed when its test ends.
 
+mod disk_full;
 #[path = "../common/driver.rs"]
 mod driver;
 mod foreign;

@@ -383,8 +383,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             let detail = format!("reconciliation write budget exceeded by peer {peer}");
             self.drop_message(net, peer, DropReason::RateLimited, detail);
             self.end_exchange(peer);
-            let due = monotonic + self.config.sync_after_drop_ms;
-            self.pending_syncs.entry(peer.clone()).or_insert(due);
+            self.sync_soon(peer);
             return Ok(());
         }
         let now = self.clock.now_ms();
@@ -404,7 +403,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
         self.counters.sync_writes_received += received as u64;
         let applied = self
-            .apply_remote(&valid)?
+            .apply_remote(&valid)
+            .inspect_err(|_| {
+                self.sessions.remove(peer);
+                self.retry_after_store_failure(peer);
+            })?
             .into_iter()
             .filter(|&a| a)
             .count();
