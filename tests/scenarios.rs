@@ -99,6 +99,7 @@ scenarios! {
     partition_heal: 3;
     legacy_wire_format: 3;
     private_outsider: 3;
+    reconcile_crossed_sessions: 2;
     silent_peers: 3;
     storage_catch_up_after_disk_full: 3;
     storage_commit_failures: 3;

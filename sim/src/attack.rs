@@ -58,11 +58,20 @@ pub fn packets(kind: &AttackKind, attacker: &Attacker, index: u64, wall_ms: u64)
         AttackKind::Invalid {
             key_bytes,
             value_bytes,
-        } => vec![Packet::Gossip(legacy_put(
-            &"k".repeat(*key_bytes),
-            &"v".repeat(*value_bytes),
-            wall_ms,
-        ))],
+        } => {
+            let (key, value) = ("k".repeat(*key_bytes), "v".repeat(*value_bytes));
+            // Signed where the attacker has a key, so that when the sizes happen to be valid the
+            // write travels by reconciliation like any other; else in the legacy form.
+            let bytes = match attacker.key {
+                Some(_) => {
+                    let mut write = write(&key, &value, wall_ms, &attacker.origin);
+                    attacker.sign(&mut write);
+                    encode_write(&write)
+                }
+                None => legacy_put(&key, &value, wall_ms),
+            };
+            vec![Packet::Gossip(bytes)]
+        }
         AttackKind::Raw(bytes) => vec![Packet::Gossip(bytes.clone())],
         AttackKind::Forge {
             origin,

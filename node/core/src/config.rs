@@ -41,7 +41,8 @@ pub struct Config {
     pub forwarder_rate: RateLimit,
     /// Direct (reconciliation) traffic accepted per peer, the writes it carries included.
     pub direct_rate: RateLimit,
-    /// Reconciliation messages that scan the store, per peer: a session takes a handful.
+    /// Reconciliation messages that scan the store, per peer, and the writes those scans read
+    /// (`max_writes`): a session takes a handful of scans.
     pub scan_rate: RateLimit,
     /// Peers on the allow-list get this many times the author and direct limits, so a bulk
     /// import among members is not slowed by limits meant for strangers.
@@ -97,9 +98,12 @@ impl Default for Config {
                 max_bytes: 128 << 20,
                 window_ms: 60_000,
             },
+            // Counted in writes read, so the budget is proportional to what a scan costs: 20
+            // million rows a minute is about 20 full scans of a 1,000,000-key store (about 20 s
+            // of CPU) and the message limit alone on small stores.
             scan_rate: RateLimit {
-                max_messages: 60,
-                max_writes: u64::MAX,
+                max_messages: 600,
+                max_writes: 20_000_000,
                 max_bytes: u64::MAX,
                 window_ms: 60_000,
             },

@@ -334,7 +334,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// the smaller id opens a reconciliation at once.
     pub fn on_peer_up(&mut self, net: &mut dyn Transport<P>, peer: &P) {
         self.peers.insert(peer.clone());
-        self.end_exchange(peer); // a new connection: any session on the old one is void
+        // A new connection: a session this node opened on the old one is void (the exchange
+        // stays until it is quiet: the peer may still answer on a connection that lives on).
+        self.sessions.remove(peer);
         if self.id < *peer {
             self.start_sync(net, peer);
         }

@@ -242,7 +242,7 @@ impl Generator<'_> {
             self.push(at, Action::Network(patch));
         }
         // Within the bound: two nodes at opposite extremes stay under it, with room for latency.
-        let most = (Config::default().max_clock_ahead_ms / 2 - 10_000) as i64;
+        let most = (Config::default().max_clock_ahead_ms / 2).saturating_sub(1_000) as i64;
         for _ in 0..swarm.skews {
             let (at, node) = (self.at(), self.node());
             let ms = self.rng.random_range(-most..=most);

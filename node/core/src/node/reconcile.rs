@@ -9,6 +9,7 @@
 //! charged to the peer's scan budget.
 
 use super::{Event, NodeCore, PeerId, Transport};
+use crate::auth::LEGACY_ORIGIN;
 use crate::clock::Clock;
 use crate::counters::DropReason;
 use crate::iblt::{Iblt, StrataEstimator};
@@ -24,8 +25,8 @@ use std::collections::{HashSet, VecDeque};
 pub(super) struct Exchange {
     /// When the peer was last heard from in it (monotonic ms); it ends after a quiet timeout.
     pub(super) heard_ms: u64,
-    /// This node sent a `Probe`: one `Estimate` may answer it.
-    estimate_expected: bool,
+    /// `Probe`s this node sent and no `Estimate` answered yet: one `Estimate` may answer each.
+    estimates_expected: u32,
     /// Sketch parts still to send, one after each answer: (parts, part, cells).
     parts_to_send: VecDeque<(u32, u32, usize)>,
     /// Ids this node asked the peer for and has not received yet.
@@ -40,13 +41,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
         let now = self.clock.monotonic_ms();
         self.sessions.insert(peer.clone(), now);
-        self.exchanges.insert(
-            peer.clone(),
-            Exchange {
-                heard_ms: now,
-                ..Exchange::default()
-            },
-        );
+        // The peer may be in the middle of its own session with this node: keep what this
+        // node owes it there (an `Estimate` it may send, sketch parts still to send).
+        let exchange = self.exchange(peer);
+        exchange.heard_ms = now;
+        exchange.wanted.clear();
         self.counters.syncs_started += 1;
         let summary = self.store.summary();
         self.send(
@@ -108,11 +107,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             SyncMessage::Hello { count, fingerprint } => {
                 let summary = self.store.summary();
                 if (summary.count, summary.fingerprint) == (count, fingerprint) {
-                    self.exchanges.remove(peer);
                     self.send(net, peer, &SyncMessage::InSync);
                 } else {
                     let table = self.sketch(1, 0, PROBE_CELLS)?;
-                    self.exchange(peer).estimate_expected = true;
+                    self.exchange(peer).estimates_expected += 1;
                     self.send(net, peer, &SyncMessage::Probe { table });
                 }
             }
@@ -123,9 +121,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                     self.send(net, peer, &SyncMessage::Estimate { count, strata });
                 }
             }
+            // The exchange itself stays until it is quiet: the peer's own session with this
+            // node may still be answering.
             SyncMessage::InSync => {
                 self.sessions.remove(peer);
-                self.exchanges.remove(peer);
             }
             SyncMessage::Estimate { count, strata } => {
                 let Some(estimate) = self.strata()?.estimate(&strata) else {
@@ -202,10 +201,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let in_exchange = self.exchanges.contains_key(peer);
         let fits = match message {
             SyncMessage::Hello { .. } => true,
-            SyncMessage::Estimate { .. } => self
-                .exchanges
-                .get_mut(peer)
-                .is_some_and(|exchange| std::mem::take(&mut exchange.estimate_expected)),
+            SyncMessage::Estimate { .. } => self.exchanges.get_mut(peer).is_some_and(|exchange| {
+                let expected = exchange.estimates_expected > 0;
+                exchange.estimates_expected = exchange.estimates_expected.saturating_sub(1);
+                expected
+            }),
             _ => in_exchange,
         };
         if !fits {
@@ -218,9 +218,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             SyncMessage::Records { want, .. } if want.is_empty() => 0,
             _ => 1,
         };
-        if scans > 0 && !self.scan_limiter.admit(peer, now, Cost::of(0, 0), factor) {
-            self.exchanges.remove(peer);
-            self.sessions.remove(peer);
+        // Only the message goes: the exchange stays, since this node's own session with the
+        // peer may be waiting for an answer that costs no scan.
+        let rows = Cost::of(self.store.summary().count as usize, 0);
+        if scans > 0 && !self.scan_limiter.admit(peer, now, rows, factor) {
             let detail = format!("store scan budget exceeded by peer {peer}");
             self.drop_message(net, peer, DropReason::RateLimited, detail);
             return false;
@@ -341,6 +342,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(true)
     }
 
+    /// The writes with these ids that this node can vouch for on reconciliation: an unsigned
+    /// write of another origin (a legacy client's, accepted from its author on gossip) stays
+    /// behind, since the peer would rightly refuse it as forged.
     fn writes_with_ids(&self, ids: &[u64]) -> Result<Vec<Write>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -348,11 +352,18 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let wanted: HashSet<u64> = ids.iter().copied().collect();
         let mut writes = Vec::new();
         self.store.for_each(&mut |write| {
-            if wanted.contains(&write.id()) {
+            if wanted.contains(&write.id()) && self.provable(&write) {
                 writes.push(write);
             }
         })?;
         Ok(writes)
+    }
+
+    /// Whether a peer receiving `write` from this node by reconciliation can check its origin.
+    fn provable(&self, write: &Write) -> bool {
+        write.signature.is_some()
+            || write.version.origin == self.origin
+            || write.version.origin == LEGACY_ORIGIN
     }
 
     fn send_records(
