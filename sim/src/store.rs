@@ -6,11 +6,12 @@
 //! The wrapper also notes every write it commits with the write it replaced, so the checker can
 //! judge, as writes apply, that no older write ever replaces a newer one.
 
-use p2p_sync_core::store::{Store, StoreError, Summary};
+use p2p_sync_core::store::{Store, StoreError, Tally};
 use p2p_sync_core::Write;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::rc::Rc;
 
 /// A committed write and the one it replaced (`None`: the key was new to the store).
@@ -157,8 +158,12 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.for_each(visit)
     }
 
-    fn summary(&self) -> Summary {
-        self.inner.summary()
+    fn writes_with_ids(&self, ids: &HashSet<u64>) -> Result<Vec<Write>, StoreError> {
+        self.inner.writes_with_ids(ids)
+    }
+
+    fn tally(&self) -> &Tally {
+        self.inner.tally()
     }
 }
 

@@ -59,12 +59,16 @@ pub struct Difference {
 }
 
 impl Iblt {
-    /// An empty table of at least `cells` cells (rounded up to a multiple of three, at least 3).
+    /// An empty table of at least `cells` cells (see [`Iblt::rounded`]).
     pub fn new(cells: usize) -> Self {
-        let cells = cells.max(HASHES).div_ceil(HASHES) * HASHES;
         Iblt {
-            cells: vec![Cell::default(); cells],
+            cells: vec![Cell::default(); Self::rounded(cells)],
         }
+    }
+
+    /// The cells a table asked to have `cells` gets: a multiple of three, at least 3.
+    pub fn rounded(cells: usize) -> usize {
+        cells.max(HASHES).div_ceil(HASHES) * HASHES
     }
 
     /// Number of cells.
@@ -86,8 +90,17 @@ impl Iblt {
 
     /// Adds one id.
     pub fn insert(&mut self, id: u64) {
+        self.toggle(id, 1);
+    }
+
+    /// Takes out one id that was added (tables are kept up to date as writes replace others).
+    pub fn remove(&mut self, id: u64) {
+        self.toggle(id, -1);
+    }
+
+    fn toggle(&mut self, id: u64, sign: i32) {
         for position in self.positions(id) {
-            self.cells[position].toggle(id, 1);
+            self.cells[position].toggle(id, sign);
         }
     }
 
@@ -198,9 +211,16 @@ impl Default for StrataEstimator {
 impl StrataEstimator {
     /// Adds one id.
     pub fn insert(&mut self, id: u64) {
-        let stratum = (xxh3_64_with_seed(&id.to_le_bytes(), 0x57a7a).trailing_zeros() as usize)
-            .min(STRATA - 1);
-        self.strata[stratum].insert(id);
+        self.strata[Self::stratum(id)].insert(id);
+    }
+
+    /// Takes out one id that was added.
+    pub fn remove(&mut self, id: u64) {
+        self.strata[Self::stratum(id)].remove(id);
+    }
+
+    fn stratum(id: u64) -> usize {
+        (xxh3_64_with_seed(&id.to_le_bytes(), 0x57a7a).trailing_zeros() as usize).min(STRATA - 1)
     }
 
     /// Estimates the size of the symmetric difference between the two sets. `None` if the
@@ -260,6 +280,21 @@ mod tests {
                 only_right: expected_right
             }
         );
+    }
+
+    #[test]
+    fn removing_ids_gives_the_table_of_the_rest() {
+        let mut table = table(60, ids(0..1000));
+        let mut strata = StrataEstimator::default();
+        ids(0..1000).for_each(|id| strata.insert(id));
+        for id in ids(500..1000) {
+            table.remove(id);
+            strata.remove(id);
+        }
+        assert_eq!(table, super::tests::table(60, ids(0..500)));
+        let mut fresh = StrataEstimator::default();
+        ids(0..500).for_each(|id| fresh.insert(id));
+        assert_eq!(strata, fresh);
     }
 
     #[test]

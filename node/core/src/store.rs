@@ -5,7 +5,10 @@ mod memory;
 
 pub use memory::MemoryStore;
 
+use crate::iblt::{Iblt, StrataEstimator};
+use crate::sync::PROBE_CELLS;
 use crate::version::{Hlc, Write};
+use std::collections::HashSet;
 use thiserror::Error;
 
 /// A failure of the storage layer, whatever the backend.
@@ -59,6 +62,42 @@ impl Summary {
     }
 }
 
+/// What a store keeps up to date about everything it holds as writes apply: the summary, and
+/// the reconciliation tables of all its write ids that would otherwise take a full scan to
+/// build (the probe every session starts with, and the strata estimator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// Counts and fingerprint.
+    pub summary: Summary,
+    /// Every id, in a table of [`PROBE_CELLS`] cells.
+    pub probe: Iblt,
+    /// Every id, in a strata estimator.
+    pub strata: StrataEstimator,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            summary: Summary::default(),
+            probe: Iblt::new(PROBE_CELLS),
+            strata: StrataEstimator::default(),
+        }
+    }
+}
+
+impl Tally {
+    /// Accounts for `new` replacing `old` (or being inserted when `old` is `None`).
+    pub fn replace(&mut self, old: Option<&Write>, new: &Write) {
+        self.summary.replace(old, new);
+        if let Some(old) = old {
+            self.probe.remove(old.id());
+            self.strata.remove(old.id());
+        }
+        self.probe.insert(new.id());
+        self.strata.insert(new.id());
+    }
+}
+
 /// A key-value store of last-writer-wins registers with tombstones.
 pub trait Store {
     /// Applies each write that supersedes what the store holds for its key, all in one
@@ -74,8 +113,25 @@ pub trait Store {
     /// Calls `visit` with every stored write, tombstones included, in key order.
     fn for_each(&self, visit: &mut dyn FnMut(Write)) -> Result<(), StoreError>;
 
+    /// The writes whose ids (`Write::id`) are among `ids`, in key order; ids it does not hold
+    /// are left out. A backend with an index on ids answers without a full scan.
+    fn writes_with_ids(&self, ids: &HashSet<u64>) -> Result<Vec<Write>, StoreError> {
+        let mut writes = Vec::new();
+        self.for_each(&mut |write| {
+            if ids.contains(&write.id()) {
+                writes.push(write);
+            }
+        })?;
+        Ok(writes)
+    }
+
+    /// The summary and reconciliation tables of everything stored.
+    fn tally(&self) -> &Tally;
+
     /// The summary of everything stored.
-    fn summary(&self) -> Summary;
+    fn summary(&self) -> Summary {
+        self.tally().summary
+    }
 }
 
 /// A digest of a store's full contents (tombstones included), equal on two stores exactly when

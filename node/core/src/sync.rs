@@ -97,6 +97,9 @@ pub const PROBE_CELLS: usize = 60;
 pub const MAX_SKETCH_CELLS: usize = 40_000;
 /// Most ids asked for in one `Records` message.
 pub const MAX_WANT_PER_MESSAGE: usize = 60_000;
+/// Most wanted ids one `Records` request makes a node look up (by index): about what one
+/// answer of small writes holds; the asker asks again for the rest.
+pub const MAX_LOOKUPS_PER_WANT: usize = 8_192;
 /// Most attempts at one part before giving up until the next session.
 pub const MAX_SKETCH_ATTEMPTS: u8 = 6;
 

@@ -38,7 +38,7 @@ fn node(id: &str, writes: &[&[Write]]) -> Node {
 
 fn write(i: usize, origin: &str) -> Write {
     let value = format!("value-{i:08}-{}", "x".repeat(40));
-    let wall_ms = START - 1_000_000 + i as u64;
+    let wall_ms = START - 2_000_000 + i as u64; // all in the past, within the future bound
     testkit::write(&format!("key-{i:08}"), Some(&value), wall_ms, origin)
 }
 
@@ -94,6 +94,99 @@ fn signature_rates(count: usize) {
     );
 }
 
+/// One hostile direct message of each kind against `node`, each from a peer of its own that
+/// opened an exchange first (so the message passes the protocol's order and budgets): prints
+/// the CPU time and the bytes of the node's answer.
+fn hostile_costs(node: &mut Node) {
+    use p2p_sync_core::iblt::{Iblt, StrataEstimator};
+    use p2p_sync_core::sync::{self, SyncMessage, MAX_SKETCH_CELLS, MAX_WANT_PER_MESSAGE};
+    use p2p_sync_core::Outbox;
+    let random_ids =
+        |count: usize| (0..count as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let full_table = |cells: usize| {
+        let mut table = Iblt::new(cells);
+        random_ids(cells * 4).for_each(|id| table.insert(id));
+        table
+    };
+    let forged: Vec<Write> = (0..1_000).map(|i| write(i, "someone-else")).collect();
+    let messages = [
+        (
+            "Hello (summary differs)",
+            SyncMessage::Hello {
+                count: 1,
+                fingerprint: 1,
+            },
+        ),
+        (
+            "Probe that does not peel",
+            SyncMessage::Probe {
+                table: full_table(sync::PROBE_CELLS),
+            },
+        ),
+        (
+            "Estimate claiming u64::MAX keys",
+            SyncMessage::Estimate {
+                count: u64::MAX,
+                strata: StrataEstimator::default(),
+            },
+        ),
+        (
+            "Sketch of the largest size",
+            SyncMessage::Sketch {
+                attempt: 0,
+                parts: 1,
+                part: 0,
+                table: full_table(MAX_SKETCH_CELLS),
+            },
+        ),
+        (
+            "SketchTooSmall at the largest size",
+            SyncMessage::SketchTooSmall {
+                attempt: 0,
+                parts: 1,
+                part: 0,
+                cells: MAX_SKETCH_CELLS as u32,
+            },
+        ),
+        (
+            "Records wanting 60,000 unknown ids",
+            SyncMessage::Records {
+                writes: Vec::new(),
+                want: random_ids(MAX_WANT_PER_MESSAGE).collect(),
+            },
+        ),
+        (
+            "Records of 1,000 unsigned writes of another origin",
+            SyncMessage::Records {
+                writes: forged,
+                want: Vec::new(),
+            },
+        ),
+    ];
+    println!(
+        "\nOne hostile direct message against a store of {} keys:\n",
+        node.store().summary().count
+    );
+    println!("| message | bytes | CPU ms | bytes answered |");
+    println!("|---|---:|---:|---:|");
+    for (index, (name, message)) in messages.into_iter().enumerate() {
+        let peer = format!("attacker-{index}");
+        let hello = sync::encode(&SyncMessage::Hello {
+            count: 1,
+            fingerprint: 1,
+        });
+        node.on_direct(&mut Outbox::default(), &peer, &hello)
+            .expect("store");
+        let bytes = sync::encode(&message);
+        let mut out = Outbox::default();
+        let started = Instant::now();
+        node.on_direct(&mut out, &peer, &bytes).expect("store");
+        let cpu_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let answered: usize = out.sent.iter().map(|(_, bytes)| bytes.len()).sum();
+        println!("| {name} | {} | {cpu_ms:.1} | {answered} |", bytes.len());
+    }
+}
+
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
     signature_rates(if quick { 2_000 } else { 20_000 });
@@ -104,6 +197,7 @@ fn main() {
     };
     println!("| keys | differing | round trips | bytes A→B | bytes B→A | raw bytes of differing records | total / raw | overhead per differing record | CPU ms | converged |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+    let mut hostile_target = None;
     for &keys in sizes {
         let shared: Vec<Write> = (0..keys).map(|i| write(i, ORIGIN_A)).collect();
         for differing in [0usize, 1, 1_000, 100_000] {
@@ -144,8 +238,22 @@ fn main() {
                 outcome.bytes_a_to_b,
                 outcome.bytes_b_to_a,
                 outcome.cpu_ms,
-                if converged { "yes" } else { "NO" }
+                if converged {
+                    "yes".to_string()
+                } else {
+                    format!(
+                        "NO (dropped by A: {:?}; by B: {:?})",
+                        a.counters().dropped,
+                        b.counters().dropped
+                    )
+                }
             );
+            if differing == 0 && keys == *sizes.last().expect("a size") {
+                hostile_target = Some(b);
+            }
         }
+    }
+    if let Some(mut node) = hostile_target {
+        hostile_costs(&mut node);
     }
 }

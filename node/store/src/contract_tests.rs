@@ -220,6 +220,16 @@ proptest::proptest! {
             let reapplied = store.apply(&writes).unwrap();
             proptest::prop_assert!(reapplied.iter().all(|applied| !applied), "{}", name);
             proptest::prop_assert_eq!(digest(&*store).unwrap(), before);
+            let mut fresh = p2p_sync_core::store::Tally::default();
+            store.for_each(&mut |write| fresh.replace(None, &write)).unwrap();
+            proptest::prop_assert_eq!(store.tally(), &fresh, "{}: the tally follows every replace", name);
+            let ids: std::collections::HashSet<u64> = writes.iter().map(Write::id).collect();
+            let mut found: Vec<u64> = store.writes_with_ids(&ids).unwrap().iter().map(Write::id).collect();
+            let mut held = Vec::new();
+            store.for_each(&mut |write| if ids.contains(&write.id()) { held.push(write.id()) }).unwrap();
+            found.sort();
+            held.sort();
+            proptest::prop_assert_eq!(found, held, "{}: lookup by id finds exactly the held ones", name);
             for write in &writes {
                 let stored = store.get(&write.key).unwrap().unwrap();
                 proptest::prop_assert!(stored == *write || stored.supersedes(write), "{}: {:?} kept over {:?}", name, stored, write);
@@ -269,4 +279,29 @@ fn a_database_of_the_original_app_is_upgraded_with_every_item_kept() {
         2,
         "reopening migrates nothing twice"
     );
+}
+
+#[test]
+fn a_database_without_write_ids_is_indexed_when_it_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("older.db");
+    let kept = write("k", Some("v"), 10, "a");
+    {
+        let mut store = SqliteStore::open(&path).unwrap();
+        apply_one(&mut store, kept.clone()).unwrap();
+        store
+            .connection
+            .execute_batch(
+                "DROP INDEX kv_store_write_id; ALTER TABLE kv_store DROP COLUMN write_id;",
+            )
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let ids = std::collections::HashSet::from([kept.id()]);
+    assert_eq!(store.writes_with_ids(&ids).unwrap(), vec![kept]);
+    let mut fresh = p2p_sync_core::store::Tally::default();
+    store
+        .for_each(&mut |write| fresh.replace(None, &write))
+        .unwrap();
+    assert_eq!(store.tally(), &fresh);
 }

@@ -2,11 +2,12 @@
 //! writes. The node keeps it in a file; the simulator opens it in memory (the same SQL).
 
 use p2p_sync_core::auth::{Signature, LEGACY_ORIGIN};
-use p2p_sync_core::store::{Store, StoreError, Summary};
+use p2p_sync_core::store::{Store, StoreError, Tally};
 use p2p_sync_core::version::{Hlc, Version, Write};
 use p2p_sync_core::wire::{format_timestamp, parse_timestamp};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
+use std::collections::HashSet;
 use std::path::Path;
 
 /// Turns SQLite's errors into the core's backend-neutral [`StoreError`].
@@ -33,20 +34,32 @@ CREATE TABLE IF NOT EXISTS kv_store (
     hlc_counter INTEGER NOT NULL,
     origin      TEXT NOT NULL,
     deleted_at  TEXT,              -- RFC 3339 time of the delete, NULL while live
-    signature   BLOB               -- the origin's ed25519 signature; NULL if unsigned
+    signature   BLOB,              -- the origin's ed25519 signature; NULL if unsigned
+    write_id    INTEGER            -- `Write::id` as a signed integer: reconciliation asks by it
 ) WITHOUT ROWID;
 ";
+
+/// Reconciliation asks for writes by id: an index answers without a full scan.
+const WRITE_ID_INDEX: &str = "CREATE INDEX IF NOT EXISTS kv_store_write_id ON kv_store (write_id);";
 
 const COLUMNS: &str = "key, value, hlc_wall, hlc_counter, origin, signature";
 
 /// Every column of a row, in the order of [`VALUES`].
-const ROW: &str = "(key, value, timestamp, hlc_wall, hlc_counter, origin, deleted_at, signature)";
-const VALUES: &str = "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const ROW: &str =
+    "(key, value, timestamp, hlc_wall, hlc_counter, origin, deleted_at, signature, write_id)";
+const VALUES: &str = "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+
+/// Ids looked up per statement in [`SqliteStore::writes_with_ids`].
+const IDS_PER_LOOKUP: usize = 256;
+
+/// A row as read: the write, and the id stored beside it (`None` in a database from before
+/// the `write_id` column).
+type StoredRow = (Write, Option<i64>);
 
 /// A store in one SQLite database file (or in memory, for the simulator).
 pub struct SqliteStore {
     connection: Connection,
-    summary: Summary,
+    tally: Tally,
 }
 
 impl SqliteStore {
@@ -69,57 +82,86 @@ impl SqliteStore {
             .db()?;
         connection.execute_batch(SCHEMA).db()?;
         migrate_legacy_table(&mut connection)?;
-        add_signature_column(&connection)?;
+        add_column(&connection, "signature", "BLOB")?;
+        add_column(&connection, "write_id", "INTEGER")?;
+        connection.execute_batch(WRITE_ID_INDEX).db()?;
         let mut store = SqliteStore {
             connection,
-            summary: Summary::default(),
+            tally: Tally::default(),
         };
-        let mut summary = Summary::default();
+        let mut tally = Tally::default();
+        let mut missing_ids = Vec::new();
         store.scan("", &mut |row| match row {
-            Ok(write) => summary.replace(None, &write),
+            Ok((write, stored_id)) => {
+                if stored_id != Some(write.id() as i64) {
+                    missing_ids.push((write.key.clone(), write.id() as i64));
+                }
+                tally.replace(None, &write);
+            }
             Err(error) => tracing::warn!(
                 "Skipping a bad row of the database ({error}); \
                  a write for that key from a peer or `add` replaces it"
             ),
         })?;
-        store.summary = summary;
+        store.fill_write_ids(&missing_ids)?;
+        store.tally = tally;
         Ok(store)
     }
 
     /// Calls `visit` with every row (`filter` is an extra SQL condition, e.g. `WHERE …`) in
-    /// key order, as a write or as the reason it cannot be one.
+    /// key order, as a write with its stored id or as the reason it cannot be one.
     fn scan(
         &self,
         filter: &str,
-        visit: &mut dyn FnMut(Result<Write, StoreError>),
+        visit: &mut dyn FnMut(Result<StoredRow, StoreError>),
     ) -> Result<(), StoreError> {
         let mut select = self
             .connection
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM kv_store {filter} ORDER BY key"
+                "SELECT {COLUMNS}, write_id FROM kv_store {filter} ORDER BY key"
             ))
             .db()?;
         let mut rows = select.query([]).db()?;
         while let Some(row) = rows.next().db()? {
-            visit(read_write(row).db()?);
+            let stored_id = row.get::<_, Option<i64>>(6).ok().flatten();
+            visit(read_write(row).db()?.map(|write| (write, stored_id)));
         }
+        Ok(())
+    }
+
+    /// Stores the ids of rows written before the `write_id` column existed (or edited since).
+    fn fill_write_ids(&mut self, ids: &[(String, i64)]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let transaction = self.connection.transaction().db()?;
+        {
+            let mut update = transaction
+                .prepare("UPDATE kv_store SET write_id = ?2 WHERE key = ?1")
+                .db()?;
+            for (key, id) in ids {
+                update.execute(params![key, id]).db()?;
+            }
+        }
+        transaction.commit().db()?;
+        tracing::info!("Indexed {} rows of the database by write id", ids.len());
         Ok(())
     }
 }
 
-/// A database of p2p-sync from before writes were signed lacks the `signature` column; its
-/// rows stay, unsigned.
-fn add_signature_column(connection: &Connection) -> Result<(), StoreError> {
-    let has_signature: bool = connection
+/// A database of an earlier p2p-sync lacks the later columns (`signature`: its rows stay
+/// unsigned; `write_id`: filled in when the store opens).
+fn add_column(connection: &Connection, name: &str, kind: &str) -> Result<(), StoreError> {
+    let present: bool = connection
         .query_row(
-            "SELECT count(*) FROM pragma_table_info('kv_store') WHERE name = 'signature'",
-            [],
+            "SELECT count(*) FROM pragma_table_info('kv_store') WHERE name = ?1",
+            [name],
             |row| row.get(0),
         )
         .db()?;
-    if !has_signature {
+    if !present {
         connection
-            .execute_batch("ALTER TABLE kv_store ADD COLUMN signature BLOB;")
+            .execute_batch(&format!("ALTER TABLE kv_store ADD COLUMN {name} {kind};"))
             .db()?;
     }
     Ok(())
@@ -172,7 +214,8 @@ fn migrate_legacy_table(connection: &mut Connection) -> Result<(), StoreError> {
                     0,
                     LEGACY_ORIGIN,
                     deleted_at,
-                    None::<Vec<u8>>
+                    None::<Vec<u8>>,
+                    None::<i64>
                 ])
                 .db()?;
         }
@@ -231,7 +274,7 @@ impl Store for SqliteStore {
     fn apply(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
         let transaction = self.connection.transaction().db()?;
         let mut applied = Vec::with_capacity(writes.len());
-        let mut summary = self.summary;
+        let mut tally = self.tally.clone();
         {
             // A new key is one INSERT; only a key already stored is read and compared.
             let mut insert = transaction
@@ -257,10 +300,11 @@ impl Store for SqliteStore {
                     write.version.hlc.counter,
                     write.version.origin,
                     write.is_delete().then_some(&timestamp),
-                    write.signature.as_ref().map(|signature| &signature.0[..])
+                    write.signature.as_ref().map(|signature| &signature.0[..]),
+                    write.id() as i64
                 ];
                 if insert.execute(row).db()? == 1 {
-                    summary.replace(None, write);
+                    tally.replace(None, write);
                     applied.push(true);
                     continue;
                 }
@@ -269,13 +313,13 @@ impl Store for SqliteStore {
                 let newer = old.as_ref().is_none_or(|old| write.supersedes(old));
                 if newer {
                     replace.execute(row).db()?;
-                    summary.replace(old.as_ref(), write);
+                    tally.replace(old.as_ref(), write);
                 }
                 applied.push(newer);
             }
         }
         transaction.commit().db()?;
-        self.summary = summary;
+        self.tally = tally;
         Ok(applied)
     }
 
@@ -294,11 +338,14 @@ impl Store for SqliteStore {
     fn live(&self) -> Result<Vec<(String, String)>, StoreError> {
         let mut live = Vec::new();
         self.scan("WHERE deleted_at IS NULL", &mut |row| {
-            if let Ok(Write {
-                key,
-                value: Some(value),
-                ..
-            }) = row
+            if let Ok((
+                Write {
+                    key,
+                    value: Some(value),
+                    ..
+                },
+                _,
+            )) = row
             {
                 live.push((key, value));
             }
@@ -309,14 +356,40 @@ impl Store for SqliteStore {
     /// Bad rows are skipped (they were reported when the store opened).
     fn for_each(&self, visit: &mut dyn FnMut(Write)) -> Result<(), StoreError> {
         self.scan("", &mut |row| {
-            if let Ok(write) = row {
+            if let Ok((write, _)) = row {
                 visit(write);
             }
         })
     }
 
-    fn summary(&self) -> Summary {
-        self.summary
+    fn writes_with_ids(&self, ids: &HashSet<u64>) -> Result<Vec<Write>, StoreError> {
+        // Sorted, so the same request reads and answers the same way every time.
+        let mut wanted: Vec<i64> = ids.iter().map(|&id| id as i64).collect();
+        wanted.sort_unstable();
+        let mut writes = Vec::new();
+        for chunk in wanted.chunks(IDS_PER_LOOKUP) {
+            let placeholders = vec!["?"; chunk.len()].join(",");
+            let mut select = self
+                .connection
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM kv_store WHERE write_id IN ({placeholders})"
+                ))
+                .db()?;
+            let mut rows = select.query(rusqlite::params_from_iter(chunk)).db()?;
+            while let Some(row) = rows.next().db()? {
+                // The row's id is checked again: a row edited by hand may disagree with it.
+                match read_write(row).db()? {
+                    Ok(write) if ids.contains(&write.id()) => writes.push(write),
+                    _ => {}
+                }
+            }
+        }
+        writes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        Ok(writes)
+    }
+
+    fn tally(&self) -> &Tally {
+        &self.tally
     }
 }
 

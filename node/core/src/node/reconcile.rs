@@ -12,7 +12,7 @@ use super::{Event, NodeCore, PeerId, Transport};
 use crate::auth::LEGACY_ORIGIN;
 use crate::clock::Clock;
 use crate::counters::DropReason;
-use crate::iblt::{Iblt, StrataEstimator};
+use crate::iblt::Iblt;
 use crate::rate_limit::Cost;
 use crate::store::{Store, StoreError};
 use crate::sync::{self, SyncMessage, MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS, PROBE_CELLS};
@@ -29,8 +29,10 @@ pub(super) struct Exchange {
     estimates_expected: u32,
     /// Sketch parts still to send, one after each answer: (parts, part, cells).
     parts_to_send: VecDeque<(u32, u32, usize)>,
-    /// Ids this node asked the peer for and has not received yet.
-    wanted: HashSet<u64>,
+    /// Ids this node asked the peer for and has not received yet, one set per request: an
+    /// answer to one request is followed up by asking again for that request's rest only, so
+    /// requests in flight together never ask twice for an id.
+    requests: Vec<HashSet<u64>>,
 }
 
 impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
@@ -45,7 +47,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         // node owes it there (an `Estimate` it may send, sketch parts still to send).
         let exchange = self.exchange(peer);
         exchange.heard_ms = now;
-        exchange.wanted.clear();
+        exchange.requests.clear();
         self.counters.syncs_started += 1;
         let summary = self.store.summary();
         self.send(
@@ -109,14 +111,18 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 if (summary.count, summary.fingerprint) == (count, fingerprint) {
                     self.send(net, peer, &SyncMessage::InSync);
                 } else {
-                    let table = self.sketch(1, 0, PROBE_CELLS)?;
+                    let table = self.store.tally().probe.clone();
                     self.exchange(peer).estimates_expected += 1;
                     self.send(net, peer, &SyncMessage::Probe { table });
                 }
             }
+            SyncMessage::Probe { table } if !is_probe(1, table.len()) => {
+                let detail = format!("probe of {} cells", table.len());
+                self.drop_message(net, peer, DropReason::Malformed, detail);
+            }
             SyncMessage::Probe { table } => {
                 if !self.settle(net, peer, 1, 0, &table)? {
-                    let strata = self.strata()?;
+                    let strata = self.store.tally().strata.clone();
                     let count = self.store.summary().count;
                     self.send(net, peer, &SyncMessage::Estimate { count, strata });
                 }
@@ -127,7 +133,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 self.sessions.remove(peer);
             }
             SyncMessage::Estimate { count, strata } => {
-                let Some(estimate) = self.strata()?.estimate(&strata) else {
+                let Some(estimate) = self.store.tally().strata.estimate(&strata) else {
                     self.drop_message(
                         net,
                         peer,
@@ -171,8 +177,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 if cells <= MAX_SKETCH_CELLS {
                     self.send_sketch(net, peer, attempt + 1, parts, part, cells)?;
                 } else if let Some(double) = parts.checked_mul(2) {
+                    // Split in two halves, the second once the peer answered the first.
                     self.send_sketch(net, peer, attempt + 1, double, part, cells / 2)?;
-                    self.send_sketch(net, peer, attempt + 1, double, part + parts, cells / 2)?;
+                    self.exchange(peer)
+                        .parts_to_send
+                        .push_front((double, part + parts, cells / 2));
                 }
             }
             SyncMessage::Records { writes, want } => {
@@ -213,15 +222,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.drop_message(net, peer, DropReason::Unsolicited, detail);
             return false;
         }
-        let scans = match message {
-            SyncMessage::InSync => 0,
-            SyncMessage::Records { want, .. } if want.is_empty() => 0,
-            _ => 1,
-        };
         // Only the message goes: the exchange stays, since this node's own session with the
         // peer may be waiting for an answer that costs no scan.
-        let rows = Cost::of(self.store.summary().count as usize, 0);
-        if scans > 0 && !self.scan_limiter.admit(peer, now, rows, factor) {
+        let rows = self.rows_read(message);
+        if rows.is_some_and(|rows| !self.scan_limiter.admit(peer, now, rows, factor)) {
             let detail = format!("store scan budget exceeded by peer {peer}");
             self.drop_message(net, peer, DropReason::RateLimited, detail);
             return false;
@@ -229,6 +233,24 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.exchange(peer).heard_ms = now;
         self.answered.insert(peer.clone());
         true
+    }
+
+    /// The store reads answering `message` takes, charged to the scan budget: none where the
+    /// store's tally answers (a `Hello`, a `Probe`), index lookups for wanted ids, a full scan
+    /// for any other table.
+    fn rows_read(&self, message: &SyncMessage) -> Option<Cost> {
+        let scan = Cost::of(self.store.summary().count as usize, 0);
+        match message {
+            SyncMessage::Hello { .. } | SyncMessage::Probe { .. } | SyncMessage::InSync => None,
+            SyncMessage::Records { want, .. } if want.is_empty() => None,
+            SyncMessage::Records { want, .. } => {
+                Some(Cost::of(want.len().min(sync::MAX_LOOKUPS_PER_WANT), 0))
+            }
+            SyncMessage::Sketch { parts, table, .. } if is_probe(*parts, table.len()) => None,
+            SyncMessage::Estimate { .. }
+            | SyncMessage::Sketch { .. }
+            | SyncMessage::SketchTooSmall { .. } => Some(scan),
+        }
     }
 
     /// Sends the next sketch part the exchange with `peer` still owes, if any.
@@ -243,15 +265,12 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(())
     }
 
-    fn strata(&self) -> Result<StrataEstimator, StoreError> {
-        let mut strata = StrataEstimator::default();
-        self.store
-            .for_each(&mut |write| strata.insert(write.id()))?;
-        Ok(strata)
-    }
-
-    /// My ids of one part of a `parts`-way split, in a table of `cells` cells.
+    /// My ids of one part of a `parts`-way split, in a table of `cells` cells: the store's
+    /// probe when that is the table asked for, else built by a scan.
     fn sketch(&self, parts: u32, part: u32, cells: usize) -> Result<Iblt, StoreError> {
+        if is_probe(parts, cells) {
+            return Ok(self.store.tally().probe.clone());
+        }
         let mut table = Iblt::new(cells);
         self.store.for_each(&mut |write| {
             let id = write.id();
@@ -335,9 +354,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if difference.only_right.is_empty() {
             self.sessions.remove(peer); // nothing comes back: this exchange is complete
         }
+        let requests = difference.only_right.chunks(sync::MAX_WANT_PER_MESSAGE);
         self.exchange(peer)
-            .wanted
-            .extend(difference.only_right.iter().copied());
+            .requests
+            .extend(requests.map(|ids| ids.iter().copied().collect()));
         self.send_records(net, peer, writes, difference.only_right);
         Ok(true)
     }
@@ -350,12 +370,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             return Ok(Vec::new());
         }
         let wanted: HashSet<u64> = ids.iter().copied().collect();
-        let mut writes = Vec::new();
-        self.store.for_each(&mut |write| {
-            if wanted.contains(&write.id()) && self.provable(&write) {
-                writes.push(write);
-            }
-        })?;
+        let mut writes = self.store.writes_with_ids(&wanted)?;
+        writes.retain(|write| self.provable(write));
         Ok(writes)
     }
 
@@ -445,7 +461,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         peer: &P,
         want: &[u64],
     ) -> Result<usize, StoreError> {
-        let asked = &want[..want.len().min(sync::MAX_WANT_PER_MESSAGE)];
+        let asked = &want[..want.len().min(sync::MAX_LOOKUPS_PER_WANT)];
         if asked.is_empty() {
             return Ok(0);
         }
@@ -461,31 +477,39 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(sent)
     }
 
-    /// Crosses off the wanted ids that `arrived`; asks for the rest while the peer keeps
-    /// sending some, and ends this node's part of the exchange once nothing is left.
+    /// Crosses off the wanted ids that `arrived`; asks again for the rest of each request the
+    /// peer answered in part, and ends this node's part of the exchange once nothing is left
+    /// (or the peer stopped sending any of it).
     fn ask_again(&mut self, net: &mut dyn Transport<P>, peer: &P, arrived: &[u64]) {
         let Some(exchange) = self.exchanges.get_mut(peer) else {
             return;
         };
-        let before = exchange.wanted.len();
-        for id in arrived {
-            exchange.wanted.remove(id);
+        let arrived: HashSet<u64> = arrived.iter().copied().collect();
+        let mut progress = false;
+        let mut again = Vec::new();
+        for request in &mut exchange.requests {
+            let before = request.len();
+            request.retain(|id| !arrived.contains(id));
+            if request.len() < before {
+                progress = true;
+                if !request.is_empty() {
+                    let mut rest: Vec<u64> = request.iter().copied().collect();
+                    rest.sort_unstable(); // the same run asks the same way every time
+                    again.push(rest);
+                }
+            }
         }
-        let progress = exchange.wanted.len() < before;
-        if exchange.wanted.is_empty() || !progress {
-            exchange.wanted.clear();
+        exchange.requests.retain(|request| !request.is_empty());
+        if exchange.requests.is_empty() || !progress {
+            exchange.requests.clear();
             if exchange.parts_to_send.is_empty() {
                 self.sessions.remove(peer);
             }
             return;
         }
-        let want: Vec<u64> = exchange
-            .wanted
-            .iter()
-            .copied()
-            .take(sync::MAX_WANT_PER_MESSAGE)
-            .collect();
-        self.send_records(net, peer, Vec::new(), want);
+        for want in again {
+            self.send_records(net, peer, Vec::new(), want);
+        }
     }
 
     /// Forgets the exchange with `peer` (and the session, if this node opened it).
@@ -511,4 +535,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             }
         }
     }
+}
+
+/// Whether a table of `cells` cells for one part of `parts` is the store's probe (the whole
+/// set, [`PROBE_CELLS`] cells once rounded), which the tally keeps and no scan rebuilds.
+fn is_probe(parts: u32, cells: usize) -> bool {
+    parts == 1 && Iblt::rounded(cells) == Iblt::rounded(PROBE_CELLS)
 }

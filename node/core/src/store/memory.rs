@@ -1,6 +1,6 @@
 //! An in-memory `Store`, for fast tests.
 
-use super::{Store, StoreError, Summary};
+use super::{Store, StoreError, Tally};
 use crate::version::Write;
 use std::collections::BTreeMap;
 
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
     writes: BTreeMap<String, Write>,
-    summary: Summary,
+    tally: Tally,
 }
 
 impl MemoryStore {
@@ -27,7 +27,7 @@ impl Store for MemoryStore {
                 if old.is_some_and(|old| !write.supersedes(old)) {
                     return false;
                 }
-                self.summary.replace(old, write);
+                self.tally.replace(old, write);
                 self.writes.insert(write.key.clone(), write.clone());
                 true
             })
@@ -51,7 +51,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn summary(&self) -> Summary {
-        self.summary
+    fn tally(&self) -> &Tally {
+        &self.tally
     }
 }
