@@ -48,7 +48,7 @@ pub use clock::{Clock, ManualClock};
 pub use config::{Config, RateLimit};
 pub use counters::{Counters, DropReason, Drops};
 pub use membership::Membership;
-pub use node::{CommandError, Event, NodeCore, PeerId, Transport, Verdict};
+pub use node::{ClockAhead, CommandError, Event, NodeCore, PeerId, Transport, Verdict};
 pub use outbox::Outbox;
 pub use store::{Store, StoreError, Summary};
 pub use version::{Hlc, Version, Write};

@@ -132,6 +132,20 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     store_retry_ms: u64,
     /// When rate windows and the drop-log memory were last swept.
     last_sweep_ms: u64,
+    /// The latest write refused for a timestamp too far ahead: its peer's clock (or this
+    /// node's) is off, which the user should hear about.
+    clock_ahead: Option<ClockAhead<P>>,
+}
+
+/// A write refused because its timestamp was too far ahead of this node's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockAhead<P> {
+    /// The peer it came from.
+    pub peer: P,
+    /// How far ahead of this node's clock it was stamped.
+    pub ahead_ms: u64,
+    /// When it was refused (monotonic ms, see [`Clock::monotonic_ms`]).
+    pub at_ms: u64,
 }
 
 impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
@@ -168,6 +182,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             next_anti_entropy_ms,
             store_retry_ms: 0,
             last_sweep_ms: now,
+            clock_ahead: None,
         }
     }
 
@@ -194,6 +209,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// What the node has counted so far.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// The latest write refused for being stamped too far ahead, if any, and how long ago
+    /// (ms): the `status` line that names a peer whose clock is off.
+    pub fn clock_ahead(&self) -> Option<(&ClockAhead<P>, u64)> {
+        let now = self.clock.monotonic_ms();
+        self.clock_ahead
+            .as_ref()
+            .map(|ahead| (ahead, now.saturating_sub(ahead.at_ms)))
     }
 
     /// The peers the node is connected to.
@@ -451,7 +475,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             WireError::Invalid(_) | WireError::BadTimestamp(_) | WireError::BadOrigin(_) => {
                 DropReason::Invalid
             }
-            WireError::FutureTimestamp { .. } => DropReason::FutureTimestamp,
+            WireError::FutureTimestamp { ahead_ms, .. } => {
+                self.clock_ahead = Some(ClockAhead {
+                    peer: from.clone(),
+                    ahead_ms,
+                    at_ms: self.clock.monotonic_ms(),
+                });
+                DropReason::FutureTimestamp
+            }
             WireError::Forged(_) => DropReason::Forged,
         };
         self.drop_message(net, from, reason, error.to_string());

@@ -195,6 +195,24 @@ fn bad_messages_are_dropped_counted_and_logged_once_per_interval() {
 }
 
 #[test]
+fn a_write_stamped_too_far_ahead_names_its_peer_for_status() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    assert_eq!(b.clock_ahead(), None);
+    let future = format!(
+        r#"{{"Put":{{"key":"k","value":"v","timestamp":"{}"}}}}"#,
+        wire::format_timestamp(START + 60_000)
+    );
+    assert_eq!(gossip(&mut b, "fast", future.as_bytes()), Verdict::Reject);
+    clock.advance(5_000);
+    let (ahead, ago_ms) = b.clock_ahead().expect("recorded");
+    assert_eq!(
+        (ahead.peer.as_str(), ahead.ahead_ms, ago_ms),
+        ("fast", 60_000, 5_000)
+    );
+}
+
+#[test]
 fn an_author_over_its_rate_limit_is_dropped_and_synced_with_later() {
     let clock = ManualClock::new(START);
     let mut b = NodeCore::new(

@@ -19,7 +19,9 @@ use libp2p::swarm::{ConnectionId, ListenError, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, request_response, Multiaddr, PeerId};
 use p2p_sync_core::store::{Store, StoreError};
 use p2p_sync_core::validate::ValidationError;
-use p2p_sync_core::{Clock, CommandError, Config, Counters, Membership, NodeCore, Verdict, Write};
+use p2p_sync_core::{
+    Clock, ClockAhead, CommandError, Config, Counters, Membership, NodeCore, Verdict, Write,
+};
 use p2p_sync_store::SqliteStore;
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -136,6 +138,8 @@ pub struct Status {
     pub private: bool,
     /// The allow-list's size when one is in force.
     pub allow_list: Option<usize>,
+    /// The latest write refused as stamped too far ahead, and how long ago (ms).
+    pub clock_ahead: Option<(ClockAhead<PeerId>, u64)>,
 }
 
 /// A running node.
@@ -396,6 +400,10 @@ impl Node {
             counters: *self.core.counters(),
             private: self.private,
             allow_list: self.allow.is_closed().then(|| self.allow.entries().len()),
+            clock_ahead: self
+                .core
+                .clock_ahead()
+                .map(|(ahead, ago)| (ahead.clone(), ago)),
         })
     }
 

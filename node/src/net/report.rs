@@ -43,7 +43,10 @@ pub fn drop_line(
         DropReason::Malformed => format!("Invalid message from peer {from}: {detail}"),
         DropReason::Invalid => format!("Invalid key or value from peer {from}: {detail}"),
         DropReason::FutureTimestamp => {
-            format!("Timestamp too far in the future from peer {from}: {detail}")
+            format!(
+                "Timestamp too far in the future from peer {from}: {detail} \
+                 (its clock or this one is off: check NTP on both)"
+            )
         }
         DropReason::Forged => format!("Forged write from peer {from}: {detail}"),
         DropReason::NotAllowed => format!("Refused a write from peer {from}: {detail}"),

@@ -11,7 +11,7 @@ mod private;
 
 use driver::{Node, DEADLINE};
 use foreign::{Foreign, Seen};
-use local::{free_port, run_to_exit, run_with_input, start, Dialable};
+use local::{free_port, run_to_exit, run_with_input, start, start_with, Dialable};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -62,6 +62,34 @@ fn two_nodes_add_get_delete_and_list_both_ways() {
         "two nodes: both started and connected after {connected:?}; \
          a put reached B {synced:?} after it was added, a delete reached A after {deleted:?}"
     );
+}
+
+#[test]
+fn a_peer_whose_clock_runs_ahead_is_named_in_the_log_and_in_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = start("A", &dir.path().join("a"), free_port(), &[]);
+    let mut fast = start_with(
+        "fast",
+        &dir.path().join("fast"),
+        free_port(),
+        &[a.address()],
+        &["--clock-offset-ms", "60000"],
+    );
+    fast.wait_for_log(&format!("Connection established with peer: {}", a.peer_id));
+    fast.add("k", "from a minute ahead");
+    a.wait_for_log(&format!(
+        "Timestamp too far in the future from peer {}",
+        fast.peer_id
+    ));
+    let clock_line = format!("Clock: peer {} sent a write stamped ", fast.peer_id);
+    let status = a.status();
+    assert!(
+        status
+            .iter()
+            .any(|line| line.starts_with(&clock_line) && line.contains(" s ahead of this clock")),
+        "{status:?}"
+    );
+    assert_eq!(a.get("k"), None, "the write was refused");
 }
 
 #[test]

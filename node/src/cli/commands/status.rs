@@ -30,6 +30,20 @@ pub fn mode(status: &Status) -> String {
     }
 }
 
+/// Whether a peer's clock looks off: the latest write refused as stamped too far ahead.
+fn clock(status: &Status) -> String {
+    match &status.clock_ahead {
+        None => "no write refused for a timestamp ahead of this clock".into(),
+        Some((ahead, ago_ms)) => format!(
+            "peer {} sent a write stamped {:.1} s ahead of this clock {} s ago: its clock \
+             or this one is off (check NTP on both)",
+            ahead.peer,
+            ahead.ahead_ms as f64 / 1000.0,
+            ago_ms / 1000
+        ),
+    }
+}
+
 /// The status report as text.
 pub fn format(status: &Status) -> String {
     let mut text = String::new();
@@ -89,6 +103,7 @@ pub fn format(status: &Status) -> String {
         "Gossip waiting for send queues: {}",
         status.pending_gossip
     );
+    let _ = writeln!(text, "Clock: {}", clock(status));
     let reasons: Vec<String> = DropReason::ALL
         .iter()
         .map(|&reason| format!("{reason} {}", counters.dropped.get(reason)))
@@ -144,8 +159,22 @@ mod tests {
             counters,
             private: false,
             allow_list: Some(1),
+            clock_ahead: Some((
+                p2p_sync_core::ClockAhead {
+                    peer: stranger,
+                    ahead_ms: 60_000,
+                    at_ms: 0,
+                },
+                3_000,
+            )),
         };
         let text = format(&status);
+        assert!(
+            text.contains(&format!(
+                "Clock: peer {stranger} sent a write stamped 60.0 s ahead of this clock 3 s ago"
+            )),
+            "{text}"
+        );
         assert!(text.contains("  /ip4/127.0.0.1/tcp/4002\n"));
         assert!(text.contains(&format!(
             "Connected peers (3):\n  {peer} (subscribed to p2p-sync, gossip peer)\n  \
