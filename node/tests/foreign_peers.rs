@@ -1,6 +1,6 @@
 //! A libp2p peer that is not a p2p-sync node (Identify and Ping only, like any stranger's
 //! libp2p program on the LAN) connects to a node in process, over loopback. The node must not
-//! count it as a sync peer (no reconciliation, no anti-entropy round, no direct gossip), and
+//! count it as a reconciliation peer (no reconciliation, no anti-entropy round, no direct gossip), and
 //! must not redial it once it leaves: it neither was named with `--dial` nor proved useful.
 
 use futures::StreamExt;
@@ -23,7 +23,7 @@ struct Stranger {
 }
 
 /// A stranger whose PeerId sorts after `node`'s: a node opens a reconciliation at once with a
-/// sync peer whose id is larger than its own, so counting the stranger would show.
+/// reconciliation peer whose id is larger than its own, so counting the stranger would show.
 fn stranger_after(node: &PeerId) -> Swarm<Stranger> {
     let key = std::iter::repeat_with(Keypair::generate_ed25519)
         .find(|key| key.public().to_peer_id().to_string() > node.to_string())
@@ -121,7 +121,7 @@ async fn a_stranger_is_neither_reconciled_with_nor_redialled() {
         .find(|peer| peer.peer == *stranger.local_peer_id());
     assert!(seen.is_some_and(|peer| !peer.p2p_sync), "{status:?}");
     assert_eq!(
-        node.counters().syncs_started,
+        node.counters().reconciliations_started,
         0,
         "the node reconciled with a stranger"
     );

@@ -4,7 +4,7 @@
 use crate::scenario::AttackKind;
 use p2p_sync_core::auth::{self, NamedKeys, SigningKey};
 use p2p_sync_core::iblt::StrataEstimator;
-use p2p_sync_core::sync::{self, SyncMessage};
+use p2p_sync_core::reconciliation::{self, ReconcileMessage};
 use p2p_sync_core::wire::{encode_write, encode_writes, format_timestamp};
 use p2p_sync_core::{Hlc, Version, Write};
 
@@ -78,11 +78,11 @@ pub fn packets(kind: &AttackKind, attacker: &Attacker, index: u64, wall_ms: u64)
             key,
             value,
             ahead_ms,
-            via_sync,
+            by_reconciliation,
         } => {
             let mut write = write(key, value, wall_ms + ahead_ms, origin);
             attacker.sign(&mut write);
-            if *via_sync {
+            if *by_reconciliation {
                 vec![hello(), records(vec![write], Vec::new())]
             } else {
                 vec![Packet::Gossip(encode_write(&write))]
@@ -99,11 +99,11 @@ pub fn packets(kind: &AttackKind, attacker: &Attacker, index: u64, wall_ms: u64)
             for id in 0..200_000u64 {
                 strata.insert(id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ index);
             }
-            let estimate = SyncMessage::Estimate {
+            let estimate = ReconcileMessage::Estimate {
                 count: u64::MAX,
                 strata,
             };
-            vec![hello(), Packet::Direct(sync::encode(&estimate))]
+            vec![hello(), Packet::Direct(reconciliation::encode(&estimate))]
         }
         AttackKind::WantFlood { ids } => {
             let want = (0..*ids)
@@ -119,14 +119,17 @@ pub fn packets(kind: &AttackKind, attacker: &Attacker, index: u64, wall_ms: u64)
 
 /// An opening `Hello` that matches no honest store.
 fn hello() -> Packet {
-    Packet::Direct(sync::encode(&SyncMessage::Hello {
+    Packet::Direct(reconciliation::encode(&ReconcileMessage::Hello {
         count: 1,
         fingerprint: 1,
     }))
 }
 
 fn records(writes: Vec<Write>, want: Vec<u64>) -> Packet {
-    Packet::Direct(sync::encode(&SyncMessage::Records { writes, want }))
+    Packet::Direct(reconciliation::encode(&ReconcileMessage::Records {
+        writes,
+        want,
+    }))
 }
 
 /// `count` distinct valid writes of the attacker's own, signed by it.

@@ -33,7 +33,7 @@ pub const COPIES_PER_WRITE: u64 = 2 * 24;
 /// A write's size on the wire beyond its key and value (JSON envelope, timestamp, origin).
 pub const WRITE_OVERHEAD_BYTES: u64 = 128;
 /// Bytes each honest node may send per virtual minute with nothing to say (anti-entropy hellos,
-/// probes after partitions, syncs after rate-limit drops).
+/// probes after partitions, reconciliations after rate-limit drops).
 pub const IDLE_BYTES_PER_NODE_MINUTE: u64 = 32 * 1024;
 /// Events the engine may hold at once per participant (messages in flight, timers, repeats).
 pub const QUEUE_PER_PARTICIPANT: usize = 2_000;

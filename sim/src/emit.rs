@@ -193,7 +193,7 @@ fn attack(attack: &Attack, names: &[String]) -> String {
             key,
             value,
             ahead_ms,
-            via_sync,
+            by_reconciliation,
         } => (
             "forge",
             vec![
@@ -205,7 +205,7 @@ fn attack(attack: &Attack, names: &[String]) -> String {
                 ("ahead_ms", Some(ahead_ms.to_string())),
                 (
                     "via",
-                    Some(quote(if *via_sync { "sync" } else { "gossip" })),
+                    Some(quote(if *by_reconciliation { "sync" } else { "gossip" })),
                 ),
             ],
         ),

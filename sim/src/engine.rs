@@ -517,13 +517,13 @@ impl<'a> Simulation<'a> {
                         format_args!("{name} dropped from {from}: {reason}: {detail}"),
                     );
                 }
-                CoreEvent::Synced {
+                CoreEvent::Reconciled {
                     peer,
                     applied,
                     sent,
                 } => self.trace.line(
                     now,
-                    format_args!("{name} synced with {peer}: applied {applied}, sent {sent}"),
+                    format_args!("{name} reconciled with {peer}: applied {applied}, sent {sent}"),
                 ),
             }
         }

@@ -590,7 +590,7 @@ fn step(raw: &RawStep, names: &Names, line: usize) -> Result<Step, String> {
                 key: forge.key.clone(),
                 value: forge.value.clone(),
                 ahead_ms: forge.ahead_ms,
-                via_sync: forge.via == Via::Sync,
+                by_reconciliation: forge.via == Via::Sync,
             };
             attack(names, &forge.from, forge.to.as_ref(), kind)
         }),

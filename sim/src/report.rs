@@ -190,8 +190,8 @@ impl fmt::Display for Report {
             f,
             "{:<5} {:>2} {:>5} {:>4} {:<16} {:>6} {:>6} {:>7} {:>7} {:>7} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>10}",
             "node", "up", "peers", "mesh", "digest", "keys", "writes", "refused", "applied",
-            "ignored", "rate", "large", "malf", "inval", "futur", "forg", "deny", "unsol", "syncs",
-            "sync_in", "sync_out", "msgs", "bytes"
+            "ignored", "rate", "large", "malf", "inval", "futur", "forg", "deny", "unsol", "recon",
+            "rec_in", "rec_out", "msgs", "bytes"
         )?;
         for node in &self.nodes {
             let c = &node.counters;
@@ -217,9 +217,9 @@ impl fmt::Display for Report {
                 d.forged,
                 d.not_allowed,
                 d.unsolicited,
-                c.syncs_started,
-                c.sync_writes_received,
-                c.sync_writes_sent,
+                c.reconciliations_started,
+                c.reconciled_writes_received,
+                c.reconciled_writes_sent,
                 node.traffic.messages,
                 node.traffic.bytes
             )?;
@@ -275,7 +275,7 @@ const LEGEND: &str =
   newer than what it held; dropped messages by reason: rate (over a budget), large,
   malf(ormed), inval(id), futur(e timestamp), forg(ed), deny (not on the allow-list),
   unsol(icited reconciliation);
-  syncs: reconciliations it started; sync_in / sync_out: writes it received / sent by them;
+  recon: reconciliations it started; rec_in / rec_out: writes it received / sent by them;
   msgs / bytes: what it put on the wire (gossip counted once per peer)
 ";
 

@@ -274,7 +274,7 @@ pub enum AttackKind {
         /// How far ahead of the attacker's clock it is stamped.
         ahead_ms: u64,
         /// Sent as a reconciliation record instead of gossip.
-        via_sync: bool,
+        by_reconciliation: bool,
     },
     /// Gossip batches of this many valid writes each (the attacker's own, signed).
     BatchFlood {

@@ -113,7 +113,7 @@ expect = { converged = true }
     let report = run(&scenario(steps, 3, ""), None, None);
     assert!(report.passed(), "{report}{}", report.failure_text());
     assert!(
-        report.nodes[0].counters.sync_writes_received >= 1,
+        report.nodes[0].counters.reconciled_writes_received >= 1,
         "{report}"
     );
 }

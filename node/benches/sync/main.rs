@@ -1,4 +1,4 @@
-//! How fast p2p-sync syncs, each figure beside the limit it runs against, measured in one run.
+//! How fast p2p-sync replicates, each figure beside the limit it runs against, measured in one run.
 //!
 //! Run: `cargo bench -p p2p-sync --bench sync` (release build; real processes on 127.0.0.1,
 //! `--no-mdns`). `-- --quick` shrinks every workload tenfold for a smoke run.

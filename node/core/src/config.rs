@@ -52,7 +52,7 @@ pub struct Config {
     /// How often a node reconciles with one random connected peer.
     pub anti_entropy_interval_ms: u64,
     /// How soon after a rate-limit drop the node reconciles with the peer whose data it dropped.
-    pub sync_after_drop_ms: u64,
+    pub reconcile_after_drop_ms: u64,
     /// How long a reconciliation session this node opened may stay quiet before it is
     /// considered over and another may start.
     pub session_timeout_ms: u64,
@@ -112,7 +112,7 @@ impl Default for Config {
             // this is refused, so a fast clock cannot win every overwrite for long.
             max_clock_ahead_ms: 10_000,
             anti_entropy_interval_ms: 30_000,
-            sync_after_drop_ms: 1_000,
+            reconcile_after_drop_ms: 1_000,
             session_timeout_ms: 10_000,
             drop_log_interval_ms: 60_000,
             // The legacy app's section 4: "Degree = min(connected_peers, mesh_n=6)".

@@ -1,4 +1,4 @@
-//! What a node counts: writes applied and ignored, messages dropped by reason, sync traffic.
+//! What a node counts: writes applied and ignored, messages dropped by reason, reconciliation traffic.
 
 use serde::Serialize;
 use std::fmt;
@@ -129,20 +129,20 @@ impl Drops {
 /// Everything a node counts; shown by `status` and in simulator summaries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
-    /// Remote writes (gossip or sync) that were newer and changed the store.
+    /// Remote writes (gossip or reconciliation) that were newer and changed the store.
     pub applied: u64,
     /// Remote writes that were not newer than what the store held.
     pub ignored_older: u64,
     /// Messages and writes dropped, by reason.
     pub dropped: Drops,
     /// Reconciliation sessions this node started.
-    pub syncs_started: u64,
+    pub reconciliations_started: u64,
     /// Writes received through reconciliation.
-    pub sync_writes_received: u64,
+    pub reconciled_writes_received: u64,
     /// Writes sent through reconciliation.
-    pub sync_writes_sent: u64,
+    pub reconciled_writes_sent: u64,
     /// Bytes of reconciliation messages sent.
-    pub sync_bytes_sent: u64,
+    pub reconcile_bytes_sent: u64,
     /// Bytes of reconciliation messages received.
-    pub sync_bytes_received: u64,
+    pub reconcile_bytes_received: u64,
 }

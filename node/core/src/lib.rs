@@ -22,7 +22,7 @@
 //! - [`config`]: every limit and interval, with defaults.
 //! - [`validate`]: the rules a key and a value must follow, for every path a write takes.
 //! - [`version`]: writes and their total order; [`wire`]: the gossip JSON codec.
-//! - [`sync`] and [`iblt`]: the reconciliation messages and the sketches they carry.
+//! - [`reconciliation`] and [`iblt`]: the reconciliation messages and the sketches they carry.
 //! - [`rate_limit`], [`counters`]: budgets per peer, and what was applied and dropped.
 //! - [`store`]: the `Store` trait, its summary and an in-memory store.
 //! - [`clock`]: the `Clock` trait; [`outbox`]: a recording `Transport`; [`testkit`]: helpers
@@ -37,8 +37,8 @@ pub mod membership;
 pub mod node;
 pub mod outbox;
 pub mod rate_limit;
+pub mod reconciliation;
 pub mod store;
-pub mod sync;
 pub mod testkit;
 pub mod validate;
 pub mod version;

@@ -61,7 +61,7 @@ pub enum Event<P> {
         detail: String,
     },
     /// A reconciliation exchange with `peer` brought in or sent out writes.
-    Synced {
+    Reconciled {
         /// The peer.
         peer: P,
         /// Writes received from it that changed the store.
@@ -125,7 +125,7 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     /// Store scans each peer's reconciliation messages may cause.
     scan_limiter: RateLimiter<P>,
     /// Peers to reconcile with as soon as possible (from the given monotonic time on).
-    pending_syncs: BTreeMap<P, u64>,
+    pending_reconciliations: BTreeMap<P, u64>,
     next_anti_entropy_ms: u64,
     /// How long after the last failed store of remote writes to ask for them again: doubles
     /// while the store keeps failing, up to the anti-entropy interval; 0 once one succeeds.
@@ -178,7 +178,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             sessions: BTreeMap::new(),
             exchanges: BTreeMap::new(),
             answered: BTreeSet::new(),
-            pending_syncs: BTreeMap::new(),
+            pending_reconciliations: BTreeMap::new(),
             next_anti_entropy_ms,
             store_retry_ms: 0,
             last_sweep_ms: now,
@@ -362,7 +362,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         // stays until it is quiet: the peer may still answer on a connection that lives on).
         self.sessions.remove(peer);
         if self.id < *peer {
-            self.start_sync(net, peer);
+            self.start_reconciliation(net, peer);
         }
     }
 
@@ -371,7 +371,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.peers.remove(peer);
         self.answered.remove(peer);
         self.end_exchange(peer);
-        self.pending_syncs.remove(peer);
+        self.pending_reconciliations.remove(peer);
     }
 
     /// The monotonic time (see [`Clock::monotonic_ms`]) at which the core next needs
@@ -380,7 +380,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// then, or until an input arrives, whichever is first; a call before then does nothing.
     pub fn poll_timeout(&self) -> u64 {
         let session_timeout = self.config.session_timeout_ms;
-        self.pending_syncs
+        self.pending_reconciliations
             .iter()
             .map(|(peer, &due)| match self.sessions.get(peer) {
                 Some(&heard) => due.max(heard + session_timeout),
@@ -400,14 +400,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.exchanges
             .retain(|_, exchange| now.saturating_sub(exchange.heard_ms) < session_timeout);
         let due: Vec<P> = self
-            .pending_syncs
+            .pending_reconciliations
             .iter()
             .filter(|(_, &at)| at <= now)
             .map(|(peer, _)| peer.clone())
             .collect();
         for peer in due {
-            if !self.peers.contains(&peer) || self.start_sync(net, &peer) {
-                self.pending_syncs.remove(&peer);
+            if !self.peers.contains(&peer) || self.start_reconciliation(net, &peer) {
+                self.pending_reconciliations.remove(&peer);
             }
         }
         if now >= self.next_anti_entropy_ms {
@@ -422,7 +422,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             };
             if !candidates.is_empty() {
                 let peer = candidates[self.rng.random_range(0..candidates.len())].clone();
-                self.start_sync(net, &peer);
+                self.start_reconciliation(net, &peer);
             }
         }
     }
@@ -574,21 +574,23 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             DropReason::RateLimited,
             format!("rate limit exceeded for peer {limited}"),
         );
-        self.sync_soon(forwarder);
+        self.reconcile_soon(forwarder);
         false
     }
 
     /// Reconciles with `peer` `delay_ms` from now, to fetch what could not be taken from it.
-    pub(super) fn sync_after(&mut self, peer: &P, delay_ms: u64) {
+    pub(super) fn reconcile_after(&mut self, peer: &P, delay_ms: u64) {
         if self.peers.contains(peer) {
             let due = self.clock.monotonic_ms() + delay_ms;
-            self.pending_syncs.entry(peer.clone()).or_insert(due);
+            self.pending_reconciliations
+                .entry(peer.clone())
+                .or_insert(due);
         }
     }
 
     /// Gossip or records from `peer` were over a budget: reconcile with it soon.
-    pub(super) fn sync_soon(&mut self, peer: &P) {
-        self.sync_after(peer, self.config.sync_after_drop_ms);
+    pub(super) fn reconcile_soon(&mut self, peer: &P) {
+        self.reconcile_after(peer, self.config.reconcile_after_drop_ms);
     }
 
     /// Writes from `peer` could not be stored: ask for them again once the store may work,
@@ -596,12 +598,12 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// anti-entropy interval rather than one a second.
     pub(super) fn retry_after_store_failure(&mut self, peer: &P) {
         self.store_retry_ms = (self.store_retry_ms * 2).clamp(
-            self.config.sync_after_drop_ms,
+            self.config.reconcile_after_drop_ms,
             self.config
                 .anti_entropy_interval_ms
-                .max(self.config.sync_after_drop_ms),
+                .max(self.config.reconcile_after_drop_ms),
         );
-        self.sync_after(peer, self.store_retry_ms);
+        self.reconcile_after(peer, self.store_retry_ms);
     }
 
     /// Applies checked remote writes; moves the clock past them; counts applied and ignored.

@@ -213,7 +213,7 @@ fn a_write_stamped_too_far_ahead_names_its_peer_for_status() {
 }
 
 #[test]
-fn an_author_over_its_rate_limit_is_dropped_and_synced_with_later() {
+fn an_author_over_its_rate_limit_is_dropped_and_reconciled_with_later() {
     let clock = ManualClock::new(START);
     let mut b = NodeCore::new(
         p("b"),
@@ -239,7 +239,7 @@ fn an_author_over_its_rate_limit_is_dropped_and_synced_with_later() {
     assert_eq!(
         out.sent.len(),
         1,
-        "a sync with the relay is due after the drop"
+        "a reconciliation with the relay is due after the drop"
     );
     assert_eq!(out.sent[0].0, "a-relay");
 }
@@ -338,7 +338,7 @@ fn a_wall_clock_stepping_back_does_not_stall_anti_entropy() {
         1,
     );
     let mut out = Outbox::default();
-    b.on_peer_up(&mut out, &p("a")); // "a" < "b": b does not open a sync on connect
+    b.on_peer_up(&mut out, &p("a")); // "a" < "b": b does not open a reconciliation on connect
     clock.wall.set(START - 3_600_000); // NTP steps the clock back an hour
     for second in 1..=31 {
         clock.monotonic.set(second * 1000);
@@ -384,7 +384,7 @@ fn reconciliation_brings_both_sides_everything_including_tombstones() {
     assert_eq!(a.store().live().unwrap().len(), 599);
     assert_eq!(a.get("b7").unwrap(), None);
     assert_eq!(
-        a.counters().sync_writes_received + b.counters().sync_writes_received,
+        a.counters().reconciled_writes_received + b.counters().reconciled_writes_received,
         600
     );
 }
@@ -430,7 +430,7 @@ fn garbage_on_the_direct_protocol_is_counted_not_fatal() {
     b.on_direct(&mut out, &p("x"), b"\xff\xff\xff\xff").unwrap();
     b.on_direct(&mut out, &p("x"), &vec![0; 2 << 20]).unwrap();
     open_exchange(&mut b, "x");
-    let bad_sketch = sync::encode(&sync::SyncMessage::Sketch {
+    let bad_sketch = reconciliation::encode(&reconciliation::ReconcileMessage::Sketch {
         attempt: 0,
         parts: 0,
         part: 3,
@@ -451,7 +451,7 @@ fn a_resize_request_no_honest_peer_sends_is_dropped_not_obeyed() {
     let clock = ManualClock::new(START);
     let mut b = node("b", &clock);
     let mut out = Outbox::default();
-    let huge = sync::encode(&sync::SyncMessage::SketchTooSmall {
+    let huge = reconciliation::encode(&reconciliation::ReconcileMessage::SketchTooSmall {
         attempt: 0,
         parts: 1,
         part: 0,
@@ -466,7 +466,7 @@ fn a_resize_request_no_honest_peer_sends_is_dropped_not_obeyed() {
 /// Opens a reconciliation from `peer` with `node` as the protocol does (a `Hello` that does
 /// not match), dropping the answer.
 fn open_exchange(node: &mut Node, peer: &str) {
-    let hello = sync::encode(&sync::SyncMessage::Hello {
+    let hello = reconciliation::encode(&reconciliation::ReconcileMessage::Hello {
         count: 1,
         fingerprint: 1,
     });
@@ -481,11 +481,11 @@ fn reconciliation_messages_out_of_order_are_refused_unanswered() {
     let mut writer = node("x", &clock);
     let mut out = Outbox::default();
     let write = writer.put(&mut Outbox::default(), "k", "v").unwrap();
-    let records = sync::encode(&sync::SyncMessage::Records {
+    let records = reconciliation::encode(&reconciliation::ReconcileMessage::Records {
         writes: vec![write],
         want: Vec::new(),
     });
-    let estimate = sync::encode(&sync::SyncMessage::Estimate {
+    let estimate = reconciliation::encode(&reconciliation::ReconcileMessage::Estimate {
         count: u64::MAX,
         strata: Default::default(),
     });
@@ -522,7 +522,7 @@ fn a_session_opened_while_answering_the_peers_keeps_the_estimate_it_asked_for() 
     let mut out = Outbox::default();
     a.on_peer_up(&mut out, &p("z")); // "a" < "z": a opens its own session
     assert_eq!(out.sent.len(), 1, "a's own Hello");
-    let estimate = sync::encode(&sync::SyncMessage::Estimate {
+    let estimate = reconciliation::encode(&reconciliation::ReconcileMessage::Estimate {
         count: 1,
         strata: Default::default(),
     });
@@ -559,10 +559,10 @@ proptest! {
         let table = iblt::Iblt::try_from(bytes).unwrap();
         let mut out = Outbox::default();
         for message in [
-            sync::SyncMessage::Probe { table: table.clone() },
-            sync::SyncMessage::Sketch { attempt: 0, parts, part, table },
+            reconciliation::ReconcileMessage::Probe { table: table.clone() },
+            reconciliation::ReconcileMessage::Sketch { attempt: 0, parts, part, table },
         ] {
-            b.on_direct(&mut out, &p("x"), &sync::encode(&message)).unwrap();
+            b.on_direct(&mut out, &p("x"), &reconciliation::encode(&message)).unwrap();
         }
         for (_, payload) in &out.sent {
             prop_assert!(payload.len() <= b.config().max_message_bytes);

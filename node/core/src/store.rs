@@ -6,7 +6,7 @@ mod memory;
 pub use memory::MemoryStore;
 
 use crate::iblt::{Iblt, StrataEstimator};
-use crate::sync::PROBE_CELLS;
+use crate::reconciliation::PROBE_CELLS;
 use crate::version::{Hlc, Write};
 use std::collections::HashSet;
 use thiserror::Error;

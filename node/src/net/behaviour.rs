@@ -4,7 +4,7 @@
 //! server mode; Identify; Ping; and the direct request-response protocol that reconciliation
 //! uses.
 
-use super::codec::{DirectCodec, SYNC_PROTOCOL};
+use super::codec::{DirectCodec, RECONCILE_PROTOCOL};
 use super::gate::Gate;
 use super::limits::connection_limits;
 use libp2p::core::upgrade::Version;
@@ -153,7 +153,7 @@ impl Behaviour {
         );
         let direct = request_response::Behaviour::with_codec(
             DirectCodec::new(max_direct_frame_bytes(config)),
-            [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+            [(RECONCILE_PROTOCOL, request_response::ProtocolSupport::Full)],
             request_response::Config::default().with_request_timeout(DIRECT_TIMEOUT),
         );
         let ping = ping::Behaviour::new(

@@ -6,8 +6,9 @@ use libp2p::request_response;
 use libp2p::StreamProtocol;
 use std::io;
 
-/// The protocol name of the direct sync protocol.
-pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2p-sync/sync/1.0.0");
+/// The protocol name of the direct (reconciliation) protocol: its id keeps the word `sync`
+/// it was first published under, so nodes of every version still speak to each other.
+pub const RECONCILE_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2p-sync/sync/1.0.0");
 
 /// Frames are a 4-byte big-endian length followed by that many bytes.
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +112,7 @@ mod tests {
 
     fn encode(codec: &mut DirectCodec, frame: Vec<u8>) -> io::Result<Vec<u8>> {
         let mut out = Cursor::new(Vec::new());
-        block_on(codec.write_request(&SYNC_PROTOCOL, &mut out, frame))?;
+        block_on(codec.write_request(&RECONCILE_PROTOCOL, &mut out, frame))?;
         Ok(out.into_inner())
     }
 
@@ -120,7 +121,7 @@ mod tests {
         let mut codec = DirectCodec::new(16);
         for frame in [vec![], b"hello".to_vec(), vec![7; 16]] {
             let bytes = encode(&mut codec, frame.clone()).unwrap();
-            let read = block_on(codec.read_response(&SYNC_PROTOCOL, &mut Cursor::new(bytes)));
+            let read = block_on(codec.read_response(&RECONCILE_PROTOCOL, &mut Cursor::new(bytes)));
             assert_eq!(read.unwrap(), frame);
         }
     }
@@ -132,7 +133,7 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
         let mut bytes = 17u32.to_be_bytes().to_vec();
         bytes.extend([0; 17]);
-        let error = block_on(codec.read_request(&SYNC_PROTOCOL, &mut Cursor::new(bytes)));
+        let error = block_on(codec.read_request(&RECONCILE_PROTOCOL, &mut Cursor::new(bytes)));
         assert_eq!(error.unwrap_err().kind(), io::ErrorKind::InvalidData);
     }
 
@@ -141,6 +142,8 @@ mod tests {
         let mut codec = DirectCodec::new(16);
         let mut bytes = 5u32.to_be_bytes().to_vec();
         bytes.extend(b"hel");
-        assert!(block_on(codec.read_request(&SYNC_PROTOCOL, &mut Cursor::new(bytes))).is_err());
+        assert!(
+            block_on(codec.read_request(&RECONCILE_PROTOCOL, &mut Cursor::new(bytes))).is_err()
+        );
     }
 }

@@ -106,7 +106,7 @@ impl Dialer {
     }
 
     /// The last connection to `peer` closed: retry it with backoff if it was named with
-    /// `--dial` or proved `useful` (sent a valid write, answered our sync protocol). Any other
+    /// `--dial` or proved `useful` (sent a valid write, answered our reconciliation protocol). Any other
     /// peer (one that only connected to us) may come back by itself, or mDNS finds it again.
     pub fn on_disconnected(&mut self, peer: PeerId, useful: bool, now: Instant) {
         if useful || self.peers.is_pinned(&peer) {

@@ -112,7 +112,7 @@ pub struct PeerStatus {
     pub subscribed: bool,
     /// Whether it is in our Gossipsub mesh for the topic.
     pub mesh: bool,
-    /// Whether Identify showed it is a p2p-sync node (speaks our sync protocol): only such
+    /// Whether Identify showed it is a p2p-sync node (speaks our reconciliation protocol): only such
     /// peers are reconciled with and get every message directly.
     pub p2p_sync: bool,
 }

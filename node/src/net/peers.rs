@@ -5,7 +5,7 @@
 //! only useful peers are redialled.
 
 use super::behaviour::KAD_PROTOCOL;
-use super::codec::SYNC_PROTOCOL;
+use super::codec::RECONCILE_PROTOCOL;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::ConnectionId;
 use libp2p::{identify, Multiaddr, PeerId};
@@ -21,7 +21,7 @@ struct Connection {
     peer: PeerId,
     /// The IP address the connection comes from (or goes to).
     ip: Option<IpAddr>,
-    /// Identify showed the peer speaks our sync protocol on this connection.
+    /// Identify showed the peer speaks our reconciliation protocol on this connection.
     p2p_sync: bool,
 }
 
@@ -51,12 +51,13 @@ fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
     })
 }
 
-/// The addresses of a peer worth remembering in Kademlia: none unless it speaks both our sync
+/// The addresses of a peer worth remembering in Kademlia: none unless it speaks both our reconciliation
 /// and our Kademlia protocols, and only those on the IP address it connected from (at most
 /// [`MAX_ADDRESSES_PER_PEER`]). So a peer can point the node at itself, never at a third
 /// party.
 pub fn routable_addresses(info: &identify::Info, connected_from: Option<IpAddr>) -> Vec<Multiaddr> {
-    let ours = info.protocols.contains(&SYNC_PROTOCOL) && info.protocols.contains(&KAD_PROTOCOL);
+    let ours =
+        info.protocols.contains(&RECONCILE_PROTOCOL) && info.protocols.contains(&KAD_PROTOCOL);
     let Some(from) = connected_from.filter(|_| ours) else {
         return Vec::new();
     };
@@ -92,7 +93,7 @@ impl Peers {
             return Identified::default();
         };
         let routable = routable_addresses(info, open.ip);
-        if !info.protocols.contains(&SYNC_PROTOCOL) || open.p2p_sync {
+        if !info.protocols.contains(&RECONCILE_PROTOCOL) || open.p2p_sync {
             return Identified {
                 routable,
                 ..Identified::default()
@@ -112,7 +113,7 @@ impl Peers {
             .any(|open| open.peer == *peer && open.p2p_sync)
     }
 
-    /// `peer` proved useful: it sent a valid write or answered our sync protocol.
+    /// `peer` proved useful: it sent a valid write or answered our reconciliation protocol.
     pub fn mark_useful(&mut self, peer: PeerId) {
         self.useful.insert(peer);
     }
@@ -149,7 +150,7 @@ mod tests {
     #[test]
     fn kademlia_gets_only_a_p2p_sync_peers_own_addresses() {
         let from = Some("192.168.1.5".parse().unwrap());
-        let both = [SYNC_PROTOCOL, KAD_PROTOCOL];
+        let both = [RECONCILE_PROTOCOL, KAD_PROTOCOL];
         let routable = routable_addresses(&info(&both, &LISTEN), from);
         assert_eq!(
             routable,
@@ -181,7 +182,7 @@ mod tests {
         assert_eq!(foreign, Identified::default());
         assert!(!peers.is_p2p_sync(&peer));
 
-        let ours = info(&[SYNC_PROTOCOL], &LISTEN);
+        let ours = info(&[RECONCILE_PROTOCOL], &LISTEN);
         let identified = peers.on_identified(first, &ours);
         assert!(identified.new_connection);
         assert!(peers.is_p2p_sync(&peer));

@@ -56,7 +56,7 @@ pub fn drop_line(
     }
 }
 
-/// Logs one core event: applied writes (a line per message) and syncs at info, drops at warn.
+/// Logs one core event: applied writes (a line per message) and reconciliations at info, drops at warn.
 pub fn log<P: std::fmt::Display>(event: &Event<P>) {
     match event {
         Event::Applied { from, writes } => match writes.as_slice() {
@@ -74,12 +74,12 @@ pub fn log<P: std::fmt::Display>(event: &Event<P>) {
             reason,
             detail,
         } => tracing::warn!("{}", drop_line(from, *reason, detail)),
-        Event::Synced {
+        Event::Reconciled {
             peer,
             applied,
             sent,
         } => tracing::info!(
-            "Synced with peer {peer}: {} received, {sent} sent",
+            "Reconciled with peer {peer}: {} received, {sent} sent",
             plural(*applied as u64, "write")
         ),
     }

@@ -99,7 +99,9 @@ fn signature_rates(count: usize) {
 /// the CPU time and the bytes of the node's answer.
 fn hostile_costs(node: &mut Node) {
     use p2p_sync_core::iblt::{Iblt, StrataEstimator};
-    use p2p_sync_core::sync::{self, SyncMessage, MAX_SKETCH_CELLS, MAX_WANT_PER_MESSAGE};
+    use p2p_sync_core::reconciliation::{
+        self, ReconcileMessage, MAX_SKETCH_CELLS, MAX_WANT_PER_MESSAGE,
+    };
     use p2p_sync_core::Outbox;
     let random_ids =
         |count: usize| (0..count as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -112,27 +114,27 @@ fn hostile_costs(node: &mut Node) {
     let messages = [
         (
             "Hello (summary differs)",
-            SyncMessage::Hello {
+            ReconcileMessage::Hello {
                 count: 1,
                 fingerprint: 1,
             },
         ),
         (
             "Probe that does not peel",
-            SyncMessage::Probe {
-                table: full_table(sync::PROBE_CELLS),
+            ReconcileMessage::Probe {
+                table: full_table(reconciliation::PROBE_CELLS),
             },
         ),
         (
             "Estimate claiming u64::MAX keys",
-            SyncMessage::Estimate {
+            ReconcileMessage::Estimate {
                 count: u64::MAX,
                 strata: StrataEstimator::default(),
             },
         ),
         (
             "Sketch of the largest size",
-            SyncMessage::Sketch {
+            ReconcileMessage::Sketch {
                 attempt: 0,
                 parts: 1,
                 part: 0,
@@ -141,7 +143,7 @@ fn hostile_costs(node: &mut Node) {
         ),
         (
             "SketchTooSmall at the largest size",
-            SyncMessage::SketchTooSmall {
+            ReconcileMessage::SketchTooSmall {
                 attempt: 0,
                 parts: 1,
                 part: 0,
@@ -150,14 +152,14 @@ fn hostile_costs(node: &mut Node) {
         ),
         (
             "Records wanting 60,000 unknown ids",
-            SyncMessage::Records {
+            ReconcileMessage::Records {
                 writes: Vec::new(),
                 want: random_ids(MAX_WANT_PER_MESSAGE).collect(),
             },
         ),
         (
             "Records of 1,000 unsigned writes of another origin",
-            SyncMessage::Records {
+            ReconcileMessage::Records {
                 writes: forged,
                 want: Vec::new(),
             },
@@ -171,13 +173,13 @@ fn hostile_costs(node: &mut Node) {
     println!("|---|---:|---:|---:|");
     for (index, (name, message)) in messages.into_iter().enumerate() {
         let peer = format!("attacker-{index}");
-        let hello = sync::encode(&SyncMessage::Hello {
+        let hello = reconciliation::encode(&ReconcileMessage::Hello {
             count: 1,
             fingerprint: 1,
         });
         node.on_direct(&mut Outbox::default(), &peer, &hello)
             .expect("store");
-        let bytes = sync::encode(&message);
+        let bytes = reconciliation::encode(&message);
         let mut out = Outbox::default();
         let started = Instant::now();
         node.on_direct(&mut out, &peer, &bytes).expect("store");

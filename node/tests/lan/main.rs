@@ -3,7 +3,7 @@
 //! `--dial`) so that they find each other by mDNS alone. Checks, each with a deadline:
 //! discovery of everyone by everyone, a write seen everywhere, a cable pulled and plugged back,
 //! a `kill -9` and restart, and a newcomer with a new identity catching up. A second LAN runs a
-//! private network: members with one key connect and sync, a stranger with another key is
+//! private network: members with one key connect and reconcile, a stranger with another key is
 //! found by mDNS but never connects, and that is logged once. A third test runs [`MANY`]
 //! nodes on one switch and measures the Gossipsub mesh at LAN scale. Needs root and
 //! iproute2; elsewhere it says `SKIPPED` on stderr, and in CI (`CI=true`) it fails instead.

@@ -24,7 +24,7 @@ fn two_nodes_add_get_delete_and_list_both_ways() {
     a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
     let connected = started.elapsed();
     // A write made before A learns B's subscription reaches B by reconciliation instead (the
-    // "Synced" line); this test follows the gossip path, so it waits for the subscription.
+    // "Reconciled" line); this test follows the gossip path, so it waits for the subscription.
     let subscribed = format!("  {} (subscribed to p2p-sync", b.peer_id);
     driver::poll(|| a.status().iter().any(|line| line.starts_with(&subscribed)))
         .unwrap_or_else(|| a.fail("never saw B subscribe"));
@@ -428,7 +428,7 @@ fn a_second_process_on_the_same_data_directory_exits_naming_the_first() {
 }
 
 /// A foreign Gossipsub-only client (no ping, no reconciliation) dials a node at `address`,
-/// stays connected, publishes the seed's exact JSON, which the node stores, and receives a
+/// stays connected, publishes the legacy app's exact JSON, which the node stores, and receives a
 /// write made on the node.
 fn a_foreign_gossipsub_client_exchanges_writes(transport: &str) {
     let dir = tempfile::tempdir().unwrap();

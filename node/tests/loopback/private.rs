@@ -1,5 +1,5 @@
-//! Who belongs, with real processes on 127.0.0.1: a private network (same key: sync; another
-//! key: no connection, logged once), the allow-list (listed: sync; not listed: refused), and
+//! Who belongs, with real processes on 127.0.0.1: a private network (same key: writes flow; another
+//! key: no connection, logged once), the allow-list (listed: writes flow; not listed: refused), and
 //! revocation with `allow remove` while the node runs.
 
 use crate::driver::{self, keygen_psk as keygen, Node};

@@ -1,5 +1,5 @@
-//! Reconciliation on the node: opening sessions, answering every `SyncMessage`, and passing
-//! learnt writes on to the other peers (the protocol itself is described in `core::sync`).
+//! Reconciliation on the node: opening sessions, answering every `ReconcileMessage`, and passing
+//! learnt writes on to the other peers (the protocol itself is described in `core::reconciliation`).
 //!
 //! Every answer is in proportion to its request: a message is only answered inside an
 //! exchange the two peers opened in the protocol's order (a `Hello` first; an `Estimate` only
@@ -14,8 +14,10 @@ use crate::clock::Clock;
 use crate::counters::DropReason;
 use crate::iblt::Iblt;
 use crate::rate_limit::Cost;
+use crate::reconciliation::{
+    self, ReconcileMessage, MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS, PROBE_CELLS,
+};
 use crate::store::{Store, StoreError};
-use crate::sync::{self, SyncMessage, MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS, PROBE_CELLS};
 use crate::validate;
 use crate::version::Write;
 use std::collections::{HashSet, VecDeque};
@@ -37,7 +39,7 @@ pub(super) struct Exchange {
 
 impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Opens a reconciliation with `peer` unless one is already under way; says whether it did.
-    pub(super) fn start_sync(&mut self, net: &mut dyn Transport<P>, peer: &P) -> bool {
+    pub(super) fn start_reconciliation(&mut self, net: &mut dyn Transport<P>, peer: &P) -> bool {
         if self.sessions.contains_key(peer) || !self.peers.contains(peer) {
             return false;
         }
@@ -48,12 +50,12 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let exchange = self.exchange(peer);
         exchange.heard_ms = now;
         exchange.requests.clear();
-        self.counters.syncs_started += 1;
+        self.counters.reconciliations_started += 1;
         let summary = self.store.summary();
         self.send(
             net,
             peer,
-            &SyncMessage::Hello {
+            &ReconcileMessage::Hello {
                 count: summary.count,
                 fingerprint: summary.fingerprint,
             },
@@ -61,9 +63,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         true
     }
 
-    fn send(&mut self, net: &mut dyn Transport<P>, peer: &P, message: &SyncMessage) {
-        let bytes = sync::encode(message);
-        self.counters.sync_bytes_sent += bytes.len() as u64;
+    fn send(&mut self, net: &mut dyn Transport<P>, peer: &P, message: &ReconcileMessage) {
+        let bytes = reconciliation::encode(message);
+        self.counters.reconcile_bytes_sent += bytes.len() as u64;
         net.send(peer, bytes);
     }
 
@@ -75,7 +77,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         bytes: &[u8],
     ) -> Result<(), StoreError> {
         let now = self.clock.monotonic_ms();
-        self.counters.sync_bytes_received += bytes.len() as u64;
+        self.counters.reconcile_bytes_received += bytes.len() as u64;
         if self.refuse_author(net, peer, &peer.to_string()) {
             return Ok(());
         }
@@ -92,7 +94,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             );
             return Ok(());
         }
-        let message = match sync::decode(bytes, self.config.max_message_bytes) {
+        let message = match reconciliation::decode(bytes, self.config.max_message_bytes) {
             Ok(message) => message,
             Err(error) => {
                 self.drop_error(net, peer, error);
@@ -106,33 +108,33 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.sessions.insert(peer.clone(), now);
         }
         match message {
-            SyncMessage::Hello { count, fingerprint } => {
+            ReconcileMessage::Hello { count, fingerprint } => {
                 let summary = self.store.summary();
                 if (summary.count, summary.fingerprint) == (count, fingerprint) {
-                    self.send(net, peer, &SyncMessage::InSync);
+                    self.send(net, peer, &ReconcileMessage::InSync);
                 } else {
                     let table = self.store.tally().probe.clone();
                     self.exchange(peer).estimates_expected += 1;
-                    self.send(net, peer, &SyncMessage::Probe { table });
+                    self.send(net, peer, &ReconcileMessage::Probe { table });
                 }
             }
-            SyncMessage::Probe { table } if !is_probe(1, table.len()) => {
+            ReconcileMessage::Probe { table } if !is_probe(1, table.len()) => {
                 let detail = format!("probe of {} cells", table.len());
                 self.drop_message(net, peer, DropReason::Malformed, detail);
             }
-            SyncMessage::Probe { table } => {
+            ReconcileMessage::Probe { table } => {
                 if !self.settle(net, peer, 1, 0, &table)? {
                     let strata = self.store.tally().strata.clone();
                     let count = self.store.summary().count;
-                    self.send(net, peer, &SyncMessage::Estimate { count, strata });
+                    self.send(net, peer, &ReconcileMessage::Estimate { count, strata });
                 }
             }
             // The exchange itself stays until it is quiet: the peer's own session with this
             // node may still be answering.
-            SyncMessage::InSync => {
+            ReconcileMessage::InSync => {
                 self.sessions.remove(peer);
             }
-            SyncMessage::Estimate { count, strata } => {
+            ReconcileMessage::Estimate { count, strata } => {
                 let Some(estimate) = self.store.tally().strata.estimate(&strata) else {
                     self.drop_message(
                         net,
@@ -144,19 +146,19 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 };
                 // The difference cannot exceed both stores together, whatever a peer claims.
                 let bound = count.saturating_add(self.store.summary().count);
-                let (parts, cells) = sync::sketch_shape(estimate.min(bound));
+                let (parts, cells) = reconciliation::sketch_shape(estimate.min(bound));
                 // One part now; each further part once the peer answered the one before.
                 self.exchange(peer).parts_to_send =
                     (0..parts).map(|part| (parts, part, cells)).collect();
                 self.send_next_part(net, peer)?;
             }
-            SyncMessage::Sketch {
+            ReconcileMessage::Sketch {
                 attempt,
                 parts,
                 part,
                 table,
             } => self.on_sketch(net, peer, attempt, parts, part, table)?,
-            SyncMessage::SketchTooSmall {
+            ReconcileMessage::SketchTooSmall {
                 attempt,
                 parts,
                 part,
@@ -184,7 +186,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                         .push_front((double, part + parts, cells / 2));
                 }
             }
-            SyncMessage::Records { writes, want } => {
+            ReconcileMessage::Records { writes, want } => {
                 self.on_records(net, peer, writes, want)?;
                 self.send_next_part(net, peer)?;
             }
@@ -203,18 +205,20 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         &mut self,
         net: &mut dyn Transport<P>,
         peer: &P,
-        message: &SyncMessage,
+        message: &ReconcileMessage,
         factor: u32,
     ) -> bool {
         let now = self.clock.monotonic_ms();
         let in_exchange = self.exchanges.contains_key(peer);
         let fits = match message {
-            SyncMessage::Hello { .. } => true,
-            SyncMessage::Estimate { .. } => self.exchanges.get_mut(peer).is_some_and(|exchange| {
-                let expected = exchange.estimates_expected > 0;
-                exchange.estimates_expected = exchange.estimates_expected.saturating_sub(1);
-                expected
-            }),
+            ReconcileMessage::Hello { .. } => true,
+            ReconcileMessage::Estimate { .. } => {
+                self.exchanges.get_mut(peer).is_some_and(|exchange| {
+                    let expected = exchange.estimates_expected > 0;
+                    exchange.estimates_expected = exchange.estimates_expected.saturating_sub(1);
+                    expected
+                })
+            }
             _ => in_exchange,
         };
         if !fits {
@@ -238,18 +242,21 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// The store reads answering `message` takes, charged to the scan budget: none where the
     /// store's tally answers (a `Hello`, a `Probe`), index lookups for wanted ids, a full scan
     /// for any other table.
-    fn rows_read(&self, message: &SyncMessage) -> Option<Cost> {
+    fn rows_read(&self, message: &ReconcileMessage) -> Option<Cost> {
         let scan = Cost::of(self.store.summary().count as usize, 0);
         match message {
-            SyncMessage::Hello { .. } | SyncMessage::Probe { .. } | SyncMessage::InSync => None,
-            SyncMessage::Records { want, .. } if want.is_empty() => None,
-            SyncMessage::Records { want, .. } => {
-                Some(Cost::of(want.len().min(sync::MAX_LOOKUPS_PER_WANT), 0))
-            }
-            SyncMessage::Sketch { parts, table, .. } if is_probe(*parts, table.len()) => None,
-            SyncMessage::Estimate { .. }
-            | SyncMessage::Sketch { .. }
-            | SyncMessage::SketchTooSmall { .. } => Some(scan),
+            ReconcileMessage::Hello { .. }
+            | ReconcileMessage::Probe { .. }
+            | ReconcileMessage::InSync => None,
+            ReconcileMessage::Records { want, .. } if want.is_empty() => None,
+            ReconcileMessage::Records { want, .. } => Some(Cost::of(
+                want.len().min(reconciliation::MAX_LOOKUPS_PER_WANT),
+                0,
+            )),
+            ReconcileMessage::Sketch { parts, table, .. } if is_probe(*parts, table.len()) => None,
+            ReconcileMessage::Estimate { .. }
+            | ReconcileMessage::Sketch { .. }
+            | ReconcileMessage::SketchTooSmall { .. } => Some(scan),
         }
     }
 
@@ -274,7 +281,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let mut table = Iblt::new(cells);
         self.store.for_each(&mut |write| {
             let id = write.id();
-            if sync::part_of(id, parts) == part {
+            if reconciliation::part_of(id, parts) == part {
                 table.insert(id);
             }
         })?;
@@ -294,7 +301,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.send(
             net,
             peer,
-            &SyncMessage::Sketch {
+            &ReconcileMessage::Sketch {
                 attempt,
                 parts,
                 part,
@@ -318,7 +325,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.send(
                 net,
                 peer,
-                &SyncMessage::SketchTooSmall {
+                &ReconcileMessage::SketchTooSmall {
                     attempt,
                     parts,
                     part,
@@ -354,7 +361,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if difference.only_right.is_empty() {
             self.sessions.remove(peer); // nothing comes back: this exchange is complete
         }
-        let requests = difference.only_right.chunks(sync::MAX_WANT_PER_MESSAGE);
+        let requests = difference
+            .only_right
+            .chunks(reconciliation::MAX_WANT_PER_MESSAGE);
         self.exchange(peer)
             .requests
             .extend(requests.map(|ids| ids.iter().copied().collect()));
@@ -389,8 +398,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         writes: Vec<Write>,
         want: Vec<u64>,
     ) {
-        self.counters.sync_writes_sent += writes.len() as u64;
-        for message in sync::records_messages(writes, want, self.config.max_message_bytes) {
+        self.counters.reconciled_writes_sent += writes.len() as u64;
+        for message in reconciliation::records_messages(writes, want, self.config.max_message_bytes)
+        {
             self.send(net, peer, &message);
         }
     }
@@ -410,7 +420,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             let detail = format!("reconciliation write budget exceeded by peer {peer}");
             self.drop_message(net, peer, DropReason::RateLimited, detail);
             self.end_exchange(peer);
-            self.sync_soon(peer);
+            self.reconcile_soon(peer);
             return Ok(());
         }
         let now = self.clock.now_ms();
@@ -428,7 +438,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 Err(error) => self.drop_error(net, peer, error),
             }
         }
-        self.counters.sync_writes_received += received as u64;
+        self.counters.reconciled_writes_received += received as u64;
         let applied = self
             .apply_remote(&valid)
             .inspect_err(|_| {
@@ -444,7 +454,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.spread(net, peer);
         }
         if applied > 0 || sent > 0 {
-            net.notify(Event::Synced {
+            net.notify(Event::Reconciled {
                 peer: peer.clone(),
                 applied,
                 sent,
@@ -461,7 +471,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         peer: &P,
         want: &[u64],
     ) -> Result<usize, StoreError> {
-        let asked = &want[..want.len().min(sync::MAX_LOOKUPS_PER_WANT)];
+        let asked = &want[..want.len().min(reconciliation::MAX_LOOKUPS_PER_WANT)];
         if asked.is_empty() {
             return Ok(0);
         }
@@ -469,7 +479,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let budget = self.config.max_message_bytes;
         let mut size = 0;
         writes.retain(|write| {
-            size += sync::record_size(write);
+            size += reconciliation::record_size(write);
             size <= budget
         });
         let sent = writes.len();
@@ -530,8 +540,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             .cloned()
             .collect();
         for peer in others {
-            if !self.start_sync(net, &peer) {
-                self.pending_syncs.entry(peer).or_insert(now);
+            if !self.start_reconciliation(net, &peer) {
+                self.pending_reconciliations.entry(peer).or_insert(now);
             }
         }
     }

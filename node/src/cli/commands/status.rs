@@ -92,11 +92,11 @@ pub fn format(status: &Status) -> String {
     let _ = writeln!(
         text,
         "Reconciliation: {} started, {} received, {} sent ({} in, {} out)",
-        counters.syncs_started,
-        plural(counters.sync_writes_received, "write"),
-        counters.sync_writes_sent,
-        plural(counters.sync_bytes_received, "byte"),
-        counters.sync_bytes_sent
+        counters.reconciliations_started,
+        plural(counters.reconciled_writes_received, "write"),
+        counters.reconciled_writes_sent,
+        plural(counters.reconcile_bytes_received, "byte"),
+        counters.reconcile_bytes_sent
     );
     let _ = writeln!(
         text,

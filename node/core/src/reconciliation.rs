@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 /// A direct message between two nodes reconciling their stores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SyncMessage {
+pub enum ReconcileMessage {
     /// Opens a session: the initiator's store summary.
     Hello {
         /// Writes stored, tombstones included.
@@ -76,17 +76,17 @@ pub enum SyncMessage {
     },
 }
 
-impl SyncMessage {
+impl ReconcileMessage {
     /// The message's kind, for logs.
     pub fn name(&self) -> &'static str {
         match self {
-            SyncMessage::Hello { .. } => "Hello",
-            SyncMessage::InSync => "InSync",
-            SyncMessage::Probe { .. } => "Probe",
-            SyncMessage::Estimate { .. } => "Estimate",
-            SyncMessage::Sketch { .. } => "Sketch",
-            SyncMessage::SketchTooSmall { .. } => "SketchTooSmall",
-            SyncMessage::Records { .. } => "Records",
+            ReconcileMessage::Hello { .. } => "Hello",
+            ReconcileMessage::InSync => "InSync",
+            ReconcileMessage::Probe { .. } => "Probe",
+            ReconcileMessage::Estimate { .. } => "Estimate",
+            ReconcileMessage::Sketch { .. } => "Sketch",
+            ReconcileMessage::SketchTooSmall { .. } => "SketchTooSmall",
+            ReconcileMessage::Records { .. } => "Records",
         }
     }
 }
@@ -104,12 +104,12 @@ pub const MAX_LOOKUPS_PER_WANT: usize = 8_192;
 pub const MAX_SKETCH_ATTEMPTS: u8 = 6;
 
 /// Encodes a message (postcard: compact binary).
-pub fn encode(message: &SyncMessage) -> Vec<u8> {
-    postcard::to_allocvec(message).expect("sync messages always serialize")
+pub fn encode(message: &ReconcileMessage) -> Vec<u8> {
+    postcard::to_allocvec(message).expect("reconciliation messages always serialize")
 }
 
 /// Decodes a message, checking its length first.
-pub fn decode(bytes: &[u8], max_message_bytes: usize) -> Result<SyncMessage, WireError> {
+pub fn decode(bytes: &[u8], max_message_bytes: usize) -> Result<ReconcileMessage, WireError> {
     if bytes.len() > max_message_bytes {
         return Err(WireError::TooLarge {
             len: bytes.len(),
@@ -148,7 +148,7 @@ pub fn records_messages(
     writes: Vec<Write>,
     want: Vec<u64>,
     max_message_bytes: usize,
-) -> Vec<SyncMessage> {
+) -> Vec<ReconcileMessage> {
     let budget = max_message_bytes.saturating_sub(64);
     let mut messages = Vec::new();
     let mut current = Vec::new();
@@ -156,7 +156,7 @@ pub fn records_messages(
     for write in writes {
         let write_size = record_size(&write);
         if !current.is_empty() && size + write_size > budget {
-            messages.push(SyncMessage::Records {
+            messages.push(ReconcileMessage::Records {
                 writes: std::mem::take(&mut current),
                 want: Vec::new(),
             });
@@ -168,21 +168,21 @@ pub fn records_messages(
     let mut want_chunks = want.chunks(MAX_WANT_PER_MESSAGE);
     let first_want = want_chunks.next().map(<[u64]>::to_vec).unwrap_or_default();
     if size + first_want.len() * 10 > budget {
-        messages.push(SyncMessage::Records {
+        messages.push(ReconcileMessage::Records {
             writes: std::mem::take(&mut current),
             want: Vec::new(),
         });
-        messages.push(SyncMessage::Records {
+        messages.push(ReconcileMessage::Records {
             writes: Vec::new(),
             want: first_want,
         });
     } else {
-        messages.push(SyncMessage::Records {
+        messages.push(ReconcileMessage::Records {
             writes: current,
             want: first_want,
         });
     }
-    messages.extend(want_chunks.map(|chunk| SyncMessage::Records {
+    messages.extend(want_chunks.map(|chunk| ReconcileMessage::Records {
         writes: Vec::new(),
         want: chunk.to_vec(),
     }));
@@ -214,25 +214,25 @@ mod tests {
         let mut table = Iblt::new(9);
         table.insert(42);
         let messages = [
-            SyncMessage::Hello {
+            ReconcileMessage::Hello {
                 count: 3,
                 fingerprint: u64::MAX,
             },
-            SyncMessage::InSync,
-            SyncMessage::Probe {
+            ReconcileMessage::InSync,
+            ReconcileMessage::Probe {
                 table: Iblt::new(60),
             },
-            SyncMessage::Estimate {
+            ReconcileMessage::Estimate {
                 count: 9,
                 strata: StrataEstimator::default(),
             },
-            SyncMessage::Sketch {
+            ReconcileMessage::Sketch {
                 attempt: 1,
                 parts: 2,
                 part: 1,
                 table,
             },
-            SyncMessage::Records {
+            ReconcileMessage::Records {
                 writes: vec![write(1, 3)],
                 want: vec![7, 8],
             },
@@ -252,12 +252,12 @@ mod tests {
 
     #[test]
     fn an_equal_store_hello_is_tiny() {
-        let hello = encode(&SyncMessage::Hello {
+        let hello = encode(&ReconcileMessage::Hello {
             count: 1_000_000,
             fingerprint: u64::MAX / 3,
         });
         assert!(hello.len() < 20, "{}", hello.len());
-        assert_eq!(encode(&SyncMessage::InSync).len(), 1);
+        assert_eq!(encode(&ReconcileMessage::InSync).len(), 1);
     }
 
     #[test]
@@ -270,7 +270,7 @@ mod tests {
         for message in messages {
             let bytes = encode(&message);
             assert!(bytes.len() <= 1 << 20);
-            if let SyncMessage::Records { writes, want } = message {
+            if let ReconcileMessage::Records { writes, want } = message {
                 assert!(
                     writes.is_empty() || bytes.len() <= 20_000,
                     "{}",
