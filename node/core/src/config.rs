@@ -52,6 +52,7 @@ pub struct Config {
     /// How often a node reconciles with one random connected peer.
     pub anti_entropy_interval_ms: u64,
     /// How soon after a rate-limit drop the node reconciles with the peer whose data it dropped.
+    #[serde(alias = "sync_after_drop_ms")] // its name before reconciliation had one word
     pub reconcile_after_drop_ms: u64,
     /// How long a reconciliation session this node opened may stay quiet before it is
     /// considered over and another may start.
