@@ -54,6 +54,9 @@ pub struct Config {
     /// How soon after a rate-limit drop the node reconciles with the peer whose data it dropped.
     #[serde(alias = "sync_after_drop_ms")] // its name before reconciliation had one word
     pub reconcile_after_drop_ms: u64,
+    /// How long after learning writes by reconciliation the node reconciles with its other
+    /// peers to pass them on: writes learnt meanwhile travel in the same reconciliation.
+    pub spread_delay_ms: u64,
     /// How long a reconciliation session this node opened may stay quiet before it is
     /// considered over and another may start.
     pub session_timeout_ms: u64,
@@ -114,6 +117,7 @@ impl Default for Config {
             max_clock_ahead_ms: 10_000,
             anti_entropy_interval_ms: 30_000,
             reconcile_after_drop_ms: 1_000,
+            spread_delay_ms: 250,
             session_timeout_ms: 10_000,
             drop_log_interval_ms: 60_000,
             // The legacy app's section 4: "Degree = min(connected_peers, mesh_n=6)".

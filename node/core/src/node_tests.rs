@@ -403,6 +403,11 @@ fn writes_learnt_by_reconciliation_spread_to_the_other_peers() {
     a.on_peer_up(&mut outboxes[0], &p("b"));
     b.on_peer_up(&mut outboxes[1], &p("a"));
     run_direct(&mut [&mut a, &mut b, &mut c], outboxes);
+    assert_eq!(c.get("k").unwrap(), None, "b passes it on a little later");
+    clock.advance(Config::default().spread_delay_ms);
+    let mut outboxes: Vec<Outbox> = (0..3).map(|_| Outbox::default()).collect();
+    b.handle_timeout(&mut outboxes[1]);
+    run_direct(&mut [&mut a, &mut b, &mut c], outboxes);
     assert_eq!(
         c.get("k").unwrap().as_deref(),
         Some("v"),

@@ -451,7 +451,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let sent = self.answer_want(net, peer, &want)?;
         self.ask_again(net, peer, &arrived);
         if applied > 0 {
-            self.spread(net, peer);
+            self.spread(peer);
         }
         if applied > 0 || sent > 0 {
             net.notify(Event::Reconciled {
@@ -531,7 +531,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Writes learnt by reconciliation are not gossiped again; instead the node reconciles with
     /// its other peers that speak reconciliation, at once where no session is open, else as soon as that session ends. News so
     /// spreads hop by hop through the mesh after a heal, rather than waiting for anti-entropy.
-    fn spread(&mut self, net: &mut dyn Transport<P>, from: &P) {
+    fn spread(&mut self, from: &P) {
         let now = self.clock.monotonic_ms();
         let others: Vec<P> = self
             .answered
@@ -539,10 +539,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             .filter(|&p| p != from && self.peers.contains(p))
             .cloned()
             .collect();
+        // A little later rather than at once: writes that keep arriving meanwhile (a catch-up
+        // comes in many `Records`) are passed on in one reconciliation per peer, not one each.
+        let due = now + self.config.spread_delay_ms;
         for peer in others {
-            if !self.start_reconciliation(net, &peer) {
-                self.pending_reconciliations.entry(peer).or_insert(now);
-            }
+            self.pending_reconciliations.entry(peer).or_insert(due);
         }
     }
 }
