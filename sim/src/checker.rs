@@ -58,9 +58,8 @@ pub struct HistoryReport {
 /// gossip): no node can prove such a write to a peer, so reconciliation does not carry it and a
 /// node that missed its gossip never gets it (a limit the README states).
 fn converged_where_provable(nodes: &[SimNode], names: &[String]) -> Result<(), Mismatch> {
-    let live = || nodes.iter().filter_map(|node| node.core.as_ref());
     let mut unprovable = HashSet::new();
-    for core in live() {
+    for core in nodes.iter().filter_map(|node| node.core.as_ref()) {
         core.store()
             .for_each(&mut |write| {
                 if write.signature.is_none() && write.version.origin != LEGACY_ORIGIN {
@@ -69,22 +68,7 @@ fn converged_where_provable(nodes: &[SimNode], names: &[String]) -> Result<(), M
             })
             .expect("the store reads");
     }
-    let mut stores: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for (node, name) in nodes.iter().zip(names) {
-        let Some(core) = &node.core else { continue };
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        core.store()
-            .for_each(&mut |write| {
-                if !unprovable.contains(&write.key) {
-                    hasher.update(&write.id().to_le_bytes());
-                }
-            })
-            .expect("the store reads");
-        stores
-            .entry(hasher.digest())
-            .or_default()
-            .push(name.clone());
-    }
+    let stores = expect::stores_where(nodes, names, &|write| !unprovable.contains(&write.key));
     if stores.len() <= 1 {
         return Ok(());
     }
@@ -296,22 +280,7 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p2p_sync_core::{Hlc, Version};
-
-    fn write(key: &str, value: Option<&str>, wall_ms: u64, origin: &str) -> Write {
-        Write {
-            key: key.into(),
-            value: value.map(str::to_string),
-            version: Version {
-                hlc: Hlc {
-                    wall_ms,
-                    counter: 0,
-                },
-                origin: origin.into(),
-            },
-            signature: None,
-        }
-    }
+    use p2p_sync_core::testkit::write;
 
     #[test]
     fn an_older_put_over_a_delete_is_a_resurrection() {

@@ -3,7 +3,8 @@
 use crate::network::Network;
 use crate::node::SimNode;
 use crate::scenario::Expectation;
-use p2p_sync_core::store::{digest, Store};
+use p2p_sync_core::store::{digest_where, Store};
+use p2p_sync_core::Write;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -142,10 +143,19 @@ pub fn converged(expected: bool, nodes: &[SimNode], names: &[String]) -> Result<
 
 /// The distinct stores of the live nodes: digest → the nodes holding it.
 fn stores(nodes: &[SimNode], names: &[String]) -> BTreeMap<u64, Vec<String>> {
+    stores_where(nodes, names, &|_| true)
+}
+
+/// Like [`stores`], comparing only the writes `keep` selects.
+pub fn stores_where(
+    nodes: &[SimNode],
+    names: &[String],
+    keep: &dyn Fn(&Write) -> bool,
+) -> BTreeMap<u64, Vec<String>> {
     let mut stores: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for (node, name) in nodes.iter().zip(names) {
         if let Some(core) = &node.core {
-            let digest = digest(core.store()).expect("the store reads");
+            let digest = digest_where(core.store(), keep).expect("the store reads");
             stores.entry(digest).or_default().push(name.clone());
         }
     }

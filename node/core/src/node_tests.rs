@@ -25,14 +25,17 @@ fn node(id: &str, clock: &ManualClock) -> Node {
         scan_rate: unlimited,
         ..Config::default()
     };
-    NodeCore::new(
-        p(id),
-        identity(id),
-        config,
-        MemoryStore::new(),
-        clock.clone(),
-        1,
-    )
+    node_on(id, clock, config, MemoryStore::new())
+}
+
+/// Node `id` on `clock` with `config`, holding `store`.
+fn node_on(id: &str, clock: &ManualClock, config: Config, store: MemoryStore) -> Node {
+    NodeCore::new(p(id), identity(id), config, store, clock.clone(), 1)
+}
+
+/// Node `id` with the default limits and an empty store.
+fn default_node(id: &str, clock: &ManualClock) -> Node {
+    node_on(id, clock, Config::default(), MemoryStore::new())
 }
 
 /// The signing identity of the test node `name`.
@@ -215,14 +218,7 @@ fn a_write_stamped_too_far_ahead_names_its_peer_for_status() {
 #[test]
 fn an_author_over_its_rate_limit_is_dropped_and_reconciled_with_later() {
     let clock = ManualClock::new(START);
-    let mut b = NodeCore::new(
-        p("b"),
-        identity("b"),
-        Config::default(),
-        MemoryStore::new(),
-        clock.clone(),
-        1,
-    );
+    let mut b = default_node("b", &clock);
     let mut out = Outbox::default();
     b.on_peer_up(&mut out, &p("a-relay"));
     for i in 0..150 {
@@ -247,14 +243,7 @@ fn an_author_over_its_rate_limit_is_dropped_and_reconciled_with_later() {
 #[test]
 fn an_honest_relay_is_not_throttled_for_many_authors_traffic() {
     let clock = ManualClock::new(START);
-    let mut b = NodeCore::new(
-        p("b"),
-        identity("b"),
-        Config::default(),
-        MemoryStore::new(),
-        clock.clone(),
-        1,
-    );
+    let mut b = default_node("b", &clock);
     let mut out = Outbox::default();
     for author in 0..20 {
         for i in 0..100 {
@@ -296,14 +285,7 @@ fn a_restarted_node_stamps_after_everything_it_stored() {
     let first = a.put(&mut Outbox::default(), "k", "1").unwrap();
     let store = a.into_store();
     clock.set(START - 60_000); // the wall clock went back across the restart
-    let mut a = NodeCore::new(
-        p("a"),
-        identity("a"),
-        Config::default(),
-        store,
-        clock.clone(),
-        1,
-    );
+    let mut a = node_on("a", &clock, Config::default(), store);
     let second = a.put(&mut Outbox::default(), "k", "2").unwrap();
     assert!(second.version > first.version);
     assert_eq!(a.get("k").unwrap().as_deref(), Some("2"));
@@ -653,14 +635,7 @@ use rand::{Rng, SeedableRng};
 fn node_holding(name: &str, clock: &ManualClock, writes: &[Write]) -> Node {
     let mut store = MemoryStore::new();
     store.apply(writes).unwrap();
-    NodeCore::new(
-        p(name),
-        identity(name),
-        Config::default(),
-        store,
-        clock.clone(),
-        1,
-    )
+    node_on(name, clock, Config::default(), store)
 }
 
 #[test]
@@ -769,14 +744,7 @@ fn reconciliation_refuses_writes_by_unlisted_authors_and_revocation_keeps_old_wr
 #[test]
 fn members_get_higher_limits_than_strangers() {
     let clock = ManualClock::new(START);
-    let mut a = NodeCore::new(
-        p("a"),
-        identity("a"),
-        Config::default(),
-        MemoryStore::new(),
-        clock.clone(),
-        1,
-    );
+    let mut a = default_node("a", &clock);
     let mut out = Outbox::default();
     let mut send = |a: &mut NodeCore<MemoryStore, ManualClock>, author: &str| {
         for i in 0..300 {
@@ -793,14 +761,7 @@ fn members_get_higher_limits_than_strangers() {
         100,
         "an open node: everyone is a stranger"
     );
-    let mut b = NodeCore::new(
-        p("b"),
-        identity("b"),
-        Config::default(),
-        MemoryStore::new(),
-        clock.clone(),
-        1,
-    );
+    let mut b = default_node("b", &clock);
     b.set_membership(Membership::closed(["member"]));
     send(&mut b, "member");
     assert_eq!(

@@ -137,8 +137,17 @@ pub trait Store {
 /// A digest of a store's full contents (tombstones included), equal on two stores exactly when
 /// they hold the same writes: the simulator compares replicas with it.
 pub fn digest(store: &dyn Store) -> Result<u64, StoreError> {
+    digest_where(store, &|_| true)
+}
+
+/// A digest of the writes `keep` selects, in the same form as [`digest`].
+pub fn digest_where(store: &dyn Store, keep: &dyn Fn(&Write) -> bool) -> Result<u64, StoreError> {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    store.for_each(&mut |write| hasher.update(&write.id().to_le_bytes()))?;
+    store.for_each(&mut |write| {
+        if keep(&write) {
+            hasher.update(&write.id().to_le_bytes());
+        }
+    })?;
     Ok(hasher.digest())
 }
 
