@@ -129,6 +129,7 @@ fn records(writes: Vec<Write>, want: Vec<u64>) -> Packet {
     Packet::Direct(reconciliation::encode(&ReconcileMessage::Records {
         writes,
         want,
+        offer: Vec::new(),
     }))
 }
 

@@ -158,8 +158,12 @@ impl<S: Store> Store for FaultyStore<S> {
         self.inner.for_each(visit)
     }
 
-    fn writes_with_ids(&self, ids: &HashSet<u64>) -> Result<Vec<Write>, StoreError> {
-        self.inner.writes_with_ids(ids)
+    fn writes_with_ids(
+        &self,
+        ids: &HashSet<u64>,
+        max_bytes: usize,
+    ) -> Result<Vec<Write>, StoreError> {
+        self.inner.writes_with_ids(ids, max_bytes)
     }
 
     fn tally(&self) -> &Tally {

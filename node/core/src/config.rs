@@ -41,8 +41,8 @@ pub struct Config {
     pub forwarder_rate: RateLimit,
     /// Direct (reconciliation) traffic accepted per peer, the writes it carries included.
     pub direct_rate: RateLimit,
-    /// Reconciliation messages that scan the store, per peer, and the writes those scans read
-    /// (`max_writes`): a session takes a handful of scans.
+    /// Reconciliation messages that read the store's tables, ids or writes, per peer, and what
+    /// they read (`max_writes`: table cells, ids and writes looked up by id).
     pub scan_rate: RateLimit,
     /// Peers on the allow-list get this many times the author and direct limits, so a bulk
     /// import among members is not slowed by limits meant for strangers.
@@ -94,17 +94,16 @@ impl Default for Config {
                 max_bytes: 256 << 20,
                 window_ms: 60_000,
             },
-            // A session takes a handful of messages (a 100,000-write catch-up about 40); each
-            // may cost a scan of the store, so a peer gets no more than this.
+            // A session takes a handful of messages (a 100,000-write catch-up about 40).
             direct_rate: RateLimit {
                 max_messages: 600,
                 max_writes: 200_000,
                 max_bytes: 128 << 20,
                 window_ms: 60_000,
             },
-            // Counted in writes read, so the budget is proportional to what a scan costs: 20
-            // million rows a minute is about 20 full scans of a 1,000,000-key store (about 20 s
-            // of CPU) and the message limit alone on small stores.
+            // Counted in what each message reads (at most a 49,152-cell table, a 32,768-id page
+            // or 8,192 writes looked up by id; none reads the whole store): 20 million a minute
+            // lets a peer list a 1,000,000-key store's ids many times over.
             scan_rate: RateLimit {
                 max_messages: 600,
                 max_writes: 20_000_000,

@@ -4,6 +4,11 @@
 //! Two nodes each fill a table of the same size with the ids of their writes; subtracting one
 //! from the other cancels every id both hold, and peeling the rest lists the ids only one side
 //! holds. The table needs about 1.5 cells per differing id, whatever the size of the sets.
+//!
+//! Each third of a table has a power-of-two number of cells and an id goes to cell
+//! `hash mod third` of each third, so a large table folds into any smaller one: adding up the
+//! cells that agree modulo the smaller third gives exactly the table those ids would fill. A
+//! store keeps one large table up to date and answers a table of any size without a scan.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -30,6 +35,12 @@ impl Cell {
         self.count = self.count.wrapping_add(sign);
         self.id_sum ^= id;
         self.check_sum ^= check(id);
+    }
+
+    fn add(&mut self, other: &Cell) {
+        self.count = self.count.wrapping_add(other.count);
+        self.id_sum ^= other.id_sum;
+        self.check_sum ^= other.check_sum;
     }
 
     fn pure_id(&self) -> Option<(u64, i32)> {
@@ -66,9 +77,15 @@ impl Iblt {
         }
     }
 
-    /// The cells a table asked to have `cells` gets: a multiple of three, at least 3.
+    /// The cells a table asked to have `cells` gets: three times a power of two, at least 3
+    /// (and at most 3 × 2^40, far past any table a message carries).
     pub fn rounded(cells: usize) -> usize {
-        cells.max(HASHES).div_ceil(HASHES) * HASHES
+        cells.div_ceil(HASHES).clamp(1, 1 << 40).next_power_of_two() * HASHES
+    }
+
+    /// Whether `cells` is a size [`Iblt::rounded`] gives: any other is no honest table's.
+    pub fn is_shape(cells: usize) -> bool {
+        cells > 0 && Self::rounded(cells) == cells
     }
 
     /// Number of cells.
@@ -86,6 +103,22 @@ impl Iblt {
         std::array::from_fn(|i| {
             i * third + (xxh3_64_with_seed(&id.to_le_bytes(), i as u64) % third as u64) as usize
         })
+    }
+
+    /// The table of `cells` cells (rounded) holding the same ids, folded from this one in one
+    /// pass over its cells; `None` if it would be larger than this one.
+    pub fn fold(&self, cells: usize) -> Option<Iblt> {
+        let cells = Self::rounded(cells);
+        if cells > self.cells.len() {
+            return None;
+        }
+        let (from_third, third) = (self.cells.len() / HASHES, cells / HASHES);
+        let mut folded = Iblt::new(cells);
+        for (index, cell) in self.cells.iter().enumerate() {
+            let (which, offset) = (index / from_third, index % from_third);
+            folded.cells[which * third + offset % third].add(cell);
+        }
+        Some(folded)
     }
 
     /// Adds one id.
@@ -170,9 +203,10 @@ impl TryFrom<Vec<u8>> for Iblt {
     type Error = String;
 
     fn try_from(bytes: Vec<u8>) -> Result<Self, String> {
-        if !bytes.len().is_multiple_of(CELL_BYTES * HASHES) {
+        let cells = bytes.len() / CELL_BYTES;
+        if !bytes.len().is_multiple_of(CELL_BYTES) || !(cells == 0 || Iblt::is_shape(cells)) {
             return Err(format!(
-                "{} bytes is not a whole number of cell triples",
+                "{} bytes is not three times a power of two of cells",
                 bytes.len()
             ));
         }
@@ -298,6 +332,21 @@ mod tests {
     }
 
     #[test]
+    fn a_folded_table_is_the_table_of_that_size() {
+        let large = table(3 * 1024, ids(0..5000));
+        for cells in [3, 6, 48, 96, 3 * 1024] {
+            assert_eq!(
+                large.fold(cells),
+                Some(table(cells, ids(0..5000))),
+                "{cells}"
+            );
+        }
+        assert_eq!(large.fold(3 * 2048), None);
+        assert_eq!(Iblt::rounded(60), 96);
+        assert!(Iblt::is_shape(48) && !Iblt::is_shape(60) && !Iblt::is_shape(0));
+    }
+
+    #[test]
     fn equal_sets_decode_to_nothing() {
         let a = table(9, ids(0..1000));
         assert_eq!(a.difference(&a.clone()), Some(Difference::default()));
@@ -308,19 +357,19 @@ mod tests {
         let left = table(12, ids(0..1000));
         let right = table(12, ids(500..1500));
         assert_eq!(left.difference(&right), None);
-        assert_eq!(left.difference(&Iblt::new(15)), None, "sizes differ");
+        assert_eq!(left.difference(&Iblt::new(24)), None, "sizes differ");
     }
 
     #[test]
     fn a_hostile_table_that_would_peel_for_ever_is_refused() {
-        let mine = Iblt::new(30);
+        let mine = Iblt::new(48);
         let id = 42u64;
-        let mut cycle = Iblt::new(30);
+        let mut cycle = Iblt::new(48);
         let index = cycle.positions(id)[0];
         cycle.cells[index].toggle(id, 1);
         assert_eq!(mine.difference(&cycle), None);
-        let mut elsewhere = Iblt::new(30);
-        let outside = (0..30)
+        let mut elsewhere = Iblt::new(48);
+        let outside = (0..48)
             .find(|i| !elsewhere.positions(id).contains(i))
             .unwrap();
         elsewhere.cells[outside].toggle(id, 1);
@@ -329,11 +378,15 @@ mod tests {
 
     #[test]
     fn survives_the_wire_and_rejects_ragged_bytes() {
-        let left = table(30, ids(0..100));
+        let left = table(48, ids(0..100));
         let bytes: Vec<u8> = left.clone().into();
-        assert_eq!(bytes.len(), 30 * CELL_BYTES);
+        assert_eq!(bytes.len(), 48 * CELL_BYTES);
         assert_eq!(Iblt::try_from(bytes).unwrap(), left);
         assert!(Iblt::try_from(vec![0u8; 17]).is_err());
+        assert!(
+            Iblt::try_from(vec![0u8; 30 * CELL_BYTES]).is_err(),
+            "not foldable"
+        );
     }
 
     #[test]

@@ -409,6 +409,92 @@ fn reconciliation_of_a_large_difference_resizes_its_tables() {
     assert_eq!(digest(a.store()).unwrap(), digest(b.store()).unwrap());
 }
 
+/// A store that fails the test when anything scans it: reconciliation answers every message
+/// from the tally and by id.
+#[derive(Debug, Clone)]
+struct NoScanStore(MemoryStore);
+
+impl Store for NoScanStore {
+    fn apply(&mut self, writes: &[Write]) -> Result<Vec<bool>, crate::store::StoreError> {
+        self.0.apply(writes)
+    }
+    fn get(&self, key: &str) -> Result<Option<Write>, crate::store::StoreError> {
+        self.0.get(key)
+    }
+    fn live(&self) -> Result<Vec<(String, String)>, crate::store::StoreError> {
+        self.0.live()
+    }
+    fn for_each(&self, _: &mut dyn FnMut(Write)) -> Result<(), crate::store::StoreError> {
+        panic!("a reconciliation message scanned the store")
+    }
+    fn writes_with_ids(
+        &self,
+        ids: &std::collections::HashSet<u64>,
+        max_bytes: usize,
+    ) -> Result<Vec<Write>, crate::store::StoreError> {
+        self.0.writes_with_ids(ids, max_bytes)
+    }
+    fn tally(&self) -> &crate::store::Tally {
+        self.0.tally()
+    }
+}
+
+#[test]
+fn no_reconciliation_message_scans_the_store_whatever_the_difference() {
+    let clock = ManualClock::new(START);
+    let mut writer = node("a", &clock);
+    let entries: Vec<(String, String)> = (0..40_000)
+        .map(|i| (format!("key{i}"), "value".to_string()))
+        .collect();
+    writer.put_many(&mut Outbox::default(), &entries).unwrap();
+    let full = writer.store().clone();
+    let subset = |count: usize| {
+        let mut store = MemoryStore::new();
+        let writes: Vec<Write> = entries[..count]
+            .iter()
+            .map(|(key, _)| full.get(key).unwrap().unwrap())
+            .collect();
+        store.apply(&writes).unwrap();
+        store
+    };
+    let mut one_newer = full.clone();
+    let mut newer = testkit::write("key0", Some("newer"), START + 1, "a");
+    auth::sign(&auth::NamedKeys::signing_key("a"), &mut newer);
+    one_newer.apply(&[newer]).unwrap();
+    // (a's store, b's store): a difference the probe settles, one a sketch settles, and two
+    // that take pages of ids (b lists its ids; a holds more than a page in b's only page).
+    let cases = [
+        (full.clone(), one_newer),
+        (full.clone(), subset(35_000)),
+        (full.clone(), subset(10)),
+        (subset(10), full.clone()),
+    ];
+    for (case, (store_a, store_b)) in cases.into_iter().enumerate() {
+        let config = node("a", &clock).config().clone();
+        let make = |id: &str, store: MemoryStore| {
+            NodeCore::new(
+                p(id),
+                identity(id),
+                config.clone(),
+                NoScanStore(store),
+                clock.clone(),
+                1,
+            )
+        };
+        let (mut a, mut b) = (make("a", store_a), make("b", store_b));
+        let traffic = testkit::connect(&mut a, &mut b).unwrap();
+        let stores = [a.store().summary(), b.store().summary()];
+        assert_eq!(
+            stores[0],
+            stores[1],
+            "case {case}: {traffic:?} {:?} {:?}",
+            a.counters(),
+            b.counters()
+        );
+        assert_eq!(stores[0].count, 40_000, "case {case}");
+    }
+}
+
 #[test]
 fn garbage_on_the_direct_protocol_is_counted_not_fatal() {
     let clock = ManualClock::new(START);
@@ -417,12 +503,9 @@ fn garbage_on_the_direct_protocol_is_counted_not_fatal() {
     b.on_direct(&mut out, &p("x"), b"\xff\xff\xff\xff").unwrap();
     b.on_direct(&mut out, &p("x"), &vec![0; 2 << 20]).unwrap();
     open_exchange(&mut b, "x");
-    let bad_sketch = reconciliation::encode(&reconciliation::ReconcileMessage::Sketch {
-        attempt: 0,
-        parts: 0,
-        part: 3,
-        table: iblt::Iblt::new(3),
-    });
+    // A `Sketch` (variant 4, attempt 0) of 30 cells: not a size a table can fold to.
+    let mut bad_sketch = vec![4u8, 0];
+    bad_sketch.extend(postcard::to_allocvec(&vec![0u8; 30 * iblt::CELL_BYTES]).unwrap());
     b.on_direct(&mut out, &p("x"), &bad_sketch).unwrap();
     assert_eq!(
         (
@@ -440,8 +523,6 @@ fn a_resize_request_no_honest_peer_sends_is_dropped_not_obeyed() {
     let mut out = Outbox::default();
     let huge = reconciliation::encode(&reconciliation::ReconcileMessage::SketchTooSmall {
         attempt: 0,
-        parts: 1,
-        part: 0,
         cells: u32::MAX,
     });
     open_exchange(&mut b, "x");
@@ -471,6 +552,7 @@ fn reconciliation_messages_out_of_order_are_refused_unanswered() {
     let records = reconciliation::encode(&reconciliation::ReconcileMessage::Records {
         writes: vec![write],
         want: Vec::new(),
+        offer: Vec::new(),
     });
     let estimate = reconciliation::encode(&reconciliation::ReconcileMessage::Estimate {
         count: u64::MAX,
@@ -489,7 +571,7 @@ fn reconciliation_messages_out_of_order_are_refused_unanswered() {
     b.on_direct(&mut out, &p("x"), &estimate).unwrap();
     assert!(
         out.sent.len() <= 1,
-        "an estimate is answered with one sketch part at most"
+        "an estimate is answered with one sketch or id page at most"
     );
     b.on_direct(&mut out, &p("x"), &records).unwrap();
     assert_eq!(
@@ -530,15 +612,14 @@ proptest! {
     #[test]
     fn random_tables_from_a_peer_never_hang_or_crash_a_node(
         cells in prop::collection::vec(any::<(i32, u64, u32)>(), 1..40),
-        parts in 0..4u32,
-        part in 0..4u32,
+        third in 0..5u32,
     ) {
         let clock = ManualClock::new(START);
         let mut b = node("b", &clock);
         let entries: Vec<(String, String)> = (0..50).map(|i| (format!("k{i}"), "v".into())).collect();
         b.put_many(&mut Outbox::default(), &entries).unwrap();
         let mut bytes = Vec::new();
-        for (count, id_sum, check_sum) in cells.iter().cycle().take(cells.len() * 3) {
+        for (count, id_sum, check_sum) in cells.iter().cycle().take(3 << third) {
             bytes.extend_from_slice(&count.to_le_bytes());
             bytes.extend_from_slice(&id_sum.to_le_bytes());
             bytes.extend_from_slice(&check_sum.to_le_bytes());
@@ -547,7 +628,7 @@ proptest! {
         let mut out = Outbox::default();
         for message in [
             reconciliation::ReconcileMessage::Probe { table: table.clone() },
-            reconciliation::ReconcileMessage::Sketch { attempt: 0, parts, part, table },
+            reconciliation::ReconcileMessage::Sketch { attempt: 0, table },
         ] {
             b.on_direct(&mut out, &p("x"), &reconciliation::encode(&message)).unwrap();
         }

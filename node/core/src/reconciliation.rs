@@ -7,14 +7,18 @@
 //!   subtract my table; peels? (a difference of up to ~20 writes)
 //!     yes: Records{my writes R lacks, want: ids I lack} ──▶ apply; Records{wanted} (2 round trips)
 //!     no:  Estimate{my strata estimator} ──▶ estimate d, size a table for it
-//!                                 ◀──────   Sketch{table of R's ids}×parts
+//!                                 ◀──────   Sketch{table of R's ids}  (d up to ~25,000)
 //!   subtract, peel: Records{…, want} ─────▶ apply; Records{wanted}          (3 round trips)
+//!                                 ◀──────   Ids{from, to, R's ids in [from, to]} (larger d)
+//!   compare with my ids there: Records{…, want}, IdsFrom{next} ──▶ next page …
 //! ```
-//! A sketch that fails to peel gets `SketchTooSmall` and is resent twice as large (split in two
-//! parts once it would pass the message limit). Each message is handled on its own (no session
-//! state is needed to answer it) and is bounded by the message limit; the writes it carries pass
-//! the same checks as gossip, and a table, estimator or resize request that no honest peer
-//! could send is dropped as malformed.
+//! A sketch that fails to peel gets `SketchTooSmall` and is resent twice as large; past the
+//! largest table, R lists its ids instead, one page per `IdsFrom`. Every answer comes from what
+//! the store keeps up to date as writes apply (its tally), so no message costs a store scan;
+//! wanted writes are looked up by id, at most one message's worth per request, and writes one
+//! side offers beyond that are asked for like any other. Every message is bounded by the
+//! message limit; the writes it carries pass the same checks as gossip, and a table,
+//! estimator, page or resize request that no honest peer could send is dropped as malformed.
 
 use super::iblt::{Iblt, StrataEstimator};
 use super::version::Write;
@@ -45,34 +49,43 @@ pub enum ReconcileMessage {
         /// The sender's estimator.
         strata: StrataEstimator,
     },
-    /// The sender's ids of one part of the id space (`part` of `parts`), in a table.
+    /// The sender's ids, in a table.
     Sketch {
-        /// How many times this part has been resent larger.
+        /// How many times the table has been resent larger.
         attempt: u8,
-        /// Number of parts the id space is split into.
-        parts: u32,
-        /// Which part this table covers.
-        part: u32,
         /// The table.
         table: Iblt,
     },
-    /// The sketch for this part did not peel: send it larger.
+    /// The sketch did not peel: send it larger.
     SketchTooSmall {
         /// The attempt that failed.
         attempt: u8,
-        /// Number of parts of the failed sketch.
-        parts: u32,
-        /// Which part failed.
-        part: u32,
         /// Cells of the failed table.
         cells: u32,
     },
-    /// Writes the receiver lacks, and ids of writes the sender lacks.
+    /// One page of the sender's ids: all it holds in `from..=to`, ascending.
+    Ids {
+        /// First id of the range.
+        from: u64,
+        /// Last id of the range (`u64::MAX`: the page ends the listing).
+        to: u64,
+        /// The ids, at most [`MAX_IDS_PER_PAGE`].
+        ids: Vec<u64>,
+    },
+    /// Asks for the next page of the receiver's ids, from `from` on.
+    IdsFrom {
+        /// First id of the page.
+        from: u64,
+    },
+    /// Writes the receiver lacks, ids of writes the sender lacks, and ids of further writes
+    /// the receiver lacks that did not fit (for it to want).
     Records {
         /// Writes for the receiver to apply.
         writes: Vec<Write>,
         /// Ids of writes the receiver should send back.
         want: Vec<u64>,
+        /// Ids of writes the sender holds and the receiver lacks, not sent yet.
+        offer: Vec<u64>,
     },
 }
 
@@ -86,17 +99,22 @@ impl ReconcileMessage {
             ReconcileMessage::Estimate { .. } => "Estimate",
             ReconcileMessage::Sketch { .. } => "Sketch",
             ReconcileMessage::SketchTooSmall { .. } => "SketchTooSmall",
+            ReconcileMessage::Ids { .. } => "Ids",
+            ReconcileMessage::IdsFrom { .. } => "IdsFrom",
             ReconcileMessage::Records { .. } => "Records",
         }
     }
 }
 
-/// Cells of a `Probe`: about 1 KiB, peels differences of up to ~20 writes.
-pub const PROBE_CELLS: usize = 60;
-/// The largest table one `Sketch` carries (under 1 MiB); larger ones are split into parts.
-pub const MAX_SKETCH_CELLS: usize = 40_000;
-/// Most ids asked for in one `Records` message.
+/// Cells of a `Probe`: 768 bytes, peels differences of up to ~20 writes.
+pub const PROBE_CELLS: usize = 48;
+/// The largest table one `Sketch` carries (768 KiB, peels ~25,000 differing ids); a larger
+/// difference is settled by listing ids.
+pub const MAX_SKETCH_CELLS: usize = 3 << 14;
+/// Most ids asked for (or offered) in one `Records` message.
 pub const MAX_WANT_PER_MESSAGE: usize = 60_000;
+/// Most ids in one `Ids` page (256 KiB).
+pub const MAX_IDS_PER_PAGE: usize = 32_768;
 /// Most wanted ids one `Records` request makes a node look up (by index): about what one
 /// answer of small writes holds; the asker asks again for the rest.
 pub const MAX_LOOKUPS_PER_WANT: usize = 8_192;
@@ -119,18 +137,21 @@ pub fn decode(bytes: &[u8], max_message_bytes: usize) -> Result<ReconcileMessage
     postcard::from_bytes(bytes).map_err(|error| WireError::Malformed(error.to_string()))
 }
 
-/// Which part of a `parts`-way split of the id space `id` falls in. Splitting part `p` of `n`
-/// gives parts `p` and `p + n` of `2n`.
-pub fn part_of(id: u64, parts: u32) -> u32 {
-    ((id >> 32) % u64::from(parts.max(1))) as u32
+/// The table size for an estimated difference of `estimate` ids; `None` past
+/// [`MAX_SKETCH_CELLS`], where listing ids costs less than a sketch that may not peel.
+pub fn sketch_cells(estimate: u64) -> Option<usize> {
+    let cells = Iblt::rounded((estimate as usize).saturating_mul(2).saturating_add(30));
+    (cells <= MAX_SKETCH_CELLS).then_some(cells)
 }
 
-/// The table size for an estimated difference of `estimate` ids, and the number of parts
-/// needed to keep each table under `MAX_SKETCH_CELLS`.
-pub fn sketch_shape(estimate: u64) -> (u32, usize) {
-    let cells = (estimate as usize).saturating_mul(2).saturating_add(30);
-    let parts = cells.div_ceil(MAX_SKETCH_CELLS).max(1);
-    (parts as u32, cells.div_ceil(parts))
+/// Whether an `Ids` page is one an honest node sends: ascending ids within its range, no more
+/// than a page holds.
+pub fn is_page(from: u64, to: u64, ids: &[u64]) -> bool {
+    from <= to
+        && ids.len() <= MAX_IDS_PER_PAGE
+        && ids.windows(2).all(|pair| pair[0] < pair[1])
+        && ids.first().is_none_or(|&first| first >= from)
+        && ids.last().is_none_or(|&last| last <= to)
 }
 
 /// An upper bound of the encoded size of `write` in a `Records` message: lengths, timestamp
@@ -143,10 +164,12 @@ pub fn record_size(write: &Write) -> usize {
         + write.value.as_ref().map_or(0, String::len)
 }
 
-/// Packs writes and wanted ids into `Records` messages that each stay under `max_message_bytes`.
+/// Packs writes, wanted and offered ids into `Records` messages that each stay under
+/// `max_message_bytes`.
 pub fn records_messages(
     writes: Vec<Write>,
     want: Vec<u64>,
+    offer: Vec<u64>,
     max_message_bytes: usize,
 ) -> Vec<ReconcileMessage> {
     let budget = max_message_bytes.saturating_sub(64);
@@ -159,6 +182,7 @@ pub fn records_messages(
             messages.push(ReconcileMessage::Records {
                 writes: std::mem::take(&mut current),
                 want: Vec::new(),
+                offer: Vec::new(),
             });
             size = 0;
         }
@@ -171,21 +195,34 @@ pub fn records_messages(
         messages.push(ReconcileMessage::Records {
             writes: std::mem::take(&mut current),
             want: Vec::new(),
+            offer: Vec::new(),
         });
         messages.push(ReconcileMessage::Records {
             writes: Vec::new(),
             want: first_want,
+            offer: Vec::new(),
         });
     } else {
         messages.push(ReconcileMessage::Records {
             writes: current,
             want: first_want,
+            offer: Vec::new(),
         });
     }
     messages.extend(want_chunks.map(|chunk| ReconcileMessage::Records {
         writes: Vec::new(),
         want: chunk.to_vec(),
+        offer: Vec::new(),
     }));
+    messages.extend(
+        offer
+            .chunks(MAX_WANT_PER_MESSAGE)
+            .map(|chunk| ReconcileMessage::Records {
+                writes: Vec::new(),
+                want: Vec::new(),
+                offer: chunk.to_vec(),
+            }),
+    );
     messages
 }
 
@@ -226,15 +263,21 @@ mod tests {
                 count: 9,
                 strata: StrataEstimator::default(),
             },
-            ReconcileMessage::Sketch {
-                attempt: 1,
-                parts: 2,
-                part: 1,
-                table,
+            ReconcileMessage::Sketch { attempt: 1, table },
+            ReconcileMessage::SketchTooSmall {
+                attempt: 2,
+                cells: 96,
             },
+            ReconcileMessage::Ids {
+                from: 3,
+                to: u64::MAX,
+                ids: vec![4, 9],
+            },
+            ReconcileMessage::IdsFrom { from: 10 },
             ReconcileMessage::Records {
                 writes: vec![write(1, 3)],
                 want: vec![7, 8],
+                offer: vec![5],
             },
         ];
         for message in messages {
@@ -264,13 +307,20 @@ mod tests {
     fn records_are_split_under_the_message_limit() {
         let writes: Vec<Write> = (0..100).map(|i| write(i, 1000)).collect();
         let want: Vec<u64> = (0..150_000).collect();
-        let messages = records_messages(writes.clone(), want.clone(), 20_000);
+        let offer: Vec<u64> = (0..70_000).collect();
+        let messages = records_messages(writes.clone(), want.clone(), offer.clone(), 20_000);
         let mut got_writes = Vec::new();
         let mut got_want = Vec::new();
+        let mut got_offer = Vec::new();
         for message in messages {
             let bytes = encode(&message);
             assert!(bytes.len() <= 1 << 20);
-            if let ReconcileMessage::Records { writes, want } = message {
+            if let ReconcileMessage::Records {
+                writes,
+                want,
+                offer,
+            } = message
+            {
                 assert!(
                     writes.is_empty() || bytes.len() <= 20_000,
                     "{}",
@@ -278,19 +328,30 @@ mod tests {
                 );
                 got_writes.extend(writes);
                 got_want.extend(want);
+                got_offer.extend(offer);
             }
         }
-        assert_eq!((got_writes, got_want), (writes, want));
+        assert_eq!((got_writes, got_want, got_offer), (writes, want, offer));
     }
 
     #[test]
-    fn parts_split_in_two() {
-        for id in [0u64, 1 << 32, 7 << 32, u64::MAX] {
-            let p = part_of(id, 3);
-            assert!([p, p + 3].contains(&part_of(id, 6)));
-        }
-        assert_eq!(sketch_shape(0), (1, 30));
-        let (parts, cells) = sketch_shape(100_000);
-        assert!(parts >= 4 && cells <= MAX_SKETCH_CELLS);
+    fn tables_are_sized_for_the_estimate_up_to_the_largest() {
+        assert_eq!(sketch_cells(0), Some(48));
+        assert_eq!(sketch_cells(1000), Some(3 * 1024));
+        assert_eq!(sketch_cells(20_000), Some(MAX_SKETCH_CELLS));
+        assert_eq!(sketch_cells(30_000), None);
+        assert_eq!(sketch_cells(u64::MAX), None);
+    }
+
+    #[test]
+    fn only_ascending_pages_within_their_range_are_honest() {
+        assert!(is_page(0, u64::MAX, &[]));
+        assert!(is_page(5, 9, &[5, 7, 9]));
+        assert!(!is_page(5, 9, &[4, 7]), "below the range");
+        assert!(!is_page(5, 9, &[7, 10]), "above the range");
+        assert!(!is_page(5, 9, &[7, 7]), "not strictly ascending");
+        assert!(!is_page(9, 5, &[]), "an empty range");
+        let too_many: Vec<u64> = (0..=MAX_IDS_PER_PAGE as u64).collect();
+        assert!(!is_page(0, u64::MAX, &too_many));
     }
 }

@@ -6,9 +6,9 @@ mod memory;
 pub use memory::MemoryStore;
 
 use crate::iblt::{Iblt, StrataEstimator};
-use crate::reconciliation::PROBE_CELLS;
+use crate::reconciliation::{self, MAX_SKETCH_CELLS};
 use crate::version::{Hlc, Write};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use thiserror::Error;
 
 /// A failure of the storage layer, whatever the backend.
@@ -62,39 +62,76 @@ impl Summary {
     }
 }
 
-/// What a store keeps up to date about everything it holds as writes apply: the summary, and
-/// the reconciliation tables of all its write ids that would otherwise take a full scan to
-/// build (the probe every session starts with, and the strata estimator).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a store keeps up to date about everything it holds as writes apply, so that no
+/// reconciliation message needs a store scan: the summary, the strata estimator, every write id
+/// in order (for id pages), and above [`BANK_FROM`] ids a table of [`MAX_SKETCH_CELLS`] cells
+/// that folds into a table of any smaller size.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Tally {
     /// Counts and fingerprint.
     pub summary: Summary,
-    /// Every id, in a table of [`PROBE_CELLS`] cells.
-    pub probe: Iblt,
     /// Every id, in a strata estimator.
     pub strata: StrataEstimator,
+    ids: BTreeSet<u64>,
+    bank: Option<Iblt>,
 }
 
-impl Default for Tally {
-    fn default() -> Self {
-        Tally {
-            summary: Summary::default(),
-            probe: Iblt::new(PROBE_CELLS),
-            strata: StrataEstimator::default(),
-        }
-    }
-}
+/// Ids from which a tally keeps its largest table up to date; below, a table is built from
+/// the ids themselves (as fast as folding the bank).
+pub const BANK_FROM: usize = 4096;
 
 impl Tally {
     /// Accounts for `new` replacing `old` (or being inserted when `old` is `None`).
     pub fn replace(&mut self, old: Option<&Write>, new: &Write) {
         self.summary.replace(old, new);
         if let Some(old) = old {
-            self.probe.remove(old.id());
-            self.strata.remove(old.id());
+            let id = old.id();
+            self.strata.remove(id);
+            self.ids.remove(&id);
+            if let Some(bank) = &mut self.bank {
+                bank.remove(id);
+            }
         }
-        self.probe.insert(new.id());
-        self.strata.insert(new.id());
+        let id = new.id();
+        self.strata.insert(id);
+        self.ids.insert(id);
+        match &mut self.bank {
+            Some(bank) => bank.insert(id),
+            None if self.ids.len() >= BANK_FROM => self.bank = Some(self.build(MAX_SKETCH_CELLS)),
+            None => {}
+        }
+    }
+
+    /// Every id, in a table of `cells` cells (rounded as [`Iblt::rounded`] does); `None` above
+    /// [`MAX_SKETCH_CELLS`]. Costs one pass over at most [`MAX_SKETCH_CELLS`] cells or
+    /// [`BANK_FROM`] ids, whatever the store holds.
+    pub fn table(&self, cells: usize) -> Option<Iblt> {
+        if Iblt::rounded(cells) > MAX_SKETCH_CELLS {
+            return None;
+        }
+        match &self.bank {
+            Some(bank) => bank.fold(cells),
+            None => Some(self.build(cells)),
+        }
+    }
+
+    fn build(&self, cells: usize) -> Iblt {
+        let mut table = Iblt::new(cells);
+        self.ids.iter().for_each(|&id| table.insert(id));
+        table
+    }
+
+    /// Whether a write with this id is stored.
+    pub fn holds(&self, id: u64) -> bool {
+        self.ids.contains(&id)
+    }
+
+    /// Up to `limit` stored ids in `from..=to`, in ascending order.
+    pub fn ids_in(&self, from: u64, to: u64, limit: usize) -> Vec<u64> {
+        if from > to {
+            return Vec::new();
+        }
+        self.ids.range(from..=to).take(limit).copied().collect()
     }
 }
 
@@ -114,16 +151,13 @@ pub trait Store {
     fn for_each(&self, visit: &mut dyn FnMut(Write)) -> Result<(), StoreError>;
 
     /// The writes whose ids (`Write::id`) are among `ids`, in key order; ids it does not hold
-    /// are left out. A backend with an index on ids answers without a full scan.
-    fn writes_with_ids(&self, ids: &HashSet<u64>) -> Result<Vec<Write>, StoreError> {
-        let mut writes = Vec::new();
-        self.for_each(&mut |write| {
-            if ids.contains(&write.id()) {
-                writes.push(write);
-            }
-        })?;
-        Ok(writes)
-    }
+    /// are left out, and so are the writes past `max_bytes` (a [`ByteBudget`]) once some are
+    /// found: what one answer carries, and no more is loaded. Found by id, without a scan.
+    fn writes_with_ids(
+        &self,
+        ids: &HashSet<u64>,
+        max_bytes: usize,
+    ) -> Result<Vec<Write>, StoreError>;
 
     /// The summary and reconciliation tables of everything stored.
     fn tally(&self) -> &Tally;
@@ -131,6 +165,34 @@ pub trait Store {
     /// The summary of everything stored.
     fn summary(&self) -> Summary {
         self.tally().summary
+    }
+}
+
+/// Counts the bytes of writes loaded for one answer: the first always fits, the others while
+/// the total stays within the limit.
+#[derive(Debug)]
+pub struct ByteBudget {
+    left: usize,
+    first: bool,
+}
+
+impl ByteBudget {
+    /// A budget of `max_bytes`.
+    pub fn new(max_bytes: usize) -> Self {
+        ByteBudget {
+            left: max_bytes,
+            first: true,
+        }
+    }
+
+    /// Takes `write`'s bytes from the budget; says whether it fits.
+    pub fn take(&mut self, write: &Write) -> bool {
+        let size = reconciliation::record_size(write);
+        let fits = std::mem::take(&mut self.first) || size <= self.left;
+        if fits {
+            self.left = self.left.saturating_sub(size);
+        }
+        fits
     }
 }
 

@@ -6,9 +6,11 @@ use libp2p::request_response;
 use libp2p::StreamProtocol;
 use std::io;
 
-/// The protocol name of the direct (reconciliation) protocol: its id keeps the word `sync`
-/// it was first published under, so nodes of every version still speak to each other.
-pub const RECONCILE_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2p-sync/sync/1.0.0");
+/// The protocol name of the direct (reconciliation) protocol. Version 2 folds its tables from
+/// one kept up to date and lists ids for large differences (no sketch parts); its messages
+/// do not decode as version 1's (`/p2p-sync/sync/1.0.0`), so nodes of the two versions
+/// gossip with each other but do not reconcile.
+pub const RECONCILE_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2p-sync/reconcile/2.0.0");
 
 /// Frames are a 4-byte big-endian length followed by that many bytes.
 #[derive(Debug, Clone, Copy)]

@@ -9,7 +9,42 @@ use p2p_sync_core::store::{digest, Store};
 use p2p_sync_core::testkit;
 use p2p_sync_core::{Config, ManualClock, NodeCore, Write};
 use p2p_sync_store::SqliteStore;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
+
+/// The system allocator, counting the bytes in use and their peak: the hostile-message table
+/// reports the most memory one message made the node hold at once.
+struct Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let in_use = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(in_use, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f`; returns its result and the most heap it held above what was in use before.
+fn peak_heap<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = IN_USE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let result = f();
+    (result, PEAK.load(Ordering::Relaxed) - before)
+}
 
 const START: u64 = 1_736_000_000_000;
 /// A PeerId-sized origin, so record sizes match the real network.
@@ -96,11 +131,11 @@ fn signature_rates(count: usize) {
 
 /// One hostile direct message of each kind against `node`, each from a peer of its own that
 /// opened an exchange first (so the message passes the protocol's order and budgets): prints
-/// the CPU time and the bytes of the node's answer.
+/// the CPU time, the peak heap it made the node hold and the bytes of the node's answer.
 fn hostile_costs(node: &mut Node) {
     use p2p_sync_core::iblt::{Iblt, StrataEstimator};
     use p2p_sync_core::reconciliation::{
-        self, ReconcileMessage, MAX_SKETCH_CELLS, MAX_WANT_PER_MESSAGE,
+        self, ReconcileMessage, MAX_IDS_PER_PAGE, MAX_SKETCH_CELLS, MAX_WANT_PER_MESSAGE,
     };
     use p2p_sync_core::Outbox;
     let random_ids =
@@ -111,6 +146,20 @@ fn hostile_costs(node: &mut Node) {
         table
     };
     let forged: Vec<Write> = (0..1_000).map(|i| write(i, "someone-else")).collect();
+    let mut known = Vec::new();
+    node.store()
+        .for_each(&mut |write| {
+            if known.len() < MAX_WANT_PER_MESSAGE {
+                known.push(write.id())
+            }
+        })
+        .expect("store");
+    let estimate = ReconcileMessage::Estimate {
+        count: u64::MAX,
+        strata: StrataEstimator::default(),
+    };
+    let mut page: Vec<u64> = random_ids(MAX_IDS_PER_PAGE).collect();
+    page.sort_unstable();
     let messages = [
         (
             "Hello (summary differs)",
@@ -136,8 +185,6 @@ fn hostile_costs(node: &mut Node) {
             "Sketch of the largest size",
             ReconcileMessage::Sketch {
                 attempt: 0,
-                parts: 1,
-                part: 0,
                 table: full_table(MAX_SKETCH_CELLS),
             },
         ),
@@ -145,16 +192,43 @@ fn hostile_costs(node: &mut Node) {
             "SketchTooSmall at the largest size",
             ReconcileMessage::SketchTooSmall {
                 attempt: 0,
-                parts: 1,
-                part: 0,
                 cells: MAX_SKETCH_CELLS as u32,
             },
+        ),
+        (
+            "Ids page of 32,768 ids the node lacks",
+            ReconcileMessage::Ids {
+                from: 0,
+                to: u64::MAX,
+                ids: page,
+            },
+        ),
+        (
+            "IdsFrom 0 (after an Estimate)",
+            ReconcileMessage::IdsFrom { from: 0 },
         ),
         (
             "Records wanting 60,000 unknown ids",
             ReconcileMessage::Records {
                 writes: Vec::new(),
                 want: random_ids(MAX_WANT_PER_MESSAGE).collect(),
+                offer: Vec::new(),
+            },
+        ),
+        (
+            "Records wanting 60,000 ids the node holds",
+            ReconcileMessage::Records {
+                writes: Vec::new(),
+                want: known,
+                offer: Vec::new(),
+            },
+        ),
+        (
+            "Records offering 60,000 ids",
+            ReconcileMessage::Records {
+                writes: Vec::new(),
+                want: Vec::new(),
+                offer: random_ids(MAX_WANT_PER_MESSAGE).collect(),
             },
         ),
         (
@@ -162,6 +236,7 @@ fn hostile_costs(node: &mut Node) {
             ReconcileMessage::Records {
                 writes: forged,
                 want: Vec::new(),
+                offer: Vec::new(),
             },
         ),
     ];
@@ -169,8 +244,8 @@ fn hostile_costs(node: &mut Node) {
         "\nOne hostile direct message against a store of {} keys:\n",
         node.store().summary().count
     );
-    println!("| message | bytes | CPU ms | bytes answered |");
-    println!("|---|---:|---:|---:|");
+    println!("| message | bytes | CPU ms | peak heap KiB | bytes answered | drops |");
+    println!("|---|---:|---:|---:|---:|---:|");
     for (index, (name, message)) in messages.into_iter().enumerate() {
         let peer = format!("attacker-{index}");
         let hello = reconciliation::encode(&ReconcileMessage::Hello {
@@ -179,13 +254,25 @@ fn hostile_costs(node: &mut Node) {
         });
         node.on_direct(&mut Outbox::default(), &peer, &hello)
             .expect("store");
+        if matches!(message, ReconcileMessage::IdsFrom { .. }) {
+            // Only a node that lists its ids answers `IdsFrom`: an estimate starts the listing.
+            let estimate = reconciliation::encode(&estimate);
+            node.on_direct(&mut Outbox::default(), &peer, &estimate)
+                .expect("store");
+        }
         let bytes = reconciliation::encode(&message);
         let mut out = Outbox::default();
+        let dropped = node.counters().dropped.total();
         let started = Instant::now();
-        node.on_direct(&mut out, &peer, &bytes).expect("store");
+        let ((), heap) = peak_heap(|| node.on_direct(&mut out, &peer, &bytes).expect("store"));
         let cpu_ms = started.elapsed().as_secs_f64() * 1000.0;
         let answered: usize = out.sent.iter().map(|(_, bytes)| bytes.len()).sum();
-        println!("| {name} | {} | {cpu_ms:.1} | {answered} |", bytes.len());
+        println!(
+            "| {name} | {} | {cpu_ms:.1} | {} | {answered} | {} |",
+            bytes.len(),
+            heap / 1024,
+            node.counters().dropped.total() - dropped
+        );
     }
 }
 

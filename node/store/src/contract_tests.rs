@@ -33,6 +33,34 @@ fn a_signature_is_kept_with_its_write() {
 }
 
 #[test]
+fn a_lookup_by_id_loads_no_more_than_its_byte_budget() {
+    let value = "v".repeat(1000);
+    let writes: Vec<Write> = (0..10)
+        .map(|i| write(&format!("k{i}"), Some(&value), 10, "a"))
+        .collect();
+    let ids: std::collections::HashSet<u64> = writes.iter().map(Write::id).collect();
+    let size = p2p_sync_core::reconciliation::record_size(&writes[0]);
+    for (name, mut store) in stores() {
+        store.apply(&writes).unwrap();
+        assert_eq!(
+            store.writes_with_ids(&ids, 3 * size).unwrap().len(),
+            3,
+            "{name}"
+        );
+        assert_eq!(
+            store.writes_with_ids(&ids, 1).unwrap().len(),
+            1,
+            "{name}: one always fits"
+        );
+        assert_eq!(
+            store.writes_with_ids(&ids, usize::MAX).unwrap().len(),
+            10,
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn newer_writes_apply_and_older_ones_are_ignored() {
     for (name, mut store) in stores() {
         assert!(
@@ -224,7 +252,7 @@ proptest::proptest! {
             store.for_each(&mut |write| fresh.replace(None, &write)).unwrap();
             proptest::prop_assert_eq!(store.tally(), &fresh, "{}: the tally follows every replace", name);
             let ids: std::collections::HashSet<u64> = writes.iter().map(Write::id).collect();
-            let mut found: Vec<u64> = store.writes_with_ids(&ids).unwrap().iter().map(Write::id).collect();
+            let mut found: Vec<u64> = store.writes_with_ids(&ids, usize::MAX).unwrap().iter().map(Write::id).collect();
             let mut held = Vec::new();
             store.for_each(&mut |write| if ids.contains(&write.id()) { held.push(write.id()) }).unwrap();
             found.sort();
@@ -298,7 +326,7 @@ fn a_database_without_write_ids_is_indexed_when_it_opens() {
     }
     let store = SqliteStore::open(&path).unwrap();
     let ids = std::collections::HashSet::from([kept.id()]);
-    assert_eq!(store.writes_with_ids(&ids).unwrap(), vec![kept]);
+    assert_eq!(store.writes_with_ids(&ids, usize::MAX).unwrap(), vec![kept]);
     let mut fresh = p2p_sync_core::store::Tally::default();
     store
         .for_each(&mut |write| fresh.replace(None, &write))

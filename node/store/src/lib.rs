@@ -2,7 +2,7 @@
 //! writes. The node keeps it in a file; the simulator opens it in memory (the same SQL).
 
 use p2p_sync_core::auth::{Signature, LEGACY_ORIGIN};
-use p2p_sync_core::store::{Store, StoreError, Tally};
+use p2p_sync_core::store::{ByteBudget, Store, StoreError, Tally};
 use p2p_sync_core::version::{Hlc, Version, Write};
 use p2p_sync_core::wire::{format_timestamp, parse_timestamp};
 use rusqlite::types::ValueRef;
@@ -362,24 +362,35 @@ impl Store for SqliteStore {
         })
     }
 
-    fn writes_with_ids(&self, ids: &HashSet<u64>) -> Result<Vec<Write>, StoreError> {
+    fn writes_with_ids(
+        &self,
+        ids: &HashSet<u64>,
+        max_bytes: usize,
+    ) -> Result<Vec<Write>, StoreError> {
         // Sorted, so the same request reads and answers the same way every time.
         let mut wanted: Vec<i64> = ids.iter().map(|&id| id as i64).collect();
         wanted.sort_unstable();
         let mut writes = Vec::new();
-        for chunk in wanted.chunks(IDS_PER_LOOKUP) {
+        let mut budget = ByteBudget::new(max_bytes);
+        'chunks: for chunk in wanted.chunks(IDS_PER_LOOKUP) {
             let placeholders = vec!["?"; chunk.len()].join(",");
             let mut select = self
                 .connection
                 .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM kv_store WHERE write_id IN ({placeholders})"
+                    "SELECT {COLUMNS} FROM kv_store WHERE write_id IN ({placeholders}) \
+                     ORDER BY write_id"
                 ))
                 .db()?;
             let mut rows = select.query(rusqlite::params_from_iter(chunk)).db()?;
             while let Some(row) = rows.next().db()? {
                 // The row's id is checked again: a row edited by hand may disagree with it.
                 match read_write(row).db()? {
-                    Ok(write) if ids.contains(&write.id()) => writes.push(write),
+                    Ok(write) if ids.contains(&write.id()) => {
+                        if !budget.take(&write) {
+                            break 'chunks; // the answer is full: load no more
+                        }
+                        writes.push(write);
+                    }
                     _ => {}
                 }
             }

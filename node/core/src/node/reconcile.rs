@@ -3,10 +3,11 @@
 //!
 //! Every answer is in proportion to its request: a message is only answered inside an
 //! exchange the two peers opened in the protocol's order (a `Hello` first; an `Estimate` only
-//! after this node sent a `Probe`; `Records` only inside an exchange), sketch parts are built
-//! and sent one at a time, each after the peer answered the previous one, wanted writes are
-//! sent at most one message's worth per request, and every message that scans the store is
-//! charged to the peer's scan budget.
+//! after this node sent a `Probe`; an `IdsFrom` only while this node lists its ids; `Records`
+//! only inside an exchange). Tables and id pages come from the store's tally (no store scan),
+//! one page per request; writes are loaded at most one message's worth at a time, by id, and
+//! the rest offered for the peer to want; every message's reads are charged to the peer's
+//! scan budget.
 
 use super::{Event, NodeCore, PeerId, Transport};
 use crate::auth::LEGACY_ORIGIN;
@@ -15,12 +16,17 @@ use crate::counters::DropReason;
 use crate::iblt::Iblt;
 use crate::rate_limit::Cost;
 use crate::reconciliation::{
-    self, ReconcileMessage, MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS, PROBE_CELLS,
+    self, ReconcileMessage, MAX_IDS_PER_PAGE, MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS,
+    MAX_WANT_PER_MESSAGE, PROBE_CELLS,
 };
 use crate::store::{Store, StoreError};
 use crate::validate;
 use crate::version::Write;
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
+
+/// Most ids this node waits for from one peer at a time: offers past it are left for a later
+/// session.
+const MAX_REQUESTED_IDS: usize = 2 * MAX_WANT_PER_MESSAGE;
 
 /// A reconciliation under way with one peer, whichever side opened it.
 #[derive(Debug, Clone, Default)]
@@ -29,8 +35,11 @@ pub(super) struct Exchange {
     pub(super) heard_ms: u64,
     /// `Probe`s this node sent and no `Estimate` answered yet: one `Estimate` may answer each.
     estimates_expected: u32,
-    /// Sketch parts still to send, one after each answer: (parts, part, cells).
-    parts_to_send: VecDeque<(u32, u32, usize)>,
+    /// This node lists its ids to the peer, one page per `IdsFrom` (the peer may cover less
+    /// than a page where it holds more ids, so even the last page may be asked for again).
+    listing: bool,
+    /// The peer lists its ids to this node: this node's session goes on until the last page.
+    reading_pages: bool,
     /// Ids this node asked the peer for and has not received yet, one set per request: an
     /// answer to one request is followed up by asking again for that request's rest only, so
     /// requests in flight together never ask twice for an id.
@@ -46,10 +55,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let now = self.clock.monotonic_ms();
         self.sessions.insert(peer.clone(), now);
         // The peer may be in the middle of its own session with this node: keep what this
-        // node owes it there (an `Estimate` it may send, sketch parts still to send).
+        // node owes it there (an `Estimate` it may send, id pages still to send).
         let exchange = self.exchange(peer);
         exchange.heard_ms = now;
         exchange.requests.clear();
+        exchange.reading_pages = false;
         self.counters.reconciliations_started += 1;
         let summary = self.store.summary();
         self.send(
@@ -113,17 +123,17 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 if (summary.count, summary.fingerprint) == (count, fingerprint) {
                     self.send(net, peer, &ReconcileMessage::InSync);
                 } else {
-                    let table = self.store.tally().probe.clone();
+                    let table = self.table(PROBE_CELLS);
                     self.exchange(peer).estimates_expected += 1;
                     self.send(net, peer, &ReconcileMessage::Probe { table });
                 }
             }
-            ReconcileMessage::Probe { table } if !is_probe(1, table.len()) => {
+            ReconcileMessage::Probe { table } if table.len() != PROBE_CELLS => {
                 let detail = format!("probe of {} cells", table.len());
                 self.drop_message(net, peer, DropReason::Malformed, detail);
             }
             ReconcileMessage::Probe { table } => {
-                if !self.settle(net, peer, 1, 0, &table)? {
+                if !self.settle(net, peer, &table)? {
                     let strata = self.store.tally().strata.clone();
                     let count = self.store.summary().count;
                     self.send(net, peer, &ReconcileMessage::Estimate { count, strata });
@@ -146,50 +156,41 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 };
                 // The difference cannot exceed both stores together, whatever a peer claims.
                 let bound = count.saturating_add(self.store.summary().count);
-                let (parts, cells) = reconciliation::sketch_shape(estimate.min(bound));
-                // One part now; each further part once the peer answered the one before.
-                self.exchange(peer).parts_to_send =
-                    (0..parts).map(|part| (parts, part, cells)).collect();
-                self.send_next_part(net, peer)?;
+                match reconciliation::sketch_cells(estimate.min(bound)) {
+                    Some(cells) => self.send_sketch(net, peer, 0, cells),
+                    None => self.send_page(net, peer, 0),
+                }
             }
-            ReconcileMessage::Sketch {
-                attempt,
-                parts,
-                part,
-                table,
-            } => self.on_sketch(net, peer, attempt, parts, part, table)?,
-            ReconcileMessage::SketchTooSmall {
-                attempt,
-                parts,
-                part,
-                cells,
-            } => {
-                if cells as usize > MAX_SKETCH_CELLS || parts == 0 || part >= parts {
-                    let detail = format!(
-                        "sketch of {cells} cells for part {part} of {parts} reported too small"
+            ReconcileMessage::Sketch { attempt, table } => {
+                if !self.settle(net, peer, &table)? {
+                    let cells = table.len() as u32;
+                    self.send(
+                        net,
+                        peer,
+                        &ReconcileMessage::SketchTooSmall { attempt, cells },
                     );
+                }
+            }
+            ReconcileMessage::SketchTooSmall { attempt, cells } => {
+                let cells = cells as usize;
+                if !Iblt::is_shape(cells) || cells > MAX_SKETCH_CELLS {
+                    let detail = format!("sketch of {cells} cells reported too small");
                     self.drop_message(net, peer, DropReason::Malformed, detail);
-                    return Ok(());
-                }
-                if attempt >= MAX_SKETCH_ATTEMPTS {
+                } else if attempt >= MAX_SKETCH_ATTEMPTS {
                     self.sessions.remove(peer);
-                    return Ok(());
-                }
-                let cells = (cells as usize).saturating_mul(2);
-                if cells <= MAX_SKETCH_CELLS {
-                    self.send_sketch(net, peer, attempt + 1, parts, part, cells)?;
-                } else if let Some(double) = parts.checked_mul(2) {
-                    // Split in two halves, the second once the peer answered the first.
-                    self.send_sketch(net, peer, attempt + 1, double, part, cells / 2)?;
-                    self.exchange(peer)
-                        .parts_to_send
-                        .push_front((double, part + parts, cells / 2));
+                } else if cells < MAX_SKETCH_CELLS {
+                    self.send_sketch(net, peer, attempt + 1, cells * 2);
+                } else {
+                    self.send_page(net, peer, 0);
                 }
             }
-            ReconcileMessage::Records { writes, want } => {
-                self.on_records(net, peer, writes, want)?;
-                self.send_next_part(net, peer)?;
-            }
+            ReconcileMessage::Ids { from, to, ids } => self.on_page(net, peer, from, to, ids)?,
+            ReconcileMessage::IdsFrom { from } => self.send_page(net, peer, from),
+            ReconcileMessage::Records {
+                writes,
+                want,
+                offer,
+            } => self.on_records(net, peer, writes, want, offer)?,
         }
         Ok(())
     }
@@ -219,6 +220,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                     expected
                 })
             }
+            ReconcileMessage::IdsFrom { .. } => self
+                .exchanges
+                .get(peer)
+                .is_some_and(|exchange| exchange.listing),
             _ => in_exchange,
         };
         if !fits {
@@ -239,149 +244,174 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         true
     }
 
-    /// The store reads answering `message` takes, charged to the scan budget: none where the
-    /// store's tally answers (a `Hello`, a `Probe`), index lookups for wanted ids, a full scan
-    /// for any other table.
+    /// What answering `message` reads, charged to the scan budget: none where it is a summary
+    /// or a probe, lookups by id for wanted writes, table cells for a table, ids for a page.
     fn rows_read(&self, message: &ReconcileMessage) -> Option<Cost> {
-        let scan = Cost::of(self.store.summary().count as usize, 0);
-        match message {
+        let rows = match message {
             ReconcileMessage::Hello { .. }
             | ReconcileMessage::Probe { .. }
-            | ReconcileMessage::InSync => None,
-            ReconcileMessage::Records { want, .. } if want.is_empty() => None,
-            ReconcileMessage::Records { want, .. } => Some(Cost::of(
-                want.len().min(reconciliation::MAX_LOOKUPS_PER_WANT),
-                0,
-            )),
-            ReconcileMessage::Sketch { parts, table, .. } if is_probe(*parts, table.len()) => None,
-            ReconcileMessage::Estimate { .. }
-            | ReconcileMessage::Sketch { .. }
-            | ReconcileMessage::SketchTooSmall { .. } => Some(scan),
-        }
-    }
-
-    /// Sends the next sketch part the exchange with `peer` still owes, if any.
-    fn send_next_part(&mut self, net: &mut dyn Transport<P>, peer: &P) -> Result<(), StoreError> {
-        let next = self
-            .exchanges
-            .get_mut(peer)
-            .and_then(|exchange| exchange.parts_to_send.pop_front());
-        if let Some((parts, part, cells)) = next {
-            self.send_sketch(net, peer, 0, parts, part, cells)?;
-        }
-        Ok(())
-    }
-
-    /// My ids of one part of a `parts`-way split, in a table of `cells` cells: the store's
-    /// probe when that is the table asked for, else built by a scan.
-    fn sketch(&self, parts: u32, part: u32, cells: usize) -> Result<Iblt, StoreError> {
-        if is_probe(parts, cells) {
-            return Ok(self.store.tally().probe.clone());
-        }
-        let mut table = Iblt::new(cells);
-        self.store.for_each(&mut |write| {
-            let id = write.id();
-            if reconciliation::part_of(id, parts) == part {
-                table.insert(id);
+            | ReconcileMessage::InSync => return None,
+            ReconcileMessage::Records { want, .. } if want.is_empty() => return None,
+            ReconcileMessage::Records { want, .. } => {
+                want.len().min(reconciliation::MAX_LOOKUPS_PER_WANT)
             }
-        })?;
-        Ok(table)
+            ReconcileMessage::Sketch { table, .. } => table.len(),
+            ReconcileMessage::Estimate { .. } | ReconcileMessage::SketchTooSmall { .. } => {
+                MAX_SKETCH_CELLS
+            }
+            ReconcileMessage::Ids { .. } | ReconcileMessage::IdsFrom { .. } => MAX_IDS_PER_PAGE,
+        };
+        Some(Cost::of(rows, 0))
     }
 
-    fn send_sketch(
+    /// My ids in a table of `cells` cells (at most [`MAX_SKETCH_CELLS`]), from the tally.
+    fn table(&self, cells: usize) -> Iblt {
+        self.store
+            .tally()
+            .table(cells.min(MAX_SKETCH_CELLS))
+            .expect("tables up to the largest come from the tally")
+    }
+
+    fn send_sketch(&mut self, net: &mut dyn Transport<P>, peer: &P, attempt: u8, cells: usize) {
+        let table = self.table(cells);
+        self.send(net, peer, &ReconcileMessage::Sketch { attempt, table });
+    }
+
+    /// Sends the page of my ids from `from` on (the last page reaches `u64::MAX`); the peer
+    /// may then ask for the page after the part it covered.
+    fn send_page(&mut self, net: &mut dyn Transport<P>, peer: &P, from: u64) {
+        let ids = self.store.tally().ids_in(from, u64::MAX, MAX_IDS_PER_PAGE);
+        let to = match ids.last() {
+            Some(&last) if ids.len() == MAX_IDS_PER_PAGE => last,
+            _ => u64::MAX,
+        };
+        self.exchange(peer).listing = true;
+        self.send(net, peer, &ReconcileMessage::Ids { from, to, ids });
+    }
+
+    /// A page of the peer's ids: compares it with mine in the same range (at most a page of
+    /// them; where I hold more, up to my page's last id), sends what the peer lacks, asks
+    /// for what I lack, and asks for the next page.
+    fn on_page(
         &mut self,
         net: &mut dyn Transport<P>,
         peer: &P,
-        attempt: u8,
-        parts: u32,
-        part: u32,
-        cells: usize,
+        from: u64,
+        to: u64,
+        theirs: Vec<u64>,
     ) -> Result<(), StoreError> {
-        let table = self.sketch(parts, part, cells)?;
-        self.send(
-            net,
-            peer,
-            &ReconcileMessage::Sketch {
-                attempt,
-                parts,
-                part,
-                table,
-            },
-        );
-        Ok(())
-    }
-
-    fn on_sketch(
-        &mut self,
-        net: &mut dyn Transport<P>,
-        peer: &P,
-        attempt: u8,
-        parts: u32,
-        part: u32,
-        theirs: Iblt,
-    ) -> Result<(), StoreError> {
-        if !self.settle(net, peer, parts, part, &theirs)? {
-            let cells = theirs.len() as u32;
-            self.send(
-                net,
-                peer,
-                &ReconcileMessage::SketchTooSmall {
-                    attempt,
-                    parts,
-                    part,
-                    cells,
-                },
-            );
+        if !reconciliation::is_page(from, to, &theirs) {
+            let detail = format!("page of {} ids for {from}..={to}", theirs.len());
+            self.drop_message(net, peer, DropReason::Malformed, detail);
+            return Ok(());
+        }
+        let tally = self.store.tally();
+        let mut mine = tally.ids_in(from, to, MAX_IDS_PER_PAGE + 1);
+        let covered_to = if mine.len() > MAX_IDS_PER_PAGE {
+            mine.truncate(MAX_IDS_PER_PAGE);
+            mine[MAX_IDS_PER_PAGE - 1]
+        } else {
+            to
+        };
+        let theirs: HashSet<u64> = theirs.into_iter().filter(|&id| id <= covered_to).collect();
+        let only_theirs: Vec<u64> = {
+            let mut ids: Vec<u64> = theirs
+                .iter()
+                .copied()
+                .filter(|&id| !tally.holds(id))
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        mine.retain(|id| !theirs.contains(id));
+        let last_page = covered_to == u64::MAX;
+        if last_page && only_theirs.is_empty() && self.exchange(peer).requests.is_empty() {
+            self.sessions.remove(peer);
+        }
+        self.exchange(peer).reading_pages = !last_page;
+        self.send_difference(net, peer, &mine, only_theirs)?;
+        if !last_page {
+            let from = covered_to + 1;
+            self.send(net, peer, &ReconcileMessage::IdsFrom { from });
         }
         Ok(())
     }
 
-    /// Subtracts my table of `part` from `theirs`; if it peels, sends my writes the peer lacks
-    /// and asks for the ones I lack. Returns whether it peeled (a bad table counts as settled).
+    /// Subtracts my table from `theirs`; if it peels, sends my writes the peer lacks and asks
+    /// for the ones I lack. Returns whether it peeled (a bad table counts as settled).
     fn settle(
         &mut self,
         net: &mut dyn Transport<P>,
         peer: &P,
-        parts: u32,
-        part: u32,
         theirs: &Iblt,
     ) -> Result<bool, StoreError> {
-        if parts == 0 || part >= parts || theirs.is_empty() || theirs.len() > MAX_SKETCH_CELLS * 2 {
-            let detail = format!(
-                "table for part {part} of {parts} with {} cells",
-                theirs.len()
-            );
+        if !Iblt::is_shape(theirs.len()) || theirs.len() > MAX_SKETCH_CELLS {
+            let detail = format!("table of {} cells", theirs.len());
             self.drop_message(net, peer, DropReason::Malformed, detail);
             return Ok(true);
         }
-        let Some(difference) = self.sketch(parts, part, theirs.len())?.difference(theirs) else {
+        let Some(difference) = self.table(theirs.len()).difference(theirs) else {
             return Ok(false);
         };
-        let writes = self.writes_with_ids(&difference.only_left)?;
         if difference.only_right.is_empty() {
             self.sessions.remove(peer); // nothing comes back: this exchange is complete
         }
-        let requests = difference
-            .only_right
-            .chunks(reconciliation::MAX_WANT_PER_MESSAGE);
-        self.exchange(peer)
-            .requests
-            .extend(requests.map(|ids| ids.iter().copied().collect()));
-        self.send_records(net, peer, writes, difference.only_right);
+        self.send_difference(net, peer, &difference.only_left, difference.only_right)?;
         Ok(true)
     }
 
-    /// The writes with these ids that this node can vouch for on reconciliation: an unsigned
-    /// write of another origin (a legacy client's, accepted from its author on gossip) stays
-    /// behind, since the peer would rightly refuse it as forged.
-    fn writes_with_ids(&self, ids: &[u64]) -> Result<Vec<Write>, StoreError> {
+    /// Sends the peer one message's worth of my writes it lacks (`only_mine`) and offers the
+    /// rest, and asks for the writes I lack (`only_theirs`).
+    fn send_difference(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        peer: &P,
+        only_mine: &[u64],
+        only_theirs: Vec<u64>,
+    ) -> Result<(), StoreError> {
+        let (writes, loaded) = self.writes_with_ids(only_mine)?;
+        let tally = self.store.tally();
+        let offer: Vec<u64> = only_mine
+            .iter()
+            .copied()
+            .filter(|id| !loaded.contains(id) && tally.holds(*id))
+            .collect();
+        let want = self.request(peer, only_theirs);
+        // An empty `Records` means "none of what you asked for": only an answer sends one.
+        if !(writes.is_empty() && want.is_empty() && offer.is_empty()) {
+            self.send_records(net, peer, writes, want, offer);
+        }
+        Ok(())
+    }
+
+    /// Notes `ids` as asked for from `peer`, up to [`MAX_REQUESTED_IDS`] outstanding; returns
+    /// the ones to ask for.
+    fn request(&mut self, peer: &P, mut ids: Vec<u64>) -> Vec<u64> {
+        let exchange = self.exchange(peer);
+        let outstanding: usize = exchange.requests.iter().map(HashSet::len).sum();
+        ids.truncate(MAX_REQUESTED_IDS.saturating_sub(outstanding));
+        exchange.requests.extend(
+            ids.chunks(MAX_WANT_PER_MESSAGE)
+                .map(|chunk| chunk.iter().copied().collect()),
+        );
+        ids
+    }
+
+    /// At most one message's worth of the writes with these ids that this node can vouch for
+    /// on reconciliation, and the ids of the writes loaded. An unsigned write of another origin
+    /// (a legacy client's, accepted from its author on gossip) stays behind, since the peer
+    /// would rightly refuse it as forged.
+    fn writes_with_ids(&self, ids: &[u64]) -> Result<(Vec<Write>, HashSet<u64>), StoreError> {
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Default::default());
         }
         let wanted: HashSet<u64> = ids.iter().copied().collect();
-        let mut writes = self.store.writes_with_ids(&wanted)?;
+        let mut writes = self
+            .store
+            .writes_with_ids(&wanted, self.config.max_message_bytes)?;
+        let loaded = writes.iter().map(Write::id).collect();
         writes.retain(|write| self.provable(write));
-        Ok(writes)
+        Ok((writes, loaded))
     }
 
     /// Whether a peer receiving `write` from this node by reconciliation can check its origin.
@@ -397,10 +427,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         peer: &P,
         writes: Vec<Write>,
         want: Vec<u64>,
+        offer: Vec<u64>,
     ) {
         self.counters.reconciled_writes_sent += writes.len() as u64;
-        for message in reconciliation::records_messages(writes, want, self.config.max_message_bytes)
-        {
+        let max_bytes = self.config.max_message_bytes;
+        for message in reconciliation::records_messages(writes, want, offer, max_bytes) {
             self.send(net, peer, &message);
         }
     }
@@ -411,6 +442,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         peer: &P,
         writes: Vec<Write>,
         want: Vec<u64>,
+        offer: Vec<u64>,
     ) -> Result<(), StoreError> {
         let received = writes.len();
         let factor = self.rate_factor(&peer.to_string());
@@ -448,8 +480,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             .into_iter()
             .filter(|&a| a)
             .count();
+        let nothing = arrived.is_empty() && want.is_empty() && offer.is_empty();
         let sent = self.answer_want(net, peer, &want)?;
-        self.ask_again(net, peer, &arrived);
+        self.ask_again(net, peer, &arrived, nothing);
+        self.want_offered(net, peer, offer);
         if applied > 0 {
             self.spread(peer);
         }
@@ -475,22 +509,27 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if asked.is_empty() {
             return Ok(0);
         }
-        let mut writes = self.writes_with_ids(asked)?;
-        let budget = self.config.max_message_bytes;
-        let mut size = 0;
-        writes.retain(|write| {
-            size += reconciliation::record_size(write);
-            size <= budget
-        });
+        let (writes, _) = self.writes_with_ids(asked)?;
         let sent = writes.len();
-        self.send_records(net, peer, writes, Vec::new());
+        self.send_records(net, peer, writes, Vec::new(), Vec::new());
         Ok(sent)
+    }
+
+    /// Asks for the offered writes this node lacks.
+    fn want_offered(&mut self, net: &mut dyn Transport<P>, peer: &P, offer: Vec<u64>) {
+        let tally = self.store.tally();
+        let lacking: Vec<u64> = offer.into_iter().filter(|&id| !tally.holds(id)).collect();
+        let want = self.request(peer, lacking);
+        if !want.is_empty() {
+            self.send_records(net, peer, Vec::new(), want, Vec::new());
+        }
     }
 
     /// Crosses off the wanted ids that `arrived`; asks again for the rest of each request the
     /// peer answered in part, and ends this node's part of the exchange once nothing is left
-    /// (or the peer stopped sending any of it).
-    fn ask_again(&mut self, net: &mut dyn Transport<P>, peer: &P, arrived: &[u64]) {
+    /// or the peer answered with `nothing` (an empty `Records`: it holds none of the rest).
+    /// Writes of no request (pushed by the peer) say nothing about the requests.
+    fn ask_again(&mut self, net: &mut dyn Transport<P>, peer: &P, arrived: &[u64], nothing: bool) {
         let Some(exchange) = self.exchanges.get_mut(peer) else {
             return;
         };
@@ -510,15 +549,18 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             }
         }
         exchange.requests.retain(|request| !request.is_empty());
+        if !progress && !nothing && !exchange.requests.is_empty() {
+            return;
+        }
         if exchange.requests.is_empty() || !progress {
             exchange.requests.clear();
-            if exchange.parts_to_send.is_empty() {
+            if !exchange.reading_pages {
                 self.sessions.remove(peer);
             }
             return;
         }
         for want in again {
-            self.send_records(net, peer, Vec::new(), want);
+            self.send_records(net, peer, Vec::new(), want, Vec::new());
         }
     }
 
@@ -546,10 +588,4 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.pending_reconciliations.entry(peer).or_insert(due);
         }
     }
-}
-
-/// Whether a table of `cells` cells for one part of `parts` is the store's probe (the whole
-/// set, [`PROBE_CELLS`] cells once rounded), which the tally keeps and no scan rebuilds.
-fn is_probe(parts: u32, cells: usize) -> bool {
-    parts == 1 && Iblt::rounded(cells) == Iblt::rounded(PROBE_CELLS)
 }
