@@ -54,8 +54,8 @@ impl Cell {
 }
 
 /// An invertible Bloom lookup table. Its wire form is packed cells (`CELL_BYTES` each).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<u8>", into = "Vec<u8>")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<u8>")]
 pub struct Iblt {
     cells: Vec<Cell>,
 }
@@ -99,10 +99,7 @@ impl Iblt {
     }
 
     fn positions(&self, id: u64) -> [usize; HASHES] {
-        let third = self.cells.len() / HASHES;
-        std::array::from_fn(|i| {
-            i * third + (xxh3_64_with_seed(&id.to_le_bytes(), i as u64) % third as u64) as usize
-        })
+        positions(self.cells.len(), id)
     }
 
     /// The table of `cells` cells (rounded) holding the same ids, folded from this one in one
@@ -139,20 +136,16 @@ impl Iblt {
 
     /// Subtracts `other` (same size) from `self` and peels the result. `None` when the
     /// difference is too large for the table to decode, or the sizes differ.
-    pub fn difference(&self, other: &Iblt) -> Option<Difference> {
+    pub fn difference(mut self, other: &Iblt) -> Option<Difference> {
         if self.cells.len() != other.cells.len() || self.cells.is_empty() {
             return None;
         }
-        let mut cells: Vec<Cell> = self
-            .cells
-            .iter()
-            .zip(&other.cells)
-            .map(|(a, b)| Cell {
-                count: a.count.wrapping_sub(b.count),
-                id_sum: a.id_sum ^ b.id_sum,
-                check_sum: a.check_sum ^ b.check_sum,
-            })
-            .collect();
+        for (cell, theirs) in self.cells.iter_mut().zip(&other.cells) {
+            cell.count = cell.count.wrapping_sub(theirs.count);
+            cell.id_sum ^= theirs.id_sum;
+            cell.check_sum ^= theirs.check_sum;
+        }
+        let cells = &mut self.cells;
         let mut difference = Difference::default();
         let mut decoded = HashSet::new();
         let mut pure: Vec<usize> = (0..cells.len())
@@ -165,7 +158,7 @@ impl Iblt {
             // A table from a hostile peer can hold "pure" cells that an honest one never
             // could: an id outside its own cells, or one that peels twice. Either means the
             // table is not a difference of two sets, and peeling it could go on for ever.
-            if !self.positions(id).contains(&index) {
+            if !positions(cells.len(), id).contains(&index) {
                 continue;
             }
             if !decoded.insert(id) {
@@ -176,7 +169,7 @@ impl Iblt {
             } else {
                 difference.only_right.push(id);
             }
-            for position in self.positions(id) {
+            for position in positions(cells.len(), id) {
                 cells[position].toggle(id, -sign);
                 if cells[position].pure_id().is_some() {
                     pure.push(position);
@@ -187,10 +180,25 @@ impl Iblt {
     }
 }
 
-impl From<Iblt> for Vec<u8> {
-    fn from(table: Iblt) -> Vec<u8> {
+/// The cells of a table of `cells` cells that `id` goes to, one in each third.
+fn positions(cells: usize, id: u64) -> [usize; HASHES] {
+    let third = cells / HASHES;
+    std::array::from_fn(|i| {
+        i * third + (xxh3_64_with_seed(&id.to_le_bytes(), i as u64) % third as u64) as usize
+    })
+}
+
+/// Serialized as its packed cells, without a copy of the table (answers are large).
+impl Serialize for Iblt {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&Vec::from(self))
+    }
+}
+
+impl From<&Iblt> for Vec<u8> {
+    fn from(table: &Iblt) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(table.cells.len() * CELL_BYTES);
-        for cell in table.cells {
+        for cell in &table.cells {
             bytes.extend_from_slice(&cell.count.to_le_bytes());
             bytes.extend_from_slice(&cell.id_sum.to_le_bytes());
             bytes.extend_from_slice(&cell.check_sum.to_le_bytes());
@@ -271,7 +279,7 @@ impl StrataEstimator {
         }
         let mut decoded = 0u64;
         for level in (0..self.strata.len()).rev() {
-            match self.strata[level].difference(&other.strata[level]) {
+            match self.strata[level].clone().difference(&other.strata[level]) {
                 Some(difference) => {
                     decoded += (difference.only_left.len() + difference.only_right.len()) as u64
                 }
@@ -349,14 +357,14 @@ mod tests {
     #[test]
     fn equal_sets_decode_to_nothing() {
         let a = table(9, ids(0..1000));
-        assert_eq!(a.difference(&a.clone()), Some(Difference::default()));
+        assert_eq!(a.clone().difference(&a), Some(Difference::default()));
     }
 
     #[test]
     fn a_table_too_small_says_so() {
         let left = table(12, ids(0..1000));
         let right = table(12, ids(500..1500));
-        assert_eq!(left.difference(&right), None);
+        assert_eq!(left.clone().difference(&right), None);
         assert_eq!(left.difference(&Iblt::new(24)), None, "sizes differ");
     }
 
@@ -367,7 +375,7 @@ mod tests {
         let mut cycle = Iblt::new(48);
         let index = cycle.positions(id)[0];
         cycle.cells[index].toggle(id, 1);
-        assert_eq!(mine.difference(&cycle), None);
+        assert_eq!(mine.clone().difference(&cycle), None);
         let mut elsewhere = Iblt::new(48);
         let outside = (0..48)
             .find(|i| !elsewhere.positions(id).contains(i))
@@ -379,7 +387,7 @@ mod tests {
     #[test]
     fn survives_the_wire_and_rejects_ragged_bytes() {
         let left = table(48, ids(0..100));
-        let bytes: Vec<u8> = left.clone().into();
+        let bytes = Vec::from(&left);
         assert_eq!(bytes.len(), 48 * CELL_BYTES);
         assert_eq!(Iblt::try_from(bytes).unwrap(), left);
         assert!(Iblt::try_from(vec![0u8; 17]).is_err());

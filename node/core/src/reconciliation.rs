@@ -115,10 +115,10 @@ pub const MAX_SKETCH_CELLS: usize = 3 << 14;
 pub const MAX_WANT_PER_MESSAGE: usize = 60_000;
 /// Most ids in one `Ids` page (256 KiB).
 pub const MAX_IDS_PER_PAGE: usize = 32_768;
-/// Most wanted ids one `Records` request makes a node look up (by index): about what one
-/// answer of small writes holds; the asker asks again for the rest.
-pub const MAX_LOOKUPS_PER_WANT: usize = 8_192;
-/// Most attempts at one part before giving up until the next session.
+/// Most writes one answer looks up by id (a `want`, or the writes a difference pushes): about
+/// 10 ms of SQLite reads; the asker asks again for the rest, and pushed ids past it are offered.
+pub const MAX_LOOKUPS_PER_WANT: usize = 2_048;
+/// Most attempts at a sketch before listing ids instead.
 pub const MAX_SKETCH_ATTEMPTS: u8 = 6;
 
 /// Encodes a message (postcard: compact binary).

@@ -154,9 +154,9 @@ fn hostile_costs(node: &mut Node) {
             }
         })
         .expect("store");
-    let estimate = ReconcileMessage::Estimate {
-        count: u64::MAX,
-        strata: StrataEstimator::default(),
+    let too_small = ReconcileMessage::SketchTooSmall {
+        attempt: 0,
+        cells: MAX_SKETCH_CELLS as u32,
     };
     let mut page: Vec<u64> = random_ids(MAX_IDS_PER_PAGE).collect();
     page.sort_unstable();
@@ -204,7 +204,7 @@ fn hostile_costs(node: &mut Node) {
             },
         ),
         (
-            "IdsFrom 0 (after an Estimate)",
+            "IdsFrom 0 (while listing)",
             ReconcileMessage::IdsFrom { from: 0 },
         ),
         (
@@ -255,9 +255,10 @@ fn hostile_costs(node: &mut Node) {
         node.on_direct(&mut Outbox::default(), &peer, &hello)
             .expect("store");
         if matches!(message, ReconcileMessage::IdsFrom { .. }) {
-            // Only a node that lists its ids answers `IdsFrom`: an estimate starts the listing.
-            let estimate = reconciliation::encode(&estimate);
-            node.on_direct(&mut Outbox::default(), &peer, &estimate)
+            // Only a node that lists its ids answers `IdsFrom`: a failed sketch of the largest
+            // size starts the listing.
+            let too_small = reconciliation::encode(&too_small);
+            node.on_direct(&mut Outbox::default(), &peer, &too_small)
                 .expect("store");
         }
         let bytes = reconciliation::encode(&message);
@@ -338,7 +339,7 @@ fn main() {
                 }
             );
             if differing == 0 && keys == *sizes.last().expect("a size") {
-                hostile_target = Some(b);
+                hostile_target = Some(a); // its writes are its own: it answers wants of them
             }
         }
     }

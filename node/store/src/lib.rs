@@ -377,8 +377,7 @@ impl Store for SqliteStore {
             let mut select = self
                 .connection
                 .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM kv_store WHERE write_id IN ({placeholders}) \
-                     ORDER BY write_id"
+                    "SELECT {COLUMNS} FROM kv_store WHERE write_id IN ({placeholders})"
                 ))
                 .db()?;
             let mut rows = select.query(rusqlite::params_from_iter(chunk)).db()?;

@@ -16,8 +16,8 @@ use crate::counters::DropReason;
 use crate::iblt::Iblt;
 use crate::rate_limit::Cost;
 use crate::reconciliation::{
-    self, ReconcileMessage, MAX_IDS_PER_PAGE, MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS,
-    MAX_WANT_PER_MESSAGE, PROBE_CELLS,
+    self, ReconcileMessage, MAX_IDS_PER_PAGE, MAX_LOOKUPS_PER_WANT, MAX_SKETCH_ATTEMPTS,
+    MAX_SKETCH_CELLS, MAX_WANT_PER_MESSAGE, PROBE_CELLS,
 };
 use crate::store::{Store, StoreError};
 use crate::validate;
@@ -252,9 +252,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             | ReconcileMessage::Probe { .. }
             | ReconcileMessage::InSync => return None,
             ReconcileMessage::Records { want, .. } if want.is_empty() => return None,
-            ReconcileMessage::Records { want, .. } => {
-                want.len().min(reconciliation::MAX_LOOKUPS_PER_WANT)
-            }
+            ReconcileMessage::Records { want, .. } => want.len().min(MAX_LOOKUPS_PER_WANT),
             ReconcileMessage::Sketch { table, .. } => table.len(),
             ReconcileMessage::Estimate { .. } | ReconcileMessage::SketchTooSmall { .. } => {
                 MAX_SKETCH_CELLS
@@ -397,15 +395,16 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         ids
     }
 
-    /// At most one message's worth of the writes with these ids that this node can vouch for
-    /// on reconciliation, and the ids of the writes loaded. An unsigned write of another origin
-    /// (a legacy client's, accepted from its author on gossip) stays behind, since the peer
-    /// would rightly refuse it as forged.
+    /// At most one message's worth of the writes with these ids (the first
+    /// [`MAX_LOOKUPS_PER_WANT`] of them) that this node can vouch for on reconciliation, and the
+    /// ids of the writes loaded. An unsigned write of another origin (a legacy client's,
+    /// accepted from its author on gossip) stays behind, since the peer would rightly refuse
+    /// it as forged.
     fn writes_with_ids(&self, ids: &[u64]) -> Result<(Vec<Write>, HashSet<u64>), StoreError> {
         if ids.is_empty() {
             return Ok(Default::default());
         }
-        let wanted: HashSet<u64> = ids.iter().copied().collect();
+        let wanted: HashSet<u64> = ids.iter().copied().take(MAX_LOOKUPS_PER_WANT).collect();
         let mut writes = self
             .store
             .writes_with_ids(&wanted, self.config.max_message_bytes)?;
@@ -505,11 +504,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         peer: &P,
         want: &[u64],
     ) -> Result<usize, StoreError> {
-        let asked = &want[..want.len().min(reconciliation::MAX_LOOKUPS_PER_WANT)];
-        if asked.is_empty() {
+        if want.is_empty() {
             return Ok(0);
         }
-        let (writes, _) = self.writes_with_ids(asked)?;
+        let (writes, _) = self.writes_with_ids(want)?;
         let sent = writes.len();
         self.send_records(net, peer, writes, Vec::new(), Vec::new());
         Ok(sent)
