@@ -86,6 +86,11 @@ impl NodeProcess {
             })
     }
 
+    /// The process id, to read its resident memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Types `lines` at once (consecutive `add`s become one batch) and reads one reply line
     /// for each.
     pub fn ask_all(&mut self, lines: &[String]) -> Result<Vec<String>, String> {

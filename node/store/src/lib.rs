@@ -274,7 +274,9 @@ impl Store for SqliteStore {
     fn apply(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
         let transaction = self.connection.transaction().db()?;
         let mut applied = Vec::with_capacity(writes.len());
-        let mut tally = self.tally.clone();
+        // What replaced what, for the tally once the transaction committed: (old write, index
+        // of the new one in `writes`).
+        let mut replaced: Vec<(Option<Write>, usize)> = Vec::new();
         {
             // A new key is one INSERT; only a key already stored is read and compared.
             let mut insert = transaction
@@ -290,7 +292,7 @@ impl Store for SqliteStore {
                     "INSERT OR REPLACE INTO kv_store {ROW} VALUES {VALUES}"
                 ))
                 .db()?;
-            for write in writes {
+            for (index, write) in writes.iter().enumerate() {
                 let timestamp = format_timestamp(write.version.hlc.wall_ms);
                 let row = params![
                     write.key,
@@ -304,7 +306,7 @@ impl Store for SqliteStore {
                     write.id() as i64
                 ];
                 if insert.execute(row).db()? == 1 {
-                    tally.replace(None, write);
+                    replaced.push((None, index));
                     applied.push(true);
                     continue;
                 }
@@ -313,13 +315,15 @@ impl Store for SqliteStore {
                 let newer = old.as_ref().is_none_or(|old| write.supersedes(old));
                 if newer {
                     replace.execute(row).db()?;
-                    tally.replace(old.as_ref(), write);
+                    replaced.push((old, index));
                 }
                 applied.push(newer);
             }
         }
         transaction.commit().db()?;
-        self.tally = tally;
+        for (old, index) in replaced {
+            self.tally.replace(old.as_ref(), &writes[index]);
+        }
         Ok(applied)
     }
 
