@@ -22,11 +22,13 @@ use crate::reconciliation::{
 use crate::store::{Store, StoreError};
 use crate::validate;
 use crate::version::Write;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 /// Most ids this node waits for from one peer at a time: offers past it are left for a later
 /// session.
 const MAX_REQUESTED_IDS: usize = 2 * MAX_WANT_PER_MESSAGE;
+/// Requests for writes in flight to one peer at a time.
+const REQUESTS_IN_FLIGHT: usize = 4;
 
 /// A reconciliation under way with one peer, whichever side opened it.
 #[derive(Debug, Clone, Default)]
@@ -40,10 +42,20 @@ pub(super) struct Exchange {
     listing: bool,
     /// The peer lists its ids to this node: this node's session goes on until the last page.
     reading_pages: bool,
-    /// Ids this node asked the peer for and has not received yet, one set per request: an
-    /// answer to one request is followed up by asking again for that request's rest only, so
-    /// requests in flight together never ask twice for an id.
+    /// Ids this node asked the peer for and has not received yet, one set per request (at
+    /// most [`MAX_LOOKUPS_PER_WANT`] ids, what one answer looks up): an answer to one request
+    /// is followed up by asking again for that request's rest only, so requests in flight
+    /// together never ask twice for an id.
     requests: Vec<HashSet<u64>>,
+    /// Ids to ask for once fewer than [`REQUESTS_IN_FLIGHT`] requests are in flight.
+    pending: VecDeque<Vec<u64>>,
+}
+
+impl Exchange {
+    /// Whether this node still waits for writes it asked for or will ask for.
+    fn waiting(&self) -> bool {
+        !self.requests.is_empty() || !self.pending.is_empty()
+    }
 }
 
 impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
@@ -59,6 +71,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let exchange = self.exchange(peer);
         exchange.heard_ms = now;
         exchange.requests.clear();
+        exchange.pending.clear();
         exchange.reading_pages = false;
         self.counters.reconciliations_started += 1;
         let summary = self.store.summary();
@@ -323,7 +336,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         };
         mine.retain(|id| !theirs.contains(id));
         let last_page = covered_to == u64::MAX;
-        if last_page && only_theirs.is_empty() && self.exchange(peer).requests.is_empty() {
+        if last_page && only_theirs.is_empty() && !self.exchange(peer).waiting() {
             self.sessions.remove(peer);
         }
         self.exchange(peer).reading_pages = !last_page;
@@ -374,25 +387,36 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             .copied()
             .filter(|id| !loaded.contains(id) && tally.holds(*id))
             .collect();
-        let want = self.request(peer, only_theirs);
+        let mut wants = self.request(peer, only_theirs).into_iter();
+        let first = wants.next().unwrap_or_default();
         // An empty `Records` means "none of what you asked for": only an answer sends one.
-        if !(writes.is_empty() && want.is_empty() && offer.is_empty()) {
-            self.send_records(net, peer, writes, want, offer);
+        if !(writes.is_empty() && first.is_empty() && offer.is_empty()) {
+            self.send_records(net, peer, writes, first, offer);
+        }
+        for want in wants {
+            self.send_records(net, peer, Vec::new(), want, Vec::new());
         }
         Ok(())
     }
 
-    /// Notes `ids` as asked for from `peer`, up to [`MAX_REQUESTED_IDS`] outstanding; returns
-    /// the ones to ask for.
-    fn request(&mut self, peer: &P, mut ids: Vec<u64>) -> Vec<u64> {
+    /// Notes `ids` as wanted from `peer`, up to [`MAX_REQUESTED_IDS`] outstanding, in
+    /// requests of [`MAX_LOOKUPS_PER_WANT`]; returns the ids to ask for now (the requests that
+    /// fit in flight, one `want` each), the others wait their turn.
+    fn request(&mut self, peer: &P, mut ids: Vec<u64>) -> Vec<Vec<u64>> {
         let exchange = self.exchange(peer);
-        let outstanding: usize = exchange.requests.iter().map(HashSet::len).sum();
+        let outstanding: usize = exchange.requests.iter().map(HashSet::len).sum::<usize>()
+            + exchange.pending.iter().map(Vec::len).sum::<usize>();
         ids.truncate(MAX_REQUESTED_IDS.saturating_sub(outstanding));
-        exchange.requests.extend(
-            ids.chunks(MAX_WANT_PER_MESSAGE)
-                .map(|chunk| chunk.iter().copied().collect()),
-        );
-        ids
+        let mut ask_now = Vec::new();
+        for chunk in ids.chunks(MAX_LOOKUPS_PER_WANT) {
+            if exchange.requests.len() < REQUESTS_IN_FLIGHT {
+                exchange.requests.push(chunk.iter().copied().collect());
+                ask_now.push(chunk.to_vec());
+            } else {
+                exchange.pending.push_back(chunk.to_vec());
+            }
+        }
+        ask_now
     }
 
     /// At most one message's worth of the writes with these ids (the first
@@ -517,8 +541,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn want_offered(&mut self, net: &mut dyn Transport<P>, peer: &P, offer: Vec<u64>) {
         let tally = self.store.tally();
         let lacking: Vec<u64> = offer.into_iter().filter(|&id| !tally.holds(id)).collect();
-        let want = self.request(peer, lacking);
-        if !want.is_empty() {
+        for want in self.request(peer, lacking) {
             self.send_records(net, peer, Vec::new(), want, Vec::new());
         }
     }
@@ -547,11 +570,19 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             }
         }
         exchange.requests.retain(|request| !request.is_empty());
-        if !progress && !nothing && !exchange.requests.is_empty() {
+        if !progress && !nothing && exchange.waiting() {
             return;
+        }
+        while exchange.requests.len() < REQUESTS_IN_FLIGHT && progress {
+            let Some(next) = exchange.pending.pop_front() else {
+                break;
+            };
+            exchange.requests.push(next.iter().copied().collect());
+            again.push(next);
         }
         if exchange.requests.is_empty() || !progress {
             exchange.requests.clear();
+            exchange.pending.clear();
             if !exchange.reading_pages {
                 self.sessions.remove(peer);
             }
