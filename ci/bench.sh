@@ -7,3 +7,10 @@ quick=""
 cargo bench -p p2p-sync --bench sync -- $quick
 cargo bench -p p2p-sync-store --bench reconcile -- $quick
 cargo bench -p p2p-sync-sim --bench speed
+# A sustained direct-protocol attack on a real node (10 attackers, 100,000 keys).
+cargo build --release -p p2p-sync -p p2p-sync-lab
+if [ -n "$quick" ]; then
+    target/release/p2p-sync-siege --keys 10000 --attackers 3 --seconds 5
+else
+    target/release/p2p-sync-siege
+fi

@@ -29,6 +29,11 @@ pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2p-sync/kad/1.0.
 /// The protocol version nodes announce through Identify.
 pub const IDENTIFY_VERSION: &str = "/p2p-sync/1.0.0";
 
+/// Direct-protocol streams open at once on one connection, both ways. A node sends its peer
+/// one direct message at a time (`direct::DirectQueue`), so two are busy in honest use; the
+/// default of 100 let each peer make the node buffer 100 frames of up to 1 MiB at once.
+const MAX_DIRECT_STREAMS: usize = 4;
+
 /// How long a connection with no open streams stays up. Long, so quiet peers stay connected.
 pub const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
@@ -154,7 +159,9 @@ impl Behaviour {
         let direct = request_response::Behaviour::with_codec(
             DirectCodec::new(max_direct_frame_bytes(config)),
             [(RECONCILE_PROTOCOL, request_response::ProtocolSupport::Full)],
-            request_response::Config::default().with_request_timeout(DIRECT_TIMEOUT),
+            request_response::Config::default()
+                .with_request_timeout(DIRECT_TIMEOUT)
+                .with_max_concurrent_streams(MAX_DIRECT_STREAMS),
         );
         let ping = ping::Behaviour::new(
             ping::Config::new()

@@ -12,9 +12,11 @@ use std::collections::{HashMap, VecDeque};
 /// Times one message is sent before it is given up (reconciliation repairs what is lost).
 const ATTEMPTS: u8 = 2;
 
-/// Most bytes waiting for one peer. A peer that stops acknowledging must not make us buffer
-/// without end: past this its queue is dropped (the next reconciliation starts afresh).
-const MAX_WAITING_BYTES: usize = 64 * 1024 * 1024;
+/// Most bytes waiting for one peer. A peer that stops acknowledging, or asks faster than it
+/// takes the answers, must not make us buffer without end: past this its queue is dropped
+/// (the next reconciliation starts afresh). An honest peer has at most a page of ids and two
+/// answers of at most 1 MiB each waiting (`REQUESTS_IN_FLIGHT` in the core).
+const MAX_WAITING_BYTES: usize = 4 * 1024 * 1024;
 
 /// The message on the wire: its request, its payload (for a resend) and how often it was sent.
 #[derive(Debug)]

@@ -277,8 +277,27 @@ fn hostile_costs(node: &mut Node) {
     }
 }
 
+/// The heap a store's tally (every id in order, the folding table, the strata estimator)
+/// takes for 1,000,000 keys: the memory reconciliation without store scans costs.
+fn tally_memory() {
+    const KEYS: usize = 1_000_000;
+    let writes: Vec<Write> = (0..KEYS).map(|i| write(i, ORIGIN_A)).collect();
+    let (tally, heap) = peak_heap(|| {
+        let mut tally = p2p_sync_core::store::Tally::default();
+        writes.iter().for_each(|write| tally.replace(None, write));
+        tally
+    });
+    println!(
+        "tally of {KEYS} keys: {:.1} MiB of heap ({:.1} bytes per key)\n",
+        heap as f64 / (1 << 20) as f64,
+        heap as f64 / KEYS as f64
+    );
+    drop(tally);
+}
+
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
+    tally_memory();
     signature_rates(if quick { 2_000 } else { 20_000 });
     let sizes: &[usize] = if quick {
         &[10_000]

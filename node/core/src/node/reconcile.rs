@@ -27,8 +27,9 @@ use std::collections::{HashSet, VecDeque};
 /// Most ids this node waits for from one peer at a time: offers past it are left for a later
 /// session.
 const MAX_REQUESTED_IDS: usize = 2 * MAX_WANT_PER_MESSAGE;
-/// Requests for writes in flight to one peer at a time.
-const REQUESTS_IN_FLIGHT: usize = 4;
+/// Requests for writes in flight to one peer at a time (each answer is at most 1 MiB, and
+/// the real node buffers at most 4 MiB for a peer).
+const REQUESTS_IN_FLIGHT: usize = 2;
 
 /// A reconciliation under way with one peer, whichever side opened it.
 #[derive(Debug, Clone, Default)]
