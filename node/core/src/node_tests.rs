@@ -531,6 +531,29 @@ fn a_resize_request_no_honest_peer_sends_is_dropped_not_obeyed() {
     assert!(out.sent.is_empty(), "no table is built for it");
 }
 
+#[test]
+fn a_sketch_that_fails_its_last_attempt_is_followed_by_a_listing_of_ids() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    b.put(&mut Outbox::default(), "k", "v").unwrap();
+    open_exchange(&mut b, "x");
+    let last = reconciliation::encode(&reconciliation::ReconcileMessage::SketchTooSmall {
+        attempt: reconciliation::MAX_SKETCH_ATTEMPTS,
+        cells: 96,
+    });
+    let mut out = Outbox::default();
+    b.on_direct(&mut out, &p("x"), &last).unwrap();
+    let answers: Vec<_> = out
+        .sent
+        .iter()
+        .map(|(_, bytes)| reconciliation::decode(bytes, 1 << 20).unwrap())
+        .collect();
+    assert!(
+        matches!(&answers[..], [reconciliation::ReconcileMessage::Ids { from: 0, to: u64::MAX, ids }] if ids.len() == 1),
+        "{answers:?}"
+    );
+}
+
 /// Opens a reconciliation from `peer` with `node` as the protocol does (a `Hello` that does
 /// not match), dropping the answer.
 fn open_exchange(node: &mut Node, peer: &str) {

@@ -118,7 +118,7 @@ pub const MAX_IDS_PER_PAGE: usize = 32_768;
 /// Most writes one answer looks up by id (a `want`, or the writes a difference pushes): about
 /// 10 ms of SQLite reads; the asker asks again for the rest, and pushed ids past it are offered.
 pub const MAX_LOOKUPS_PER_WANT: usize = 2_048;
-/// Most attempts at a sketch before listing ids instead.
+/// Most times a sketch is resent larger before ids are listed instead.
 pub const MAX_SKETCH_ATTEMPTS: u8 = 6;
 
 /// Encodes a message (postcard: compact binary).

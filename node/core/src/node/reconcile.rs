@@ -190,11 +190,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 if !Iblt::is_shape(cells) || cells > MAX_SKETCH_CELLS {
                     let detail = format!("sketch of {cells} cells reported too small");
                     self.drop_message(net, peer, DropReason::Malformed, detail);
-                } else if attempt >= MAX_SKETCH_ATTEMPTS {
-                    self.sessions.remove(peer);
-                } else if cells < MAX_SKETCH_CELLS {
+                } else if cells < MAX_SKETCH_CELLS && attempt < MAX_SKETCH_ATTEMPTS {
                     self.send_sketch(net, peer, attempt + 1, cells * 2);
                 } else {
+                    // The largest table or the last attempt failed: list ids instead, which
+                    // settles any difference.
                     self.send_page(net, peer, 0);
                 }
             }
