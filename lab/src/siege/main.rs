@@ -8,8 +8,9 @@
 //! node's standard input and samples its resident memory; it prints both, before and during
 //! the attack, and the node's drop counters after.
 //!
-//! `cargo build --release -p p2p-sync -p p2p-sync-lab && target/release/p2p-sync-siege`
+//! `cargo build --release -p p2p-sync -p p2p-sync-lab && target/release/p2p-sync-siege --help`
 
+use clap::Parser;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
@@ -189,7 +190,9 @@ mod wire {
 
 /// What the attackers did, all together.
 #[derive(Default)]
-struct Tally {
+struct Traffic {
+    /// Attackers whose connection to the node is up.
+    connected: AtomicU64,
     sent: AtomicU64,
     bytes_sent: AtomicU64,
     received: AtomicU64,
@@ -198,17 +201,17 @@ struct Tally {
 
 /// One attacker: its own identity and connection; sends the costly messages in turn, keeps
 /// `IN_FLIGHT` unanswered, acknowledges what the node sends and learns ids from its pages.
-async fn attack(node: Multiaddr, seed: u64, tally: Arc<Tally>, stop: Arc<AtomicBool>) {
+async fn attack(node: Multiaddr, seed: u64, tally: Arc<Traffic>, stop: Arc<AtomicBool>) {
     let key = Keypair::generate_ed25519();
-    let Ok(builder) = SwarmBuilder::with_existing_identity(key)
+    let builder = match SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
             yamux::Config::default,
-        )
-    else {
-        return;
+        ) {
+        Ok(builder) => builder,
+        Err(error) => return eprintln!("attacker {seed}: cannot build its transport: {error}"),
     };
     let built = builder.with_behaviour(|_| {
         request_response::Behaviour::with_codec(
@@ -223,8 +226,8 @@ async fn attack(node: Multiaddr, seed: u64, tally: Arc<Tally>, stop: Arc<AtomicB
         .unwrap_or_else(|never| match never {})
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    if swarm.dial(node).is_err() {
-        return;
+    if let Err(error) = swarm.dial(node) {
+        return eprintln!("attacker {seed}: cannot dial the node: {error}");
     }
     let mut state = seed | 1;
     let mut noise = move || {
@@ -263,10 +266,24 @@ async fn attack(node: Multiaddr, seed: u64, tally: Arc<Tally>, stop: Arc<AtomicB
             () = tokio::time::sleep(Duration::from_millis(200)) => continue,
         };
         match event {
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => peer = Some(peer_id),
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                tally.connected.fetch_add(1, Ordering::Relaxed);
+                peer = Some(peer_id);
+            }
             SwarmEvent::ConnectionClosed {
-                num_established: 0, ..
-            } => return,
+                num_established: 0,
+                cause,
+                ..
+            } => {
+                tally.connected.fetch_sub(1, Ordering::Relaxed);
+                if !stop.load(Ordering::Relaxed) {
+                    eprintln!("attacker {seed}: the node closed the connection ({cause:?})");
+                }
+                return;
+            }
+            SwarmEvent::OutgoingConnectionError { error, .. } => {
+                return eprintln!("attacker {seed}: cannot connect: {error}");
+            }
             SwarmEvent::Behaviour(request_response::Event::Message { message, .. }) => {
                 match message {
                     request_response::Message::Request {
@@ -347,24 +364,48 @@ fn measure(node: &mut NodeProcess, keys: usize, duration: Duration) -> Result<Ph
     Ok(phase)
 }
 
-fn flag(name: &str, default: u64) -> Result<u64, String> {
-    let args: Vec<String> = std::env::args().collect();
-    match args.iter().position(|arg| arg == name) {
-        Some(at) => args
-            .get(at + 1)
-            .and_then(|value| value.parse().ok())
-            .ok_or(format!("{name} needs a number")),
-        None => Ok(default),
-    }
+/// A sustained attack on one real node over the reconciliation protocol, measured from outside.
+#[derive(Parser)]
+#[command(name = "p2p-sync-siege")]
+struct Arguments {
+    /// Keys the node holds before the attack.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    keys: u64,
+    /// Attacking clients, each with an identity and a connection of its own.
+    #[arg(long, default_value_t = 10)]
+    attackers: u64,
+    /// How long the attack is measured, in seconds.
+    #[arg(long, default_value_t = 30)]
+    seconds: u64,
+    /// The node binary (default: `p2p-sync` beside this one).
+    #[arg(long, value_name = "PATH")]
+    node: Option<std::path::PathBuf>,
 }
 
-fn run() -> Result<(), String> {
-    let keys = flag("--keys", 100_000)? as usize;
-    let attackers = flag("--attackers", 10)?;
-    let seconds = flag("--seconds", 30)?;
-    let binary = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .with_file_name("p2p-sync");
+/// The longest the attackers may take to connect.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(20);
+
+fn run(arguments: Arguments) -> Result<(), String> {
+    let Arguments {
+        keys,
+        attackers,
+        seconds,
+        node,
+    } = arguments;
+    let keys = keys as usize;
+    let binary = match node {
+        Some(path) => path,
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .with_file_name("p2p-sync"),
+    };
+    if !binary.is_file() {
+        return Err(format!(
+            "no node binary at {} (build it with `cargo build --release -p p2p-sync`, \
+             or give --node PATH)",
+            binary.display()
+        ));
+    }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -394,7 +435,7 @@ fn run() -> Result<(), String> {
         loading.elapsed().as_secs_f64()
     );
     let quiet = measure(&mut node, keys, Duration::from_secs(5))?;
-    let tally = Arc::new(Tally::default());
+    let tally = Arc::new(Traffic::default());
     let stop = Arc::new(AtomicBool::new(false));
     let address: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}")
         .parse()
@@ -408,7 +449,16 @@ fn run() -> Result<(), String> {
             stop.clone(),
         ));
     }
-    std::thread::sleep(Duration::from_secs(2)); // connections and the first pages
+    let connecting = Instant::now();
+    while tally.connected.load(Ordering::Relaxed) < attackers {
+        if connecting.elapsed() > CONNECT_DEADLINE {
+            let connected = tally.connected.load(Ordering::Relaxed);
+            return Err(format!(
+                "only {connected} of {attackers} attackers connected"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let attacked = measure(&mut node, keys, Duration::from_secs(seconds))?;
     stop.store(true, Ordering::Relaxed);
     println!("| phase | gets | p50 ms | p99 ms | max ms | peak RSS MiB |");
@@ -433,7 +483,7 @@ fn run() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    match run(Arguments::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("p2p-sync-siege: {error}");

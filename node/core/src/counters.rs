@@ -1,4 +1,5 @@
-//! What a node counts: writes applied and ignored, messages dropped by reason, reconciliation traffic.
+//! What a node counts: writes applied and ignored, messages dropped by reason, and
+//! reconciliation traffic.
 
 use serde::Serialize;
 use std::fmt;

@@ -554,6 +554,35 @@ fn a_sketch_that_fails_its_last_attempt_is_followed_by_a_listing_of_ids() {
     );
 }
 
+#[test]
+fn an_id_page_is_sent_once_per_listing() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    b.put(&mut Outbox::default(), "k", "v").unwrap();
+    open_exchange(&mut b, "x");
+    let encode = |message| reconciliation::encode(&message);
+    let ids_from = |from| encode(reconciliation::ReconcileMessage::IdsFrom { from });
+    let mut out = Outbox::default();
+    b.on_direct(&mut out, &p("x"), &ids_from(1)).unwrap();
+    assert_eq!(b.counters().dropped.unsolicited, 1, "no listing under way");
+    let start = encode(reconciliation::ReconcileMessage::SketchTooSmall {
+        attempt: 0,
+        cells: reconciliation::MAX_SKETCH_CELLS as u32,
+    });
+    b.on_direct(&mut out, &p("x"), &start).unwrap();
+    assert_eq!(out.sent.len(), 1, "the first page, 0..=u64::MAX");
+    b.on_direct(&mut out, &p("x"), &ids_from(0)).unwrap();
+    assert_eq!(b.counters().dropped.unsolicited, 2, "the same page again");
+    b.on_direct(&mut out, &p("x"), &ids_from(5)).unwrap();
+    assert_eq!(out.sent.len(), 2, "a page further on");
+    b.on_direct(&mut out, &p("x"), &ids_from(5)).unwrap();
+    assert_eq!(
+        b.counters().dropped.unsolicited,
+        3,
+        "and that one only once"
+    );
+}
+
 /// Opens a reconciliation from `peer` with `node` as the protocol does (a `Hello` that does
 /// not match), dropping the answer.
 fn open_exchange(node: &mut Node, peer: &str) {

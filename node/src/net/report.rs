@@ -56,7 +56,8 @@ pub fn drop_line(
     }
 }
 
-/// Logs one core event: applied writes (a line per message) and reconciliations at info, drops at warn.
+/// Logs one core event: applied writes (a line per message) and reconciliations at info,
+/// drops at warn.
 pub fn log<P: std::fmt::Display>(event: &Event<P>) {
     match event {
         Event::Applied { from, writes } => match writes.as_slice() {

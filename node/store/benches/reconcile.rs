@@ -204,8 +204,8 @@ fn hostile_costs(node: &mut Node) {
             },
         ),
         (
-            "IdsFrom 0 (while listing)",
-            ReconcileMessage::IdsFrom { from: 0 },
+            "IdsFrom the next page (while listing)",
+            ReconcileMessage::IdsFrom { from: 1 },
         ),
         (
             "Records wanting 60,000 unknown ids",

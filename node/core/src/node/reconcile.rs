@@ -38,9 +38,11 @@ pub(super) struct Exchange {
     pub(super) heard_ms: u64,
     /// `Probe`s this node sent and no `Estimate` answered yet: one `Estimate` may answer each.
     estimates_expected: u32,
-    /// This node lists its ids to the peer, one page per `IdsFrom` (the peer may cover less
-    /// than a page where it holds more ids, so even the last page may be asked for again).
-    listing: bool,
+    /// The range (`from`, `to`) of the last page of ids this node sent the peer: it answers an
+    /// `IdsFrom` that moves the listing forward, past that `from` and at most just past that
+    /// `to` (the peer may cover less than a page where it holds more ids), so each page is
+    /// sent once per listing.
+    listing: Option<(u64, u64)>,
     /// The peer lists its ids to this node: this node's session goes on until the last page.
     reading_pages: bool,
     /// Ids this node asked the peer for and has not received yet, one set per request (at
@@ -234,10 +236,13 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                     expected
                 })
             }
-            ReconcileMessage::IdsFrom { .. } => self
+            ReconcileMessage::IdsFrom { from } => self
                 .exchanges
                 .get(peer)
-                .is_some_and(|exchange| exchange.listing),
+                .and_then(|exchange| exchange.listing)
+                .is_some_and(|(last_from, last_to)| {
+                    last_from < *from && *from <= last_to.saturating_add(1)
+                }),
             _ => in_exchange,
         };
         if !fits {
@@ -297,7 +302,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             Some(&last) if ids.len() == MAX_IDS_PER_PAGE => last,
             _ => u64::MAX,
         };
-        self.exchange(peer).listing = true;
+        self.exchange(peer).listing = Some((from, to));
         self.send(net, peer, &ReconcileMessage::Ids { from, to, ids });
     }
 
@@ -601,8 +606,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     }
 
     /// Writes learnt by reconciliation are not gossiped again; instead the node reconciles with
-    /// its other peers that speak reconciliation, at once where no session is open, else as soon as that session ends. News so
-    /// spreads hop by hop through the mesh after a heal, rather than waiting for anti-entropy.
+    /// its other peers that speak reconciliation, at once where no session is open, else as
+    /// soon as that session ends. News so spreads hop by hop through the mesh after a heal,
+    /// rather than waiting for anti-entropy.
     fn spread(&mut self, from: &P) {
         let now = self.clock.monotonic_ms();
         let others: Vec<P> = self
