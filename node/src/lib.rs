@@ -9,7 +9,9 @@
 //!   driver that feeds the core its inputs and carries out its outputs.
 //! - [`cli`]: the `p2p-sync` command line — arguments, start-up, and the interactive commands.
 //! - [`escape`]: how text from peers is printed and logged.
+//! - [`memory`]: large freed buffers go back to the system at once.
 
 pub mod cli;
 pub mod escape;
+pub mod memory;
 pub mod net;

@@ -36,6 +36,9 @@ pub trait Transport<P> {
     fn publish(&mut self, payload: Vec<u8>);
     /// Sends `payload` to `peer` over the direct, reliable protocol.
     fn send(&mut self, peer: &P, payload: Vec<u8>);
+    /// Bytes of direct messages to `peer` not yet taken by it (sent and not acknowledged, or
+    /// waiting to be sent): a peer that asks faster than it takes the answers gets none.
+    fn backlog_bytes(&self, peer: &P) -> usize;
     /// Reports something the user or the log should see.
     fn notify(&mut self, event: Event<P>);
 }

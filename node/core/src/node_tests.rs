@@ -583,6 +583,57 @@ fn an_id_page_is_sent_once_per_listing() {
     );
 }
 
+/// An `Outbox` whose peers have not taken `backlog` bytes sent to them.
+struct Backlogged {
+    out: Outbox,
+    backlog: usize,
+}
+
+impl Transport<String> for Backlogged {
+    fn publish(&mut self, payload: Vec<u8>) {
+        self.out.publish(payload);
+    }
+
+    fn send(&mut self, peer: &String, payload: Vec<u8>) {
+        self.out.send(peer, payload);
+    }
+
+    fn backlog_bytes(&self, _peer: &String) -> usize {
+        self.backlog
+    }
+
+    fn notify(&mut self, event: Event<String>) {
+        self.out.notify(event);
+    }
+}
+
+#[test]
+fn a_peer_that_does_not_take_its_answers_gets_no_more() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    let write = b.put(&mut Outbox::default(), "k", "v").unwrap();
+    open_exchange(&mut b, "x");
+    let want = reconciliation::encode(&reconciliation::ReconcileMessage::Records {
+        writes: Vec::new(),
+        want: vec![write.id()],
+        offer: Vec::new(),
+    });
+    let mut net = Backlogged {
+        out: Outbox::default(),
+        backlog: 4 << 20,
+    };
+    b.on_direct(&mut net, &p("x"), &want).unwrap();
+    assert!(net.out.sent.is_empty(), "4 MiB untaken: no answer");
+    assert_eq!(b.counters().dropped.rate_limited, 1);
+    net.backlog = 1 << 20;
+    b.on_direct(&mut net, &p("x"), &want).unwrap();
+    assert_eq!(
+        net.out.sent.len(),
+        1,
+        "an answer once the peer takes what it got"
+    );
+}
+
 /// Opens a reconciliation from `peer` with `node` as the protocol does (a `Hello` that does
 /// not match), dropping the answer.
 fn open_exchange(node: &mut Node, peer: &str) {

@@ -33,6 +33,11 @@ impl<P: Clone> Transport<P> for Outbox<P> {
         self.sent.push((peer.clone(), payload));
     }
 
+    /// Nothing waits: the world delivers what the core sent before it calls the core again.
+    fn backlog_bytes(&self, _peer: &P) -> usize {
+        0
+    }
+
     fn notify(&mut self, event: Event<P>) {
         self.events.push(event);
     }

@@ -11,6 +11,16 @@ struct Window {
     bytes: u64,
 }
 
+impl Window {
+    /// Whether what the window counted stays within `factor` times `limit`.
+    fn within(&self, limit: &RateLimit, factor: u32) -> bool {
+        let factor64 = u64::from(factor);
+        self.messages <= limit.max_messages.saturating_mul(factor)
+            && self.writes <= limit.max_writes.saturating_mul(factor64)
+            && self.bytes <= limit.max_bytes.saturating_mul(factor64)
+    }
+}
+
 /// What something costs against a budget.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cost {
@@ -78,10 +88,15 @@ impl<K: Ord + Clone> RateLimiter<K> {
         window.messages = window.messages.saturating_add(cost.messages);
         window.writes = window.writes.saturating_add(cost.writes);
         window.bytes = window.bytes.saturating_add(cost.bytes);
-        let factor64 = u64::from(factor);
-        window.messages <= limit.max_messages.saturating_mul(factor)
-            && window.writes <= limit.max_writes.saturating_mul(factor64)
-            && window.bytes <= limit.max_bytes.saturating_mul(factor64)
+        window.within(&limit, factor)
+    }
+
+    /// When `peer`'s window ends (ms) if the peer already spent more than `factor` times the
+    /// limit in it at `now_ms`: until then everything it sends is refused.
+    pub fn exhausted_until(&self, peer: &K, now_ms: u64, factor: u32) -> Option<u64> {
+        let window = self.windows.get(peer)?;
+        let end = window.start_ms.saturating_add(self.limit.window_ms);
+        (now_ms < end && !window.within(&self.limit, factor)).then_some(end)
     }
 
     /// Forgets peers whose window ended before `now_ms`, so memory stays bounded.
@@ -117,6 +132,29 @@ mod tests {
         assert!(!one(&mut limiter, "p", 20));
         assert!(one(&mut limiter, "q", 20), "peers are counted apart");
         assert!(one(&mut limiter, "p", 1000), "a new window");
+    }
+
+    #[test]
+    fn a_peer_over_its_limit_is_exhausted_until_its_window_ends() {
+        let mut limiter = RateLimiter::new(LIMIT);
+        for t in 0..3 {
+            one(&mut limiter, "p", 100 + t);
+        }
+        let p = "p".to_string();
+        assert_eq!(limiter.exhausted_until(&p, 110, 1), None, "at the limit");
+        one(&mut limiter, "p", 120);
+        assert_eq!(limiter.exhausted_until(&p, 130, 1), Some(1100));
+        assert_eq!(
+            limiter.exhausted_until(&p, 130, 2),
+            None,
+            "a member's allowance"
+        );
+        assert_eq!(
+            limiter.exhausted_until(&p, 1100, 1),
+            None,
+            "the window ended"
+        );
+        assert_eq!(limiter.exhausted_until(&"q".to_string(), 130, 1), None);
     }
 
     #[test]

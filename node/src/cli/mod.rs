@@ -32,6 +32,7 @@ pub fn main() -> ExitCode {
         Command::KeygenPsk { file } => return keygen_psk(&file),
     };
     logging::init(args.log_level.as_deref());
+    crate::memory::return_large_buffers();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start the async runtime: {error}")),

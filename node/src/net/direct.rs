@@ -15,7 +15,9 @@ const ATTEMPTS: u8 = 2;
 /// Most bytes waiting for one peer. A peer that stops acknowledging, or asks faster than it
 /// takes the answers, must not make us buffer without end: past this its queue is dropped
 /// (the next reconciliation starts afresh). An honest peer has at most a page of ids and two
-/// answers of at most 1 MiB each waiting (`REQUESTS_IN_FLIGHT` in the core).
+/// answers of at most 1 MiB each waiting (`REQUESTS_IN_FLIGHT` in the core), and the core
+/// answers no request while 3 MiB wait (`MAX_BACKLOG_BYTES`), so this is reached only by
+/// pushes to a peer that stopped acknowledging.
 const MAX_WAITING_BYTES: usize = 4 * 1024 * 1024;
 
 /// The message on the wire: its request, its payload (for a resend) and how often it was sent.
@@ -96,6 +98,17 @@ impl DirectQueue {
         if queue.in_flight.is_none() {
             self.peers.remove(&peer);
         }
+    }
+
+    /// Bytes to `peer` waiting or on the wire.
+    pub fn backlog_bytes(&self, peer: &PeerId) -> usize {
+        self.peers.get(peer).map_or(0, |queue| {
+            let on_the_wire = queue
+                .in_flight
+                .as_ref()
+                .map_or(0, |sent| sent.payload.len());
+            queue.waiting_bytes + on_the_wire
+        })
     }
 
     /// `peer` is gone: drop what waits for it (reconciliation starts afresh on reconnect).

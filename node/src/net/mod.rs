@@ -3,6 +3,7 @@
 //! - [`behaviour`]: the libp2p protocols of a node and the swarm built from them.
 //! - [`codec`]: length-prefixed raw frames for the direct (reconciliation) protocol.
 //! - [`direct`]: per-peer, one-at-a-time, acknowledged direct sends.
+//! - [`held`]: acknowledgements held back from peers that spent their direct budget.
 //! - [`pending`]: gossip waiting for room in full send queues.
 //! - [`transport`]: the core's `Transport` on the swarm.
 //! - [`dialer`] and [`redial`]: whom to dial, and backoff for lost peers.
@@ -22,6 +23,7 @@ pub mod codec;
 pub mod dialer;
 pub mod direct;
 pub mod gate;
+pub mod held;
 pub mod identity;
 pub mod limits;
 pub mod lock;

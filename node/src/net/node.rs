@@ -7,6 +7,7 @@ use super::allow::{AllowList, Entry};
 use super::behaviour::{build_swarm, ping_shows_dead, BehaviourEvent};
 use super::clock::SystemClock;
 use super::dialer::Dialer;
+use super::held::HeldAcks;
 use super::identity;
 use super::lock::{DataDirLock, LockError};
 use super::peers::Peers;
@@ -15,8 +16,9 @@ use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
 use libp2p::pnet::PreSharedKey;
+use libp2p::request_response::{self, ResponseChannel};
 use libp2p::swarm::{ConnectionId, ListenError, SwarmEvent};
-use libp2p::{identify, kad, mdns, ping, request_response, Multiaddr, PeerId};
+use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId};
 use p2p_sync_core::store::{Store, StoreError};
 use p2p_sync_core::validate::ValidationError;
 use p2p_sync_core::{
@@ -154,6 +156,8 @@ pub struct Node {
     /// Peers connected at some point, to tell a reconnection from a first connection.
     seen: HashSet<PeerId>,
     housekeeping: Interval,
+    /// Acknowledgements held from peers that spent their direct budget.
+    held_acks: HeldAcks,
     private: bool,
     allow: AllowList,
     /// Addresses whose failed incoming handshake was logged (one line each, not per retry).
@@ -255,6 +259,7 @@ impl Node {
             peers: Peers::default(),
             seen: HashSet::new(),
             housekeeping,
+            held_acks: HeldAcks::default(),
             private,
             allow,
             failed_handshakes: HashSet::new(),
@@ -479,6 +484,7 @@ impl Node {
             }
             _ = self.housekeeping.tick() => {
                 self.enforce_allow_list();
+                self.release_held_acks();
                 self.dialer.on_tick(&mut self.net.swarm, Instant::now());
                 self.net.retry_pending();
             }
@@ -689,6 +695,21 @@ impl Node {
         }
     }
 
+    /// Tells the sender of a direct message that it may send its next one.
+    fn acknowledge(&mut self, channel: ResponseChannel<Vec<u8>>) {
+        let direct = &mut self.net.swarm.behaviour_mut().direct;
+        if direct.send_response(channel, Vec::new()).is_err() {
+            tracing::debug!("could not acknowledge a direct message (its stream is gone)");
+        }
+    }
+
+    /// Sends the held acknowledgements whose time has come.
+    fn release_held_acks(&mut self) {
+        for channel in self.held_acks.due(Instant::now()) {
+            self.acknowledge(channel);
+        }
+    }
+
     fn on_direct(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
         match event {
             request_response::Event::Message {
@@ -702,9 +723,12 @@ impl Node {
                 if let Err(error) = self.core.on_direct(&mut self.net, &peer, &request) {
                     tracing::error!("Could not store writes from peer {peer}: {error}");
                 }
-                let direct = &mut self.net.swarm.behaviour_mut().direct;
-                if direct.send_response(channel, Vec::new()).is_err() {
-                    tracing::debug!(%peer, "could not acknowledge a direct message");
+                match self.core.direct_refused_until(&peer) {
+                    Some(until) => {
+                        let until = self.clock.instant_at(until);
+                        self.held_acks.hold(channel, Instant::now(), until);
+                    }
+                    None => self.acknowledge(channel),
                 }
             }
             request_response::Event::Message {

@@ -135,6 +135,10 @@ impl Transport<PeerId> for SwarmNet {
         self.direct.send(direct, *peer, payload);
     }
 
+    fn backlog_bytes(&self, peer: &PeerId) -> usize {
+        self.direct.backlog_bytes(peer)
+    }
+
     fn notify(&mut self, event: Event<PeerId>) {
         report::log(&event);
     }

@@ -30,6 +30,10 @@ const MAX_REQUESTED_IDS: usize = 2 * MAX_WANT_PER_MESSAGE;
 /// Requests for writes in flight to one peer at a time (each answer is at most 1 MiB, and
 /// the real node buffers at most 4 MiB for a peer).
 const REQUESTS_IN_FLIGHT: usize = 2;
+/// A request that costs reads is refused while this much waits for the peer: more than an
+/// honest peer leaves untaken (two answers and a push of at most 1 MiB each), less than the
+/// real node buffers for it, so a peer that asks faster than it takes costs no reads.
+const MAX_BACKLOG_BYTES: usize = 3 << 20;
 
 /// A reconciliation under way with one peer, whichever side opened it.
 #[derive(Debug, Clone, Default)]
@@ -211,6 +215,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(())
     }
 
+    /// When (monotonic ms) `peer` may send direct messages again, if it spent its direct
+    /// budget: everything it sends before then is dropped undecoded, so a transport that can
+    /// push back (the real node's acknowledgements) should hold the peer off until then.
+    pub fn direct_refused_until(&self, peer: &P) -> Option<u64> {
+        let now = self.clock.monotonic_ms();
+        let factor = self.rate_factor(&peer.to_string());
+        self.direct_limiter.exhausted_until(peer, now, factor)
+    }
+
     /// The exchange with `peer` (opened by a `Hello` or by this node).
     fn exchange(&mut self, peer: &P) -> &mut Exchange {
         self.exchanges.entry(peer.clone()).or_default()
@@ -253,6 +266,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         // Only the message goes: the exchange stays, since this node's own session with the
         // peer may be waiting for an answer that costs no scan.
         let rows = self.rows_read(message);
+        if rows.is_some() && net.backlog_bytes(peer) > MAX_BACKLOG_BYTES {
+            let detail = format!("peer {peer} asks faster than it takes the answers");
+            self.drop_message(net, peer, DropReason::RateLimited, detail);
+            return false;
+        }
         if rows.is_some_and(|rows| !self.scan_limiter.admit(peer, now, rows, factor)) {
             let detail = format!("store scan budget exceeded by peer {peer}");
             self.drop_message(net, peer, DropReason::RateLimited, detail);
