@@ -19,43 +19,64 @@ const HASHES: usize = 3;
 /// Bytes per cell on the wire: count (i32), id sum (u64), check sum (u32).
 pub const CELL_BYTES: usize = 16;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Cell {
-    count: i32,
-    id_sum: u64,
-    check_sum: u32,
-}
+/// A cell, kept in its wire form (little-endian count, id sum, check sum), so a table is sent
+/// and received without a copy in another layout.
+type Cell = [u8; CELL_BYTES];
 
 fn check(id: u64) -> u32 {
     xxh3_64_with_seed(&id.to_le_bytes(), 0x5eed) as u32
 }
 
-impl Cell {
+/// What a cell holds and how it changes.
+trait CellFields {
+    fn fields(&self) -> (i32, u64, u32);
+    fn set(&mut self, count: i32, id_sum: u64, check_sum: u32);
+
     fn toggle(&mut self, id: u64, sign: i32) {
-        self.count = self.count.wrapping_add(sign);
-        self.id_sum ^= id;
-        self.check_sum ^= check(id);
+        let (count, id_sum, check_sum) = self.fields();
+        self.set(count.wrapping_add(sign), id_sum ^ id, check_sum ^ check(id));
     }
 
-    fn add(&mut self, other: &Cell) {
-        self.count = self.count.wrapping_add(other.count);
-        self.id_sum ^= other.id_sum;
-        self.check_sum ^= other.check_sum;
+    /// Adds `other` with its count multiplied by `sign` (1 adds, -1 subtracts).
+    fn add(&mut self, other: &Cell, sign: i32) {
+        let (count, id_sum, check_sum) = self.fields();
+        let (other_count, other_id_sum, other_check_sum) = other.fields();
+        let count = count.wrapping_add(other_count.wrapping_mul(sign));
+        self.set(count, id_sum ^ other_id_sum, check_sum ^ other_check_sum);
     }
 
     fn pure_id(&self) -> Option<(u64, i32)> {
-        ((self.count == 1 || self.count == -1) && check(self.id_sum) == self.check_sum)
-            .then_some((self.id_sum, self.count))
+        let (count, id_sum, check_sum) = self.fields();
+        ((count == 1 || count == -1) && check(id_sum) == check_sum).then_some((id_sum, count))
     }
 
-    fn is_empty(&self) -> bool {
-        *self == Cell::default()
+    fn is_clear(&self) -> bool;
+}
+
+impl CellFields for Cell {
+    fn fields(&self) -> (i32, u64, u32) {
+        let (count, rest) = self.split_at(4);
+        let (id_sum, check_sum) = rest.split_at(8);
+        (
+            i32::from_le_bytes(count.try_into().expect("4 bytes")),
+            u64::from_le_bytes(id_sum.try_into().expect("8 bytes")),
+            u32::from_le_bytes(check_sum.try_into().expect("4 bytes")),
+        )
+    }
+
+    fn set(&mut self, count: i32, id_sum: u64, check_sum: u32) {
+        self[..4].copy_from_slice(&count.to_le_bytes());
+        self[4..12].copy_from_slice(&id_sum.to_le_bytes());
+        self[12..].copy_from_slice(&check_sum.to_le_bytes());
+    }
+
+    fn is_clear(&self) -> bool {
+        *self == [0; CELL_BYTES]
     }
 }
 
 /// An invertible Bloom lookup table. Its wire form is packed cells (`CELL_BYTES` each).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "Vec<u8>")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Iblt {
     cells: Vec<Cell>,
 }
@@ -73,7 +94,7 @@ impl Iblt {
     /// An empty table of at least `cells` cells (see [`Iblt::rounded`]).
     pub fn new(cells: usize) -> Self {
         Iblt {
-            cells: vec![Cell::default(); Self::rounded(cells)],
+            cells: vec![[0; CELL_BYTES]; Self::rounded(cells)],
         }
     }
 
@@ -98,6 +119,11 @@ impl Iblt {
         self.cells.is_empty()
     }
 
+    /// The table's wire form: its cells, packed.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.cells.as_flattened()
+    }
+
     fn positions(&self, id: u64) -> [usize; HASHES] {
         positions(self.cells.len(), id)
     }
@@ -105,17 +131,32 @@ impl Iblt {
     /// The table of `cells` cells (rounded) holding the same ids, folded from this one in one
     /// pass over its cells; `None` if it would be larger than this one.
     pub fn fold(&self, cells: usize) -> Option<Iblt> {
-        let cells = Self::rounded(cells);
-        if cells > self.cells.len() {
-            return None;
-        }
-        let (from_third, third) = (self.cells.len() / HASHES, cells / HASHES);
         let mut folded = Iblt::new(cells);
-        for (index, cell) in self.cells.iter().enumerate() {
-            let (which, offset) = (index / from_third, index % from_third);
-            folded.cells[which * third + offset % third].add(cell);
+        folded.add_folded(self).then_some(folded)
+    }
+
+    /// Adds the ids of `larger` (a table at least this one's size) to this table, folding it
+    /// in one pass over its cells; `false`, and nothing added, if it is smaller.
+    pub fn add_folded(&mut self, larger: &Iblt) -> bool {
+        if larger.cells.len() < self.cells.len() || self.cells.is_empty() {
+            return false;
         }
-        Some(folded)
+        let (from_third, third) = (larger.cells.len() / HASHES, self.cells.len() / HASHES);
+        for (index, cell) in larger.cells.iter().enumerate() {
+            let (which, offset) = (index / from_third, index % from_third);
+            self.cells[which * third + offset % third].add(cell, 1);
+        }
+        true
+    }
+
+    /// The table that cancels this one: added to it, it leaves an empty table. A received
+    /// table, negated and given this node's ids, is their difference without a second table.
+    pub fn negated(mut self) -> Iblt {
+        for cell in &mut self.cells {
+            let (count, id_sum, check_sum) = cell.fields();
+            cell.set(count.wrapping_neg(), id_sum, check_sum);
+        }
+        self
     }
 
     /// Adds one id.
@@ -141,9 +182,17 @@ impl Iblt {
             return None;
         }
         for (cell, theirs) in self.cells.iter_mut().zip(&other.cells) {
-            cell.count = cell.count.wrapping_sub(theirs.count);
-            cell.id_sum ^= theirs.id_sum;
-            cell.check_sum ^= theirs.check_sum;
+            cell.add(theirs, -1);
+        }
+        self.peel()
+    }
+
+    /// Lists the ids of a subtracted table: positive counts are the left side's, negative the
+    /// right's. `None` when it does not peel to empty (too large a difference, or a table no
+    /// honest subtraction gives).
+    pub fn peel(mut self) -> Option<Difference> {
+        if self.cells.is_empty() {
+            return None;
         }
         let cells = &mut self.cells;
         let mut difference = Difference::default();
@@ -176,7 +225,7 @@ impl Iblt {
                 }
             }
         }
-        cells.iter().all(Cell::is_empty).then_some(difference)
+        cells.iter().all(CellFields::is_clear).then_some(difference)
     }
 }
 
@@ -191,26 +240,34 @@ fn positions(cells: usize, id: u64) -> [usize; HASHES] {
 /// Serialized as its packed cells, without a copy of the table (answers are large).
 impl Serialize for Iblt {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&Vec::from(self))
+        serializer.serialize_bytes(self.as_bytes())
     }
 }
 
-impl From<&Iblt> for Vec<u8> {
-    fn from(table: &Iblt) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(table.cells.len() * CELL_BYTES);
-        for cell in &table.cells {
-            bytes.extend_from_slice(&cell.count.to_le_bytes());
-            bytes.extend_from_slice(&cell.id_sum.to_le_bytes());
-            bytes.extend_from_slice(&cell.check_sum.to_le_bytes());
+/// Decoded from the message's own bytes where the format lends them (postcard does), so a
+/// received table is not first copied whole.
+impl<'de> Deserialize<'de> for Iblt {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Packed;
+        impl serde::de::Visitor<'_> for Packed {
+            type Value = Iblt;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("packed table cells")
+            }
+
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<Iblt, E> {
+                Iblt::try_from(bytes).map_err(E::custom)
+            }
         }
-        bytes
+        deserializer.deserialize_bytes(Packed)
     }
 }
 
-impl TryFrom<Vec<u8>> for Iblt {
+impl TryFrom<&[u8]> for Iblt {
     type Error = String;
 
-    fn try_from(bytes: Vec<u8>) -> Result<Self, String> {
+    fn try_from(bytes: &[u8]) -> Result<Self, String> {
         let cells = bytes.len() / CELL_BYTES;
         if !bytes.len().is_multiple_of(CELL_BYTES) || !(cells == 0 || Iblt::is_shape(cells)) {
             return Err(format!(
@@ -218,15 +275,10 @@ impl TryFrom<Vec<u8>> for Iblt {
                 bytes.len()
             ));
         }
-        let cells = bytes
-            .chunks_exact(CELL_BYTES)
-            .map(|c| Cell {
-                count: i32::from_le_bytes(c[0..4].try_into().expect("4 bytes")),
-                id_sum: u64::from_le_bytes(c[4..12].try_into().expect("8 bytes")),
-                check_sum: u32::from_le_bytes(c[12..16].try_into().expect("4 bytes")),
-            })
-            .collect();
-        Ok(Iblt { cells })
+        let (cells, _) = bytes.as_chunks::<CELL_BYTES>();
+        Ok(Iblt {
+            cells: cells.to_vec(),
+        })
     }
 }
 
@@ -387,12 +439,14 @@ mod tests {
     #[test]
     fn survives_the_wire_and_rejects_ragged_bytes() {
         let left = table(48, ids(0..100));
-        let bytes = Vec::from(&left);
+        let bytes = left.as_bytes().to_vec();
         assert_eq!(bytes.len(), 48 * CELL_BYTES);
-        assert_eq!(Iblt::try_from(bytes).unwrap(), left);
-        assert!(Iblt::try_from(vec![0u8; 17]).is_err());
+        assert_eq!(Iblt::try_from(bytes.as_slice()).unwrap(), left);
+        let encoded = postcard::to_allocvec(&left).unwrap();
+        assert_eq!(postcard::from_bytes::<Iblt>(&encoded).unwrap(), left);
+        assert!(Iblt::try_from(&[0u8; 17][..]).is_err());
         assert!(
-            Iblt::try_from(vec![0u8; 30 * CELL_BYTES]).is_err(),
+            Iblt::try_from(&[0u8; 30 * CELL_BYTES][..]).is_err(),
             "not foldable"
         );
     }

@@ -727,7 +727,7 @@ proptest! {
             bytes.extend_from_slice(&id_sum.to_le_bytes());
             bytes.extend_from_slice(&check_sum.to_le_bytes());
         }
-        let table = iblt::Iblt::try_from(bytes).unwrap();
+        let table = iblt::Iblt::try_from(bytes.as_slice()).unwrap();
         let mut out = Outbox::default();
         for message in [
             reconciliation::ReconcileMessage::Probe { table: table.clone() },

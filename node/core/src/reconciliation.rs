@@ -113,17 +113,21 @@ pub const PROBE_CELLS: usize = 48;
 pub const MAX_SKETCH_CELLS: usize = 3 << 14;
 /// Most ids asked for (or offered) in one `Records` message.
 pub const MAX_WANT_PER_MESSAGE: usize = 60_000;
-/// Most ids in one `Ids` page (256 KiB).
-pub const MAX_IDS_PER_PAGE: usize = 32_768;
+/// Most ids in one `Ids` page (128 KiB).
+pub const MAX_IDS_PER_PAGE: usize = 16_384;
 /// Most writes one answer looks up by id (a `want`, or the writes a difference pushes): about
 /// 10 ms of SQLite reads; the asker asks again for the rest, and pushed ids past it are offered.
-pub const MAX_LOOKUPS_PER_WANT: usize = 2_048;
+pub const MAX_LOOKUPS_PER_WANT: usize = 1_024;
 /// Most times a sketch is resent larger before ids are listed instead.
 pub const MAX_SKETCH_ATTEMPTS: u8 = 6;
 
-/// Encodes a message (postcard: compact binary).
+/// Encodes a message (postcard: compact binary) into a buffer of its exact size, so a large
+/// answer does not pass through buffers that double as it grows.
 pub fn encode(message: &ReconcileMessage) -> Vec<u8> {
-    postcard::to_allocvec(message).expect("reconciliation messages always serialize")
+    let size = postcard::experimental::serialized_size(message)
+        .expect("reconciliation messages always serialize");
+    postcard::to_extend(message, Vec::with_capacity(size))
+        .expect("reconciliation messages always serialize")
 }
 
 /// Decodes a message, checking its length first.
@@ -152,6 +156,34 @@ pub fn is_page(from: u64, to: u64, ids: &[u64]) -> bool {
         && ids.windows(2).all(|pair| pair[0] < pair[1])
         && ids.first().is_none_or(|&first| first >= from)
         && ids.last().is_none_or(|&last| last <= to)
+}
+
+/// The ids only in `left` and the ids only in `right`, both ascending, in one pass over the
+/// two ascending lists (a page against this node's ids in its range).
+pub fn sorted_difference(left: &[u64], right: &[u64]) -> (Vec<u64>, Vec<u64>) {
+    let (mut only_left, mut only_right) = (Vec::new(), Vec::new());
+    let (mut l, mut r) = (left.iter().peekable(), right.iter().peekable());
+    loop {
+        match (l.peek(), r.peek()) {
+            (Some(a), Some(b)) if a == b => {
+                l.next();
+                r.next();
+            }
+            (Some(&&a), Some(&&b)) if a < b => {
+                only_left.push(a);
+                l.next();
+            }
+            (_, Some(&&b)) => {
+                only_right.push(b);
+                r.next();
+            }
+            (Some(&&a), None) => {
+                only_left.push(a);
+                l.next();
+            }
+            (None, None) => return (only_left, only_right),
+        }
+    }
 }
 
 /// An upper bound of the encoded size of `write` in a `Records` message: lengths, timestamp
@@ -230,6 +262,21 @@ pub fn records_messages(
 mod tests {
     use super::*;
     use crate::version::{Hlc, Version};
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    proptest! {
+        #[test]
+        fn sorted_difference_is_the_set_difference_both_ways(
+            left in proptest::collection::btree_set(0u64..200, 0..60),
+            right in proptest::collection::btree_set(0u64..200, 0..60),
+        ) {
+            let as_vec = |set: &BTreeSet<u64>| set.iter().copied().collect::<Vec<_>>();
+            let (only_left, only_right) = sorted_difference(&as_vec(&left), &as_vec(&right));
+            prop_assert_eq!(only_left, as_vec(&(&left - &right)));
+            prop_assert_eq!(only_right, as_vec(&(&right - &left)));
+        }
+    }
 
     fn write(i: usize, value_len: usize) -> Write {
         Write {

@@ -5,7 +5,7 @@ mod memory;
 
 pub use memory::MemoryStore;
 
-use crate::iblt::{Iblt, StrataEstimator};
+use crate::iblt::{Difference, Iblt, StrataEstimator};
 use crate::reconciliation::{self, MAX_SKETCH_CELLS};
 use crate::version::{Hlc, Write};
 use std::collections::{BTreeSet, HashSet};
@@ -115,6 +115,23 @@ impl Tally {
         }
     }
 
+    /// My ids minus the ids of `theirs` (a table of any size up to [`MAX_SKETCH_CELLS`]),
+    /// peeled: computed in `theirs` itself, so a received table costs no second one.
+    /// `None` if it does not peel or is larger than this tally's tables.
+    pub fn difference(&self, theirs: Iblt) -> Option<Difference> {
+        if theirs.len() > MAX_SKETCH_CELLS {
+            return None;
+        }
+        let mut table = theirs.negated();
+        match &self.bank {
+            Some(bank) => {
+                table.add_folded(bank);
+            }
+            None => self.ids.iter().for_each(|&id| table.insert(id)),
+        }
+        table.peel()
+    }
+
     fn build(&self, cells: usize) -> Iblt {
         let mut table = Iblt::new(cells);
         self.ids.iter().for_each(|&id| table.insert(id));
@@ -215,3 +232,6 @@ pub fn digest_where(store: &dyn Store, keep: &dyn Fn(&Write) -> bool) -> Result<
 
 #[cfg(test)]
 mod summary_tests;
+
+#[cfg(test)]
+mod tally_tests;

@@ -158,6 +158,10 @@ fn hostile_costs(node: &mut Node) {
         attempt: 0,
         cells: MAX_SKETCH_CELLS as u32,
     };
+    // The node sends its strata to any peer whose probe does not peel: this one claims a
+    // difference that sizes the largest sketch.
+    let mut near_strata = node.store().tally().strata.clone();
+    random_ids(20_000).for_each(|id| near_strata.insert(id));
     let mut page: Vec<u64> = random_ids(MAX_IDS_PER_PAGE).collect();
     page.sort_unstable();
     let messages = [
@@ -182,6 +186,13 @@ fn hostile_costs(node: &mut Node) {
             },
         ),
         (
+            "Estimate of its own strata and 20,000 more ids",
+            ReconcileMessage::Estimate {
+                count: 20_000,
+                strata: near_strata,
+            },
+        ),
+        (
             "Sketch of the largest size",
             ReconcileMessage::Sketch {
                 attempt: 0,
@@ -196,7 +207,7 @@ fn hostile_costs(node: &mut Node) {
             },
         ),
         (
-            "Ids page of 32,768 ids the node lacks",
+            "Ids page of 16,384 ids the node lacks",
             ReconcileMessage::Ids {
                 from: 0,
                 to: u64::MAX,

@@ -16,8 +16,8 @@ use crate::counters::DropReason;
 use crate::iblt::Iblt;
 use crate::rate_limit::Cost;
 use crate::reconciliation::{
-    self, ReconcileMessage, MAX_IDS_PER_PAGE, MAX_LOOKUPS_PER_WANT, MAX_SKETCH_ATTEMPTS,
-    MAX_SKETCH_CELLS, MAX_WANT_PER_MESSAGE, PROBE_CELLS,
+    self, sorted_difference, ReconcileMessage, MAX_IDS_PER_PAGE, MAX_LOOKUPS_PER_WANT,
+    MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS, MAX_WANT_PER_MESSAGE, PROBE_CELLS,
 };
 use crate::store::{Store, StoreError};
 use crate::validate;
@@ -153,7 +153,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 self.drop_message(net, peer, DropReason::Malformed, detail);
             }
             ReconcileMessage::Probe { table } => {
-                if !self.settle(net, peer, &table)? {
+                if !self.settle(net, peer, table)? {
                     let strata = self.store.tally().strata.clone();
                     let count = self.store.summary().count;
                     self.send(net, peer, &ReconcileMessage::Estimate { count, strata });
@@ -182,8 +182,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 }
             }
             ReconcileMessage::Sketch { attempt, table } => {
-                if !self.settle(net, peer, &table)? {
-                    let cells = table.len() as u32;
+                let cells = table.len() as u32;
+                if !self.settle(net, peer, table)? {
                     self.send(
                         net,
                         peer,
@@ -340,31 +340,21 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.drop_message(net, peer, DropReason::Malformed, detail);
             return Ok(());
         }
-        let tally = self.store.tally();
-        let mut mine = tally.ids_in(from, to, MAX_IDS_PER_PAGE + 1);
+        let mut mine = self.store.tally().ids_in(from, to, MAX_IDS_PER_PAGE + 1);
         let covered_to = if mine.len() > MAX_IDS_PER_PAGE {
             mine.truncate(MAX_IDS_PER_PAGE);
             mine[MAX_IDS_PER_PAGE - 1]
         } else {
             to
         };
-        let theirs: HashSet<u64> = theirs.into_iter().filter(|&id| id <= covered_to).collect();
-        let only_theirs: Vec<u64> = {
-            let mut ids: Vec<u64> = theirs
-                .iter()
-                .copied()
-                .filter(|&id| !tally.holds(id))
-                .collect();
-            ids.sort_unstable();
-            ids
-        };
-        mine.retain(|id| !theirs.contains(id));
+        let theirs = &theirs[..theirs.partition_point(|&id| id <= covered_to)];
+        let (only_mine, only_theirs) = sorted_difference(&mine, theirs);
         let last_page = covered_to == u64::MAX;
         if last_page && only_theirs.is_empty() && !self.exchange(peer).waiting() {
             self.sessions.remove(peer);
         }
         self.exchange(peer).reading_pages = !last_page;
-        self.send_difference(net, peer, &mine, only_theirs)?;
+        self.send_difference(net, peer, &only_mine, only_theirs)?;
         if !last_page {
             let from = covered_to + 1;
             self.send(net, peer, &ReconcileMessage::IdsFrom { from });
@@ -378,25 +368,29 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         &mut self,
         net: &mut dyn Transport<P>,
         peer: &P,
-        theirs: &Iblt,
+        theirs: Iblt,
     ) -> Result<bool, StoreError> {
         if !Iblt::is_shape(theirs.len()) || theirs.len() > MAX_SKETCH_CELLS {
             let detail = format!("table of {} cells", theirs.len());
             self.drop_message(net, peer, DropReason::Malformed, detail);
             return Ok(true);
         }
-        let Some(difference) = self.table(theirs.len()).difference(theirs) else {
+        let Some(difference) = self.store.tally().difference(theirs) else {
             return Ok(false);
         };
         if difference.only_right.is_empty() {
             self.sessions.remove(peer); // nothing comes back: this exchange is complete
         }
-        self.send_difference(net, peer, &difference.only_left, difference.only_right)?;
+        // A crafted table may peel into ids this node does not hold: offer none of those.
+        let tally = self.store.tally();
+        let mut only_mine = difference.only_left;
+        only_mine.retain(|&id| tally.holds(id));
+        self.send_difference(net, peer, &only_mine, difference.only_right)?;
         Ok(true)
     }
 
-    /// Sends the peer one message's worth of my writes it lacks (`only_mine`) and offers the
-    /// rest, and asks for the writes I lack (`only_theirs`).
+    /// Sends the peer one message's worth of my writes it lacks (`only_mine`, ids I hold) and
+    /// offers the rest, and asks for the writes I lack (`only_theirs`).
     fn send_difference(
         &mut self,
         net: &mut dyn Transport<P>,
@@ -405,11 +399,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         only_theirs: Vec<u64>,
     ) -> Result<(), StoreError> {
         let (writes, loaded) = self.writes_with_ids(only_mine)?;
-        let tally = self.store.tally();
         let offer: Vec<u64> = only_mine
             .iter()
             .copied()
-            .filter(|id| !loaded.contains(id) && tally.holds(*id))
+            .filter(|id| !loaded.contains(id))
             .collect();
         let mut wants = self.request(peer, only_theirs).into_iter();
         let first = wants.next().unwrap_or_default();
@@ -431,13 +424,30 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let outstanding: usize = exchange.requests.iter().map(HashSet::len).sum::<usize>()
             + exchange.pending.iter().map(Vec::len).sum::<usize>();
         ids.truncate(MAX_REQUESTED_IDS.saturating_sub(outstanding));
+        exchange
+            .pending
+            .extend(ids.chunks(MAX_LOOKUPS_PER_WANT).map(<[u64]>::to_vec));
+        self.next_requests(peer)
+    }
+
+    /// Moves waiting requests to `peer` in flight while fewer than [`REQUESTS_IN_FLIGHT`] are,
+    /// leaving out the ids this node holds by now (offered ids are only checked here, a
+    /// request at a time, and what arrived meanwhile from other peers is not asked for
+    /// again); returns the ids to ask for, one `want` each.
+    fn next_requests(&mut self, peer: &P) -> Vec<Vec<u64>> {
+        let tally = self.store.tally();
+        let Some(exchange) = self.exchanges.get_mut(peer) else {
+            return Vec::new();
+        };
         let mut ask_now = Vec::new();
-        for chunk in ids.chunks(MAX_LOOKUPS_PER_WANT) {
-            if exchange.requests.len() < REQUESTS_IN_FLIGHT {
-                exchange.requests.push(chunk.iter().copied().collect());
-                ask_now.push(chunk.to_vec());
-            } else {
-                exchange.pending.push_back(chunk.to_vec());
+        while exchange.requests.len() < REQUESTS_IN_FLIGHT {
+            let Some(mut ids) = exchange.pending.pop_front() else {
+                break;
+            };
+            ids.retain(|&id| !tally.holds(id));
+            if !ids.is_empty() {
+                exchange.requests.push(ids.iter().copied().collect());
+                ask_now.push(ids);
             }
         }
         ask_now
@@ -563,9 +573,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
 
     /// Asks for the offered writes this node lacks.
     fn want_offered(&mut self, net: &mut dyn Transport<P>, peer: &P, offer: Vec<u64>) {
-        let tally = self.store.tally();
-        let lacking: Vec<u64> = offer.into_iter().filter(|&id| !tally.holds(id)).collect();
-        for want in self.request(peer, lacking) {
+        for want in self.request(peer, offer) {
             self.send_records(net, peer, Vec::new(), want, Vec::new());
         }
     }
@@ -575,6 +583,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// or the peer answered with `nothing` (an empty `Records`: it holds none of the rest).
     /// Writes of no request (pushed by the peer) say nothing about the requests.
     fn ask_again(&mut self, net: &mut dyn Transport<P>, peer: &P, arrived: &[u64], nothing: bool) {
+        let tally = self.store.tally();
         let Some(exchange) = self.exchanges.get_mut(peer) else {
             return;
         };
@@ -586,6 +595,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             request.retain(|id| !arrived.contains(id));
             if request.len() < before {
                 progress = true;
+                // What arrived from other peers meanwhile is not asked for again either.
+                request.retain(|&id| !tally.holds(id));
                 if !request.is_empty() {
                     let mut rest: Vec<u64> = request.iter().copied().collect();
                     rest.sort_unstable(); // the same run asks the same way every time
@@ -597,13 +608,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if !progress && !nothing && exchange.waiting() {
             return;
         }
-        while exchange.requests.len() < REQUESTS_IN_FLIGHT && progress {
-            let Some(next) = exchange.pending.pop_front() else {
-                break;
-            };
-            exchange.requests.push(next.iter().copied().collect());
-            again.push(next);
+        if progress {
+            again.extend(self.next_requests(peer));
         }
+        let exchange = self.exchange(peer);
         if exchange.requests.is_empty() || !progress {
             exchange.requests.clear();
             exchange.pending.clear();
