@@ -430,25 +430,46 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.next_requests(peer)
     }
 
-    /// Moves waiting requests to `peer` in flight while fewer than [`REQUESTS_IN_FLIGHT`] are,
-    /// leaving out the ids this node holds by now (offered ids are only checked here, a
-    /// request at a time, and what arrived meanwhile from other peers is not asked for
-    /// again); returns the ids to ask for, one `want` each.
+    /// Moves waiting requests to `peer` in flight while fewer than [`REQUESTS_IN_FLIGHT`] are;
+    /// returns the ids to ask for, one `want` each. Ids this node holds by now are left out
+    /// (offered ids are only checked here, a request at a time). Ids asked of another peer
+    /// right now (a node catching up from several peers at once is offered the same writes by
+    /// each) go to the back of the queue, and are asked here too once nothing else is left to
+    /// ask this peer, since the other peer may never answer.
     fn next_requests(&mut self, peer: &P) -> Vec<Vec<u64>> {
-        let tally = self.store.tally();
         let Some(exchange) = self.exchanges.get_mut(peer) else {
             return Vec::new();
         };
+        let mut pending = std::mem::take(&mut exchange.pending);
+        let in_flight = exchange.requests.len();
+        let tally = self.store.tally();
+        let asked_elsewhere = |id: &u64| {
+            self.exchanges.iter().any(|(other, exchange)| {
+                other != peer && exchange.requests.iter().any(|ids| ids.contains(id))
+            })
+        };
         let mut ask_now = Vec::new();
-        while exchange.requests.len() < REQUESTS_IN_FLIGHT {
-            let Some(mut ids) = exchange.pending.pop_front() else {
+        let mut deferred = Vec::new();
+        while in_flight + ask_now.len() < REQUESTS_IN_FLIGHT {
+            let Some(mut ids) = pending.pop_front() else {
                 break;
             };
             ids.retain(|&id| !tally.holds(id));
+            let (elsewhere, ids): (Vec<u64>, Vec<u64>) = ids.into_iter().partition(asked_elsewhere);
+            deferred.extend(elsewhere);
             if !ids.is_empty() {
-                exchange.requests.push(ids.iter().copied().collect());
                 ask_now.push(ids);
             }
+        }
+        let mut deferred = deferred.chunks(MAX_LOOKUPS_PER_WANT).map(<[u64]>::to_vec);
+        if in_flight + ask_now.len() == 0 {
+            ask_now.extend(deferred.by_ref().take(REQUESTS_IN_FLIGHT));
+        }
+        pending.extend(deferred);
+        let exchange = self.exchange(peer);
+        exchange.pending = pending;
+        for ids in &ask_now {
+            exchange.requests.push(ids.iter().copied().collect());
         }
         ask_now
     }
