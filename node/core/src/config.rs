@@ -101,8 +101,8 @@ impl Default for Config {
                 max_bytes: 128 << 20,
                 window_ms: 60_000,
             },
-            // Counted in what each message reads (at most a 49,152-cell table, a 32,768-id page
-            // or 8,192 writes looked up by id; none reads the whole store): 20 million a minute
+            // Counted in what each message reads (at most a 49,152-cell table, a 16,384-id page
+            // or 1,024 writes looked up by id; none reads the whole store): 20 million a minute
             // lets a peer list a 1,000,000-key store's ids many times over.
             scan_rate: RateLimit {
                 max_messages: 600,
