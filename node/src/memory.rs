@@ -15,9 +15,14 @@ const MMAP_THRESHOLD_BYTES: libc::c_int = 128 * 1024;
 /// starts; where the allocator is not glibc's, it does nothing.
 pub fn return_large_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `mallopt` only sets one of the allocator's tunables; it takes the allocator's
-    // own locks and touches no memory of ours.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+    {
+        // SAFETY: `mallopt` only sets one of the allocator's tunables; it takes the
+        // allocator's own locks and touches no memory of ours.
+        let set = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) };
+        if set != 1 {
+            tracing::debug!(
+                "the allocator refused a fixed mmap threshold: freed frames may linger"
+            );
+        }
     }
 }

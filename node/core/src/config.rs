@@ -94,7 +94,8 @@ impl Default for Config {
                 max_bytes: 256 << 20,
                 window_ms: 60_000,
             },
-            // A session takes a handful of messages (a 100,000-write catch-up about 40).
+            // A session takes a handful of messages (a 100,000-write catch-up about 250: pages,
+            // wants of 1,024 ids and their answers).
             direct_rate: RateLimit {
                 max_messages: 600,
                 max_writes: 200_000,

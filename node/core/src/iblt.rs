@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Number of cells each id is added to (one in each third of the table).
@@ -76,9 +77,12 @@ impl CellFields for Cell {
 }
 
 /// An invertible Bloom lookup table. Its wire form is packed cells (`CELL_BYTES` each).
+///
+/// Its cells are shared between clones until one changes them: the store's largest table
+/// goes into an answer of that size without a copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Iblt {
-    cells: Vec<Cell>,
+    cells: Arc<Vec<Cell>>,
 }
 
 /// The result of peeling a subtracted table: ids only in the left table, ids only in the right.
@@ -94,7 +98,7 @@ impl Iblt {
     /// An empty table of at least `cells` cells (see [`Iblt::rounded`]).
     pub fn new(cells: usize) -> Self {
         Iblt {
-            cells: vec![[0; CELL_BYTES]; Self::rounded(cells)],
+            cells: Arc::new(vec![[0; CELL_BYTES]; Self::rounded(cells)]),
         }
     }
 
@@ -124,13 +128,12 @@ impl Iblt {
         self.cells.as_flattened()
     }
 
-    fn positions(&self, id: u64) -> [usize; HASHES] {
-        positions(self.cells.len(), id)
-    }
-
     /// The table of `cells` cells (rounded) holding the same ids, folded from this one in one
     /// pass over its cells; `None` if it would be larger than this one.
     pub fn fold(&self, cells: usize) -> Option<Iblt> {
+        if Self::rounded(cells) == self.cells.len() {
+            return Some(self.clone());
+        }
         let mut folded = Iblt::new(cells);
         folded.add_folded(self).then_some(folded)
     }
@@ -142,9 +145,10 @@ impl Iblt {
             return false;
         }
         let (from_third, third) = (larger.cells.len() / HASHES, self.cells.len() / HASHES);
+        let cells = Arc::make_mut(&mut self.cells);
         for (index, cell) in larger.cells.iter().enumerate() {
             let (which, offset) = (index / from_third, index % from_third);
-            self.cells[which * third + offset % third].add(cell, 1);
+            cells[which * third + offset % third].add(cell, 1);
         }
         true
     }
@@ -152,7 +156,7 @@ impl Iblt {
     /// The table that cancels this one: added to it, it leaves an empty table. A received
     /// table, negated and given this node's ids, is their difference without a second table.
     pub fn negated(mut self) -> Iblt {
-        for cell in &mut self.cells {
+        for cell in Arc::make_mut(&mut self.cells) {
             let (count, id_sum, check_sum) = cell.fields();
             cell.set(count.wrapping_neg(), id_sum, check_sum);
         }
@@ -170,8 +174,9 @@ impl Iblt {
     }
 
     fn toggle(&mut self, id: u64, sign: i32) {
-        for position in self.positions(id) {
-            self.cells[position].toggle(id, sign);
+        let cells = Arc::make_mut(&mut self.cells);
+        for position in positions(cells.len(), id) {
+            cells[position].toggle(id, sign);
         }
     }
 
@@ -181,7 +186,10 @@ impl Iblt {
         if self.cells.len() != other.cells.len() || self.cells.is_empty() {
             return None;
         }
-        for (cell, theirs) in self.cells.iter_mut().zip(&other.cells) {
+        for (cell, theirs) in Arc::make_mut(&mut self.cells)
+            .iter_mut()
+            .zip(other.cells.iter())
+        {
             cell.add(theirs, -1);
         }
         self.peel()
@@ -194,7 +202,7 @@ impl Iblt {
         if self.cells.is_empty() {
             return None;
         }
-        let cells = &mut self.cells;
+        let cells = Arc::make_mut(&mut self.cells);
         let mut difference = Difference::default();
         let mut decoded = HashSet::new();
         let mut pure: Vec<usize> = (0..cells.len())
@@ -277,7 +285,7 @@ impl TryFrom<&[u8]> for Iblt {
         }
         let (cells, _) = bytes.as_chunks::<CELL_BYTES>();
         Ok(Iblt {
-            cells: cells.to_vec(),
+            cells: Arc::new(cells.to_vec()),
         })
     }
 }
@@ -425,14 +433,14 @@ mod tests {
         let mine = Iblt::new(48);
         let id = 42u64;
         let mut cycle = Iblt::new(48);
-        let index = cycle.positions(id)[0];
-        cycle.cells[index].toggle(id, 1);
+        let index = positions(cycle.len(), id)[0];
+        Arc::make_mut(&mut cycle.cells)[index].toggle(id, 1);
         assert_eq!(mine.clone().difference(&cycle), None);
         let mut elsewhere = Iblt::new(48);
         let outside = (0..48)
-            .find(|i| !elsewhere.positions(id).contains(i))
+            .find(|i| !positions(elsewhere.len(), id).contains(i))
             .unwrap();
-        elsewhere.cells[outside].toggle(id, 1);
+        Arc::make_mut(&mut elsewhere.cells)[outside].toggle(id, 1);
         assert_eq!(mine.difference(&elsewhere), None);
     }
 

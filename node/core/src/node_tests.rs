@@ -625,6 +625,20 @@ fn a_peer_that_does_not_take_its_answers_gets_no_more() {
     b.on_direct(&mut net, &p("x"), &want).unwrap();
     assert!(net.out.sent.is_empty(), "4 MiB untaken: no answer");
     assert_eq!(b.counters().dropped.rate_limited, 1);
+    let pushed = node("x", &clock)
+        .put(&mut Outbox::default(), "pushed", "v")
+        .unwrap();
+    let push_and_want = reconciliation::encode(&reconciliation::ReconcileMessage::Records {
+        writes: vec![pushed],
+        want: vec![write.id()],
+        offer: Vec::new(),
+    });
+    b.on_direct(&mut net, &p("x"), &push_and_want).unwrap();
+    assert!(net.out.sent.is_empty(), "still no answer");
+    assert!(
+        b.store().get("pushed").unwrap().is_some(),
+        "but the writes it brings are taken"
+    );
     net.backlog = 1 << 20;
     b.on_direct(&mut net, &p("x"), &want).unwrap();
     assert_eq!(
@@ -951,5 +965,36 @@ fn members_get_higher_limits_than_strangers() {
     assert_eq!(
         (b.counters().applied, b.counters().dropped.rate_limited),
         (300, 0)
+    );
+}
+
+#[test]
+fn a_node_catching_up_from_two_peers_at_once_asks_each_write_of_one() {
+    const WRITES: usize = 6_000;
+    let clock = ManualClock::new(START);
+    let entries: Vec<(String, String)> =
+        (0..WRITES).map(|i| (format!("k{i}"), "v".into())).collect();
+    let writes: Vec<Write> = node("o", &clock)
+        .put_many(&mut Outbox::default(), &entries)
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let mut a = node_holding("a", &clock, &writes);
+    let mut b = node_holding("b", &clock, &writes);
+    let mut n = node("n", &clock);
+    let mut outboxes = vec![Outbox::default(), Outbox::default(), Outbox::default()];
+    n.on_peer_up(&mut outboxes[0], &p("a"));
+    n.on_peer_up(&mut outboxes[0], &p("b"));
+    a.on_peer_up(&mut outboxes[1], &p("n"));
+    b.on_peer_up(&mut outboxes[2], &p("n"));
+    testkit::pump(&mut [&mut n, &mut a, &mut b], &mut outboxes).unwrap();
+    assert_eq!(digest(n.store()).unwrap(), digest(a.store()).unwrap());
+    let received = n.counters().reconciled_writes_received as usize;
+    // Each peer pushes what one answer holds before anything is asked; after that, no write
+    // is asked of both.
+    assert!(
+        received <= WRITES + 2 * reconciliation::MAX_LOOKUPS_PER_WANT,
+        "{received} writes received for {WRITES}"
     );
 }

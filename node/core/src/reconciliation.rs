@@ -162,7 +162,8 @@ pub fn is_page(from: u64, to: u64, ids: &[u64]) -> bool {
 /// The ids only in `left` and the ids only in `right`, both ascending, in one pass over the
 /// two ascending lists (a page against this node's ids in its range).
 pub fn sorted_difference(left: &[u64], right: &[u64]) -> (Vec<u64>, Vec<u64>) {
-    let (mut only_left, mut only_right) = (Vec::new(), Vec::new());
+    let mut only_left = Vec::with_capacity(left.len());
+    let mut only_right = Vec::with_capacity(right.len());
     let (mut l, mut r) = (left.iter().peekable(), right.iter().peekable());
     loop {
         match (l.peek(), r.peek()) {

@@ -148,7 +148,9 @@ impl Tally {
         if from > to {
             return Vec::new();
         }
-        self.ids.range(from..=to).take(limit).copied().collect()
+        let mut ids = Vec::with_capacity(limit.min(self.ids.len()));
+        ids.extend(self.ids.range(from..=to).take(limit).copied());
+        ids
     }
 }
 

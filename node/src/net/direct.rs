@@ -16,8 +16,9 @@ const ATTEMPTS: u8 = 2;
 /// takes the answers, must not make us buffer without end: past this its queue is dropped
 /// (the next reconciliation starts afresh). An honest peer has at most a page of ids and two
 /// answers of at most 1 MiB each waiting (`REQUESTS_IN_FLIGHT` in the core), and the core
-/// answers no request while 3 MiB wait (`MAX_BACKLOG_BYTES`), so this is reached only by
-/// pushes to a peer that stopped acknowledging.
+/// answers no request while 3 MiB wait (`MAX_BACKLOG_BYTES`), so this is reached only by a
+/// peer that stopped acknowledging, or by one admitted answer (a page's push, offers and
+/// wants) on top of nearly 3 MiB.
 const MAX_WAITING_BYTES: usize = 4 * 1024 * 1024;
 
 /// The message on the wire: its request, its payload (for a resend) and how often it was sent.

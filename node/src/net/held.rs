@@ -10,9 +10,10 @@ use libp2p::request_response::ResponseChannel;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// Longest an acknowledgement is held: under the direct timeout (5 s), with a housekeeping
-/// tick to spare, so the stream ends in an answer rather than a timeout on both sides.
-pub const MAX_HOLD: Duration = Duration::from_secs(3);
+/// Longest an acknowledgement is held. The direct timeout (5 s) runs from the moment the
+/// stream opened, so this leaves a housekeeping tick (1 s) and the frame's reading to spare,
+/// and the stream ends in an answer rather than a timeout on both sides.
+pub const MAX_HOLD: Duration = Duration::from_secs(2);
 
 /// Acknowledgements waiting for their release time, oldest first.
 #[derive(Default)]

@@ -31,8 +31,9 @@ const MAX_REQUESTED_IDS: usize = 2 * MAX_WANT_PER_MESSAGE;
 /// the real node buffers at most 4 MiB for a peer).
 const REQUESTS_IN_FLIGHT: usize = 2;
 /// A request that costs reads is refused while this much waits for the peer: more than an
-/// honest peer leaves untaken (two answers and a push of at most 1 MiB each), less than the
-/// real node buffers for it, so a peer that asks faster than it takes costs no reads.
+/// honest peer usually leaves untaken (two answers of at most 1 MiB and a push with its
+/// offers), less than the real node buffers for it, so a peer that asks faster than it takes
+/// costs no reads.
 const MAX_BACKLOG_BYTES: usize = 3 << 20;
 
 /// A reconciliation under way with one peer, whichever side opened it.
@@ -54,7 +55,9 @@ pub(super) struct Exchange {
     /// is followed up by asking again for that request's rest only, so requests in flight
     /// together never ask twice for an id.
     requests: Vec<HashSet<u64>>,
-    /// Ids to ask for once fewer than [`REQUESTS_IN_FLIGHT`] requests are in flight.
+    /// Ids to ask for once fewer than [`REQUESTS_IN_FLIGHT`] requests are in flight, in
+    /// requests of at most [`MAX_LOOKUPS_PER_WANT`]; ids asked of another peer meanwhile are
+    /// put back at the end (see `next_requests`).
     pending: VecDeque<Vec<u64>>,
 }
 
@@ -229,8 +232,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.exchanges.entry(peer.clone()).or_default()
     }
 
-    /// Whether `message` from `peer` fits the protocol's order and the peer's scan budget; if
-    /// not it is dropped (counted as `unsolicited`, or `rate_limited`). Refreshes the exchange.
+    /// Whether `message` from `peer` fits the protocol's order, the peer's scan budget and, for
+    /// a request that costs reads, the bytes the peer has not taken yet; if not it is dropped
+    /// (counted as `unsolicited`, or `rate_limited`). Refreshes the exchange.
     fn admit_in_order(
         &mut self,
         net: &mut dyn Transport<P>,
@@ -266,9 +270,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         // Only the message goes: the exchange stays, since this node's own session with the
         // peer may be waiting for an answer that costs no scan.
         let rows = self.rows_read(message);
-        if rows.is_some() && net.backlog_bytes(peer) > MAX_BACKLOG_BYTES {
-            let detail = format!("peer {peer} asks faster than it takes the answers");
-            self.drop_message(net, peer, DropReason::RateLimited, detail);
+        // A `Records` still brings its writes and offers: only its `want` goes unanswered.
+        let asks = rows.is_some() && !matches!(message, ReconcileMessage::Records { .. });
+        if asks && self.backlogged(net, peer) {
             return false;
         }
         if rows.is_some_and(|rows| !self.scan_limiter.admit(peer, now, rows, factor)) {
@@ -279,6 +283,17 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.exchange(peer).heard_ms = now;
         self.answered.insert(peer.clone());
         true
+    }
+
+    /// Whether more than [`MAX_BACKLOG_BYTES`] wait untaken for `peer`; if so its request is
+    /// dropped as `rate_limited`, unread.
+    fn backlogged(&mut self, net: &mut dyn Transport<P>, peer: &P) -> bool {
+        let backlogged = net.backlog_bytes(peer) > MAX_BACKLOG_BYTES;
+        if backlogged {
+            let detail = format!("peer {peer} asks faster than it takes the answers");
+            self.drop_message(net, peer, DropReason::RateLimited, detail);
+        }
+        backlogged
     }
 
     /// What answering `message` reads, charged to the scan budget: none where it is a summary
@@ -347,8 +362,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         } else {
             to
         };
-        let theirs = &theirs[..theirs.partition_point(|&id| id <= covered_to)];
-        let (only_mine, only_theirs) = sorted_difference(&mine, theirs);
+        let covered = theirs.partition_point(|&id| id <= covered_to);
+        let (only_mine, only_theirs) = sorted_difference(&mine, &theirs[..covered]);
+        drop((mine, theirs)); // a page each: not kept while the answer is loaded
         let last_page = covered_to == u64::MAX;
         if last_page && only_theirs.is_empty() && !self.exchange(peer).waiting() {
             self.sessions.remove(peer);
@@ -399,11 +415,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         only_theirs: Vec<u64>,
     ) -> Result<(), StoreError> {
         let (writes, loaded) = self.writes_with_ids(only_mine)?;
-        let offer: Vec<u64> = only_mine
-            .iter()
-            .copied()
-            .filter(|id| !loaded.contains(id))
-            .collect();
+        let mut offer = Vec::with_capacity(only_mine.len());
+        offer.extend(only_mine.iter().copied().filter(|id| !loaded.contains(id)));
         let mut wants = self.request(peer, only_theirs).into_iter();
         let first = wants.next().unwrap_or_default();
         // An empty `Records` means "none of what you asked for": only an answer sends one.
@@ -583,7 +596,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         peer: &P,
         want: &[u64],
     ) -> Result<usize, StoreError> {
-        if want.is_empty() {
+        if want.is_empty() || self.backlogged(net, peer) {
             return Ok(0);
         }
         let (writes, _) = self.writes_with_ids(want)?;
