@@ -7,7 +7,8 @@
 //! only inside an exchange). Tables and id pages come from the store's tally (no store scan),
 //! one page per request; writes are loaded at most one message's worth at a time, by id, and
 //! the rest offered for the peer to want; every message's reads are charged to the peer's
-//! scan budget.
+//! scan budget, and a request that costs reads goes unanswered while the peer has not taken
+//! what was sent to it.
 
 use super::{Event, NodeCore, PeerId, Transport};
 use crate::auth::LEGACY_ORIGIN;
@@ -423,9 +424,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if !(writes.is_empty() && first.is_empty() && offer.is_empty()) {
             self.send_records(net, peer, writes, first, offer);
         }
-        for want in wants {
-            self.send_records(net, peer, Vec::new(), want, Vec::new());
-        }
+        self.send_wants(net, peer, wants);
         Ok(())
     }
 
@@ -605,9 +604,21 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(sent)
     }
 
-    /// Asks for the offered writes this node lacks.
+    /// Asks for the offered writes (those this node holds by the time each request goes out
+    /// are left out of it).
     fn want_offered(&mut self, net: &mut dyn Transport<P>, peer: &P, offer: Vec<u64>) {
-        for want in self.request(peer, offer) {
+        let wants = self.request(peer, offer);
+        self.send_wants(net, peer, wants);
+    }
+
+    /// Sends each of `wants` as a `Records` asking for those ids and carrying nothing else.
+    fn send_wants(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        peer: &P,
+        wants: impl IntoIterator<Item = Vec<u64>>,
+    ) {
+        for want in wants {
             self.send_records(net, peer, Vec::new(), want, Vec::new());
         }
     }
@@ -654,9 +665,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             }
             return;
         }
-        for want in again {
-            self.send_records(net, peer, Vec::new(), want, Vec::new());
-        }
+        self.send_wants(net, peer, again);
     }
 
     /// Forgets the exchange with `peer` (and the session, if this node opened it).
