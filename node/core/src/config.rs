@@ -35,6 +35,12 @@ pub struct Config {
     pub max_value_bytes: usize,
     /// Largest message on the wire (gossip or direct) in bytes.
     pub max_message_bytes: usize,
+    /// Most writes one message may make the node check (each costs a signature verification,
+    /// ~80 µs): a gossip batch holding more is ignored unchecked and fetched by reconciliation
+    /// instead; a reconciliation `Records` holding more has only this many checked, the rest
+    /// taken as offered (asked for later, this many at a time). The node's own batches, wants
+    /// and answers never hold more.
+    pub max_writes_per_message: usize,
     /// Gossip accepted per author (the peer that signed it): what one stranger may write.
     pub author_rate: RateLimit,
     /// Gossip accepted per forwarding peer; higher, so honest relays are not throttled.
@@ -71,6 +77,9 @@ pub struct Config {
     pub mesh_n_high: usize,
     /// How often the gossip mesh is repaired (GRAFT below D_low, PRUNE above D_high).
     pub gossip_heartbeat_ms: u64,
+    /// Also publish each single write in the original app's signed envelope, within its frame
+    /// size and message rate ([`crate::legacy`]), so that it can apply them.
+    pub legacy_envelope: bool,
 }
 
 impl Default for Config {
@@ -79,6 +88,9 @@ impl Default for Config {
             max_key_bytes: 256,
             max_value_bytes: 64 * 1024,
             max_message_bytes: 1024 * 1024,
+            // About 10 ms of signature checks (12-14k a second on one core): no message holds
+            // the event loop longer, whatever it carries.
+            max_writes_per_message: 128,
             // The legacy app's 100 messages a minute, and at most 20,000 writes (16 MiB) in
             // them: a stranger's whole allowance. Members get `member_rate_factor` times it,
             // so a bulk import of 100,000 writes among members spreads within a minute.
@@ -94,19 +106,19 @@ impl Default for Config {
                 max_bytes: 256 << 20,
                 window_ms: 60_000,
             },
-            // A session takes a handful of messages (a 100,000-write catch-up about 250: pages,
-            // wants of 1,024 ids and their answers).
+            // A session takes a handful of messages (a 100,000-write catch-up about 1,600:
+            // pages, wants of `max_writes_per_message` ids and their answers).
             direct_rate: RateLimit {
-                max_messages: 600,
+                max_messages: 2_400,
                 max_writes: 200_000,
                 max_bytes: 128 << 20,
                 window_ms: 60_000,
             },
             // Counted in what each message reads (at most a 49,152-cell table, a 16,384-id page
-            // or 1,024 writes looked up by id; none reads the whole store): 20 million a minute
-            // lets a peer list a 1,000,000-key store's ids many times over.
+            // or `max_writes_per_message` writes looked up by id; none reads the whole store):
+            // 20 million a minute lets a peer list a 1,000,000-key store's ids many times over.
             scan_rate: RateLimit {
-                max_messages: 600,
+                max_messages: 2_400,
                 max_writes: 20_000_000,
                 max_bytes: u64::MAX,
                 window_ms: 60_000,
@@ -125,6 +137,7 @@ impl Default for Config {
             mesh_n_low: 5,
             mesh_n_high: 12,
             gossip_heartbeat_ms: 1_000,
+            legacy_envelope: false,
         }
     }
 }

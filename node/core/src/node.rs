@@ -8,6 +8,7 @@
 use super::auth::{self, Identity, Keys, SigningKey, LEGACY_ORIGIN};
 use super::clock::Clock;
 use super::config::Config;
+use super::legacy;
 use super::counters::{Counters, DropReason};
 use super::membership::Membership;
 use super::rate_limit::{Cost, RateLimiter};
@@ -138,6 +139,10 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     /// The latest write refused for a timestamp too far ahead: its peer's clock (or this
     /// node's) is off, which the user should hear about.
     clock_ahead: Option<ClockAhead<P>>,
+    /// Envelopes published for the original app ([`Config::legacy_envelope`]).
+    envelope_limiter: RateLimiter<()>,
+    /// Peers that sent messages holding forged writes: how many, and when the last came.
+    strikes: BTreeMap<P, (u32, u64)>,
 }
 
 /// A write refused because its timestamp was too far ahead of this node's clock.
@@ -186,6 +191,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             store_retry_ms: 0,
             last_sweep_ms: now,
             clock_ahead: None,
+            envelope_limiter: RateLimiter::new(legacy::ENVELOPE_RATE),
+            strikes: BTreeMap::new(),
         }
     }
 
@@ -279,8 +286,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.store
             .apply(&writes)
             .inspect_err(|_| self.hlc = before)?;
-        for message in wire::encode_writes(&writes, self.config.max_message_bytes) {
-            net.publish(message);
+        // No batch holds more writes than a receiver checks in one message.
+        for batch in writes.chunks(self.config.max_writes_per_message.max(1)) {
+            for message in wire::encode_writes(batch, self.config.max_message_bytes) {
+                net.publish(message);
+            }
+        }
+        if let [write] = writes.as_slice() {
+            self.publish_envelope(net, write);
         }
         Ok(verdicts)
     }
@@ -316,15 +329,23 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(write)
     }
 
-    /// Checks that `write`'s origin made it: a signature must verify against the origin's key.
-    /// An unsigned write (from a node that predates signatures) is accepted only from its
-    /// author on gossip, or on reconciliation from the peer that is its origin, or when it is
-    /// a row of the legacy app's database (origin [`LEGACY_ORIGIN`], which no node claims).
+    /// Checks that a remote `write`'s origin made it: a signature must verify against the
+    /// origin's key. An unsigned write (from a node that predates signatures) is accepted only
+    /// from its author on gossip, or on reconciliation from the peer that is its origin; never
+    /// one of origin [`LEGACY_ORIGIN`]: those are rows of this node's own legacy database, and
+    /// no peer's word makes one (refused as invalid, not forged: nodes built before this rule
+    /// still offer theirs, honestly).
     fn authenticate(&self, write: &Write, unsigned_ok: bool) -> Result<(), WireError> {
         match &write.signature {
+            None if write.version.origin == LEGACY_ORIGIN => {
+                Err(WireError::BadOrigin(LEGACY_ORIGIN.to_string()))
+            }
             Some(signature) => {
                 let message = auth::signed_bytes(write);
-                if self.keys.verify(&write.version.origin, &message, signature) {
+                // Ours, or the original app's envelope signature kept with its write.
+                if self.keys.verify(&write.version.origin, &message, signature)
+                    || legacy::verifies(&*self.keys, write, signature)
+                {
                     Ok(())
                 } else {
                     Err(WireError::Forged(format!(
@@ -333,7 +354,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                     )))
                 }
             }
-            None if unsigned_ok || write.version.origin == LEGACY_ORIGIN => Ok(()),
+            None if unsigned_ok => Ok(()),
             None => Err(WireError::Forged(format!(
                 "unsigned {write} claims origin {}",
                 write.version.origin
@@ -354,7 +375,26 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             .apply(std::slice::from_ref(&write))
             .inspect_err(|_| self.hlc = before)?;
         net.publish(wire::encode_write(&write));
+        self.publish_envelope(net, &write);
         Ok(write)
+    }
+
+    /// With [`Config::legacy_envelope`], publishes the node's single write `write` also in the
+    /// original app's signed envelope, if it fits the app's frame and the envelope budget
+    /// ([`legacy::ENVELOPE_RATE`]). Otherwise only counted: the original app has no catch-up,
+    /// so it gets that key with a later write that goes out. Batches never go in the envelope.
+    fn publish_envelope(&mut self, net: &mut dyn Transport<P>, write: &Write) {
+        if !self.config.legacy_envelope {
+            return;
+        }
+        let now = self.clock.monotonic_ms();
+        match legacy::encode(write, &self.signing_key, &self.origin) {
+            Ok(bytes) if self.envelope_limiter.admit(&(), now, Cost::of(1, bytes.len()), 1) => {
+                net.publish(bytes);
+                self.counters.legacy_envelopes_sent += 1;
+            }
+            _ => self.counters.legacy_envelopes_not_sent += 1,
+        }
     }
 
     /// A peer connected (also: connected again while an old connection lingers). The side with
@@ -444,6 +484,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.scan_limiter.forget_expired(now);
         self.last_drop_log
             .retain(|_, at| now.saturating_sub(*at) < interval);
+        self.strikes
+            .retain(|_, (_, at)| now.saturating_sub(*at) < interval);
     }
 
     fn drop_message(
@@ -515,8 +557,23 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             return Ok(Verdict::Ignore);
         }
         let signer = author.to_string();
-        let decoded = match wire::decode(bytes, &signer, self.clock.now_ms(), &self.config) {
+        let now_ms = self.clock.now_ms();
+        let decoded = match wire::decode(bytes, &signer, now_ms, &self.config) {
             Ok(decoded) => decoded,
+            // Not our form: perhaps the original app's signed envelope.
+            Err(error @ WireError::Malformed(_)) => {
+                match legacy::decode(bytes, &signer, now_ms, &self.config) {
+                    Some(legacy::Decoded::Write(write)) => vec![write],
+                    Some(legacy::Decoded::KeyDistribution) => {
+                        self.counters.dropped.count(DropReason::KeyDistribution);
+                        return Ok(Verdict::Ignore);
+                    }
+                    None => {
+                        self.drop_error(net, author, error);
+                        return Ok(Verdict::Reject);
+                    }
+                }
+            }
             Err(error) => {
                 self.drop_error(net, author, error);
                 return Ok(Verdict::Reject);
@@ -526,11 +583,26 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if !self.charge_gossip(net, author, forwarder, Cost::writes(decoded.len())) {
             return Ok(Verdict::Ignore);
         }
+        // Unchecked, not forwarded, not penalised (nodes built before the cap sent larger
+        // batches): the writes come by reconciliation, a message's worth at a time.
+        let max_writes = self.config.max_writes_per_message;
+        if decoded.len() > max_writes {
+            let detail = format!("{} writes in one message, the limit is {max_writes}", decoded.len());
+            self.drop_message(net, forwarder, DropReason::TooLarge, detail);
+            self.reconcile_soon(forwarder);
+            return Ok(Verdict::Ignore);
+        }
         let mut valid = Vec::with_capacity(decoded.len());
         for result in decoded {
             // The decoder made sure the origin is the author, who signed the whole message.
             match result.and_then(|write| self.authenticate(&write, true).map(|()| write)) {
                 Ok(write) => valid.push(write),
+                // The first forged write ends the message: none of it applies or travels on.
+                Err(error @ WireError::Forged(_)) => {
+                    self.drop_error(net, author, error);
+                    self.strike(forwarder);
+                    return Ok(Verdict::Reject);
+                }
                 Err(error) => self.drop_error(net, author, error),
             }
         }
@@ -552,6 +624,20 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             });
         }
         Ok(Verdict::Accept)
+    }
+
+    /// Counts a message holding a forged write against `peer`, the one that sent it here (an
+    /// honest node checks before it forwards, so never sends one).
+    pub(super) fn strike(&mut self, peer: &P) {
+        let now = self.clock.monotonic_ms();
+        let entry = self.strikes.entry(peer.clone()).or_insert((0, now));
+        *entry = (entry.0.saturating_add(1), now);
+    }
+
+    /// Messages holding a forged write that `peer` sent lately (forgotten a drop-log interval
+    /// after its last one): the driver disconnects a peer that keeps sending them.
+    pub fn strikes(&self, peer: &P) -> u32 {
+        self.strikes.get(peer).map_or(0, |&(count, _)| count)
     }
 
     /// Charges gossip from `author` via `forwarder` to both budgets. Over either, the message is

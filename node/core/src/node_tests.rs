@@ -848,19 +848,23 @@ fn reconciliation_drops_writes_their_origin_did_not_sign() {
     let unsigned_as_c = testkit::write("unsigned", Some("by c"), START - 10, "c");
     let unsigned_own = testkit::write("own", Some("by b"), START - 10, "b");
     let mut a = node("a", &clock);
-    let mut b = node_holding(
-        "b",
-        &clock,
-        &[replayed, claimed, unsigned_as_c, unsigned_own],
-    );
+    let mut b = node_holding("b", &clock, &[unsigned_as_c, unsigned_own]);
     connect(&mut a, &mut b);
-    // b does not offer the unsigned write of c's (it could not prove it); a drops the rest.
-    assert_eq!(a.counters().dropped.forged, 2);
+    // b does not offer the unsigned write of c's (it could not prove it).
     assert_eq!(
         a.get("own").unwrap().as_deref(),
         Some("by b"),
         "b vouches for its own"
     );
+    // Each forged write ends the message that carries it: a's count of forged writes is one
+    // per message, and b gets a strike each.
+    for forged in [replayed, claimed] {
+        let mut a = node("a", &clock);
+        let mut b = node_holding("b", &clock, &[forged]);
+        connect(&mut a, &mut b);
+        assert_eq!(a.counters().dropped.forged, 1);
+        assert_eq!(a.strikes(&p("b")), 1);
+    }
     for key in ["owned", "claimed", "unsigned"] {
         assert_eq!(a.get(key).unwrap(), None, "{key}");
     }
@@ -997,4 +1001,189 @@ fn a_node_catching_up_from_two_peers_at_once_asks_each_write_of_one() {
         received <= WRITES + 2 * reconciliation::MAX_LOOKUPS_PER_WANT,
         "{received} writes received for {WRITES}"
     );
+}
+
+/// `writes` from `peer` as one reconciliation `Records`.
+fn records(writes: Vec<Write>) -> Vec<u8> {
+    reconciliation::encode(&reconciliation::ReconcileMessage::Records {
+        writes,
+        want: Vec::new(),
+        offer: Vec::new(),
+    })
+}
+
+/// `count` writes signed by node `origin`, keys `{prefix}{i}`.
+fn signed_writes(origin: &str, prefix: &str, count: usize, clock: &ManualClock) -> Vec<Write> {
+    let entries: Vec<(String, String)> = (0..count)
+        .map(|i| (format!("{prefix}{i}"), "v".into()))
+        .collect();
+    node(origin, clock)
+        .put_many(&mut Outbox::default(), &entries)
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn no_peer_makes_a_node_store_an_unsigned_write_of_origin_legacy() {
+    let clock = ManualClock::new(START);
+    let mut a = node("a", &clock);
+    a.put(&mut Outbox::default(), "k", "mine").unwrap();
+    clock.advance(1_000);
+    let anonymous = testkit::write("k", Some("theirs"), START + 500, auth::LEGACY_ORIGIN);
+    open_exchange(&mut a, "x");
+    a.on_direct(&mut Outbox::default(), &p("x"), &records(vec![anonymous]))
+        .unwrap();
+    assert_eq!(a.get("k").unwrap().as_deref(), Some("mine"), "by reconciliation");
+    // On gossip, a peer whose id reads `legacy` (the simulator's names can) is refused too.
+    let put = r#"{"Put":{"key":"k","value":"theirs","timestamp":"2025-01-04T08:30:15Z"}}"#;
+    assert_eq!(gossip(&mut a, auth::LEGACY_ORIGIN, put.as_bytes()), Verdict::Reject);
+    assert_eq!(a.get("k").unwrap().as_deref(), Some("mine"), "by gossip");
+    assert_eq!(a.counters().dropped.invalid, 2);
+    assert_eq!(a.counters().dropped.forged, 0, "refused, not a strike");
+}
+
+#[test]
+fn a_nodes_own_legacy_rows_are_not_sent_by_reconciliation() {
+    let clock = ManualClock::new(START);
+    let imported = testkit::write("old", Some("row"), START - 10, auth::LEGACY_ORIGIN);
+    let mut a = node_holding("a", &clock, &[imported]);
+    let mut b = node("b", &clock);
+    connect(&mut a, &mut b);
+    assert_eq!(a.get("old").unwrap().as_deref(), Some("row"));
+    assert_eq!(b.get("old").unwrap(), None);
+    assert_eq!(b.counters().reconciled_writes_received, 0, "not even sent");
+}
+
+#[test]
+fn a_records_message_with_a_forged_write_is_dropped_whole_and_strikes_its_sender() {
+    let clock = ManualClock::new(START);
+    let mut writes = signed_writes("x", "k", 3, &clock);
+    writes[1].value = Some("tampered".into());
+    let mut a = node("a", &clock);
+    open_exchange(&mut a, "x");
+    let mut out = Outbox::default();
+    a.on_direct(&mut out, &p("x"), &records(writes)).unwrap();
+    assert_eq!(a.get("k0").unwrap(), None, "the valid write before it is dropped too");
+    assert_eq!(a.get("k2").unwrap(), None, "the one after it is not checked");
+    assert_eq!(a.counters().dropped.forged, 1);
+    assert_eq!(a.counters().applied, 0);
+    assert_eq!(a.strikes(&p("x")), 1);
+    assert!(out.sent.is_empty(), "nothing answered");
+    // Strikes are forgotten a drop-log interval after the last one.
+    clock.advance(a.config().drop_log_interval_ms + 1);
+    a.handle_timeout(&mut Outbox::default());
+    assert_eq!(a.strikes(&p("x")), 0);
+}
+
+#[test]
+fn a_gossip_batch_with_one_forged_write_is_rejected_whole() {
+    let clock = ManualClock::new(START);
+    let mut a = node("a", &clock);
+    let mut out = Outbox::default();
+    let entries: Vec<(String, String)> = (0..3).map(|i| (format!("k{i}"), "v".into())).collect();
+    a.put_many(&mut out, &entries).unwrap();
+    let batch = String::from_utf8(out.published[0].clone()).unwrap();
+    let forged = batch.replacen(r#""value":"v""#, r#""value":"w""#, 1);
+    assert_ne!(batch, forged);
+    let mut b = node("b", &clock);
+    let verdict = b
+        .on_gossip(&mut Outbox::default(), &p("a"), &p("f"), forged.as_bytes())
+        .unwrap();
+    assert_eq!(verdict, Verdict::Reject, "never forwarded");
+    assert_eq!(b.counters().applied, 0, "its valid writes neither");
+    assert_eq!(b.counters().dropped.forged, 1);
+    assert_eq!((b.strikes(&p("f")), b.strikes(&p("a"))), (1, 0), "the forwarder is struck");
+    assert_eq!(gossip(&mut b, "a", batch.as_bytes()), Verdict::Accept);
+    assert_eq!(b.counters().applied, 3);
+}
+
+#[test]
+fn a_gossip_batch_over_the_write_cap_is_ignored_unchecked_and_reconciled() {
+    let clock = ManualClock::new(START);
+    let cap = Config::default().max_writes_per_message;
+    let writes = signed_writes("a", "k", cap + 1, &clock);
+    let batch = &wire::encode_writes(&writes, 1 << 20)[0];
+    let mut b = node("b", &clock);
+    b.on_peer_up(&mut Outbox::default(), &p("a"));
+    assert_eq!(gossip(&mut b, "a", batch), Verdict::Ignore);
+    assert_eq!(b.counters().applied, 0);
+    assert_eq!(b.counters().dropped.too_large, 1);
+    assert!(b.poll_timeout() <= clock.monotonic_ms() + b.config().reconcile_after_drop_ms);
+}
+
+#[test]
+fn a_records_message_over_the_write_cap_has_the_rest_asked_for_later() {
+    let clock = ManualClock::new(START);
+    let cap = Config::default().max_writes_per_message;
+    let writes = signed_writes("x", "k", cap + 50, &clock);
+    let ids: Vec<u64> = writes[cap..].iter().map(Write::id).collect();
+    let mut a = node("a", &clock);
+    open_exchange(&mut a, "x");
+    let mut out = Outbox::default();
+    a.on_direct(&mut out, &p("x"), &records(writes)).unwrap();
+    assert_eq!(a.counters().applied, cap as u64, "only the cap is checked");
+    let wanted: Vec<u64> = out
+        .sent
+        .iter()
+        .flat_map(|(_, bytes)| match reconciliation::decode(bytes, 1 << 20).unwrap() {
+            reconciliation::ReconcileMessage::Records { want, .. } => want,
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(wanted, ids, "the rest is asked for");
+}
+
+#[test]
+fn a_nodes_own_batches_wants_and_answers_respect_the_write_cap() {
+    const CAP: usize = 10;
+    let clock = ManualClock::new(START);
+    let config = Config {
+        max_writes_per_message: CAP,
+        ..node("_", &clock).config().clone()
+    };
+    let mut a = node_on("a", &clock, config.clone(), MemoryStore::new());
+    let mut b = node_on("b", &clock, config.clone(), MemoryStore::new());
+    let mut out = Outbox::default();
+    let entries: Vec<(String, String)> = (0..95).map(|i| (format!("k{i}"), "v".into())).collect();
+    a.put_many(&mut out, &entries).unwrap();
+    assert_eq!(out.published.len(), 10);
+    for message in &out.published {
+        let writes = wire::decode(message, "a", clock.now_ms(), &config).unwrap();
+        assert!(writes.len() <= CAP);
+        assert_eq!(gossip(&mut b, "a", message), Verdict::Accept);
+    }
+    // A catch-up of 500 writes: no direct message carries more than the cap.
+    let mut c = node_on("c", &clock, config.clone(), MemoryStore::new());
+    let entries: Vec<(String, String)> = (0..500).map(|i| (format!("m{i}"), "v".into())).collect();
+    a.put_many(&mut Outbox::default(), &entries).unwrap();
+    let mut outboxes = vec![Outbox::default(), Outbox::default()];
+    a.on_peer_up(&mut outboxes[0], &p("c"));
+    c.on_peer_up(&mut outboxes[1], &p("a"));
+    let mut nodes = [&mut a, &mut c];
+    let mut most = 0;
+    loop {
+        let mut flight = Vec::new();
+        for (from, outbox) in outboxes.iter_mut().enumerate() {
+            flight.extend(outbox.sent.drain(..).map(|(to, bytes)| (from, to, bytes)));
+        }
+        if flight.is_empty() {
+            break;
+        }
+        for (from, to, bytes) in flight {
+            if let reconciliation::ReconcileMessage::Records { writes, .. } =
+                reconciliation::decode(&bytes, 1 << 20).unwrap()
+            {
+                most = most.max(writes.len());
+            }
+            let target = nodes.iter().position(|n| *n.id() == to).unwrap();
+            let sender = nodes[from].id().clone();
+            nodes[target]
+                .on_direct(&mut outboxes[target], &sender, &bytes)
+                .unwrap();
+        }
+    }
+    assert_eq!(most, CAP, "answers are full but within the cap");
+    assert_eq!(digest(a.store()).unwrap(), digest(c.store()).unwrap());
 }

@@ -11,7 +11,6 @@
 //! what was sent to it.
 
 use super::{Event, NodeCore, PeerId, Transport};
-use crate::auth::LEGACY_ORIGIN;
 use crate::clock::Clock;
 use crate::counters::DropReason;
 use crate::iblt::Iblt;
@@ -305,7 +304,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             | ReconcileMessage::Probe { .. }
             | ReconcileMessage::InSync => return None,
             ReconcileMessage::Records { want, .. } if want.is_empty() => return None,
-            ReconcileMessage::Records { want, .. } => want.len().min(MAX_LOOKUPS_PER_WANT),
+            ReconcileMessage::Records { want, .. } => want.len().min(self.lookups_per_want()),
             ReconcileMessage::Sketch { table, .. } => table.len(),
             ReconcileMessage::Estimate { .. } | ReconcileMessage::SketchTooSmall { .. } => {
                 MAX_SKETCH_CELLS
@@ -313,6 +312,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             ReconcileMessage::Ids { .. } | ReconcileMessage::IdsFrom { .. } => MAX_IDS_PER_PAGE,
         };
         Some(Cost::of(rows, 0))
+    }
+
+    /// Most writes one answer looks up, and ids one request asks for: the writes a message may
+    /// carry ([`crate::Config::max_writes_per_message`]), at most [`MAX_LOOKUPS_PER_WANT`]. So
+    /// one want is answered by one message no peer refuses as too many writes.
+    fn lookups_per_want(&self) -> usize {
+        self.config
+            .max_writes_per_message
+            .clamp(1, MAX_LOOKUPS_PER_WANT)
     }
 
     /// My ids in a table of `cells` cells (at most [`MAX_SKETCH_CELLS`]), from the tally.
@@ -432,13 +440,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// requests of [`MAX_LOOKUPS_PER_WANT`]; returns the ids to ask for now (the requests that
     /// fit in flight, one `want` each), the others wait their turn.
     fn request(&mut self, peer: &P, mut ids: Vec<u64>) -> Vec<Vec<u64>> {
+        let lookups = self.lookups_per_want();
         let exchange = self.exchange(peer);
         let outstanding: usize = exchange.requests.iter().map(HashSet::len).sum::<usize>()
             + exchange.pending.iter().map(Vec::len).sum::<usize>();
         ids.truncate(MAX_REQUESTED_IDS.saturating_sub(outstanding));
         exchange
             .pending
-            .extend(ids.chunks(MAX_LOOKUPS_PER_WANT).map(<[u64]>::to_vec));
+            .extend(ids.chunks(lookups).map(<[u64]>::to_vec));
         self.next_requests(peer)
     }
 
@@ -449,6 +458,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// each) go to the back of the queue, and are asked here too once nothing else is left to
     /// ask this peer, since the other peer may never answer.
     fn next_requests(&mut self, peer: &P) -> Vec<Vec<u64>> {
+        let lookups = self.lookups_per_want();
         let Some(exchange) = self.exchanges.get_mut(peer) else {
             return Vec::new();
         };
@@ -473,7 +483,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 ask_now.push(ids);
             }
         }
-        let mut deferred = deferred.chunks(MAX_LOOKUPS_PER_WANT).map(<[u64]>::to_vec);
+        let mut deferred = deferred.chunks(lookups).map(<[u64]>::to_vec);
         if in_flight + ask_now.len() == 0 {
             ask_now.extend(deferred.by_ref().take(REQUESTS_IN_FLIGHT));
         }
@@ -495,7 +505,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if ids.is_empty() {
             return Ok(Default::default());
         }
-        let wanted: HashSet<u64> = ids.iter().copied().take(MAX_LOOKUPS_PER_WANT).collect();
+        let wanted: HashSet<u64> = ids.iter().copied().take(self.lookups_per_want()).collect();
         let mut writes = self
             .store
             .writes_with_ids(&wanted, self.config.max_message_bytes)?;
@@ -505,10 +515,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     }
 
     /// Whether a peer receiving `write` from this node by reconciliation can check its origin.
+    /// Unsigned rows of this node's legacy database (origin [`crate::auth::LEGACY_ORIGIN`]) stay here: no
+    /// peer takes an unsigned write of that origin from another node.
     fn provable(&self, write: &Write) -> bool {
-        write.signature.is_some()
-            || write.version.origin == self.origin
-            || write.version.origin == LEGACY_ORIGIN
+        write.signature.is_some() || write.version.origin == self.origin
     }
 
     fn send_records(
@@ -530,9 +540,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         &mut self,
         net: &mut dyn Transport<P>,
         peer: &P,
-        writes: Vec<Write>,
+        mut writes: Vec<Write>,
         want: Vec<u64>,
-        offer: Vec<u64>,
+        mut offer: Vec<u64>,
     ) -> Result<(), StoreError> {
         let received = writes.len();
         let factor = self.rate_factor(&peer.to_string());
@@ -544,6 +554,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.end_exchange(peer);
             self.reconcile_soon(peer);
             return Ok(());
+        }
+        // Writes past what one message may make this node check are not checked: taken as
+        // offered (nodes built before the cap pushed up to 1,024), they are asked for later,
+        // a message's worth at a time, within the budgets.
+        let max_writes = self.config.max_writes_per_message;
+        if writes.len() > max_writes {
+            offer.extend(writes.drain(max_writes..).map(|write| write.id()));
+            offer.truncate(MAX_WANT_PER_MESSAGE);
         }
         let now = self.clock.now_ms();
         let mut valid = Vec::with_capacity(writes.len());
@@ -557,6 +575,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             match checked {
                 Ok(()) if self.refuse_author(net, peer, &write.version.origin) => {}
                 Ok(()) => valid.push(write),
+                // The first forged write ends the message: nothing of it applies, its want
+                // goes unanswered, its offers unasked, and the peer gets a strike.
+                Err(error @ crate::wire::WireError::Forged(_)) => {
+                    self.counters.reconciled_writes_received += received as u64;
+                    self.drop_error(net, peer, error);
+                    self.strike(peer);
+                    self.end_exchange(peer);
+                    return Ok(());
+                }
                 Err(error) => self.drop_error(net, peer, error),
             }
         }
