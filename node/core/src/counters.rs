@@ -24,11 +24,13 @@ pub enum DropReason {
     NotAllowed,
     /// A reconciliation message outside an exchange in the protocol's order.
     Unsolicited,
+    /// The original app's key-distribution message: not used here, ignored without a log line.
+    KeyDistribution,
 }
 
 impl DropReason {
     /// Every reason, in the order they are shown.
-    pub const ALL: [DropReason; 8] = [
+    pub const ALL: [DropReason; 9] = [
         DropReason::RateLimited,
         DropReason::TooLarge,
         DropReason::Malformed,
@@ -37,6 +39,7 @@ impl DropReason {
         DropReason::Forged,
         DropReason::NotAllowed,
         DropReason::Unsolicited,
+        DropReason::KeyDistribution,
     ];
 
     /// The reason's name as it appears in `status`, scenario files and JSON.
@@ -50,6 +53,7 @@ impl DropReason {
             DropReason::Forged => "forged",
             DropReason::NotAllowed => "not_allowed",
             DropReason::Unsolicited => "unsolicited",
+            DropReason::KeyDistribution => "key_distribution",
         }
     }
 
@@ -86,6 +90,8 @@ pub struct Drops {
     pub not_allowed: u64,
     /// Reconciliation messages outside an exchange in the protocol's order.
     pub unsolicited: u64,
+    /// The original app's key-distribution messages (ignored).
+    pub key_distribution: u64,
 }
 
 impl Drops {
@@ -100,6 +106,7 @@ impl Drops {
             DropReason::Forged => self.forged,
             DropReason::NotAllowed => self.not_allowed,
             DropReason::Unsolicited => self.unsolicited,
+            DropReason::KeyDistribution => self.key_distribution,
         }
     }
 
@@ -113,6 +120,7 @@ impl Drops {
             DropReason::Forged => &mut self.forged,
             DropReason::NotAllowed => &mut self.not_allowed,
             DropReason::Unsolicited => &mut self.unsolicited,
+            DropReason::KeyDistribution => &mut self.key_distribution,
         }
     }
 
@@ -146,4 +154,9 @@ pub struct Counters {
     pub reconcile_bytes_sent: u64,
     /// Bytes of reconciliation messages received.
     pub reconcile_bytes_received: u64,
+    /// Own single writes also published in the original app's envelope
+    /// ([`crate::Config::legacy_envelope`]).
+    pub legacy_envelopes_sent: u64,
+    /// Own single writes not published in the envelope: over its rate or its frame size.
+    pub legacy_envelopes_not_sent: u64,
 }

@@ -22,6 +22,7 @@
 //! - [`config`]: every limit and interval, with defaults.
 //! - [`validate`]: the rules a key and a value must follow, for every path a write takes.
 //! - [`version`]: writes and their total order; [`wire`]: the gossip JSON codec.
+//! - [`legacy`]: the original app's signed envelope (read, checked, and written).
 //! - [`reconciliation`] and [`iblt`]: the reconciliation messages and the sketches they carry.
 //! - [`rate_limit`], [`counters`]: budgets per peer, and what was applied and dropped.
 //! - [`store`]: the `Store` trait, its summary and an in-memory store.
@@ -33,6 +34,7 @@ pub mod clock;
 pub mod config;
 pub mod counters;
 pub mod iblt;
+pub mod legacy;
 pub mod membership;
 pub mod node;
 pub mod outbox;

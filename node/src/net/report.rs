@@ -53,6 +53,9 @@ pub fn drop_line(
         DropReason::Unsolicited => {
             format!("Unsolicited reconciliation message from peer {from}: {detail}")
         }
+        DropReason::KeyDistribution => {
+            format!("Ignored the original app's key distribution from peer {from}: {detail}")
+        }
     }
 }
 
