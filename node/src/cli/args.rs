@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 /// Keeps a key-value store in sync between machines on a LAN, with no server.
 #[derive(Debug, Parser)]
-#[command(name = "p2p-sync", version, about)]
+#[command(name = "p2p-sync", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -20,7 +20,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a node and read commands (add, get, delete, list, status, allow) from standard input.
-    #[command(long_about = START_ABOUT, after_long_help = START_EXAMPLE)]
+    #[command(
+        long_about = START_ABOUT,
+        after_help = EXIT_CODES,
+        after_long_help = format!("{START_EXAMPLE}\n\n{EXIT_CODES}")
+    )]
     Start(StartArgs),
     /// Write a new network key for a private network (copy it to every machine, then
     /// `start --psk-file FILE`).
@@ -29,17 +33,39 @@ pub enum Command {
         #[arg(default_value = "swarm.key")]
         file: PathBuf,
     },
+    /// Import the original app's database (its sync.db) into a node's data directory: every
+    /// row becomes this node's write, with the row's timestamp. Run it with the node stopped;
+    /// running it again imports nothing twice.
+    ImportLegacy(ImportLegacyArgs),
+}
+
+/// The arguments of `p2p-sync import-legacy`.
+#[derive(Debug, Args)]
+pub struct ImportLegacyArgs {
+    /// The original app's database file, e.g. sync.db
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// The node's data directory [default: the platform's data directory, as for `start`]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `start --help`: what the node does with its input and output.
 const START_ABOUT: &str = "\
 Start a node and read commands (add, get, delete, list, status, allow; help lists them) from
 standard input, one per line, from a terminal or a pipe. The node stops at `quit`, at the end of
-its input (Ctrl-D, or the end of a piped file) and on Ctrl-C or SIGTERM; to keep a node running
-without input, give it an input that never ends (e.g. `tail -f /dev/null | p2p-sync start`).
+its input (Ctrl-D, or the end of a piped file) and on Ctrl-C or SIGTERM.
+
+As a service: with --no-input, or with standard input on /dev/null or closed (systemd's
+default, `nohup`), the node reads no commands and serves until SIGTERM or Ctrl-C.
 
 Results of commands go to standard output; logs (connections, writes received, warnings) go to
-standard error, so `2>node.log` keeps them apart.";
+standard error, so `2>node.log` keeps them apart (or --log-file FILE).";
+
+/// Every `--help`: what the exit code means.
+pub const EXIT_CODES: &str = "\
+Exit codes: 0 stopped as asked (quit, end of input, Ctrl-C, SIGTERM); 1 could not start or run
+(the reason is printed: data directory in use, port taken, bad key file, ...); 2 bad arguments.";
 
 /// `start --help`: a two-node example.
 const START_EXAMPLE: &str = "\
@@ -80,9 +106,24 @@ pub struct StartArgs {
     /// allowed peer every other peer is refused; may be given several times
     #[arg(long, value_name = "PEERID")]
     pub allow: Vec<PeerId>,
+    /// Also publish each single write in the original app's signed envelope, so that it
+    /// applies them (at most 50 a minute; its operator must whitelist this node's PeerId)
+    #[arg(long)]
+    pub legacy_envelope: bool,
     /// Log filter, e.g. `debug` or `info,p2p_sync=debug` [default: $RUST_LOG, else info]
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// Append logs to FILE instead of standard error (created readable by you alone)
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Read no commands: serve until SIGTERM or Ctrl-C, as a service does. Also the case when
+    /// standard input is /dev/null or closed (systemd's default, `nohup`, `cmd &` in a script)
+    #[arg(long)]
+    pub no_input: bool,
+    /// On a terminal, read lines as the terminal sends them, without the line editor: no
+    /// history or arrow keys, but pasted text is kept byte for byte (escape sequences too)
+    #[arg(long)]
+    pub plain_input: bool,
     /// Runs the node's wall clock this many ms ahead of the system's (negative: behind). For
     /// tests that play a skewed clock (the LAN scenario runner's `skew`); hidden from --help.
     #[arg(

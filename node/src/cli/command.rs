@@ -34,6 +34,10 @@ pub enum Command {
     Quit,
 }
 
+/// A key written in double quotes may hold spaces: `add "my key" value`, with `\"` for a quote
+/// and `\\` for a backslash inside.
+pub const QUOTING: &str = "a key in double quotes may hold spaces, with \\\" and \\\\ inside";
+
 /// Every command with its arguments, for hints.
 pub const USAGE: &str =
     "Commands: add KEY VALUE, get KEY, delete KEY, list, status, allow add|remove|list, help, quit";
@@ -45,8 +49,8 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         Some((word, rest)) => (word, rest.trim_start()),
         None => (line, ""),
     };
-    let single_key = |usage: &str| match rest.trim_end() {
-        key if !key.is_empty() && !key.contains(char::is_whitespace) => Ok(key.to_string()),
+    let single_key = |usage: &str| match split_key(rest)? {
+        Some((key, after)) if after.trim().is_empty() => Ok(key),
         _ => Err(format!("Usage: {usage}")),
     };
     let no_arguments = |command: Command| {
@@ -58,12 +62,16 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
     };
     let command = match word.to_ascii_lowercase().as_str() {
         "" => return Ok(None),
-        "add" => match rest.split_once(char::is_whitespace) {
+        "add" => match split_key(rest)? {
             Some((key, value)) if !value.trim_start().is_empty() => Command::Add {
-                key: key.to_string(),
+                key,
                 value: value.trim_start().to_string(),
             },
-            _ => return Err("Usage: add KEY VALUE (the value is the rest of the line)".into()),
+            _ => {
+                return Err(
+                    "Usage: add KEY VALUE (the value is the rest of the line, not empty)".into(),
+                )
+            }
         },
         "get" => Command::Get {
             key: single_key("get KEY")?,
@@ -76,9 +84,37 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         "allow" => Command::Allow(allow::parse(rest)?),
         "help" | "?" => Command::Help,
         "quit" | "exit" => Command::Quit,
-        other => return Err(format!("Unknown command '{other}'. {USAGE}")),
+        _ => return Err(format!("Unknown command '{word}'. {USAGE}")),
     };
     Ok(Some(command))
+}
+
+/// The key at the start of `text` and what follows it: a word, or a double-quoted key with
+/// `\"` and `\\` escapes (which may hold spaces). `None` when `text` is blank.
+fn split_key(text: &str) -> Result<Option<(String, &str)>, String> {
+    let Some(quoted) = text.strip_prefix('"') else {
+        let (key, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+        return Ok((!key.is_empty()).then(|| (key.to_string(), rest)));
+    };
+    let mut key = String::new();
+    let mut chars = quoted.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '"' => {
+                let rest = &quoted[at + 1..];
+                if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
+                    return Err(format!("Text right after a quoted key ({QUOTING})"));
+                }
+                return Ok(Some((key, rest)));
+            }
+            '\\' => match chars.next() {
+                Some((_, escaped @ ('"' | '\\'))) => key.push(escaped),
+                _ => return Err(format!("Unknown escape in a quoted key ({QUOTING})")),
+            },
+            c => key.push(c),
+        }
+    }
+    Err(format!("Unclosed quote in a key ({QUOTING})"))
 }
 
 #[cfg(test)]
@@ -122,6 +158,28 @@ mod tests {
         assert_eq!(parse("help"), Ok(Some(Command::Help)));
         assert_eq!(parse("quit"), Ok(Some(Command::Quit)));
         assert_eq!(parse("   "), Ok(None));
+    }
+
+    #[test]
+    fn a_quoted_key_may_hold_spaces() {
+        assert_eq!(parse(r#"add "my key" v 1"#), Ok(Some(add("my key", "v 1"))));
+        assert_eq!(
+            parse(r#"get "a \"q\" \\ b""#),
+            Ok(Some(Command::Get {
+                key: r#"a "q" \ b"#.into()
+            }))
+        );
+        assert_eq!(
+            parse(r#"delete "my key"  "#),
+            Ok(Some(Command::Delete {
+                key: "my key".into()
+            }))
+        );
+        assert_eq!(parse(r#"add k "v""#), Ok(Some(add("k", r#""v""#))));
+        for bad in [r#"get "open"#, r#"get "a"b"#, r#"add "a\x" v"#] {
+            let hint = parse(bad).unwrap_err();
+            assert!(hint.contains("quote"), "{bad}: {hint}");
+        }
     }
 
     #[test]

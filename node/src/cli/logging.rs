@@ -1,15 +1,20 @@
-//! Logs go to standard error (standard output is the commands' output), filtered by
-//! `--log-level`, else `RUST_LOG`, else [`DEFAULT_FILTER`].
+//! Logs go to standard error (standard output is the commands' output), or appended to
+//! `--log-file`, filtered by `--log-level`, else `RUST_LOG`, else [`DEFAULT_FILTER`].
 
-use std::io::IsTerminal;
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal};
+use std::path::Path;
+use std::sync::Mutex;
 use tracing_subscriber::EnvFilter;
 
 /// Info, without Kademlia's warning that a lone node has nobody to bootstrap from (it says so
 /// every few minutes until the first peer arrives, which is normal here).
 pub const DEFAULT_FILTER: &str = "info,libp2p_kad=error";
 
-/// Installs the global subscriber. A bad filter falls back to the default with a warning.
-pub fn init(level: Option<&str>) {
+/// Installs the global subscriber, writing to `file` (appended) or else standard error. A bad
+/// filter falls back to the default with a warning; a log file that cannot be opened is an
+/// error.
+pub fn init(level: Option<&str>, file: Option<&Path>) -> io::Result<()> {
     let requested = level
         .map(str::to_string)
         .or_else(|| std::env::var(EnvFilter::DEFAULT_ENV).ok());
@@ -18,12 +23,34 @@ pub fn init(level: Option<&str>) {
         Some(Ok(filter)) => (filter, None),
         Some(Err(error)) => (EnvFilter::new(DEFAULT_FILTER), Some(error)),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter);
+    match file {
+        Some(path) => subscriber
+            .with_writer(Mutex::new(open_log(path)?))
+            .with_ansi(false)
+            .init(),
+        None => subscriber
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
+    }
     if let Some(error) = bad {
         tracing::warn!("Ignoring the log filter ({error}); using the default");
     }
+    Ok(())
+}
+
+/// Opens a log file for appending, created readable and writable by its owner alone (logs
+/// name peers and keys).
+fn open_log(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("log file {}: {error}", path.display()),
+        )
+    })
 }

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod command;
 pub mod commands;
+pub mod import_legacy;
 pub mod input;
 pub mod lines;
 pub mod logging;
@@ -30,8 +31,11 @@ pub fn main() -> ExitCode {
     let args = match Cli::parse().command {
         Command::Start(args) => args,
         Command::KeygenPsk { file } => return keygen_psk(&file),
+        Command::ImportLegacy(args) => return import_legacy(&args),
     };
-    logging::init(args.log_level.as_deref());
+    if let Err(error) = logging::init(args.log_level.as_deref(), args.log_file.as_deref()) {
+        return fail(&error.to_string());
+    }
     crate::memory::return_large_buffers();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -66,6 +70,17 @@ fn keygen_psk(file: &std::path::Path) -> ExitCode {
     }
 }
 
+/// `import-legacy PATH [--data-dir DIR]`: imports the original app's database.
+fn import_legacy(args: &args::ImportLegacyArgs) -> ExitCode {
+    let Some(data_dir) = args.data_dir.clone().or_else(default_data_dir) else {
+        return fail("no home directory: give the data directory with --data-dir");
+    };
+    match import_legacy::run(&args.path, &data_dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error.to_string()),
+    }
+}
+
 /// The platform's data directory for p2p-sync, e.g. `~/.local/share/p2p-sync` on Linux.
 fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "p2p-sync").map(|dirs| dirs.data_dir().to_path_buf())
@@ -93,21 +108,36 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
         mdns: !args.no_mdns,
         psk,
         allow: args.allow,
-        config: Config::default(),
+        config: Config {
+            legacy_envelope: args.legacy_envelope,
+            ..Config::default()
+        },
         clock_offset_ms: args.clock_offset_ms,
     })
     .await?;
-    print!("{}", banner(&node, &data_dir));
+    let reads_input = !(args.no_input || input::stdin_is_absent());
+    print!("{}", banner(&node, &data_dir, reads_input));
     let max_line = node.config().max_message_bytes;
-    let mut input = input::Input::spawn(Some(data_dir.join(HISTORY_FILE)), max_line);
+    let history = (!args.plain_input).then(|| data_dir.join(HISTORY_FILE));
+    let mut input = reads_input.then(|| input::Input::spawn(history, max_line));
+    if !reads_input {
+        tracing::info!("Reading no commands: serving until SIGTERM or Ctrl-C");
+    }
     // Buffered: a batch of piped commands is written out at once (execute_all flushes).
     let mut stdout = std::io::BufWriter::new(std::io::stdout());
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
+        let next_line = async {
+            match input.as_mut() {
+                Some(input) => input.next().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            line = input.next() => {
+            line = next_line => {
                 let Some(line) = line else { break };
+                let Some(input) = input.as_mut() else { break };
                 let mut lines = vec![line];
                 lines.extend(input.ready(MAX_BATCH - 1));
                 match commands::execute_all(&mut node, &lines, &mut stdout) {
@@ -124,13 +154,15 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
         }
     }
     tracing::info!("Shutting down");
-    input.close();
+    if let Some(input) = input {
+        input.close();
+    }
     Ok(())
 }
 
 /// The start-up banner: the legacy app's first line, the PeerId, the addresses to `--dial`, the
-/// commands.
-fn banner(node: &Node, data_dir: &std::path::Path) -> String {
+/// mode (with the network key's fingerprint), and the commands or that none are read.
+fn banner(node: &Node, data_dir: &std::path::Path, reads_input: bool) -> String {
     let peer_id = node.peer_id();
     let mut text = format!("=== P2P Sync System Started ===\nPeer ID: {peer_id}\nListening on:\n");
     for address in node.listen_addresses() {
@@ -140,7 +172,11 @@ fn banner(node: &Node, data_dir: &std::path::Path) -> String {
     if let Ok(status) = node.status() {
         text.push_str(&format!("Mode: {}\n", commands::status::mode(&status)));
     }
-    text.push_str("Commands: add, get, delete, list, status, allow (also help, quit)\n");
+    if reads_input {
+        text.push_str("Commands: add, get, delete, list, status, allow (also help, quit)\n");
+    } else {
+        text.push_str("Commands: none read (no input); stop with SIGTERM or Ctrl-C\n");
+    }
     text
 }
 

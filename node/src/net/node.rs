@@ -15,7 +15,7 @@ use super::transport::SwarmNet;
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
-use libp2p::pnet::PreSharedKey;
+use libp2p::pnet::{Fingerprint, PreSharedKey};
 use libp2p::request_response::{self, ResponseChannel};
 use libp2p::swarm::{ConnectionId, ListenError, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId};
@@ -136,8 +136,8 @@ pub struct Status {
     pub pending_gossip: usize,
     /// What the core counted.
     pub counters: Counters,
-    /// Whether the node is in a private network (has a network key).
-    pub private: bool,
+    /// The network key's fingerprint (hex) when the node is in a private network.
+    pub network_key: Option<String>,
     /// The allow-list's size when one is in force.
     pub allow_list: Option<usize>,
     /// The latest write refused as stamped too far ahead, and how long ago (ms).
@@ -158,7 +158,8 @@ pub struct Node {
     housekeeping: Interval,
     /// Acknowledgements held from peers that spent their direct budget.
     held_acks: HeldAcks,
-    private: bool,
+    /// The network key's fingerprint in a private network.
+    network_key: Option<Fingerprint>,
     allow: AllowList,
     /// Addresses whose failed incoming handshake was logged (one line each, not per retry).
     failed_handshakes: HashSet<IpAddr>,
@@ -236,7 +237,7 @@ impl Node {
         })?;
         let peer_id = key.public().to_peer_id();
         let identity = identity::write_identity(&key).map_err(data_dir_error)?;
-        let private = options.psk.is_some();
+        let network_key = options.psk.map(|psk| psk.fingerprint());
         let swarm = build_swarm(key, &options.config, options.mdns, options.psk)
             .map_err(|error| StartError::Network(error.to_string()))?;
         let clock = SystemClock::with_offset_ms(options.clock_offset_ms);
@@ -260,7 +261,7 @@ impl Node {
             seen: HashSet::new(),
             housekeeping,
             held_acks: HeldAcks::default(),
-            private,
+            network_key,
             allow,
             failed_handshakes: HashSet::new(),
         };
@@ -275,7 +276,7 @@ impl Node {
     /// each reports an address.
     async fn listen(&mut self, ip: IpAddr, port: u16) -> Result<(), StartError> {
         let mut listeners = HashSet::new();
-        let transports: &[bool] = if self.private {
+        let transports: &[bool] = if self.network_key.is_some() {
             &[false]
         } else {
             &[false, true]
@@ -403,7 +404,7 @@ impl Node {
             stored_keys: self.core.store().summary().count,
             pending_gossip: self.net.pending(),
             counters: *self.core.counters(),
-            private: self.private,
+            network_key: self.network_key.map(|key| key.to_string()),
             allow_list: self.allow.is_closed().then(|| self.allow.entries().len()),
             clock_ahead: self
                 .core
@@ -449,7 +450,7 @@ impl Node {
         let admitted = self.allow.admitted(SystemClock::new().now_ms());
         let membership = match &admitted {
             Some(peers) => Membership::closed(peers.iter().map(PeerId::to_string)),
-            None if self.private => Membership::all_members(),
+            None if self.network_key.is_some() => Membership::all_members(),
             None => Membership::open(),
         };
         if membership == *self.core.membership() {
@@ -579,7 +580,7 @@ impl Node {
             tracing::debug!(%remote, %error, "incoming connection failed again");
             return;
         }
-        let hint = if self.private {
+        let hint = if self.network_key.is_some() {
             " (a node with another network key, or none?)"
         } else {
             " (a node in a private network?)"

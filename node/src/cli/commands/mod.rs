@@ -10,6 +10,7 @@ pub mod status;
 
 use super::command::{self, Command};
 use super::lines::Line;
+use crate::escape::printable;
 use crate::net::report::plural;
 use crate::net::Node;
 use p2p_sync_core::CommandError;
@@ -46,7 +47,7 @@ pub fn execute_all(node: &mut Node, lines: &[Line], out: &mut dyn Write) -> io::
                 }
             }
             Ok(None) => {}
-            Err(hint) => writeln!(out, "✗ {hint}")?,
+            Err(hint) => writeln!(out, "✗ {}", printable(&hint))?,
         }
     }
     add::run(node, &adds, out)?;

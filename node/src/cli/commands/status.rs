@@ -17,9 +17,9 @@ pub fn run(node: &Node, out: &mut dyn Write) -> io::Result<()> {
 
 /// The node's mode: open, private network, allow-list (with its size), or both.
 pub fn mode(status: &Status) -> String {
-    let private = status
-        .private
-        .then(|| "private network (TCP only; QUIC is off with a network key)".to_string());
+    let private = status.network_key.as_ref().map(|key| {
+        format!("private network, key fingerprint {key} (TCP only; QUIC is off with a network key)")
+    });
     let listed = status
         .allow_list
         .map(|size| format!("allow-list ({})", plural(size as u64, "peer")));
@@ -104,6 +104,17 @@ pub fn format(status: &Status) -> String {
         status.pending_gossip
     );
     let _ = writeln!(text, "Clock: {}", clock(status));
+    let envelopes = counters.legacy_envelopes_sent + counters.legacy_envelopes_not_sent;
+    if envelopes > 0 {
+        let _ = writeln!(
+            text,
+            "Original app's envelope (--legacy-envelope): {} published, {} not (over its \
+             {} a minute, or its 64 KiB frame)",
+            plural(counters.legacy_envelopes_sent, "write"),
+            counters.legacy_envelopes_not_sent,
+            p2p_sync_core::legacy::ENVELOPE_RATE.max_messages
+        );
+    }
     let reasons: Vec<String> = DropReason::ALL
         .iter()
         .map(|&reason| format!("{reason} {}", counters.dropped.get(reason)))
@@ -157,7 +168,7 @@ mod tests {
             stored_keys: 4,
             pending_gossip: 0,
             counters,
-            private: false,
+            network_key: None,
             allow_list: Some(1),
             clock_ahead: Some((
                 p2p_sync_core::ClockAhead {
@@ -190,7 +201,7 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with(
-            "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1, invalid 0, future_timestamp 0, forged 0, not_allowed 0, unsolicited 0)\n"
+            "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1, invalid 0, future_timestamp 0, forged 0, not_allowed 0, unsolicited 0, key_distribution 0)\n"
         ));
     }
 }
