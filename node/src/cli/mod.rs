@@ -1,6 +1,7 @@
 //! The `p2p-sync` command line: arguments ([`args`]), logging ([`logging`]), input lines
 //! ([`input`], bounded by [`lines`]), parsing ([`command`]) and running ([`commands`]) the interactive commands, and
-//! the start-up and shutdown of a node ([`main`]).
+//! the start-up and shutdown of a node ([`main`]); [`import_legacy`] brings in the original app's
+//! database.
 
 pub mod args;
 pub mod command;

@@ -1,0 +1,293 @@
+//! `p2p-sync import-legacy PATH [--data-dir DIR]`: brings the original app's database
+//! (`sync.db`, table `kv_store(key TEXT PRIMARY KEY, value TEXT NOT NULL, timestamp INTEGER
+//! NOT NULL)`, Unix seconds, deletes removed) into a node's data directory.
+//!
+//! Every row becomes a put signed by this node's identity key, its time the row's timestamp
+//! (milliseconds `timestamp × 1000`, counter 0), so peers accept it like any of the node's
+//! writes and the usual last-writer-wins order holds: a later write anywhere wins over it. The
+//! same row always gives the same write (Ed25519 signatures are deterministic), so a second
+//! import finds every row already up to date. A row that cannot be imported is reported with
+//! its key and why; nothing is refused silently. The node must not run on the directory
+//! meanwhile (the data directory's lock). Its peers get the rows by reconciliation once the
+//! node runs.
+
+use crate::escape::printable;
+use crate::net::identity;
+use crate::net::lock::DataDirLock;
+use crate::net::node::DATABASE_FILE;
+use p2p_sync_core::auth::{self, SigningKey};
+use p2p_sync_core::store::Store;
+use p2p_sync_core::validate::{validate_key, validate_value};
+use p2p_sync_core::version::{Hlc, Version, Write};
+use p2p_sync_core::Config;
+use p2p_sync_store::SqliteStore;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// Rows stored per transaction.
+const CHUNK: usize = 4096;
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Rows stored as new writes.
+    pub imported: u64,
+    /// Rows whose write (or a newer one for the key) the store already held.
+    pub up_to_date: u64,
+    /// Rows that could not be imported: key (as text) and why.
+    pub refused: Vec<(String, String)>,
+}
+
+/// Why the import could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The source cannot be opened or is not the original app's database.
+    #[error("cannot read {}: {problem}", path.display())]
+    Source {
+        /// The source database.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The data directory, its lock, key or database cannot be used.
+    #[error("{0}")]
+    Target(String),
+}
+
+/// One row of the source, read loosely (SQLite does not enforce column types).
+struct Row {
+    key: String,
+    value: Result<String, String>,
+    seconds: Result<i64, String>,
+}
+
+/// Imports the original app's database at `source` into `data_dir`, printing one line per
+/// refused row to `out`, and returns what it did.
+pub fn import(
+    source: &Path,
+    data_dir: &Path,
+    out: &mut dyn io::Write,
+) -> Result<Summary, ImportError> {
+    let rows = read_source(source)?;
+    let target = |error: &dyn std::fmt::Display| ImportError::Target(error.to_string());
+    std::fs::create_dir_all(data_dir).map_err(|error| {
+        ImportError::Target(format!(
+            "cannot use data directory {}: {error}",
+            data_dir.display()
+        ))
+    })?;
+    let _lock = DataDirLock::acquire(data_dir).map_err(|error| target(&error))?;
+    let keypair = identity::load_or_create(data_dir).map_err(|error| target(&error))?;
+    let origin = keypair.public().to_peer_id().to_string();
+    let signing_key = identity::write_identity(&keypair)
+        .map_err(|error| target(&error))?
+        .signing_key;
+    let database = data_dir.join(DATABASE_FILE);
+    let mut store = SqliteStore::open(&database).map_err(|error| {
+        ImportError::Target(format!(
+            "cannot open database {}: {error}",
+            database.display()
+        ))
+    })?;
+    let config = Config::default();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64);
+    let mut summary = Summary::default();
+    let mut pending = Vec::with_capacity(CHUNK);
+    for row in rows {
+        match to_write(row, &origin, &signing_key, now_ms, &config) {
+            Ok(write) => pending.push(write),
+            Err((key, why)) => {
+                let _ = writeln!(out, "✗ Refused {}: {why}", printable(&key));
+                summary.refused.push((key, why));
+            }
+        }
+        if pending.len() == CHUNK {
+            apply(&mut store, &mut pending, &mut summary)?;
+        }
+    }
+    apply(&mut store, &mut pending, &mut summary)?;
+    Ok(summary)
+}
+
+/// Stores `pending` in one transaction, counting each as imported or up to date.
+fn apply(
+    store: &mut SqliteStore,
+    pending: &mut Vec<Write>,
+    summary: &mut Summary,
+) -> Result<(), ImportError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let applied = store
+        .apply(pending)
+        .map_err(|error| ImportError::Target(format!("cannot store the rows: {error}")))?;
+    let imported = applied.iter().filter(|&&applied| applied).count() as u64;
+    summary.imported += imported;
+    summary.up_to_date += applied.len() as u64 - imported;
+    pending.clear();
+    Ok(())
+}
+
+/// Every row of the source's `kv_store`, in key order.
+fn read_source(path: &Path) -> Result<Vec<Row>, ImportError> {
+    let source_error = |problem: String| ImportError::Source {
+        path: path.to_path_buf(),
+        problem,
+    };
+    if !path.is_file() {
+        return Err(source_error("no such file".into()));
+    }
+    let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|error| source_error(error.to_string()))?;
+    let columns: Vec<String> = connection
+        .prepare("SELECT name FROM pragma_table_info('kv_store')")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()
+        })
+        .map_err(|error| source_error(error.to_string()))?;
+    for column in ["key", "value", "timestamp"] {
+        if !columns.iter().any(|name| name == column) {
+            return Err(source_error(format!(
+                "no table kv_store(key, value, timestamp): not the original app's sync.db"
+            )));
+        }
+    }
+    if columns.iter().any(|name| name == "hlc_wall") {
+        return Err(source_error(
+            "this is a p2p-sync database, not the original app's: copy its data directory instead"
+                .into(),
+        ));
+    }
+    let mut select = connection
+        .prepare("SELECT key, value, timestamp FROM kv_store ORDER BY key")
+        .map_err(|error| source_error(error.to_string()))?;
+    let mut rows = select
+        .query([])
+        .map_err(|error| source_error(error.to_string()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows
+        .next()
+        .map_err(|error| source_error(error.to_string()))?
+    {
+        let cell = |index| {
+            row.get_ref(index)
+                .map_err(|error| source_error(error.to_string()))
+        };
+        let key = match cell(0)? {
+            ValueRef::Text(bytes) | ValueRef::Blob(bytes) => String::from_utf8_lossy(bytes).into(),
+            ValueRef::Integer(number) => number.to_string(),
+            ValueRef::Real(number) => number.to_string(),
+            ValueRef::Null => "NULL".into(),
+        };
+        let value = match cell(1)? {
+            ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
+                .map_err(|_| "its value is not valid UTF-8".to_string()),
+            other => Err(format!("its value is {}, not text", kind(other))),
+        };
+        let seconds = match cell(2)? {
+            ValueRef::Integer(seconds) => Ok(seconds),
+            other => Err(format!(
+                "its timestamp is {}, not whole Unix seconds",
+                kind(other)
+            )),
+        };
+        let key_is_text =
+            matches!(cell(0)?, ValueRef::Text(bytes) if std::str::from_utf8(bytes).is_ok());
+        out.push(Row {
+            value: if key_is_text {
+                value
+            } else {
+                Err("its key is not UTF-8 text".into())
+            },
+            key,
+            seconds,
+        });
+    }
+    Ok(out)
+}
+
+/// A column's SQLite type, in words.
+fn kind(value: ValueRef) -> String {
+    match value {
+        ValueRef::Null => "NULL".into(),
+        ValueRef::Integer(number) => format!("the integer {number}"),
+        ValueRef::Real(number) => format!("the number {number}"),
+        ValueRef::Text(_) => "text".into(),
+        ValueRef::Blob(bytes) => format!("a blob of {} bytes", bytes.len()),
+    }
+}
+
+/// The signed write for `row`, or its key and why it cannot be one.
+fn to_write(
+    row: Row,
+    origin: &str,
+    signing_key: &SigningKey,
+    now_ms: u64,
+    config: &Config,
+) -> Result<Write, (String, String)> {
+    let Row {
+        key,
+        value,
+        seconds,
+    } = row;
+    let refuse = |why: String| (key.clone(), why);
+    let value = value.map_err(refuse)?;
+    let seconds = seconds.map_err(refuse)?;
+    validate_key(&key, config).map_err(|error| refuse(error.to_string()))?;
+    validate_value(&value, config).map_err(|error| refuse(error.to_string()))?;
+    let wall_ms = u64::try_from(seconds)
+        .ok()
+        .and_then(|seconds| seconds.checked_mul(1000))
+        .filter(|&ms| ms <= now_ms + config.max_clock_ahead_ms)
+        .ok_or_else(|| {
+            refuse(format!(
+                "its timestamp {seconds} is not a Unix time between 1970 and now \
+                 (peers refuse writes stamped ahead of their clocks)"
+            ))
+        })?;
+    let mut write = Write {
+        key: key.clone(),
+        value: Some(value),
+        version: Version {
+            hlc: Hlc {
+                wall_ms,
+                counter: 0,
+            },
+            origin: origin.to_string(),
+        },
+        signature: None,
+    };
+    auth::sign(signing_key, &mut write);
+    Ok(write)
+}
+
+/// `import-legacy PATH [--data-dir DIR]`: imports, prints the refused rows and a summary.
+pub fn run(source: &Path, data_dir: &Path) -> Result<(), ImportError> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let summary = import(source, data_dir, &mut out)?;
+    let _ = writeln!(
+        out,
+        "Imported {} into {}: {} imported, {} already up to date, {} refused",
+        source.display(),
+        data_dir.display(),
+        summary.imported,
+        summary.up_to_date,
+        summary.refused.len()
+    );
+    if summary.imported > 0 {
+        let _ = writeln!(
+            out,
+            "The imported rows are this node's writes: peers receive them once it runs \
+             (`p2p-sync start --data-dir {}`).",
+            data_dir.display()
+        );
+    }
+    Ok(())
+}
