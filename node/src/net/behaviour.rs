@@ -1,8 +1,9 @@
 //! The libp2p behaviour of a node and the swarm built around it: TCP and QUIC with Noise and
 //! Yamux (in a private network: TCP only, wrapped in pnet); connection limits; the
-//! allow-list gate; Gossipsub with signed, strictly validated messages; mDNS; Kademlia in
-//! server mode; Identify; Ping; and the direct request-response protocol that reconciliation
-//! uses.
+//! allow-list gate; Gossipsub with signed, strictly validated messages and peer scoring;
+//! mDNS; Kademlia in server mode for finding peers only (it stores no record and no provider
+//! from the network); Identify; Ping; and the direct request-response protocol that
+//! reconciliation uses.
 
 use super::codec::{DirectCodec, RECONCILE_PROTOCOL};
 use super::gate::Gate;
@@ -15,9 +16,11 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{connection_limits as limits, gossipsub, identify, kad, mdns, noise, ping};
 use libp2p::{request_response, tcp, yamux};
-use libp2p::{StreamProtocol, Swarm, SwarmBuilder};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder};
 use p2p_sync_core::Config;
+use std::collections::HashSet;
 use std::error::Error;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 /// The Gossipsub topic every write is published on.
@@ -69,7 +72,7 @@ pub struct Behaviour {
     pub gossipsub: gossipsub::Behaviour,
     /// Finds peers on the local network; absent with `--no-mdns`.
     pub mdns: Toggle<mdns::tokio::Behaviour>,
-    /// Remembers peers' addresses and finds peers of peers.
+    /// Remembers peers' addresses and finds peers of peers; stores nothing else.
     pub kademlia: kad::Behaviour<kad::store::MemoryStore>,
     /// Exchanges listen addresses and supported protocols; tells p2p-sync nodes from others.
     pub identify: identify::Behaviour,
@@ -86,10 +89,118 @@ pub fn ping_shows_dead(result: &Result<Duration, ping::Failure>) -> bool {
     !matches!(result, Ok(_) | Err(ping::Failure::Unsupported))
 }
 
-/// The largest Gossipsub frame accepted: twice the message limit plus room for the envelope,
-/// so a message somewhat over the limit still reaches the core, which counts and logs it.
+/// The largest Gossipsub frame accepted: one message at the limit plus room for its envelope
+/// (signature, key, sequence number, topic) and control messages riding along. Nothing larger
+/// is read: a peer cannot make the node buffer more than this per frame.
 pub fn max_gossip_frame_bytes(config: &Config) -> usize {
-    2 * config.max_message_bytes + 64 * 1024
+    config.max_message_bytes + 64 * 1024
+}
+
+/// Most messages one Gossipsub frame may carry (the library's default is 5,000): a node of
+/// ours sends one per frame; other implementations batch a few.
+pub const MAX_GOSSIP_MESSAGES_PER_RPC: usize = 16;
+
+/// Most frames queued for one peer's connection (the library's default is 5,000, each up to
+/// a frame of [`max_gossip_frame_bytes`]). A peer that does not read fills it, and what does
+/// not fit counts as failed: the driver disconnects a peer that stays slow.
+pub const GOSSIP_QUEUE_LEN: usize = 512;
+
+/// Addresses Kademlia keeps for one peer, and so sends in an answer for each of the at most
+/// k = 20 peers it names (the library keeps any number).
+pub const MAX_KAD_ADDRESSES_PER_PEER: usize = 4;
+
+/// Peers on one IP address beyond which Gossipsub scores each further one down (the IP
+/// colocation factor): a few nodes may share a machine, a crowd of identities from one host
+/// is one attacker. Loopback is exempt (tests run many nodes there; no LAN peer comes from it).
+const GOSSIP_PEERS_PER_IP: f64 = 3.0;
+
+/// Gossipsub v1.1 peer scoring, penalties only: no score rises by delivering messages or
+/// staying in the mesh, so no peer can bank credit to spend on bad behaviour later, and honest
+/// peers of a quiet network score 0. Each counter decays by `decay` a second.
+///
+/// - Invalid messages (P4, what the core rejects: forged, malformed, oversized, invalid
+///   writes): -10 × count². One costs -10, two -40, three -90: below the graylist threshold.
+///   Decays by 0.9 a second (half in ~7 s), so an honest relay that once forwarded a write its
+///   clock saw differently is back to 0 within a minute.
+/// - IP colocation (P6): -10 × (peers on the IP − 3)²; a 6th identity from one IP is graylisted.
+/// - Behaviour (P7: GRAFT during backoff, IWANT promises broken): -10 × (count − 4)²
+///   past four; decays by 0.9 a second.
+/// - Slow peer (messages it did not take in time): -1 × (count − 50)² past fifty.
+///
+/// Thresholds: below -10 no gossip (IHAVE/IWANT) is exchanged with the peer; below -50 the
+/// node's own writes are not published to it; below -80 (graylisted) every frame it sends is
+/// dropped unread.
+pub fn peer_score(topic: gossipsub::TopicHash) -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
+    let topic_params = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_weight: 0.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -10.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..gossipsub::TopicScoreParams::default()
+    };
+    let params = gossipsub::PeerScoreParams {
+        topics: [(topic, topic_params)].into_iter().collect(),
+        app_specific_weight: 0.0,
+        ip_colocation_factor_weight: -10.0,
+        ip_colocation_factor_threshold: GOSSIP_PEERS_PER_IP,
+        ip_colocation_factor_whitelist: HashSet::from([
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]),
+        behaviour_penalty_weight: -10.0,
+        behaviour_penalty_threshold: 4.0,
+        behaviour_penalty_decay: 0.9,
+        slow_peer_weight: -1.0,
+        slow_peer_threshold: 50.0,
+        slow_peer_decay: 0.9,
+        ..gossipsub::PeerScoreParams::default()
+    };
+    let thresholds = gossipsub::PeerScoreThresholds {
+        gossip_threshold: -10.0,
+        publish_threshold: -50.0,
+        graylist_threshold: -80.0,
+        ..gossipsub::PeerScoreThresholds::default()
+    };
+    (params, thresholds)
+}
+
+/// Gives Kademlia `addresses` of `peer` (confirmed by Identify: see
+/// `peers::routable_addresses`) and keeps at most [`MAX_KAD_ADDRESSES_PER_PEER`] of its
+/// addresses: the newest first, older ones dropped. So no peer can grow the node's routing
+/// table, or its answers to FIND_NODE, by announcing address after address.
+pub fn remember_addresses(
+    kademlia: &mut kad::Behaviour<kad::store::MemoryStore>,
+    peer: &PeerId,
+    addresses: &[Multiaddr],
+) {
+    let addresses = &addresses[..addresses.len().min(MAX_KAD_ADDRESSES_PER_PEER)];
+    for address in addresses {
+        kademlia.add_address(peer, address.clone());
+    }
+    let held: Vec<Multiaddr> = kademlia
+        .kbucket(*peer)
+        .and_then(|bucket| {
+            bucket
+                .iter()
+                .find(|entry| entry.node.key.preimage() == peer)
+                .map(|entry| entry.node.value.iter().cloned().collect())
+        })
+        .unwrap_or_default();
+    let fresh: Vec<Multiaddr> = addresses
+        .iter()
+        .filter_map(|address| address.clone().with_p2p(*peer).ok())
+        .collect();
+    let mut excess = held.len().saturating_sub(MAX_KAD_ADDRESSES_PER_PEER);
+    for address in held.iter().filter(|address| !fresh.contains(address)) {
+        if excess == 0 {
+            break;
+        }
+        kademlia.remove_address(peer, address);
+        excess -= 1;
+    }
 }
 
 /// The largest direct frame accepted: the message limit plus headroom.
@@ -111,6 +222,8 @@ pub fn gossip(
         .validation_mode(gossipsub::ValidationMode::Strict)
         .validate_messages()
         .max_transmit_size(max_gossip_frame_bytes(config))
+        .max_publish_messages(MAX_GOSSIP_MESSAGES_PER_RPC)
+        .connection_handler_queue_len(GOSSIP_QUEUE_LEN)
         .mesh_n(config.mesh_n)
         .mesh_n_low(config.mesh_n_low)
         .mesh_n_high(config.mesh_n_high)
@@ -122,7 +235,10 @@ pub fn gossip(
         gossipsub::MessageAuthenticity::Signed(key.clone()),
         gossip_config,
     )?;
-    gossipsub.subscribe(&gossipsub::IdentTopic::new(TOPIC))?;
+    let topic = gossipsub::IdentTopic::new(TOPIC);
+    let (params, thresholds) = peer_score(topic.hash());
+    gossipsub.with_peer_score(params, thresholds)?;
+    gossipsub.subscribe(&topic)?;
     Ok(gossipsub)
 }
 
@@ -143,11 +259,7 @@ impl Behaviour {
         } else {
             None
         };
-        let mut kademlia = kad::Behaviour::with_config(
-            peer_id,
-            kad::store::MemoryStore::new(peer_id),
-            kad::Config::new(KAD_PROTOCOL),
-        );
+        let mut kademlia = kad::Behaviour::with_config(peer_id, empty_store(peer_id), kad_config());
         kademlia.set_mode(Some(kad::Mode::Server));
         // No address cache: a peer's announced addresses reach dials only through Kademlia,
         // which takes them from p2p-sync peers alone (see `peers::routable_addresses`).
@@ -179,6 +291,33 @@ impl Behaviour {
             ping,
         })
     }
+}
+
+/// Kademlia for finding peers only. The node uses no records and no providers, so it stores
+/// none a peer sends (`FilterBoth` hands them to the driver, which drops them) and publishes
+/// none; it answers FIND_NODE (and the closer peers part of any query) from its routing
+/// table. Served all the same: other nodes find peers of peers through it.
+pub fn kad_config() -> kad::Config {
+    let mut config = kad::Config::new(KAD_PROTOCOL);
+    config
+        .set_record_filtering(kad::StoreInserts::FilterBoth)
+        .set_replication_interval(None)
+        .set_publication_interval(None)
+        .set_provider_publication_interval(None);
+    config
+}
+
+/// A record store that holds nothing, should anything reach it.
+fn empty_store(peer_id: PeerId) -> kad::store::MemoryStore {
+    kad::store::MemoryStore::with_config(
+        peer_id,
+        kad::store::MemoryStoreConfig {
+            max_records: 0,
+            max_value_bytes: 0,
+            max_providers_per_key: 0,
+            max_provided_keys: 0,
+        },
+    )
 }
 
 /// Builds the swarm of a node with identity `key`: TCP and QUIC transports, or with a network

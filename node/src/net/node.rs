@@ -4,9 +4,10 @@
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
 use super::allow::{AllowList, Entry};
-use super::behaviour::{build_swarm, ping_shows_dead, BehaviourEvent};
+use super::behaviour::{build_swarm, ping_shows_dead, remember_addresses, BehaviourEvent};
 use super::clock::SystemClock;
 use super::dialer::Dialer;
+use super::guard::{SlowPeers, MAX_STRIKES};
 use super::held::HeldAcks;
 use super::identity;
 use super::lock::{DataDirLock, LockError};
@@ -163,6 +164,8 @@ pub struct Node {
     allow: AllowList,
     /// Addresses whose failed incoming handshake was logged (one line each, not per retry).
     failed_handshakes: HashSet<IpAddr>,
+    /// Gossip subscribers reported slow, disconnected once they stay slow.
+    slow_peers: SlowPeers,
 }
 
 /// The address of `port` on `ip` for one transport.
@@ -264,6 +267,7 @@ impl Node {
             network_key,
             allow,
             failed_handshakes: HashSet::new(),
+            slow_peers: SlowPeers::default(),
         };
         node.enforce_allow_list();
         node.listen(options.listen_ip, options.port).await?;
@@ -532,6 +536,7 @@ impl Node {
                     None => tracing::info!("Connection closed with peer: {peer_id}"),
                 }
                 self.net.forget(&peer_id);
+                self.slow_peers.forget(&peer_id);
                 self.core.on_peer_down(&peer_id);
                 let useful = self.peers.is_useful(&peer_id);
                 self.dialer.on_disconnected(peer_id, useful, Instant::now());
@@ -645,10 +650,8 @@ impl Node {
     /// that does not gets gossip only); the peer's own addresses go to Kademlia.
     fn on_identified(&mut self, peer: PeerId, connection: ConnectionId, info: &identify::Info) {
         let identified = self.peers.on_identified(connection, info);
-        let behaviour = self.net.swarm.behaviour_mut();
-        for address in identified.routable {
-            behaviour.kademlia.add_address(&peer, address);
-        }
+        let kademlia = &mut self.net.swarm.behaviour_mut().kademlia;
+        remember_addresses(kademlia, &peer, &identified.routable);
         if identified.new_connection {
             self.core.on_peer_up(&mut self.net, &peer);
         } else if !self.peers.is_p2p_sync(&peer) {
@@ -684,15 +687,37 @@ impl Node {
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&message_id, &propagation_source, acceptance);
+                self.disconnect_forger(propagation_source);
             }
             gossipsub::Event::Subscribed { peer_id, topic } if &topic == self.net.topic() => {
                 tracing::debug!(%peer_id, "peer subscribed to the topic");
                 self.net.retry_pending();
             }
-            gossipsub::Event::SlowPeer { peer_id, .. } => {
-                tracing::debug!(%peer_id, "slow gossip peer");
+            gossipsub::Event::SlowPeer {
+                peer_id,
+                failed_messages,
+            } => {
+                tracing::debug!(%peer_id, ?failed_messages, "slow gossip peer");
+                if self.slow_peers.on_slow(peer_id, Instant::now()) {
+                    tracing::warn!(
+                        "Closing the connection with peer {peer_id}: it has not taken its gossip for {} s",
+                        super::guard::SLOW_FOR.as_secs()
+                    );
+                    let _ = self.net.swarm.disconnect_peer_id(peer_id);
+                }
             }
             other => tracing::trace!(?other, "gossipsub"),
+        }
+    }
+
+    /// Disconnects `peer` once it has sent [`MAX_STRIKES`] messages holding forged writes.
+    fn disconnect_forger(&mut self, peer: PeerId) {
+        if self.core.strikes(&peer) >= MAX_STRIKES && self.net.swarm.is_connected(&peer) {
+            tracing::warn!(
+                "Closing the connection with peer {peer}: it sent {} messages with forged writes",
+                self.core.strikes(&peer)
+            );
+            let _ = self.net.swarm.disconnect_peer_id(peer);
         }
     }
 
@@ -724,6 +749,7 @@ impl Node {
                 if let Err(error) = self.core.on_direct(&mut self.net, &peer, &request) {
                     tracing::error!("Could not store writes from peer {peer}: {error}");
                 }
+                self.disconnect_forger(peer);
                 match self.core.direct_refused_until(&peer) {
                     Some(until) => {
                         let until = self.clock.instant_at(until);

@@ -1,0 +1,74 @@
+//! When the driver disconnects a peer for what it does, not for what it is: a peer that keeps
+//! sending messages holding forged writes (the core counts them: `NodeCore::strikes`), and a
+//! Gossipsub subscriber that stays too slow to take what the node sends it (it would hold a
+//! full send queue for ever). Gossipsub's scores penalise both too; closing the connection
+//! frees its buffers at once.
+
+use libp2p::PeerId;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Messages with a forged write a peer may send (within the core's drop-log interval of each
+/// other) before it is disconnected: an honest node checks every write before it forwards it,
+/// so sends none; one or two leave room for a node that disagrees on one write.
+pub const MAX_STRIKES: u32 = 3;
+
+/// How long a peer must keep failing to take its gossip before it is disconnected: Gossipsub
+/// reports a slow peer at most once a heartbeat (1 s), so ten reports in a row. Long enough
+/// for an honest peer busy checking a burst of writes to catch up.
+pub const SLOW_FOR: Duration = Duration::from_secs(10);
+
+/// A pause in slow reports longer than this ends a slow spell: the peer caught up.
+pub const SLOW_GAP: Duration = Duration::from_secs(3);
+
+/// Peers Gossipsub reported slow, with the spell each is in: (first report, latest report).
+#[derive(Debug, Default)]
+pub struct SlowPeers {
+    spells: HashMap<PeerId, (Instant, Instant)>,
+}
+
+impl SlowPeers {
+    /// Gossipsub reported `peer` slow at `now`. Returns whether it has stayed slow for
+    /// [`SLOW_FOR`] (reports no further apart than [`SLOW_GAP`]): then disconnect it.
+    pub fn on_slow(&mut self, peer: PeerId, now: Instant) -> bool {
+        let spell = self.spells.entry(peer).or_insert((now, now));
+        if now.saturating_duration_since(spell.1) > SLOW_GAP {
+            *spell = (now, now);
+        }
+        spell.1 = now;
+        let stays = now.saturating_duration_since(spell.0) >= SLOW_FOR;
+        if stays {
+            self.spells.remove(&peer);
+        }
+        stays
+    }
+
+    /// `peer` has no connection left.
+    pub fn forget(&mut self, peer: &PeerId) {
+        self.spells.remove(peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_is_disconnected_once_it_stays_slow_not_for_a_burst() {
+        let mut slow = SlowPeers::default();
+        let peer = PeerId::random();
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        // A burst: five slow heartbeats, then it catches up.
+        for s in 0..5 {
+            assert!(!slow.on_slow(peer, at(s)));
+        }
+        // Slow again after a pause: a new spell, which lasts.
+        for s in 10..20 {
+            assert!(!slow.on_slow(peer, at(s)), "{s}");
+        }
+        assert!(slow.on_slow(peer, at(20)));
+        slow.forget(&peer);
+        assert!(slow.spells.is_empty());
+    }
+}
