@@ -14,6 +14,7 @@
 //! - [`limits`]: how many connections a node keeps.
 //! - [`psk`], [`allow`], [`gate`]: who belongs — the private network's key, the allow-list
 //!   file, and the behaviour that closes connections from peers off the list.
+//! - [`handshakes`]: failed incoming handshakes, logged once and only when nothing connected.
 //! - [`node`]: the driver that ties the core and the swarm together.
 
 pub mod allow;
@@ -23,6 +24,7 @@ pub mod codec;
 pub mod dialer;
 pub mod direct;
 pub mod gate;
+pub mod handshakes;
 pub mod guard;
 pub mod held;
 pub mod identity;

@@ -8,6 +8,7 @@ use super::behaviour::{build_swarm, ping_shows_dead, remember_addresses, Behavio
 use super::clock::SystemClock;
 use super::dialer::Dialer;
 use super::guard::{SlowPeers, MAX_STRIKES};
+use super::handshakes::FailedHandshakes;
 use super::held::HeldAcks;
 use super::identity;
 use super::lock::{DataDirLock, LockError};
@@ -162,8 +163,8 @@ pub struct Node {
     /// The network key's fingerprint in a private network.
     network_key: Option<Fingerprint>,
     allow: AllowList,
-    /// Addresses whose failed incoming handshake was logged (one line each, not per retry).
-    failed_handshakes: HashSet<IpAddr>,
+    /// Failed incoming handshakes, logged once per address unless a connection followed.
+    failed_handshakes: FailedHandshakes,
     /// Gossip subscribers reported slow, disconnected once they stay slow.
     slow_peers: SlowPeers,
 }
@@ -266,7 +267,7 @@ impl Node {
             held_acks: HeldAcks::default(),
             network_key,
             allow,
-            failed_handshakes: HashSet::new(),
+            failed_handshakes: FailedHandshakes::default(),
             slow_peers: SlowPeers::default(),
         };
         node.enforce_allow_list();
@@ -492,6 +493,7 @@ impl Node {
                 self.release_held_acks();
                 self.dialer.on_tick(&mut self.net.swarm, Instant::now());
                 self.net.retry_pending();
+                self.log_failed_handshakes();
             }
         }
     }
@@ -570,8 +572,9 @@ impl Node {
         }
     }
 
-    /// Logs an incoming connection that failed before the peer was known, once per address:
-    /// in a private network, most likely a node with another network key or none.
+    /// Holds an incoming connection that failed before the peer was known, to be logged once
+    /// per address unless a connection from it follows ([`FailedHandshakes`]): in a private
+    /// network, most likely a node with another network key or none.
     fn on_incoming_failed(&mut self, remote: &Multiaddr, error: &ListenError) {
         if matches!(error, ListenError::Denied { .. }) {
             return; // the gate logged it
@@ -581,18 +584,29 @@ impl Node {
             Protocol::Ip6(ip) => Some(IpAddr::from(ip)),
             _ => None,
         });
-        if ip.is_some_and(|ip| !self.failed_handshakes.insert(ip)) {
-            tracing::debug!(%remote, %error, "incoming connection failed again");
-            return;
-        }
+        tracing::debug!(%remote, %error, "incoming connection failed during the handshake");
         let hint = if self.network_key.is_some() {
             " (a node with another network key, or none?)"
         } else {
             " (a node in a private network?)"
         };
-        tracing::warn!(
-            "Incoming connection from {remote} failed during the handshake{hint}: {error}"
-        );
+        let message =
+            format!("Incoming connection from {remote} failed during the handshake{hint}: {error}");
+        if let Some(ip) = ip {
+            self.failed_handshakes
+                .on_failed(ip, message, Instant::now());
+        }
+    }
+
+    /// Logs the failed handshakes held long enough with no connection from their address.
+    fn log_failed_handshakes(&mut self) {
+        let peers = &self.peers;
+        for message in self
+            .failed_handshakes
+            .due(Instant::now(), |ip| peers.is_connected_from(ip))
+        {
+            tracing::warn!("{message}");
+        }
     }
 
     fn on_behaviour(&mut self, event: BehaviourEvent) {

@@ -82,6 +82,11 @@ impl Peers {
         );
     }
 
+    /// Whether any open connection comes from (or goes to) `ip`.
+    pub fn is_connected_from(&self, ip: IpAddr) -> bool {
+        self.connections.values().any(|open| open.ip == Some(ip))
+    }
+
     /// A connection closed.
     pub fn on_closed(&mut self, connection: ConnectionId) {
         self.connections.remove(&connection);
