@@ -1,18 +1,23 @@
 //! Our libp2p behaviour in process, over libp2p-swarm-test's memory transport (no ports): the
 //! Gossipsub mesh forms with the configured degree among ten swarms and carries a write to all;
 //! a peer that speaks Gossipsub alone (no ping) stays connected and receives writes; the direct
-//! protocol refuses a frame over the receiver's limit and still carries one within it.
+//! protocol refuses a frame over the receiver's limit and still carries one within it;
+//! Kademlia stores no provider and no record a hostile client of its own sends, and keeps a
+//! few addresses per peer however many it is told.
 
 use futures::future::select_all;
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 use libp2p::swarm::{Swarm, SwarmEvent};
-use libp2p::{ping, request_response, PeerId};
+use libp2p::kad::store::RecordStore;
+use libp2p::{kad, ping, request_response, Multiaddr, PeerId};
 use libp2p_swarm_test::SwarmExt;
 use p2p_sync::net::behaviour::{
-    max_direct_frame_bytes, ping_shows_dead, Behaviour, BehaviourEvent, TOPIC,
+    max_direct_frame_bytes, ping_shows_dead, remember_addresses, Behaviour, BehaviourEvent,
+    KAD_PROTOCOL, MAX_KAD_ADDRESSES_PER_PEER, TOPIC,
 };
 use p2p_sync_core::Config;
+use std::collections::HashSet;
 use std::time::Duration;
 use tokio::time::{timeout, Instant};
 
@@ -260,4 +265,104 @@ async fn the_direct_protocol_refuses_a_frame_over_the_receivers_limit() {
         "a frame at the limit was refused"
     );
     assert!(sender.is_connected(receiver.local_peer_id()));
+}
+
+/// A hostile Kademlia client of its own (not the node's code): our protocol name, a store of
+/// its own, and `fake_addresses` made-up external addresses it announces as its own.
+async fn hostile_kad(fake_addresses: usize) -> Swarm<kad::Behaviour<kad::store::MemoryStore>> {
+    let mut swarm = Swarm::new_ephemeral_tokio(|key| {
+        let id = key.public().to_peer_id();
+        kad::Behaviour::with_config(
+            id,
+            kad::store::MemoryStore::new(id),
+            kad::Config::new(KAD_PROTOCOL),
+        )
+    });
+    swarm.listen().with_memory_addr_external().await;
+    for port in 0..fake_addresses {
+        let address = format!("/ip4/10.{}.{}.1/tcp/{port}", port / 250, port % 250);
+        swarm.add_external_address(address.parse().unwrap());
+    }
+    swarm
+}
+
+#[tokio::test]
+async fn kademlia_stores_no_provider_and_no_record_a_peer_sends() {
+    let config = Config::default();
+    let mut node = node_swarm(&config).await;
+    let node_id = *node.local_peer_id();
+    let node_address = node.external_addresses().next().unwrap().clone();
+    let mut hostile = hostile_kad(200).await;
+    hostile.behaviour_mut().add_address(&node_id, node_address);
+    hostile.connect(&mut node).await;
+    const KEYS: usize = 8;
+    let mut queries = HashSet::new();
+    for i in 0..KEYS {
+        let key = kad::RecordKey::new(&format!("key {i}"));
+        queries.insert(hostile.behaviour_mut().start_providing(key.clone()).unwrap());
+        let record = kad::Record::new(key, vec![0; 1_000]);
+        queries.insert(hostile.behaviour_mut().put_record(record, kad::Quorum::One).unwrap());
+    }
+    let (mut providers, mut records) = (0, 0);
+    let deadline = Instant::now() + DEADLINE;
+    while !queries.is_empty() {
+        tokio::select! {
+            event = node.select_next_some() => {
+                if let SwarmEvent::Behaviour(BehaviourEvent::Kademlia(
+                    kad::Event::InboundRequest { request },
+                )) = event
+                {
+                    match request {
+                        kad::InboundRequest::AddProvider { .. } => providers += 1,
+                        kad::InboundRequest::PutRecord { .. } => records += 1,
+                        _ => {}
+                    }
+                }
+            }
+            event = hostile.select_next_some() => {
+                if let SwarmEvent::Behaviour(kad::Event::OutboundQueryProgressed { id, step, .. }) = event {
+                    if step.last {
+                        queries.remove(&id);
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => panic!("the queries never finished"),
+        }
+    }
+    // The requests reached the node, which kept none of them.
+    assert_eq!((providers, records), (KEYS, KEYS));
+    let store = node.behaviour_mut().kademlia.store_mut();
+    for i in 0..KEYS {
+        let key = kad::RecordKey::new(&format!("key {i}"));
+        assert!(store.providers(&key).is_empty(), "a provider of key {i} stored");
+        assert!(store.get(&key).is_none(), "a record of key {i} stored");
+    }
+    assert_eq!(store.records().count(), 0);
+}
+
+#[test]
+fn kademlia_keeps_a_few_addresses_per_peer_however_many_it_is_told() {
+    let local = PeerId::random();
+    let mut kademlia = kad::Behaviour::with_config(
+        local,
+        kad::store::MemoryStore::new(local),
+        kad::Config::new(KAD_PROTOCOL),
+    );
+    let peer = PeerId::random();
+    for round in 0..50 {
+        let addresses: Vec<Multiaddr> = (0..8)
+            .map(|i| format!("/ip4/192.168.1.5/tcp/{}", round * 8 + i).parse().unwrap())
+            .collect();
+        remember_addresses(&mut kademlia, &peer, &addresses);
+    }
+    let held: Vec<Multiaddr> = kademlia
+        .kbucket(peer)
+        .unwrap()
+        .iter()
+        .find(|entry| entry.node.key.preimage() == &peer)
+        .map(|entry| entry.node.value.iter().cloned().collect())
+        .unwrap();
+    assert_eq!(held.len(), MAX_KAD_ADDRESSES_PER_PEER);
+    let newest: Multiaddr = "/ip4/192.168.1.5/tcp/392".parse().unwrap();
+    assert!(held.contains(&newest.with_p2p(peer).unwrap()), "{held:?}");
 }
