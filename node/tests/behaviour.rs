@@ -366,3 +366,48 @@ fn kademlia_keeps_a_few_addresses_per_peer_however_many_it_is_told() {
     let newest: Multiaddr = "/ip4/192.168.1.5/tcp/392".parse().unwrap();
     assert!(held.contains(&newest.with_p2p(peer).unwrap()), "{held:?}");
 }
+
+#[tokio::test]
+async fn a_peer_whose_gossip_the_node_rejects_is_graylisted() {
+    let config = Config::default();
+    let mut node = node_swarm(&config).await;
+    let mut hostile = foreign_swarm();
+    let topic = IdentTopic::new(TOPIC);
+    hostile.behaviour_mut().subscribe(&topic).unwrap();
+    hostile.connect(&mut node).await;
+    let hostile_id = *hostile.local_peer_id();
+    let node_id = *node.local_peer_id();
+    let mut rejected = 0;
+    let mut sent = 0;
+    let deadline = Instant::now() + DEADLINE;
+    while rejected < 3 {
+        tokio::select! {
+            event = node.select_next_some() => {
+                if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                    propagation_source, message_id, ..
+                })) = event {
+                    // What the driver reports for a message the core rejects (a forged write).
+                    node.behaviour_mut().gossipsub.report_message_validation_result(
+                        &message_id, &propagation_source, MessageAcceptance::Reject);
+                    rejected += 1;
+                }
+            }
+            event = hostile.select_next_some() => {
+                if let SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, .. }) = event {
+                    if peer_id == node_id {
+                        for i in 0..3 {
+                            hostile.behaviour_mut().publish(topic.clone(), format!("forged {i}")).unwrap();
+                            sent += 1;
+                        }
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => panic!("{rejected} of {sent} messages arrived"),
+        }
+    }
+    let score = node.behaviour().gossipsub.peer_score(&hostile_id);
+    assert!(
+        score.is_some_and(|score| score <= -80.0),
+        "three rejected messages: score {score:?}, not graylisted"
+    );
+}
