@@ -3,7 +3,8 @@
 //! NOT NULL)`, Unix seconds, deletes removed) into a node's data directory.
 //!
 //! Every row becomes a put signed by this node's identity key, its time the row's timestamp
-//! (milliseconds `timestamp × 1000`, counter 0), so peers accept it like any of the node's
+//! (milliseconds `timestamp × 1000`, counter 0; the older layout of the seed's diagrams, with
+//! RFC 3339 text timestamps and `deleted_at`, is read too, a deleted row becoming a delete), so peers accept it like any of the node's
 //! writes and the usual last-writer-wins order holds: a later write anywhere wins over it. The
 //! same row always gives the same write (Ed25519 signatures are deterministic), so a second
 //! import finds every row already up to date. A row that cannot be imported is reported with
@@ -19,6 +20,7 @@ use p2p_sync_core::auth::{self, SigningKey};
 use p2p_sync_core::store::Store;
 use p2p_sync_core::validate::{validate_key, validate_value};
 use p2p_sync_core::version::{Hlc, Version, Write};
+use p2p_sync_core::wire::{format_timestamp, parse_timestamp};
 use p2p_sync_core::Config;
 use p2p_sync_store::SqliteStore;
 use rusqlite::types::ValueRef;
@@ -59,8 +61,10 @@ pub enum ImportError {
 /// One row of the source, read loosely (SQLite does not enforce column types).
 struct Row {
     key: String,
-    value: Result<String, String>,
-    seconds: Result<i64, String>,
+    /// The value, or `None` for a row deleted in the older layout; or why it cannot be read.
+    value: Result<Option<String>, String>,
+    /// The time of the row in ms since the epoch, or why it has none.
+    wall_ms: Result<u64, String>,
 }
 
 /// Imports the original app's database at `source` into `data_dir`, printing one line per
@@ -164,8 +168,16 @@ fn read_source(path: &Path) -> Result<Vec<Row>, ImportError> {
                 .into(),
         ));
     }
+    // The older layout (the seed's diagrams) also has `deleted_at`: such a row is a delete.
+    let deleted_at = if columns.iter().any(|name| name == "deleted_at") {
+        "deleted_at"
+    } else {
+        "NULL"
+    };
     let mut select = connection
-        .prepare("SELECT key, value, timestamp FROM kv_store ORDER BY key")
+        .prepare(&format!(
+            "SELECT key, value, timestamp, {deleted_at} FROM kv_store ORDER BY key"
+        ))
         .map_err(|error| source_error(error.to_string()))?;
     let mut rows = select
         .query([])
@@ -185,13 +197,28 @@ fn read_source(path: &Path) -> Result<Vec<Row>, ImportError> {
             ValueRef::Real(number) => number.to_string(),
             ValueRef::Null => "NULL".into(),
         };
-        let value = match cell(1)? {
-            ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
+        let value = match (cell(1)?, cell(3)?) {
+            (_, ValueRef::Text(_)) => Ok(None),
+            (ValueRef::Text(bytes), _) => String::from_utf8(bytes.to_vec())
+                .map(Some)
                 .map_err(|_| "its value is not valid UTF-8".to_string()),
-            other => Err(format!("its value is {}, not text", kind(other))),
+            (other, _) => Err(format!("its value is {}, not text", kind(other))),
         };
-        let seconds = match cell(2)? {
-            ValueRef::Integer(seconds) => Ok(seconds),
+        let wall_ms = match cell(2)? {
+            ValueRef::Integer(seconds) => u64::try_from(seconds)
+                .ok()
+                .and_then(|seconds| seconds.checked_mul(1000))
+                .ok_or(format!(
+                    "its timestamp {seconds} is before 1970 or too large"
+                )),
+            // The older layout's RFC 3339 text, as the store's own upgrade of it reads it.
+            ValueRef::Text(text) => std::str::from_utf8(text)
+                .ok()
+                .and_then(parse_timestamp)
+                .ok_or(format!(
+                    "its timestamp {:?} is neither Unix seconds nor RFC 3339",
+                    String::from_utf8_lossy(text)
+                )),
             other => Err(format!(
                 "its timestamp is {}, not whole Unix seconds",
                 kind(other)
@@ -206,7 +233,7 @@ fn read_source(path: &Path) -> Result<Vec<Row>, ImportError> {
                 Err("its key is not UTF-8 text".into())
             },
             key,
-            seconds,
+            wall_ms,
         });
     }
     Ok(out)
@@ -234,26 +261,24 @@ fn to_write(
     let Row {
         key,
         value,
-        seconds,
+        wall_ms,
     } = row;
     let refuse = |why: String| (key.clone(), why);
     let value = value.map_err(refuse)?;
-    let seconds = seconds.map_err(refuse)?;
+    let wall_ms = wall_ms.map_err(refuse)?;
     validate_key(&key, config).map_err(|error| refuse(error.to_string()))?;
-    validate_value(&value, config).map_err(|error| refuse(error.to_string()))?;
-    let wall_ms = u64::try_from(seconds)
-        .ok()
-        .and_then(|seconds| seconds.checked_mul(1000))
-        .filter(|&ms| ms <= now_ms + config.max_clock_ahead_ms)
-        .ok_or_else(|| {
-            refuse(format!(
-                "its timestamp {seconds} is not a Unix time between 1970 and now \
-                 (peers refuse writes stamped ahead of their clocks)"
-            ))
-        })?;
+    if let Some(value) = &value {
+        validate_value(value, config).map_err(|error| refuse(error.to_string()))?;
+    }
+    if wall_ms > now_ms + config.max_clock_ahead_ms {
+        return Err(refuse(format!(
+            "its timestamp {} is ahead of this machine's clock (peers would refuse it)",
+            format_timestamp(wall_ms)
+        )));
+    }
     let mut write = Write {
         key: key.clone(),
-        value: Some(value),
+        value,
         version: Version {
             hlc: Hlc {
                 wall_ms,
@@ -290,4 +315,65 @@ pub fn run(source: &Path, data_dir: &Path) -> Result<(), ImportError> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p2p_sync_core::auth::{signed_bytes, Keys, PeerIdKeys};
+
+    fn database(path: &Path, schema: &str, rows: &str) {
+        let connection = Connection::open(path).unwrap();
+        connection.execute_batch(schema).unwrap();
+        connection.execute_batch(rows).unwrap();
+    }
+
+    #[test]
+    fn rows_become_signed_writes_of_this_node_and_the_older_layout_is_read_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("old.db");
+        database(
+            &source,
+            "CREATE TABLE kv_store (key TEXT PRIMARY KEY, value TEXT, timestamp TEXT, deleted_at TEXT);",
+            "INSERT INTO kv_store VALUES ('live', 'v', '2025-01-04T08:30:15.250Z', NULL);
+             INSERT INTO kv_store VALUES ('gone', 'w', '2025-01-04T08:30:16Z', '2025-01-04T08:30:16Z');
+             INSERT INTO kv_store VALUES ('odd', 'x', 'last tuesday', NULL);",
+        );
+        let data_dir = dir.path().join("data");
+        let mut out = Vec::new();
+        let summary = import(&source, &data_dir, &mut out).unwrap();
+        assert_eq!((summary.imported, summary.up_to_date), (2, 0));
+        assert_eq!(summary.refused.len(), 1);
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .starts_with("✗ Refused odd: its timestamp \"last tuesday\""));
+        let store = SqliteStore::open(&data_dir.join(DATABASE_FILE)).unwrap();
+        let live = store.get("live").unwrap().unwrap();
+        assert_eq!(
+            live.version.hlc.wall_ms,
+            parse_timestamp("2025-01-04T08:30:15.250Z").unwrap()
+        );
+        let signature = live.signature.clone().unwrap();
+        assert!(PeerIdKeys.verify(&live.version.origin, &signed_bytes(&live), &signature));
+        assert!(store.get("gone").unwrap().unwrap().is_delete());
+    }
+
+    #[test]
+    fn a_p2p_sync_database_or_a_missing_file_is_refused_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = dir.path().join("ours.db");
+        drop(SqliteStore::open(&ours).unwrap());
+        let error = import(&ours, &dir.path().join("d"), &mut Vec::new()).unwrap_err();
+        assert!(
+            error.to_string().contains("is a p2p-sync database"),
+            "{error}"
+        );
+        let error = import(
+            &dir.path().join("none"),
+            &dir.path().join("d"),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("no such file"), "{error}");
+    }
 }
