@@ -67,6 +67,10 @@ impl Dialer {
         if peer == *swarm.local_peer_id() || swarm.is_connected(&peer) {
             return false;
         }
+        if !swarm.behaviour().gate.admits(&peer) {
+            tracing::debug!(%peer, "not dialing a peer off the allow-list");
+            return false;
+        }
         addresses.extend(self.pinned.get(&peer).into_iter().flatten().cloned());
         let options = DialOpts::peer_id(peer)
             .condition(PeerCondition::DisconnectedAndNotDialing)
@@ -102,7 +106,14 @@ impl Dialer {
             self.addresses.found(&address);
             self.pin(peer, address);
         }
-        self.peers.found(&peer);
+    }
+
+    /// `peer` identified itself on a connection: it is really back, so its retries stop and the
+    /// next loss starts from the shortest delay again. (Not at connection time: a peer whose
+    /// allow-list refuses this node closes each connection at once, and would otherwise be
+    /// redialled every second or two for ever.)
+    pub fn on_identified(&mut self, peer: &PeerId) {
+        self.peers.found(peer);
     }
 
     /// The last connection to `peer` closed: retry it with backoff if it was named with

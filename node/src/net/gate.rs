@@ -35,7 +35,7 @@ impl Gate {
     }
 
     /// Whether a connection with `peer` is allowed.
-    fn admits(&self, peer: &PeerId) -> bool {
+    pub fn admits(&self, peer: &PeerId) -> bool {
         self.admitted
             .as_ref()
             .is_none_or(|admitted| admitted.contains(peer))

@@ -39,6 +39,9 @@ use tokio::time::{Interval, MissedTickBehavior};
 /// allow-list entries.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Most peers remembered as told of closing connections before they identify.
+const MAX_REFUSED_HINTS: usize = 1024;
+
 /// The SQLite database file inside the data directory.
 pub const DATABASE_FILE: &str = "p2p-sync.db";
 
@@ -165,6 +168,8 @@ pub struct Node {
     allow: AllowList,
     /// Failed incoming handshakes, logged once per address unless a connection followed.
     failed_handshakes: FailedHandshakes,
+    /// Peers told of as closing connections before they identify (one line each).
+    refused_hinted: HashSet<PeerId>,
     /// Gossip subscribers reported slow, disconnected once they stay slow.
     slow_peers: SlowPeers,
 }
@@ -268,6 +273,7 @@ impl Node {
             network_key,
             allow,
             failed_handshakes: FailedHandshakes::default(),
+            refused_hinted: HashSet::new(),
             slow_peers: SlowPeers::default(),
         };
         node.enforce_allow_list();
@@ -527,9 +533,12 @@ impl Node {
                 cause,
                 ..
             } => {
-                self.peers.on_closed(connection_id);
+                let identified = self.peers.on_closed(connection_id);
                 if num_established > 0 {
                     return;
+                }
+                if !identified {
+                    self.hint_refused(peer_id);
                 }
                 match cause {
                     Some(cause) => {
@@ -598,6 +607,22 @@ impl Node {
         }
     }
 
+    /// The last connection with `peer` closed before it showed it speaks p2p-sync: said once
+    /// per peer, since the likeliest cause is its allow-list, which does not say why it closes.
+    fn hint_refused(&mut self, peer: PeerId) {
+        if self.refused_hinted.len() >= MAX_REFUSED_HINTS {
+            self.refused_hinted.clear();
+        }
+        if self.refused_hinted.insert(peer) {
+            let us = self.peer_id();
+            tracing::warn!(
+                "Peer {peer} closed the connection before identifying itself: if it keeps an \
+                 allow-list, this node is not on it (its owner can run `allow add {us}`); \
+                 retrying with backoff"
+            );
+        }
+    }
+
     /// Logs the failed handshakes held long enough with no connection from their address.
     fn log_failed_handshakes(&mut self) {
         let peers = &self.peers;
@@ -663,6 +688,7 @@ impl Node {
     /// Identify answered: a connection shown to speak p2p-sync starts a reconciliation (a peer
     /// that does not gets gossip only); the peer's own addresses go to Kademlia.
     fn on_identified(&mut self, peer: PeerId, connection: ConnectionId, info: &identify::Info) {
+        self.dialer.on_identified(&peer);
         let identified = self.peers.on_identified(connection, info);
         let kademlia = &mut self.net.swarm.behaviour_mut().kademlia;
         remember_addresses(kademlia, &peer, &identified.routable);

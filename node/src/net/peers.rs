@@ -87,9 +87,11 @@ impl Peers {
         self.connections.values().any(|open| open.ip == Some(ip))
     }
 
-    /// A connection closed.
-    pub fn on_closed(&mut self, connection: ConnectionId) {
-        self.connections.remove(&connection);
+    /// A connection closed. Returns whether Identify had shown it speaks p2p-sync.
+    pub fn on_closed(&mut self, connection: ConnectionId) -> bool {
+        self.connections
+            .remove(&connection)
+            .is_some_and(|closed| closed.p2p_sync)
     }
 
     /// Identify answered on `connection` of `peer`.

@@ -104,6 +104,7 @@ fn an_allow_listed_node_syncs_and_one_not_listed_is_refused() {
 
     b.send(&format!("allow add {}", a.peer_id)); // B lists A too, and dials it
     b.line();
+    let c_started = std::time::Instant::now();
     let mut c = start(
         "C (not listed)",
         &dir.path().join("c"),
@@ -125,6 +126,23 @@ fn an_allow_listed_node_syncs_and_one_not_listed_is_refused() {
             .len(),
         1,
         "one line, whatever C's redials"
+    );
+    // C is told why, once, and backs off (1, 2, 4, 8 s...) instead of redialling every ~2 s.
+    c.wait_for_log(&format!(
+        "Peer {} closed the connection before identifying itself: if it keeps an allow-list, \
+         this node is not on it (its owner can run `allow add {}`)",
+        a.peer_id, c.peer_id
+    ));
+    std::thread::sleep(Duration::from_secs(12).saturating_sub(c_started.elapsed()));
+    let cycles = c.log_lines(&format!(
+        "Connection re-established with peer: {}",
+        a.peer_id
+    ));
+    assert!(cycles.len() <= 4, "C redials too often: {cycles:#?}");
+    assert_eq!(
+        c.log_lines("closed the connection before identifying")
+            .len(),
+        1
     );
 }
 
