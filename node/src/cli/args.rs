@@ -107,7 +107,7 @@ pub struct StartArgs {
     #[arg(long, value_name = "PEERID")]
     pub allow: Vec<PeerId>,
     /// Also publish each single write in the original app's signed envelope, so that it
-    /// applies them (at most 50 a minute; its operator must whitelist this node's PeerId)
+    /// applies them (at most 25 a minute; its operator must whitelist this node's PeerId)
     #[arg(long)]
     pub legacy_envelope: bool,
     /// Log filter, e.g. `debug` or `info,p2p_sync=debug` [default: $RUST_LOG, else info]

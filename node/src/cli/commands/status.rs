@@ -108,8 +108,8 @@ pub fn format(status: &Status) -> String {
     if envelopes > 0 {
         let _ = writeln!(
             text,
-            "Original app's envelope (--legacy-envelope): {} published, {} not (over its \
-             {} a minute, or its 64 KiB frame)",
+            "Original app's envelope (--legacy-envelope): {} published, {} not (over {} a \
+             minute, or over its 64 KiB frame)",
             plural(counters.legacy_envelopes_sent, "write"),
             counters.legacy_envelopes_not_sent,
             p2p_sync_core::legacy::ENVELOPE_RATE.max_messages
