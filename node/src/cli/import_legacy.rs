@@ -4,7 +4,9 @@
 //!
 //! Every row becomes a put signed by this node's identity key, its time the row's timestamp
 //! (milliseconds `timestamp × 1000`, counter 0; the older layout of the seed's diagrams, with
-//! RFC 3339 text timestamps and `deleted_at`, is read too, a deleted row becoming a delete), so peers accept it like any of the node's
+//! RFC 3339 text timestamps and `deleted_at`, is read too, a deleted row becoming a delete; given
+//! a p2p-sync database, its unsigned rows of origin `legacy` are imported, see
+//! [`read_legacy_rows`]), so peers accept it like any of the node's
 //! writes and the usual last-writer-wins order holds: a later write anywhere wins over it. The
 //! same row always gives the same write (Ed25519 signatures are deterministic), so a second
 //! import finds every row already up to date. A row that cannot be imported is reported with
@@ -16,7 +18,7 @@ use crate::escape::printable;
 use crate::net::identity;
 use crate::net::lock::DataDirLock;
 use crate::net::node::DATABASE_FILE;
-use p2p_sync_core::auth::{self, SigningKey};
+use p2p_sync_core::auth::{self, SigningKey, LEGACY_ORIGIN};
 use p2p_sync_core::store::Store;
 use p2p_sync_core::validate::{validate_key, validate_value};
 use p2p_sync_core::version::{Hlc, Version, Write};
@@ -65,6 +67,8 @@ struct Row {
     value: Result<Option<String>, String>,
     /// The time of the row in ms since the epoch, or why it has none.
     wall_ms: Result<u64, String>,
+    /// The HLC counter of its write: 0, or one past a `legacy` row's.
+    counter: u32,
 }
 
 /// Imports the original app's database at `source` into `data_dir`, printing one line per
@@ -163,10 +167,7 @@ fn read_source(path: &Path) -> Result<Vec<Row>, ImportError> {
         }
     }
     if columns.iter().any(|name| name == "hlc_wall") {
-        return Err(source_error(
-            "this is a p2p-sync database, not the original app's: copy its data directory instead"
-                .into(),
-        ));
+        return read_legacy_rows(&connection).map_err(|error| source_error(error.to_string()));
     }
     // The older layout (the seed's diagrams) also has `deleted_at`: such a row is a delete.
     let deleted_at = if columns.iter().any(|name| name == "deleted_at") {
@@ -234,9 +235,31 @@ fn read_source(path: &Path) -> Result<Vec<Row>, ImportError> {
             },
             key,
             wall_ms,
+            counter: 0,
         });
     }
     Ok(out)
+}
+
+/// The unsigned rows of origin `legacy` in a p2p-sync database: the original app's rows that
+/// an upgrade in place kept (the store's `migrate_legacy_table`), which no peer accepts. Each
+/// becomes this node's signed write one counter tick after the row, so it replaces the row
+/// here and travels. Other rows of a p2p-sync database are left alone.
+fn read_legacy_rows(connection: &Connection) -> rusqlite::Result<Vec<Row>> {
+    let mut select = connection.prepare(&format!(
+        "SELECT key, value, hlc_wall, hlc_counter FROM kv_store \
+         WHERE origin = '{LEGACY_ORIGIN}' AND signature IS NULL ORDER BY key"
+    ))?;
+    let rows = select.query_map([], |row| {
+        let counter: i64 = row.get(3)?;
+        Ok(Row {
+            key: row.get(0)?,
+            value: Ok(row.get(1)?),
+            wall_ms: u64::try_from(row.get::<_, i64>(2)?).map_err(|_| "a time before 1970".into()),
+            counter: u32::try_from(counter + 1).unwrap_or(u32::MAX),
+        })
+    })?;
+    rows.collect()
 }
 
 /// A column's SQLite type, in words.
@@ -262,6 +285,7 @@ fn to_write(
         key,
         value,
         wall_ms,
+        counter,
     } = row;
     let refuse = |why: String| (key.clone(), why);
     let value = value.map_err(refuse)?;
@@ -280,10 +304,7 @@ fn to_write(
         key: key.clone(),
         value,
         version: Version {
-            hlc: Hlc {
-                wall_ms,
-                counter: 0,
-            },
+            hlc: Hlc { wall_ms, counter },
             origin: origin.to_string(),
         },
         signature: None,
@@ -359,14 +380,38 @@ mod tests {
     }
 
     #[test]
-    fn a_p2p_sync_database_or_a_missing_file_is_refused_whole() {
+    fn a_nodes_own_legacy_rows_become_its_signed_writes_and_a_missing_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let ours = dir.path().join("ours.db");
-        drop(SqliteStore::open(&ours).unwrap());
-        let error = import(&ours, &dir.path().join("d"), &mut Vec::new()).unwrap_err();
-        assert!(
-            error.to_string().contains("is a p2p-sync database"),
-            "{error}"
+        let data_dir = dir.path().join("d");
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let path = data_dir.join(DATABASE_FILE);
+        // A database of the diagrams' layout, upgraded in place by the store: origin `legacy`.
+        database(
+            &path,
+            "CREATE TABLE kv_store (key TEXT PRIMARY KEY, value TEXT, timestamp TEXT, deleted_at TEXT);",
+            "INSERT INTO kv_store VALUES ('old', 'v', '2025-01-04T08:30:15Z', NULL);",
+        );
+        let before = SqliteStore::open(&path)
+            .unwrap()
+            .get("old")
+            .unwrap()
+            .unwrap();
+        assert_eq!(before.version.origin, LEGACY_ORIGIN);
+        let summary = import(&path, &data_dir, &mut Vec::new()).unwrap();
+        assert_eq!((summary.imported, summary.up_to_date), (1, 0));
+        let after = SqliteStore::open(&path)
+            .unwrap()
+            .get("old")
+            .unwrap()
+            .unwrap();
+        assert!(after.supersedes(&before) && after.signature.is_some());
+        assert_eq!(after.value, before.value);
+        assert_eq!(after.version.hlc.wall_ms, before.version.hlc.wall_ms);
+        let again = import(&path, &data_dir, &mut Vec::new()).unwrap();
+        assert_eq!(
+            (again.imported, again.up_to_date),
+            (0, 0),
+            "no legacy row is left"
         );
         let error = import(
             &dir.path().join("none"),
