@@ -8,8 +8,8 @@
 use super::auth::{self, Identity, Keys, SigningKey, LEGACY_ORIGIN};
 use super::clock::Clock;
 use super::config::Config;
-use super::legacy;
 use super::counters::{Counters, DropReason};
+use super::legacy;
 use super::membership::Membership;
 use super::rate_limit::{Cost, RateLimiter};
 use super::validate::{validate_key, validate_value, ValidationError};
@@ -389,7 +389,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
         let now = self.clock.monotonic_ms();
         match legacy::encode(write, &self.signing_key, &self.origin) {
-            Ok(bytes) if self.envelope_limiter.admit(&(), now, Cost::of(1, bytes.len()), 1) => {
+            Ok(bytes)
+                if self
+                    .envelope_limiter
+                    .admit(&(), now, Cost::of(1, bytes.len()), 1) =>
+            {
                 net.publish(bytes);
                 self.counters.legacy_envelopes_sent += 1;
             }
@@ -587,7 +591,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         // batches): the writes come by reconciliation, a message's worth at a time.
         let max_writes = self.config.max_writes_per_message;
         if decoded.len() > max_writes {
-            let detail = format!("{} writes in one message, the limit is {max_writes}", decoded.len());
+            let detail = format!(
+                "{} writes in one message, the limit is {max_writes}",
+                decoded.len()
+            );
             self.drop_message(net, forwarder, DropReason::TooLarge, detail);
             self.reconcile_soon(forwarder);
             return Ok(Verdict::Ignore);

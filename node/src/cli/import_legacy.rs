@@ -161,9 +161,9 @@ fn read_source(path: &Path) -> Result<Vec<Row>, ImportError> {
         .map_err(|error| source_error(error.to_string()))?;
     for column in ["key", "value", "timestamp"] {
         if !columns.iter().any(|name| name == column) {
-            return Err(source_error(format!(
-                "no table kv_store(key, value, timestamp): not the original app's sync.db"
-            )));
+            return Err(source_error(
+                "no table kv_store(key, value, timestamp): not the original app's sync.db".into(),
+            ));
         }
     }
     if columns.iter().any(|name| name == "hlc_wall") {
