@@ -5,6 +5,8 @@
 #[allow(dead_code)] // this target uses part of the shared driver
 #[path = "../common/driver.rs"]
 mod driver;
+#[path = "../loopback/foreign.rs"]
+mod foreign;
 #[allow(dead_code)] // this target starts nodes but never runs one to its exit
 #[path = "../loopback/local.rs"]
 mod local;
@@ -91,8 +93,8 @@ fn the_original_apps_envelope_is_read_checked_and_written() {
     // Our writes, in its envelope, verify as it verifies them.
     node.add("ours", "from p2p-sync");
     let node_id: libp2p::PeerId = node.peer_id.parse().unwrap();
-    let is_envelope_of = |key: &'static str| move |(source, bytes): &original::Received| matches!(open(bytes, source), Ok(Some(Data::Put(k, _, _) | Data::Delete(k, _))) if k == key);
-    let (source, bytes) = app
+    let is_envelope_of = |key: &'static str| move |bytes: &[u8], source: &libp2p::PeerId| matches!(open(bytes, source), Ok(Some(Data::Put(k, _, _) | Data::Delete(k, _))) if k == key);
+    let (bytes, source) = app
         .wait_for(DEADLINE, is_envelope_of("ours"))
         .unwrap_or_else(|| node.fail("no verifiable envelope of our put"));
     assert_eq!(source, node_id);
@@ -104,7 +106,7 @@ fn the_original_apps_envelope_is_read_checked_and_written() {
         other => panic!("{other:?}"),
     }
     assert_eq!(node.ask("delete ours"), "✓ Deleted: ours");
-    let (_, bytes) = app
+    let (bytes, _) = app
         .wait_for(DEADLINE, is_envelope_of("ours"))
         .unwrap_or_else(|| node.fail("no verifiable envelope of our delete"));
     assert!(matches!(open(&bytes, &node_id), Ok(Some(Data::Delete(..)))));

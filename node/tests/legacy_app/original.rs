@@ -4,20 +4,15 @@
 //! `{"data":{"Sync":{"Put":{…}}},"signature":[64 integers],"signer":"12D3KooW…"}`, signed with
 //! plain Ed25519 by the identity key over SHA-256 of the bincode 1.3 encoding of `data`
 //! (little-endian fixed-width integers, variant indices as u32, strings as u64 length + bytes).
-//! The swarm runs on its own tokio runtime, so it keeps answering while the test waits.
+//! It rides the foreign Gossipsub client of the loopback tests (`loopback/foreign.rs`), with
+//! its own identity key.
 
+use crate::foreign::{Foreign, Seen};
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
-use futures::StreamExt;
-use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
 use libp2p::identity::{Keypair, PublicKey};
-use libp2p::swarm::SwarmEvent;
-use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, SwarmBuilder};
+use libp2p::PeerId;
 use sha2::{Digest, Sha256};
-use std::sync::mpsc;
 use std::time::Duration;
-use tokio::sync::mpsc as commands;
-
-const TOPIC: &str = "p2p-sync";
 
 /// `data` of an envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,99 +128,30 @@ pub fn open(bytes: &[u8], source: &PeerId) -> Result<Option<Data>, String> {
     Ok(Some(data))
 }
 
-/// A gossip message the client received: its source and bytes.
-pub type Received = (PeerId, Vec<u8>);
-
-/// A running client of the original app.
+/// A running client of the original app: the foreign Gossipsub client with this identity.
 pub struct Original {
     /// Its PeerId (the signer of its envelopes).
     pub peer_id: PeerId,
     /// Its identity key, as ed25519-dalek sees it.
     pub key: SigningKey,
-    publish: commands::UnboundedSender<Vec<u8>>,
-    subscribed: mpsc::Receiver<PeerId>,
-    received: mpsc::Receiver<Received>,
-    _runtime: tokio::runtime::Runtime,
+    client: Foreign,
 }
 
 impl Original {
     /// Starts a client with identity `secret` that dials `address`.
     pub fn dial(address: &str, secret: [u8; 32]) -> Original {
         let keypair = Keypair::ed25519_from_bytes(secret).expect("an ed25519 key");
-        let key = SigningKey::from_bytes(&secret);
-        let address: Multiaddr = address.parse().expect("a multiaddr");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
-        let mut swarm = runtime.block_on(async {
-            SwarmBuilder::with_existing_identity(keypair)
-                .with_tokio()
-                .with_tcp(
-                    tcp::Config::default(),
-                    noise::Config::new,
-                    yamux::Config::default,
-                )
-                .expect("TCP")
-                .with_behaviour(|key| {
-                    // The original app's frames are at most 64 KiB (Gossipsub's default).
-                    let config = gossipsub::ConfigBuilder::default()
-                        .max_transmit_size(64 * 1024)
-                        .build()
-                        .expect("Gossipsub config");
-                    gossipsub::Behaviour::<gossipsub::IdentityTransform>::new(
-                        MessageAuthenticity::Signed(key.clone()),
-                        config,
-                    )
-                    .expect("Gossipsub")
-                })
-                .expect("behaviour")
-                .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-                .build()
-        });
-        let peer_id = *swarm.local_peer_id();
-        let topic = IdentTopic::new(TOPIC);
-        swarm.behaviour_mut().subscribe(&topic).expect("subscribe");
-        {
-            let _inside = runtime.enter();
-            swarm.dial(address).expect("dial");
-        }
-        let (publish, mut to_publish) = commands::unbounded_channel::<Vec<u8>>();
-        let (tell_subscribed, subscribed) = mpsc::channel();
-        let (tell_received, received) = mpsc::channel();
-        runtime.spawn(async move {
-            loop {
-                tokio::select! {
-                    Some(data) = to_publish.recv() => {
-                        swarm.behaviour_mut().publish(topic.clone(), data).expect("publish");
-                    }
-                    event = swarm.select_next_some() => match event {
-                        SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, .. }) => {
-                            let _ = tell_subscribed.send(peer_id);
-                        }
-                        SwarmEvent::Behaviour(gossipsub::Event::Message { message, propagation_source, .. }) => {
-                            let source = message.source.unwrap_or(propagation_source);
-                            let _ = tell_received.send((source, message.data));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        });
+        let client = Foreign::dial_as(address, keypair);
         Original {
-            peer_id,
-            key,
-            publish,
-            subscribed,
-            received,
-            _runtime: runtime,
+            peer_id: client.peer_id,
+            key: SigningKey::from_bytes(&secret),
+            client,
         }
     }
 
     /// Publishes `bytes` on the topic.
     pub fn publish(&self, bytes: Vec<u8>) {
-        self.publish.send(bytes).expect("the client runs");
+        self.client.publish(&bytes);
     }
 
     /// Publishes `data` in its envelope, signed by this client.
@@ -235,31 +161,26 @@ impl Original {
 
     /// Waits up to `deadline` for `peer` to subscribe to the topic.
     pub fn wait_subscribed(&self, peer: &str, deadline: Duration) -> bool {
-        let end = std::time::Instant::now() + deadline;
-        loop {
-            let left = end.saturating_duration_since(std::time::Instant::now());
-            match self.subscribed.recv_timeout(left) {
-                Ok(subscriber) if subscriber.to_string() == peer => return true,
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
+        self.client
+            .wait_for(
+                deadline,
+                |seen| matches!(seen, Seen::Subscribed(subscriber) if subscriber.to_string() == peer),
+            )
+            .is_some()
     }
 
-    /// Waits up to `deadline` for a message `wanted` accepts.
+    /// Waits up to `deadline` for a message (bytes, source) `wanted` accepts.
     pub fn wait_for(
         &self,
         deadline: Duration,
-        wanted: impl Fn(&Received) -> bool,
-    ) -> Option<Received> {
-        let end = std::time::Instant::now() + deadline;
-        loop {
-            let left = end.saturating_duration_since(std::time::Instant::now());
-            match self.received.recv_timeout(left) {
-                Ok(received) if wanted(&received) => return Some(received),
-                Ok(_) => {}
-                Err(_) => return None,
-            }
+        wanted: impl Fn(&[u8], &PeerId) -> bool,
+    ) -> Option<(Vec<u8>, PeerId)> {
+        match self.client.wait_for(
+            deadline,
+            |seen| matches!(seen, Seen::Message(data, source) if wanted(data, source)),
+        )? {
+            Seen::Message(data, source) => Some((data, source)),
+            Seen::Subscribed(_) => None,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
+use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{noise, tcp, yamux, Multiaddr, PeerId, SwarmBuilder};
 use std::sync::mpsc;
@@ -19,8 +20,8 @@ const TOPIC: &str = "p2p-sync";
 pub enum Seen {
     /// `peer` subscribed to the topic.
     Subscribed(PeerId),
-    /// A message on the topic.
-    Message(Vec<u8>),
+    /// A message on the topic: its data and its source (the peer that signed it).
+    Message(Vec<u8>, PeerId),
 }
 
 /// A running foreign client.
@@ -33,8 +34,14 @@ pub struct Foreign {
 }
 
 impl Foreign {
-    /// Starts a client that dials `address` (TCP or QUIC).
+    /// Starts a client with a new identity that dials `address` (TCP or QUIC).
+    #[allow(dead_code)] // not every test target that includes this file uses each constructor
     pub fn dial(address: &str) -> Foreign {
+        Foreign::dial_as(address, Keypair::generate_ed25519())
+    }
+
+    /// Starts a client with identity `key` that dials `address` (TCP or QUIC).
+    pub fn dial_as(address: &str, key: Keypair) -> Foreign {
         let address: Multiaddr = address.parse().expect("a multiaddr");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -42,7 +49,7 @@ impl Foreign {
             .build()
             .expect("a tokio runtime");
         let mut swarm = runtime.block_on(async {
-            SwarmBuilder::with_new_identity()
+            SwarmBuilder::with_existing_identity(key)
                 .with_tokio()
                 .with_tcp(
                     tcp::Config::default(),
@@ -90,8 +97,13 @@ impl Foreign {
                             SwarmEvent::Behaviour(gossipsub::Event::Subscribed { peer_id, .. }) => {
                                 Seen::Subscribed(peer_id)
                             }
-                            SwarmEvent::Behaviour(gossipsub::Event::Message { message, .. }) => {
-                                Seen::Message(message.data)
+                            SwarmEvent::Behaviour(gossipsub::Event::Message {
+                                message,
+                                propagation_source,
+                                ..
+                            }) => {
+                                let source = message.source.unwrap_or(propagation_source);
+                                Seen::Message(message.data, source)
                             }
                             _ => continue,
                         };

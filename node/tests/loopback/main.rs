@@ -455,7 +455,7 @@ fn a_foreign_gossipsub_client_exchanges_writes(transport: &str) {
 
     node.add("native", "write");
     let received = client.wait_for(DEADLINE, |seen| {
-        matches!(seen, Seen::Message(data) if String::from_utf8_lossy(data).contains(r#""key":"native""#))
+        matches!(seen, Seen::Message(data, source) if source.to_string() == node_id && String::from_utf8_lossy(data).contains(r#""key":"native""#))
     });
     if received.is_none() {
         node.fail("the foreign client never received the node's write");
