@@ -25,6 +25,16 @@ fn envelope(key: &SigningKey, signer: &str, data_bytes: &[u8], data_json: &str) 
     .into_bytes()
 }
 
+/// An honest put of `key = value` at `timestamp` by the test node `name`.
+fn signed_put(name: &str, key: &str, value: &str, timestamp: &str) -> Vec<u8> {
+    envelope(
+        &NamedKeys::signing_key(name),
+        name,
+        &put_bytes(key, value, timestamp),
+        &put_json(key, value, timestamp),
+    )
+}
+
 /// bincode 1.3 of `Data::Sync(SyncMessage::Put { key, value, timestamp })`, by hand.
 fn put_bytes(key: &str, value: &str, timestamp: &str) -> Vec<u8> {
     let mut out = vec![0, 0, 0, 0, 0, 0, 0, 0];
@@ -84,16 +94,7 @@ fn nanosecond_timestamps_are_read_exactly_and_written_back_the_same() {
 
 #[test]
 fn the_signed_bytes_are_bincode_with_u32_variant_indices() {
-    let put = decode_write(
-        &envelope(
-            &NamedKeys::signing_key("a"),
-            "a",
-            &put_bytes("k", "v", NANOS),
-            &put_json("k", "v", NANOS),
-        ),
-        "a",
-    )
-    .unwrap();
+    let put = decode_write(&signed_put("a", "k", "v", NANOS), "a").unwrap();
     let timestamp = timestamp_of(put.version.hlc).unwrap();
     assert_eq!(data_bytes(&put, &timestamp), put_bytes("k", "v", NANOS));
     let delete = Write { value: None, ..put };
@@ -166,12 +167,7 @@ fn a_wrong_signature_does_not_verify() {
 
 #[test]
 fn a_signer_other_than_the_author_is_forged() {
-    let bytes = envelope(
-        &NamedKeys::signing_key("b"),
-        "b",
-        &put_bytes("k", "v", NANOS),
-        &put_json("k", "v", NANOS),
-    );
+    let bytes = signed_put("b", "k", "v", NANOS);
     assert!(matches!(
         decode_write(&bytes, "a"),
         Err(WireError::Forged(_))
@@ -204,12 +200,7 @@ fn key_distribution_is_recognised_and_other_shapes_are_not_writes() {
             "{broken}"
         );
     }
-    let non_canonical = envelope(
-        &NamedKeys::signing_key("a"),
-        "a",
-        &put_bytes("k", "v", "2025-08-05T05:46:34.12Z"),
-        &put_json("k", "v", "2025-08-05T05:46:34.12Z"),
-    );
+    let non_canonical = signed_put("a", "k", "v", "2025-08-05T05:46:34.12Z");
     assert!(matches!(
         decode_write(&non_canonical, "a"),
         Err(WireError::BadTimestamp(_))
@@ -267,12 +258,7 @@ fn gossip(node: &mut Node, author: &str, bytes: &[u8]) -> Verdict {
 fn a_node_applies_envelope_writes_and_counts_each_refusal_under_its_reason() {
     let mut n = node("n", Config::default());
     let key = NamedKeys::signing_key("a");
-    let put = envelope(
-        &key,
-        "a",
-        &put_bytes("k", "v", NANOS),
-        &put_json("k", "v", NANOS),
-    );
+    let put = signed_put("a", "k", "v", NANOS);
     assert_eq!(gossip(&mut n, "a", &put), Verdict::Accept);
     let stored = n.store().get("k").unwrap().unwrap();
     assert_eq!(stored.version.hlc, hlc_of(NANOS).unwrap());
@@ -309,12 +295,7 @@ fn a_node_applies_envelope_writes_and_counts_each_refusal_under_its_reason() {
 #[test]
 fn an_envelope_write_travels_by_reconciliation_and_is_checked_again() {
     let mut n = node("n", Config::default());
-    let put = envelope(
-        &NamedKeys::signing_key("a"),
-        "a",
-        &put_bytes("k", "v", NANOS),
-        &put_json("k", "v", NANOS),
-    );
+    let put = signed_put("a", "k", "v", NANOS);
     assert_eq!(gossip(&mut n, "a", &put), Verdict::Accept);
     let mut m = node("m", Config::default());
     crate::testkit::connect(&mut n, &mut m).unwrap();
