@@ -45,6 +45,12 @@ pub const ENVELOPE_RATE: RateLimit = RateLimit {
 /// Nanoseconds in a millisecond: HLC counters of envelope writes stay below it.
 const NANOS_PER_MS: u32 = 1_000_000;
 
+/// Any JSON object, its `data` skipped unread if present.
+#[derive(Deserialize)]
+struct Probe {
+    data: Option<serde::de::IgnoredAny>,
+}
+
 /// The signed envelope, as read.
 #[derive(Debug, Deserialize)]
 struct Envelope {
@@ -115,11 +121,10 @@ pub enum Decoded {
 /// time `now_ms`. `None` if the bytes are not an envelope at all (a JSON object without
 /// `data`); a broken envelope is `Malformed`.
 pub fn decode(bytes: &[u8], author: &str, now_ms: u64, config: &Config) -> Option<Decoded> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    if !value.as_object()?.contains_key("data") {
-        return None;
-    }
-    let envelope: Envelope = match serde_json::from_value(value) {
+    // A first pass that allocates nothing: is this a JSON object with `data`?
+    let probe: Probe = serde_json::from_slice(bytes).ok()?;
+    probe.data?;
+    let envelope: Envelope = match serde_json::from_slice(bytes) {
         Ok(envelope) => envelope,
         Err(error) => {
             return Some(Decoded::Write(Err(WireError::Malformed(format!(

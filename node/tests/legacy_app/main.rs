@@ -144,6 +144,18 @@ fn the_original_apps_envelope_is_read_checked_and_written() {
         status.contains("Original app's envelope (--legacy-envelope): 2 writes published, 0 not"),
         "{status}"
     );
+
+    // A p2p-sync node that was not there gets the original app's write by reconciliation, and
+    // checks its envelope signature again.
+    let mut late = start(
+        "late",
+        &dir.path().join("late"),
+        free_port(),
+        &[node.address()],
+    );
+    late.wait_for_value("from-original", Some("hello ✓"));
+    assert_eq!(late.get("to-delete"), None);
+    assert_eq!(dropped(&mut late, "forged"), 0);
     eprintln!("the original app's put was applied {applied:?} after it was published");
 }
 
