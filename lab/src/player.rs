@@ -9,7 +9,7 @@ use crate::interrupt::{self, Interrupted};
 use crate::report::{LanReport, NodeSummary};
 use crate::world::{Binaries, BuildError, World};
 use p2p_sync_sim::report::Failure;
-use p2p_sync_sim::scenario::{Action, Scenario};
+use p2p_sync_sim::scenario::{Action, AttackKind, Scenario};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
@@ -158,23 +158,51 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
 }
 
 /// The vocabulary of `scenario` the LAN runner cannot play yet, if any: private networks,
-/// allow-lists and `[config]` (real nodes take no such options from the runner).
-fn unsupported(scenario: &Scenario) -> Option<&'static str> {
-    let allow_steps = scenario.steps.iter().any(|step| {
-        matches!(
-            step.action,
-            Action::AllowAdd { .. } | Action::AllowRemove { .. }
-        )
-    });
+/// allow-lists, `[config]` (real nodes take no such options from the runner), storage faults
+/// and attacks on the reconciliation protocol. A file using any of it is skipped, never played
+/// in part; such files say so with `worlds = ["sim"]` (a test checks every file does).
+pub fn unsupported(scenario: &Scenario) -> Option<&'static str> {
+    let any = |wanted: fn(&Action) -> bool| scenario.steps.iter().any(|step| wanted(&step.action));
     if scenario.private {
         Some("private networks (`private = true`)")
-    } else if scenario.allow.is_some() || allow_steps {
+    } else if scenario.allow.is_some()
+        || any(|action| matches!(action, Action::AllowAdd { .. } | Action::AllowRemove { .. }))
+    {
         Some("allow-lists")
     } else if scenario.config != Default::default() {
         Some("a `[config]` table")
+    } else if any(|action| {
+        matches!(
+            action,
+            Action::StoreFail { .. }
+                | Action::DiskFull(_)
+                | Action::DiskOk(_)
+                | Action::StoreSlow { .. }
+        )
+    }) {
+        Some("storage faults")
+    } else if any(|action| match action {
+        Action::Attack(attack) => attack_is_direct(&attack.kind),
+        _ => false,
+    }) {
+        Some("attacks on the reconciliation protocol")
     } else {
         None
     }
+}
+
+/// Whether an attack sends reconciliation messages (the hostile client speaks gossip only).
+fn attack_is_direct(kind: &AttackKind) -> bool {
+    matches!(
+        kind,
+        AttackKind::EstimateBomb
+            | AttackKind::WantFlood { .. }
+            | AttackKind::RecordsFlood { .. }
+            | AttackKind::Forge {
+                by_reconciliation: true,
+                ..
+            }
+    )
 }
 
 type Played = (usize, Vec<Failure>, Convergence, u64);

@@ -32,19 +32,35 @@ fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
 
-/// Whether real runs can happen here; without root says so (and fails in CI).
+/// Whether real runs can happen here (root, iproute2, nftables); says why not (and fails in
+/// CI, which installs them: `ci/install-deps.sh`).
 fn root_or_skip() -> bool {
     let root = Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
-    if !root && std::env::var("CI").is_ok_and(|ci| ci == "true") {
-        panic!("CI must run the LAN runner for real, but it is not root");
+    let has = |program: &str, flag: &str| {
+        Command::new(program)
+            .arg(flag)
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    let missing = if !root {
+        Some("real runs need root")
+    } else if !has("ip", "-V") {
+        Some("real runs need iproute2 (bash ci/install-deps.sh installs it)")
+    } else if !has("nft", "--version") {
+        Some("real runs need nftables (bash ci/install-deps.sh installs it)")
+    } else {
+        None
+    };
+    if let Some(why) = missing {
+        if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+            panic!("CI must run the LAN runner for real, but {why}");
+        }
+        let _ = writeln!(std::io::stderr(), "lab: SKIPPED: {why}");
     }
-    if !root {
-        let _ = writeln!(std::io::stderr(), "lab: SKIPPED: real runs need root");
-    }
-    root
+    missing.is_none()
 }
 
 /// Builds the node binary next to this one (the runner's default), as `cargo test -p
@@ -96,6 +112,45 @@ fn a_file_for_the_simulator_only_is_skipped() {
     let output = lab(&["run"], &path, &[("P2P_SYNC_LAB_UID", "1000")]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(text(&output).starts_with("skipped: "), "{}", text(&output));
+}
+
+#[test]
+fn a_file_the_lan_cannot_play_is_skipped_the_same_way_whatever_it_holds() {
+    for step in [
+        "disk_full = { node = \"n0\" }",
+        "estimate_bomb = { from = \"a0\", to = \"n0\" }",
+        "allow_add = { node = \"n0\", peer = \"n1\" }",
+    ] {
+        let file =
+            format!("name = \"t\"\nnodes = 2\nattackers = 1\n[[step]]\nat = \"1s\"\n{step}\n");
+        let (_dir, path) = scenario(&file);
+        let output = lab(&["run"], &path, &[("P2P_SYNC_LAB_UID", "1000")]);
+        assert_eq!(output.status.code(), Some(0), "{step}: {}", text(&output));
+        assert!(
+            text(&output).starts_with("skipped: "),
+            "{step}: {}",
+            text(&output)
+        );
+    }
+}
+
+#[test]
+fn every_scenario_file_the_lan_cannot_play_declares_its_worlds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut undeclared = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let scenario = p2p_sync_sim::load(&path.display().to_string()).unwrap();
+        if let Some(reason) = p2p_sync_lab::player::unsupported(&scenario) {
+            if scenario.plays_in("lan") {
+                undeclared.push(format!("{} ({reason})", path.display()));
+            }
+        }
+    }
+    assert!(
+        undeclared.is_empty(),
+        "add worlds = [\"sim\"] and say why: {undeclared:#?}"
+    );
 }
 
 /// A partition holds (n1 never gets `cut`), then an expectation no world can meet fails.

@@ -120,18 +120,26 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The arguments: every `--peer ADDR` and `--solo N`.
+/// The LAN world's attacker: dials every --peer and publishes on the `p2p-sync` topic exactly
+/// the bytes given on standard input as `publish all HEX` or `publish N HEX` lines.
+#[derive(clap::Parser)]
+#[command(
+    name = "p2p-sync-hostile",
+    after_help = "Prints `ready all=PEERID N=PEERID…` once every swarm's peers subscribed.\n\
+                  Exit codes: 0 at the end of input, 1 when a swarm cannot be built, 2 bad arguments."
+)]
+struct Cli {
+    /// A node to dial (one swarm dials them all); repeatable
+    #[arg(long = "peer", value_name = "MULTIADDR", required = true)]
+    peers: Vec<Multiaddr>,
+    /// Adds a swarm of its own identity connected to peer N only (counting --peer from 0)
+    #[arg(long = "solo", value_name = "N")]
+    solos: Vec<usize>,
+}
+
+/// The peers and solo swarms, or why the arguments are wrong (clap prints help and exits).
 fn arguments() -> Result<(Vec<Multiaddr>, Vec<usize>), String> {
-    let (mut peers, mut solos) = (Vec::new(), Vec::new());
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--peer" => peers.push(value.parse().map_err(|e| format!("--peer {value}: {e}"))?),
-            "--solo" => solos.push(value.parse().map_err(|e| format!("--solo {value}: {e}"))?),
-            _ => return Err(format!("unknown option {flag}")),
-        }
-    }
+    let Cli { peers, solos } = clap::Parser::parse();
     match solos.iter().find(|&&solo| solo >= peers.len()) {
         Some(solo) => Err(format!("--solo {solo}: there are {} peers", peers.len())),
         None => Ok((peers, solos)),
