@@ -25,4 +25,4 @@ files=(
 )
 paths=()
 for file in "${files[@]}"; do paths+=("scenarios/$file.toml"); done
-exec target/debug/p2p-sync-lab compare "${paths[@]}"
+exec "${CARGO_TARGET_DIR:-target}/debug/p2p-sync-lab" compare "${paths[@]}"

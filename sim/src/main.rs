@@ -225,6 +225,12 @@ fn run(file: &str, seed: Option<u64>, json: bool, trace: bool) -> ExitCode {
 }
 
 fn explore_seeds(seeds: Range<u64>, options: &Options, out: &std::path::Path) -> ExitCode {
+    // Made before the first seed, so a failing seed's shrunk file is never lost to a
+    // missing directory.
+    if let Err(error) = std::fs::create_dir_all(out) {
+        eprintln!("error: cannot make {}: {error}", out.display());
+        return ExitCode::from(2);
+    }
     let started = Instant::now();
     let total = seeds.end - seeds.start;
     let mut meter = Meter::new();

@@ -99,11 +99,14 @@ fn a_bad_file_exits_2_with_its_line() {
 
 #[test]
 fn explore_reports_its_seeds_and_refuses_a_bad_range() {
+    // --out need not exist yet: it is made before the first seed (a failing seed's file is
+    // never lost to a missing directory).
     let dir = std::env::temp_dir().join(format!("p2p-sync-sim-explore-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let out = dir.to_str().unwrap();
+    let out = dir.join("not/yet");
+    let out = out.to_str().unwrap();
     let output = sim(&["explore", "--seeds", "0..2", "--out", out]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    assert!(std::path::Path::new(out).is_dir());
     assert!(
         text(&output.stdout).contains("explored seeds 0..2 (2)"),
         "{}",
