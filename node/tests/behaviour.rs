@@ -8,8 +8,8 @@
 use futures::future::select_all;
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
-use libp2p::swarm::{Swarm, SwarmEvent};
 use libp2p::kad::store::RecordStore;
+use libp2p::swarm::{Swarm, SwarmEvent};
 use libp2p::{kad, ping, request_response, Multiaddr, PeerId};
 use libp2p_swarm_test::SwarmExt;
 use p2p_sync::net::behaviour::{
@@ -299,9 +299,19 @@ async fn kademlia_stores_no_provider_and_no_record_a_peer_sends() {
     let mut queries = HashSet::new();
     for i in 0..KEYS {
         let key = kad::RecordKey::new(&format!("key {i}"));
-        queries.insert(hostile.behaviour_mut().start_providing(key.clone()).unwrap());
+        queries.insert(
+            hostile
+                .behaviour_mut()
+                .start_providing(key.clone())
+                .unwrap(),
+        );
         let record = kad::Record::new(key, vec![0; 1_000]);
-        queries.insert(hostile.behaviour_mut().put_record(record, kad::Quorum::One).unwrap());
+        queries.insert(
+            hostile
+                .behaviour_mut()
+                .put_record(record, kad::Quorum::One)
+                .unwrap(),
+        );
     }
     let (mut providers, mut records) = (0, 0);
     let deadline = Instant::now() + DEADLINE;
@@ -334,7 +344,10 @@ async fn kademlia_stores_no_provider_and_no_record_a_peer_sends() {
     let store = node.behaviour_mut().kademlia.store_mut();
     for i in 0..KEYS {
         let key = kad::RecordKey::new(&format!("key {i}"));
-        assert!(store.providers(&key).is_empty(), "a provider of key {i} stored");
+        assert!(
+            store.providers(&key).is_empty(),
+            "a provider of key {i} stored"
+        );
         assert!(store.get(&key).is_none(), "a record of key {i} stored");
     }
     assert_eq!(store.records().count(), 0);
@@ -351,7 +364,11 @@ fn kademlia_keeps_a_few_addresses_per_peer_however_many_it_is_told() {
     let peer = PeerId::random();
     for round in 0..50 {
         let addresses: Vec<Multiaddr> = (0..8)
-            .map(|i| format!("/ip4/192.168.1.5/tcp/{}", round * 8 + i).parse().unwrap())
+            .map(|i| {
+                format!("/ip4/192.168.1.5/tcp/{}", round * 8 + i)
+                    .parse()
+                    .unwrap()
+            })
             .collect();
         remember_addresses(&mut kademlia, &peer, &addresses);
     }

@@ -1035,10 +1035,17 @@ fn no_peer_makes_a_node_store_an_unsigned_write_of_origin_legacy() {
     open_exchange(&mut a, "x");
     a.on_direct(&mut Outbox::default(), &p("x"), &records(vec![anonymous]))
         .unwrap();
-    assert_eq!(a.get("k").unwrap().as_deref(), Some("mine"), "by reconciliation");
+    assert_eq!(
+        a.get("k").unwrap().as_deref(),
+        Some("mine"),
+        "by reconciliation"
+    );
     // On gossip, a peer whose id reads `legacy` (the simulator's names can) is refused too.
     let put = r#"{"Put":{"key":"k","value":"theirs","timestamp":"2025-01-04T08:30:15Z"}}"#;
-    assert_eq!(gossip(&mut a, auth::LEGACY_ORIGIN, put.as_bytes()), Verdict::Reject);
+    assert_eq!(
+        gossip(&mut a, auth::LEGACY_ORIGIN, put.as_bytes()),
+        Verdict::Reject
+    );
     assert_eq!(a.get("k").unwrap().as_deref(), Some("mine"), "by gossip");
     assert_eq!(a.counters().dropped.invalid, 2);
     assert_eq!(a.counters().dropped.forged, 0, "refused, not a strike");
@@ -1065,8 +1072,16 @@ fn a_records_message_with_a_forged_write_is_dropped_whole_and_strikes_its_sender
     open_exchange(&mut a, "x");
     let mut out = Outbox::default();
     a.on_direct(&mut out, &p("x"), &records(writes)).unwrap();
-    assert_eq!(a.get("k0").unwrap(), None, "the valid write before it is dropped too");
-    assert_eq!(a.get("k2").unwrap(), None, "the one after it is not checked");
+    assert_eq!(
+        a.get("k0").unwrap(),
+        None,
+        "the valid write before it is dropped too"
+    );
+    assert_eq!(
+        a.get("k2").unwrap(),
+        None,
+        "the one after it is not checked"
+    );
     assert_eq!(a.counters().dropped.forged, 1);
     assert_eq!(a.counters().applied, 0);
     assert_eq!(a.strikes(&p("x")), 1);
@@ -1094,7 +1109,11 @@ fn a_gossip_batch_with_one_forged_write_is_rejected_whole() {
     assert_eq!(verdict, Verdict::Reject, "never forwarded");
     assert_eq!(b.counters().applied, 0, "its valid writes neither");
     assert_eq!(b.counters().dropped.forged, 1);
-    assert_eq!((b.strikes(&p("f")), b.strikes(&p("a"))), (1, 0), "the forwarder is struck");
+    assert_eq!(
+        (b.strikes(&p("f")), b.strikes(&p("a"))),
+        (1, 0),
+        "the forwarder is struck"
+    );
     assert_eq!(gossip(&mut b, "a", batch.as_bytes()), Verdict::Accept);
     assert_eq!(b.counters().applied, 3);
 }
@@ -1127,10 +1146,12 @@ fn a_records_message_over_the_write_cap_has_the_rest_asked_for_later() {
     let wanted: Vec<u64> = out
         .sent
         .iter()
-        .flat_map(|(_, bytes)| match reconciliation::decode(bytes, 1 << 20).unwrap() {
-            reconciliation::ReconcileMessage::Records { want, .. } => want,
-            _ => Vec::new(),
-        })
+        .flat_map(
+            |(_, bytes)| match reconciliation::decode(bytes, 1 << 20).unwrap() {
+                reconciliation::ReconcileMessage::Records { want, .. } => want,
+                _ => Vec::new(),
+            },
+        )
         .collect();
     assert_eq!(wanted, ids, "the rest is asked for");
 }
@@ -1158,10 +1179,10 @@ fn a_nodes_own_batches_wants_and_answers_respect_the_write_cap() {
     let mut c = node_on("c", &clock, config.clone(), MemoryStore::new());
     let entries: Vec<(String, String)> = (0..500).map(|i| (format!("m{i}"), "v".into())).collect();
     a.put_many(&mut Outbox::default(), &entries).unwrap();
-    let mut outboxes = vec![Outbox::default(), Outbox::default()];
+    let mut outboxes = [Outbox::default(), Outbox::default()];
     a.on_peer_up(&mut outboxes[0], &p("c"));
     c.on_peer_up(&mut outboxes[1], &p("a"));
-    let mut nodes = [&mut a, &mut c];
+    let nodes = [&mut a, &mut c];
     let mut most = 0;
     loop {
         let mut flight = Vec::new();

@@ -130,7 +130,9 @@ const GOSSIP_PEERS_PER_IP: f64 = 3.0;
 /// Thresholds: below -10 no gossip (IHAVE/IWANT) is exchanged with the peer; below -50 the
 /// node's own writes are not published to it; below -80 (graylisted) every frame it sends is
 /// dropped unread.
-pub fn peer_score(topic: gossipsub::TopicHash) -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
+pub fn peer_score(
+    topic: gossipsub::TopicHash,
+) -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
     let topic_params = gossipsub::TopicScoreParams {
         topic_weight: 1.0,
         time_in_mesh_weight: 0.0,
