@@ -10,7 +10,8 @@
 //! - [`peers`]: which connections are p2p-sync nodes, and which peers proved useful.
 //! - [`report`]: the log lines for the core's events.
 //! - [`identity`], [`clock`]: the persistent key and the system clock.
-//! - [`lock`]: one process per data directory.
+//! - [`lock`]: one process per data directory; [`private_files`]: the directory and database
+//!   readable by their owner alone.
 //! - [`limits`]: how many connections a node keeps.
 //! - [`psk`], [`allow`], [`gate`]: who belongs — the private network's key, the allow-list
 //!   file, and the behaviour that closes connections from peers off the list.
@@ -24,8 +25,8 @@ pub mod codec;
 pub mod dialer;
 pub mod direct;
 pub mod gate;
-pub mod handshakes;
 pub mod guard;
+pub mod handshakes;
 pub mod held;
 pub mod identity;
 pub mod limits;
@@ -33,6 +34,7 @@ pub mod lock;
 pub mod node;
 pub mod peers;
 pub mod pending;
+pub mod private_files;
 pub mod psk;
 pub mod redial;
 pub mod report;

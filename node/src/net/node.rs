@@ -13,6 +13,7 @@ use super::held::HeldAcks;
 use super::identity;
 use super::lock::{DataDirLock, LockError};
 use super::peers::Peers;
+use super::private_files;
 use super::transport::SwarmNet;
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
@@ -188,13 +189,27 @@ fn listen_address(ip: IpAddr, port: u16, quic: bool) -> Multiaddr {
 /// innermost cause.
 fn listen_reason(error: &(dyn std::error::Error + 'static), address: &Multiaddr) -> String {
     if let Some(port) = port_in_use(address) {
-        return format!("port {port} is in use (another p2p-sync?): pick another with --port");
+        return port_taken(port);
     }
     let mut cause = error;
     while let Some(source) = cause.source() {
         cause = source;
     }
     cause.to_string()
+}
+
+/// What to do when `port` is taken.
+fn port_taken(port: u16) -> String {
+    format!("port {port} is in use (another p2p-sync?): pick another with --port")
+}
+
+/// The transports a node listens on: TCP, and QUIC outside a private network (`quic` flags).
+fn transports(private: bool) -> &'static [bool] {
+    if private {
+        &[false]
+    } else {
+        &[false, true]
+    }
 }
 
 /// The port of `address` if another socket holds it, found by binding it once more (the
@@ -235,11 +250,22 @@ impl Node {
         if data_dir.exists() && !data_dir.is_dir() {
             return Err(data_dir_error(io::ErrorKind::NotADirectory.into()));
         }
-        std::fs::create_dir_all(&data_dir).map_err(data_dir_error)?;
+        if !data_dir.exists() {
+            // A first start that cannot listen leaves no data directory or identity behind.
+            for &quic in transports(options.psk.is_some()) {
+                let address = listen_address(options.listen_ip, options.port, quic);
+                if let Some(port) = port_in_use(&address) {
+                    let reason = port_taken(port);
+                    return Err(StartError::Listen { address, reason });
+                }
+            }
+        }
+        private_files::create_dir(&data_dir).map_err(data_dir_error)?;
         let lock = DataDirLock::acquire(&data_dir)?;
         let key = identity::load_or_create(&data_dir).map_err(data_dir_error)?;
         let allow = AllowList::load(&data_dir, options.allow.clone()).map_err(data_dir_error)?;
         let database = data_dir.join(DATABASE_FILE);
+        private_files::restrict_file(&database).map_err(data_dir_error)?;
         let store = SqliteStore::open(&database).map_err(|source| StartError::Store {
             path: database,
             source,
@@ -287,12 +313,7 @@ impl Node {
     /// each reports an address.
     async fn listen(&mut self, ip: IpAddr, port: u16) -> Result<(), StartError> {
         let mut listeners = HashSet::new();
-        let transports: &[bool] = if self.network_key.is_some() {
-            &[false]
-        } else {
-            &[false, true]
-        };
-        for &quic in transports {
+        for &quic in transports(self.network_key.is_some()) {
             let address = listen_address(ip, port, quic);
             let id =
                 self.net

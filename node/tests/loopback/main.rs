@@ -393,6 +393,11 @@ fn start_up_failures_are_one_line_errors() {
     let (_, stderr) = run_to_exit(&["--port", &port, "--data-dir", &data_dir]);
     let hint = format!("port {port} is in use (another p2p-sync?): pick another with --port");
     assert!(stderr.contains(&hint), "{stderr}");
+    // A first start that cannot listen leaves nothing behind (no directory, no identity).
+    assert!(
+        !std::path::Path::new(&data_dir).exists(),
+        "{data_dir} was made"
+    );
     // QUIC's error chain hides the "in use" kind; the hint must not depend on it.
     let held_udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = held_udp.local_addr().unwrap().port().to_string();
