@@ -224,6 +224,23 @@ mod tests {
     }
 
     #[test]
+    fn the_systemd_unit_starts_a_node_that_reads_no_input() {
+        let unit = include_str!("../../../contrib/systemd/p2p-sync.service");
+        let exec = unit
+            .lines()
+            .find_map(|line| line.strip_prefix("ExecStart="))
+            .expect("an ExecStart line");
+        let mut words = exec.split_whitespace();
+        let program = words.next().unwrap();
+        assert!(program.ends_with("/p2p-sync"), "{program}");
+        let cli = Cli::try_parse_from(std::iter::once("p2p-sync").chain(words)).unwrap();
+        let Command::Start(args) = cli.command else {
+            panic!("the unit runs start")
+        };
+        assert!(args.no_input && args.data_dir.is_some());
+    }
+
+    #[test]
     fn allow_is_repeatable_and_takes_only_peer_ids() {
         let (a, b) = (PeerId::random().to_string(), PeerId::random().to_string());
         let cli = Cli::try_parse_from(["p2p-sync", "start", "--allow", &a, "--allow", &b]).unwrap();
