@@ -163,6 +163,7 @@ fn to_write(
         Sync::Delete { key, timestamp } => (key, None, timestamp),
     };
     if signer != author {
+        let signer: String = signer.chars().take(64).collect();
         return Err(WireError::Forged(format!(
             "envelope signer {signer:?} is not the message's author {author}"
         )));
