@@ -428,3 +428,53 @@ async fn a_peer_whose_gossip_the_node_rejects_is_graylisted() {
         "three rejected messages: score {score:?}, not graylisted"
     );
 }
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_reported_slow() {
+    let config = Config::default();
+    let mut node = node_swarm(&config).await;
+    let mut hostile = foreign_swarm();
+    let topic = IdentTopic::new(TOPIC);
+    hostile.behaviour_mut().subscribe(&topic).unwrap();
+    hostile.connect(&mut node).await;
+    let hostile_id = *hostile.local_peer_id();
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        tokio::select! {
+            event = node.select_next_some() => {
+                if let SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(
+                    gossipsub::Event::Subscribed { peer_id, .. },
+                )) = event
+                {
+                    if peer_id == hostile_id {
+                        break;
+                    }
+                }
+            }
+            _ = hostile.select_next_some() => {}
+            () = tokio::time::sleep_until(deadline) => panic!("the peer never subscribed"),
+        }
+    }
+    // From now on the hostile peer reads nothing: its swarm is never polled again.
+    let mut published = 0;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no slow-peer report after {published} messages"
+        );
+        if published < 2 * 512 {
+            let payload = vec![published as u8; 64 * 1024];
+            let _ = node.behaviour_mut().gossipsub.publish(topic.clone(), payload);
+            published += 1;
+        }
+        if let Ok(SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::SlowPeer {
+            peer_id,
+            ..
+        }))) = timeout(Duration::from_millis(5), node.select_next_some()).await
+        {
+            assert_eq!(peer_id, hostile_id);
+            break;
+        }
+    }
+    drop(hostile);
+}

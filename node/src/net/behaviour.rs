@@ -101,9 +101,11 @@ pub fn max_gossip_frame_bytes(config: &Config) -> usize {
 pub const MAX_GOSSIP_MESSAGES_PER_RPC: usize = 16;
 
 /// Most frames queued for one peer's connection (the library's default is 5,000, each up to
-/// a frame of [`max_gossip_frame_bytes`]). A peer that does not read fills it, and what does
-/// not fit counts as failed: the driver disconnects a peer that stays slow.
-pub const GOSSIP_QUEUE_LEN: usize = 512;
+/// a frame of [`max_gossip_frame_bytes`], copied per peer: gigabytes for a peer that stops
+/// reading). A peer that does not read fills it, and what does not fit counts as failed: the
+/// driver disconnects a peer that stays slow. The node's own bulk import waits for room
+/// (`transport::SwarmNet` retries), 128 messages of up to 128 writes a second and more.
+pub const GOSSIP_QUEUE_LEN: usize = 128;
 
 /// Addresses Kademlia keeps for one peer, and so sends in an answer for each of the at most
 /// k = 20 peers it names (the library keeps any number).
@@ -125,7 +127,8 @@ const GOSSIP_PEERS_PER_IP: f64 = 3.0;
 /// - IP colocation (P6): -10 × (peers on the IP − 3)²; a 6th identity from one IP is graylisted.
 /// - Behaviour (P7: GRAFT during backoff, IWANT promises broken): -10 × (count − 4)²
 ///   past four; decays by 0.9 a second.
-/// - Slow peer (messages it did not take in time): -1 × (count − 50)² past fifty.
+/// - Slow peer: not scored (the node's own bulk import fills honest peers' queues for a
+///   while); a peer that stays slow is disconnected instead (`guard::SlowPeers`).
 ///
 /// Thresholds: below -10 no gossip (IHAVE/IWANT) is exchanged with the peer; below -50 the
 /// node's own writes are not published to it; below -80 (graylisted) every frame it sends is
@@ -155,9 +158,7 @@ pub fn peer_score(
         behaviour_penalty_weight: -10.0,
         behaviour_penalty_threshold: 4.0,
         behaviour_penalty_decay: 0.9,
-        slow_peer_weight: -1.0,
-        slow_peer_threshold: 50.0,
-        slow_peer_decay: 0.9,
+        slow_peer_weight: 0.0,
         ..gossipsub::PeerScoreParams::default()
     };
     let thresholds = gossipsub::PeerScoreThresholds {
