@@ -14,7 +14,7 @@ use libp2p::{kad, ping, request_response, Multiaddr, PeerId};
 use libp2p_swarm_test::SwarmExt;
 use p2p_sync::net::behaviour::{
     max_direct_frame_bytes, ping_shows_dead, remember_addresses, Behaviour, BehaviourEvent,
-    KAD_PROTOCOL, MAX_KAD_ADDRESSES_PER_PEER, TOPIC,
+    GOSSIP_QUEUE_LEN, KAD_PROTOCOL, MAX_KAD_ADDRESSES_PER_PEER, TOPIC,
 };
 use p2p_sync_core::Config;
 use std::collections::HashSet;
@@ -462,9 +462,12 @@ async fn a_subscriber_that_stops_reading_is_reported_slow() {
             Instant::now() < deadline,
             "no slow-peer report after {published} messages"
         );
-        if published < 2 * 512 {
+        if published < 2 * GOSSIP_QUEUE_LEN {
             let payload = vec![published as u8; 64 * 1024];
-            let _ = node.behaviour_mut().gossipsub.publish(topic.clone(), payload);
+            let _ = node
+                .behaviour_mut()
+                .gossipsub
+                .publish(topic.clone(), payload);
             published += 1;
         }
         if let Ok(SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::SlowPeer {
