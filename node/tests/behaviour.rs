@@ -141,14 +141,20 @@ fn foreign_swarm() -> Swarm<gossipsub::Behaviour> {
     })
 }
 
-#[tokio::test]
-async fn a_peer_without_ping_stays_connected_and_receives_writes() {
-    let config = Config::default();
-    let mut node = node_swarm(&config).await;
+/// A swarm of ours with the default config and a foreign peer subscribed to [`TOPIC`],
+/// connected; and the topic.
+async fn node_and_subscriber() -> (Swarm<Behaviour>, Swarm<gossipsub::Behaviour>, IdentTopic) {
+    let mut node = node_swarm(&Config::default()).await;
     let mut foreign = foreign_swarm();
     let topic = IdentTopic::new(TOPIC);
     foreign.behaviour_mut().subscribe(&topic).unwrap();
     foreign.connect(&mut node).await;
+    (node, foreign, topic)
+}
+
+#[tokio::test]
+async fn a_peer_without_ping_stays_connected_and_receives_writes() {
+    let (mut node, mut foreign, topic) = node_and_subscriber().await;
     let foreign_id = *foreign.local_peer_id();
 
     // Several ping intervals, in which the node's ping to the foreign peer is refused.
@@ -386,12 +392,7 @@ fn kademlia_keeps_a_few_addresses_per_peer_however_many_it_is_told() {
 
 #[tokio::test]
 async fn a_peer_whose_gossip_the_node_rejects_is_graylisted() {
-    let config = Config::default();
-    let mut node = node_swarm(&config).await;
-    let mut hostile = foreign_swarm();
-    let topic = IdentTopic::new(TOPIC);
-    hostile.behaviour_mut().subscribe(&topic).unwrap();
-    hostile.connect(&mut node).await;
+    let (mut node, mut hostile, topic) = node_and_subscriber().await;
     let hostile_id = *hostile.local_peer_id();
     let node_id = *node.local_peer_id();
     let mut rejected = 0;
@@ -431,12 +432,7 @@ async fn a_peer_whose_gossip_the_node_rejects_is_graylisted() {
 
 #[tokio::test]
 async fn a_subscriber_that_stops_reading_is_reported_slow() {
-    let config = Config::default();
-    let mut node = node_swarm(&config).await;
-    let mut hostile = foreign_swarm();
-    let topic = IdentTopic::new(TOPIC);
-    hostile.behaviour_mut().subscribe(&topic).unwrap();
-    hostile.connect(&mut node).await;
+    let (mut node, mut hostile, topic) = node_and_subscriber().await;
     let hostile_id = *hostile.local_peer_id();
     let deadline = Instant::now() + DEADLINE;
     loop {
