@@ -7,7 +7,7 @@
 
 use super::codec::{DirectCodec, RECONCILE_PROTOCOL};
 use super::gate::Gate;
-use super::limits::connection_limits;
+use super::limits::{connection_limits, IpLimits};
 use libp2p::core::upgrade::Version;
 use libp2p::core::Transport as _;
 use libp2p::identity::Keypair;
@@ -65,6 +65,9 @@ pub struct Behaviour {
     /// Refuses connections over the limits of [`super::limits`]; first, so a refused
     /// connection reaches no other protocol.
     pub limits: limits::Behaviour,
+    /// Refuses incoming connections from an IP address that has too many already
+    /// ([`super::limits::MAX_INCOMING_PER_IP`]).
+    pub ip_limits: IpLimits,
     /// Closes connections from peers off the allow-list before any protocol runs; right
     /// after the limits, so no other behaviour sees them.
     pub gate: Gate,
@@ -285,6 +288,7 @@ impl Behaviour {
         );
         Ok(Behaviour {
             limits: connection_limits(),
+            ip_limits: IpLimits::default(),
             gate: Gate::default(),
             gossipsub,
             mdns: mdns.into(),
