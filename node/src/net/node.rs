@@ -7,12 +7,12 @@ use super::allow::{AllowList, Entry};
 use super::behaviour::{build_swarm, ping_shows_dead, remember_addresses, BehaviourEvent};
 use super::clock::SystemClock;
 use super::dialer::Dialer;
-use super::guard::{SlowPeers, MAX_STRIKES};
+use super::guard::{MdnsDials, SlowPeers, MAX_MDNS_ADDRESSES_PER_PEER, MAX_STRIKES};
 use super::handshakes::FailedHandshakes;
 use super::held::HeldAcks;
 use super::identity;
 use super::lock::{DataDirLock, LockError};
-use super::peers::Peers;
+use super::peers::{socket_of, Peers};
 use super::private_files;
 use super::transport::SwarmNet;
 use futures::{FutureExt, StreamExt};
@@ -173,6 +173,8 @@ pub struct Node {
     refused_hinted: HashSet<PeerId>,
     /// Gossip subscribers reported slow, disconnected once they stay slow.
     slow_peers: SlowPeers,
+    /// Peers found by mDNS that may still be dialled in this window.
+    mdns_dials: MdnsDials,
 }
 
 /// The address of `port` on `ip` for one transport.
@@ -301,6 +303,7 @@ impl Node {
             failed_handshakes: FailedHandshakes::default(),
             refused_hinted: HashSet::new(),
             slow_peers: SlowPeers::default(),
+            mdns_dials: MdnsDials::default(),
         };
         node.enforce_allow_list();
         node.listen(options.listen_ip, options.port).await?;
@@ -609,12 +612,6 @@ impl Node {
         if matches!(error, ListenError::Denied { .. }) {
             return; // the gate logged it
         }
-        let ip = remote.iter().find_map(|part| match part {
-            Protocol::Ip4(ip) => Some(IpAddr::from(ip)),
-            Protocol::Ip6(ip) => Some(IpAddr::from(ip)),
-            _ => None,
-        });
-        tracing::debug!(%remote, %error, "incoming connection failed during the handshake");
         let hint = if self.network_key.is_some() {
             " (a node with another network key, or none?)"
         } else {
@@ -622,9 +619,13 @@ impl Node {
         };
         let message =
             format!("Incoming connection from {remote} failed during the handshake{hint}: {error}");
-        if let Some(ip) = ip {
+        let held = socket_of(remote).is_some_and(|from| {
             self.failed_handshakes
-                .on_failed(ip, message, Instant::now());
+                .on_failed(from, message, Instant::now())
+        });
+        if !held {
+            // Its address was logged already (or a flood fills the queue).
+            tracing::debug!(%remote, %error, "incoming connection failed again");
         }
     }
 
@@ -649,7 +650,7 @@ impl Node {
         let peers = &self.peers;
         for message in self
             .failed_handshakes
-            .due(Instant::now(), |ip| peers.is_connected_from(ip))
+            .due(Instant::now(), |from| peers.is_connected_from(from))
         {
             tracing::warn!("{message}");
         }
@@ -667,8 +668,18 @@ impl Node {
                 }
                 // Dialled, not put into Kademlia: it takes addresses from p2p-sync peers'
                 // Identify alone (mDNS itself supplies them again for redials).
-                for (peer, addresses) in by_peer {
+                // A few new peers per window (an announcer may name thousands), a few
+                // addresses each.
+                for (peer, mut addresses) in by_peer {
+                    if self.net.swarm.is_connected(&peer) {
+                        continue;
+                    }
+                    if !self.mdns_dials.admit(Instant::now()) {
+                        tracing::debug!(%peer, "mDNS dial budget spent; not dialling");
+                        continue;
+                    }
                     tracing::info!("Discovered peer by mDNS: {peer}");
+                    addresses.truncate(MAX_MDNS_ADDRESSES_PER_PEER);
                     self.dialer.dial_peer(&mut self.net.swarm, peer, addresses);
                 }
             }

@@ -10,7 +10,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::ConnectionId;
 use libp2p::{identify, Multiaddr, PeerId};
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Most announced addresses of one peer taken into Kademlia.
 pub const MAX_ADDRESSES_PER_PEER: usize = 8;
@@ -21,6 +21,8 @@ struct Connection {
     peer: PeerId,
     /// The IP address the connection comes from (or goes to).
     ip: Option<IpAddr>,
+    /// That address with its port.
+    socket: Option<SocketAddr>,
     /// Identify showed the peer speaks our reconciliation protocol on this connection.
     p2p_sync: bool,
 }
@@ -51,6 +53,15 @@ fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
     })
 }
 
+/// The IP address and TCP or UDP port in `address`, if it has both.
+pub fn socket_of(address: &Multiaddr) -> Option<SocketAddr> {
+    let port = address.iter().find_map(|protocol| match protocol {
+        Protocol::Tcp(port) | Protocol::Udp(port) => Some(port),
+        _ => None,
+    })?;
+    Some(SocketAddr::new(ip_of(address)?, port))
+}
+
 /// The addresses of a peer worth remembering in Kademlia: none unless it speaks both our reconciliation
 /// and our Kademlia protocols, and only those on the IP address it connected from (at most
 /// [`MAX_ADDRESSES_PER_PEER`]). So a peer can point the node at itself, never at a third
@@ -77,14 +88,18 @@ impl Peers {
             Connection {
                 peer,
                 ip: ip_of(remote),
+                socket: socket_of(remote),
                 p2p_sync: false,
             },
         );
     }
 
-    /// Whether any open connection comes from (or goes to) `ip`.
-    pub fn is_connected_from(&self, ip: IpAddr) -> bool {
-        self.connections.values().any(|open| open.ip == Some(ip))
+    /// Whether any open connection comes from (or goes to) `socket`: a peer dials from the
+    /// port it listens on (libp2p reuses it), so this is the peer whose other attempts failed.
+    pub fn is_connected_from(&self, socket: SocketAddr) -> bool {
+        self.connections
+            .values()
+            .any(|open| open.socket == Some(socket))
     }
 
     /// A connection closed. Returns whether Identify had shown it speaks p2p-sync.

@@ -24,6 +24,12 @@ fn nodes_with_the_same_key_sync_and_one_with_another_key_cannot_connect() {
     let (code, text) = keygen(&key);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("--psk-file"), "{text}");
+    let fingerprint = text
+        .split("(fingerprint ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("keygen-psk prints the fingerprint")
+        .to_string();
     let before = std::fs::read(&key).unwrap();
     let (code, text) = keygen(&key);
     assert_eq!(code, Some(1), "{text}");
@@ -56,7 +62,10 @@ fn nodes_with_the_same_key_sync_and_one_with_another_key_cannot_connect() {
     a.wait_for_log(&format!("Connection established with peer: {}", b.peer_id));
     a.add("shared", "secret");
     b.wait_for_value("shared", Some("secret"));
-    assert!(status_line(&mut b, "Mode: ").starts_with("Mode: private network"));
+    // The key's fingerprint is shown where a user checks why nodes do not connect.
+    let mode = status_line(&mut b, "Mode: ");
+    let shown = format!("Mode: private network, key fingerprint {fingerprint} ");
+    assert!(mode.starts_with(&shown), "{mode}");
 
     let [flag, other] = psk(&other_key);
     let mut c = start_with(
