@@ -2,7 +2,7 @@
 //! sending messages holding forged writes (the core counts them: `NodeCore::strikes`), and a
 //! Gossipsub subscriber that stays too slow to take what the node sends it (it would hold a
 //! full send queue for ever). Gossipsub's scores penalise both too; closing the connection
-//! frees its buffers at once.
+//! frees its buffers at once. And how many peers announced by mDNS the node dials.
 
 use libp2p::PeerId;
 use std::collections::HashMap;
@@ -50,9 +50,57 @@ impl SlowPeers {
     }
 }
 
+/// New peers found by mDNS the node dials (and logs) per [`MDNS_WINDOW`]: a whole LAN found
+/// at start-up fits; a stranger announcing thousands of made-up peers costs a few dials.
+pub const MAX_MDNS_DIALS: u32 = 32;
+/// See [`MAX_MDNS_DIALS`].
+pub const MDNS_WINDOW: Duration = Duration::from_secs(10);
+/// Addresses of one peer found by mDNS that are dialled.
+pub const MAX_MDNS_ADDRESSES_PER_PEER: usize = 4;
+
+/// How many mDNS-found peers may still be dialled in the current window.
+#[derive(Debug)]
+pub struct MdnsDials {
+    window: Option<Instant>,
+    used: u32,
+}
+
+impl Default for MdnsDials {
+    fn default() -> Self {
+        MdnsDials {
+            window: None,
+            used: 0,
+        }
+    }
+}
+
+impl MdnsDials {
+    /// Whether one more mDNS-found peer may be dialled at `now`; counts it if so.
+    pub fn admit(&mut self, now: Instant) -> bool {
+        if self
+            .window
+            .is_none_or(|start| now.saturating_duration_since(start) >= MDNS_WINDOW)
+        {
+            self.window = Some(now);
+            self.used = 0;
+        }
+        self.used += 1;
+        self.used <= MAX_MDNS_DIALS
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mdns_dials_are_budgeted_per_window() {
+        let mut dials = MdnsDials::default();
+        let start = Instant::now();
+        let admitted = (0..1_000).filter(|_| dials.admit(start)).count();
+        assert_eq!(admitted, MAX_MDNS_DIALS as usize);
+        assert!(dials.admit(start + MDNS_WINDOW), "a new window");
+    }
 
     #[test]
     fn a_peer_is_disconnected_once_it_stays_slow_not_for_a_burst() {

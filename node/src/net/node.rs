@@ -671,10 +671,8 @@ impl Node {
                 // A few new peers per window (an announcer may name thousands), a few
                 // addresses each.
                 for (peer, mut addresses) in by_peer {
-                    if self.net.swarm.is_connected(&peer) {
-                        continue;
-                    }
-                    if !self.mdns_dials.admit(Instant::now()) {
+                    let connected = self.net.swarm.is_connected(&peer);
+                    if !connected && !self.mdns_dials.admit(Instant::now()) {
                         tracing::debug!(%peer, "mDNS dial budget spent; not dialling");
                         continue;
                     }
