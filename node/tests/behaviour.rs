@@ -357,6 +357,34 @@ async fn kademlia_stores_no_provider_and_no_record_a_peer_sends() {
         assert!(store.get(&key).is_none(), "a record of key {i} stored");
     }
     assert_eq!(store.records().count(), 0);
+
+    // Another identity asking for the providers of a key learns none.
+    let mut asker = hostile_kad(0).await;
+    let node_address = node.external_addresses().next().unwrap().clone();
+    asker.behaviour_mut().add_address(&node_id, node_address);
+    asker.connect(&mut node).await;
+    let query = asker
+        .behaviour_mut()
+        .get_providers(kad::RecordKey::new(&"key 0"));
+    let mut found = HashSet::new();
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        tokio::select! {
+            _ = node.select_next_some() => {}
+            event = asker.select_next_some() => {
+                if let SwarmEvent::Behaviour(kad::Event::OutboundQueryProgressed { id, result, step, .. }) = event {
+                    if let kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders { providers, .. })) = result {
+                        found.extend(providers);
+                    }
+                    if id == query && step.last {
+                        break;
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => panic!("the query never finished"),
+        }
+    }
+    assert!(found.is_empty(), "providers served: {found:?}");
 }
 
 #[test]
