@@ -117,7 +117,8 @@ pub const MAX_WANT_PER_MESSAGE: usize = 60_000;
 pub const MAX_IDS_PER_PAGE: usize = 16_384;
 /// Most writes one answer looks up by id (a `want`, or the writes a difference pushes): about
 /// 4 ms of SQLite reads at 1,000,000 keys; the asker asks again for the rest, and pushed ids past
-/// it are offered.
+/// it are offered. A node looks up and asks for at most `Config::max_writes_per_message` (128)
+/// at a time, below this bound; nodes built before that cap used the bound itself.
 pub const MAX_LOOKUPS_PER_WANT: usize = 1_024;
 /// Most times a sketch is resent larger before ids are listed instead.
 pub const MAX_SKETCH_ATTEMPTS: u8 = 6;
