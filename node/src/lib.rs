@@ -7,10 +7,12 @@
 //! - [`net`]: the libp2p swarm (TCP/QUIC, Gossipsub, mDNS, Kademlia, Identify, the direct
 //!   reconciliation protocol), the system clock, the identity key, and the [`net::Node`]
 //!   driver that feeds the core its inputs and carries out its outputs.
+//! - [`api`]: the local HTTP API — key-value, import, status, watch, metrics, status page.
 //! - [`cli`]: the `p2p-sync` command line — arguments, start-up, and the interactive commands.
 //! - [`escape`]: how text from peers is printed and logged.
 //! - [`memory`]: large freed buffers go back to the system at once.
 
+pub mod api;
 pub mod cli;
 pub mod escape;
 pub mod memory;

@@ -124,6 +124,15 @@ pub struct StartArgs {
     /// history or arrow keys, but pasted text is kept byte for byte (escape sequences too)
     #[arg(long)]
     pub plain_input: bool,
+    /// Serve the HTTP API (JSON, watch, metrics, status page) on ADDR, or `off`. It grants
+    /// full read and write: keep it on loopback, or give --api-token-file
+    /// [default: 127.0.0.1:4080; if that is taken, the node runs without an API]
+    #[arg(long, value_name = "ADDR", value_parser = crate::api::parse_setting)]
+    pub api: Option<crate::api::ApiSetting>,
+    /// File holding the token HTTP API requests must carry (`Authorization: Bearer TOKEN`);
+    /// required for an --api address other than loopback
+    #[arg(long, value_name = "FILE")]
+    pub api_token_file: Option<PathBuf>,
     /// Runs the node's wall clock this many ms ahead of the system's (negative: behind). For
     /// tests that play a skewed clock (the LAN scenario runner's `skew`); hidden from --help.
     #[arg(

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 /// Most input lines handled as one batch (consecutive `add`s become one transaction and one
 /// gossip message).
-const MAX_BATCH: usize = 4096;
+pub const MAX_BATCH: usize = 4096;
 
 /// The rustyline history file inside the data directory.
 const HISTORY_FILE: &str = "history.txt";
@@ -89,7 +89,7 @@ fn default_data_dir() -> Option<PathBuf> {
 
 /// Starts the node, prints the banner, and serves input lines and the network until `quit`,
 /// the end of input, or Ctrl-C.
-async fn start(args: StartArgs) -> Result<(), StartError> {
+async fn start(args: StartArgs) -> anyhow::Result<()> {
     let data_dir = args
         .data_dir
         .or_else(default_data_dir)
@@ -101,6 +101,9 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
         Some(path) => Some(crate::net::psk::read(path).map_err(StartError::NetworkKey)?),
         None => None,
     };
+    let api = crate::api::bind(args.api, args.api_token_file.as_deref())
+        .await
+        .map_err(anyhow::Error::msg)?;
     let mut node = Node::start(Options {
         data_dir: data_dir.clone(),
         listen_ip: args.listen_ip,
@@ -117,7 +120,9 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
     })
     .await?;
     let reads_input = !(args.no_input || input::stdin_is_absent());
-    print!("{}", banner(&node, &data_dir, reads_input));
+    let api_address = api.as_ref().map(|api| api.address);
+    print!("{}", banner(&node, &data_dir, api_address, reads_input));
+    let mut api_jobs = api.map(|api| api.spawn(&node));
     let max_line = node.config().max_message_bytes;
     let history = (!args.plain_input).then(|| data_dir.join(HISTORY_FILE));
     let mut input = reads_input.then(|| input::Input::spawn(history, max_line));
@@ -152,6 +157,10 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
             }
             () = node.step() => {}
             () = &mut shutdown => break,
+            job = next_job(api_jobs.as_mut()) => match (job, api_jobs.as_mut()) {
+                (Some(job), Some(jobs)) => crate::api::run_jobs(&mut node, job, jobs),
+                _ => api_jobs = None,
+            },
         }
     }
     tracing::info!("Shutting down");
@@ -163,7 +172,12 @@ async fn start(args: StartArgs) -> Result<(), StartError> {
 
 /// The start-up banner: the legacy app's first line, the PeerId, the addresses to `--dial`, the
 /// mode (with the network key's fingerprint), and the commands or that none are read.
-fn banner(node: &Node, data_dir: &std::path::Path, reads_input: bool) -> String {
+fn banner(
+    node: &Node,
+    data_dir: &std::path::Path,
+    api: Option<std::net::SocketAddr>,
+    reads_input: bool,
+) -> String {
     let peer_id = node.peer_id();
     let mut text = format!("=== P2P Sync System Started ===\nPeer ID: {peer_id}\nListening on:\n");
     for address in node.listen_addresses() {
@@ -173,12 +187,25 @@ fn banner(node: &Node, data_dir: &std::path::Path, reads_input: bool) -> String 
     if let Ok(status) = node.status() {
         text.push_str(&format!("Mode: {}\n", commands::status::mode(&status)));
     }
+    if let Some(api) = api {
+        text.push_str(&format!("API: http://{api}\n"));
+    }
     if reads_input {
         text.push_str("Commands: add, get, delete, list, status, allow (also help, quit)\n");
     } else {
         text.push_str("Commands: none read (no input); stop with SIGTERM or Ctrl-C\n");
     }
     text
+}
+
+/// The next API request for the start loop; never, without an API.
+async fn next_job(
+    jobs: Option<&mut tokio::sync::mpsc::Receiver<crate::api::Job>>,
+) -> Option<crate::api::Job> {
+    match jobs {
+        Some(jobs) => jobs.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Completes on Ctrl-C, or on SIGTERM on Unix.

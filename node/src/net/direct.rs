@@ -112,6 +112,11 @@ impl DirectQueue {
         })
     }
 
+    /// Bytes waiting or on the wire, all peers together.
+    pub fn total_backlog_bytes(&self) -> usize {
+        self.peers.keys().map(|peer| self.backlog_bytes(peer)).sum()
+    }
+
     /// `peer` is gone: drop what waits for it (reconciliation starts afresh on reconnect).
     pub fn forget(&mut self, peer: &PeerId) {
         self.peers.remove(peer);

@@ -29,6 +29,16 @@ impl HeldAcks {
         self.held.insert(at, (release, channel));
     }
 
+    /// How many acknowledgements are held.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
     /// The acknowledgements due at `now`, removed from the hold.
     pub fn due(&mut self, now: Instant) -> Vec<ResponseChannel<Vec<u8>>> {
         let count = self.held.partition_point(|(release, _)| *release <= now);

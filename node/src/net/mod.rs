@@ -41,4 +41,4 @@ pub mod report;
 pub mod transport;
 
 pub use clock::SystemClock;
-pub use node::{Node, Options, PeerStatus, StartError, Status};
+pub use node::{DriverCounts, Node, Options, PeerStatus, StartError, Status};

@@ -15,6 +15,7 @@ use super::lock::{DataDirLock, LockError};
 use super::peers::{socket_of, Peers};
 use super::private_files;
 use super::transport::SwarmNet;
+use crate::api::feed::WatchedStore;
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::multiaddr::Protocol;
@@ -150,11 +151,24 @@ pub struct Status {
     pub clock_ahead: Option<(ClockAhead<PeerId>, u64)>,
 }
 
+/// What the driver counts beside the core's [`Counters`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriverCounts {
+    /// Gossip messages this node handed to Gossipsub to publish (its own writes).
+    pub gossip_published: u64,
+    /// Gossip messages received from peers.
+    pub gossip_received: u64,
+    /// Acknowledgements held back from peers that spent their direct budget.
+    pub held_acks: usize,
+    /// Bytes of direct messages waiting or on the wire, all peers together.
+    pub direct_backlog_bytes: usize,
+}
+
 /// A running node.
 pub struct Node {
     /// Held while the node runs: no other process opens the same database and identity.
     _lock: DataDirLock,
-    core: NodeCore<SqliteStore, SystemClock, PeerId>,
+    core: NodeCore<WatchedStore, SystemClock, PeerId>,
     clock: SystemClock,
     net: SwarmNet,
     dialer: Dialer,
@@ -273,6 +287,7 @@ impl Node {
             source,
         })?;
         let peer_id = key.public().to_peer_id();
+        let store = WatchedStore::new(store, peer_id.to_string());
         let identity = identity::write_identity(&key).map_err(data_dir_error)?;
         let network_key = options.psk.map(|psk| psk.fingerprint());
         let swarm = build_swarm(key, &options.config, options.mdns, options.psk)
@@ -383,6 +398,21 @@ impl Node {
     /// The limits and intervals in force.
     pub fn config(&self) -> &Config {
         self.core.config()
+    }
+
+    /// The store, with the feed of the changes it applies (for the HTTP API).
+    pub fn store(&self) -> &WatchedStore {
+        self.core.store()
+    }
+
+    /// The driver's own counts and queues (for the HTTP API's status and metrics).
+    pub fn driver_counts(&self) -> DriverCounts {
+        DriverCounts {
+            gossip_published: self.net.gossip_published,
+            gossip_received: self.net.gossip_received,
+            held_acks: self.held_acks.len(),
+            direct_backlog_bytes: self.net.direct_backlog_bytes(),
+        }
     }
 
     /// Stores every valid `key = value` in one transaction and publishes them in batches;
@@ -736,6 +766,7 @@ impl Node {
                 message_id,
                 message,
             } => {
+                self.net.gossip_received += 1;
                 let author = message.source.unwrap_or(propagation_source);
                 let verdict =
                     self.core

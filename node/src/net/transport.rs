@@ -21,6 +21,10 @@ pub struct SwarmNet {
     topic: TopicHash,
     pending: PendingPublishes,
     direct: DirectQueue,
+    /// Gossip messages handed to [`Transport::publish`].
+    pub gossip_published: u64,
+    /// Gossip messages received (counted by the driver).
+    pub gossip_received: u64,
 }
 
 impl SwarmNet {
@@ -31,6 +35,8 @@ impl SwarmNet {
             topic: IdentTopic::new(TOPIC).hash(),
             pending: PendingPublishes::new(MAX_PENDING_BYTES),
             direct: DirectQueue::default(),
+            gossip_published: 0,
+            gossip_received: 0,
         }
     }
 
@@ -69,6 +75,11 @@ impl SwarmNet {
     pub fn on_direct_failed(&mut self, peer: PeerId, request_id: OutboundRequestId) {
         let direct = &mut self.swarm.behaviour_mut().direct;
         self.direct.on_failed(direct, peer, request_id);
+    }
+
+    /// Bytes of direct messages waiting or on the wire, all peers together.
+    pub fn direct_backlog_bytes(&self) -> usize {
+        self.direct.total_backlog_bytes()
     }
 
     /// `peer` disconnected: drop direct messages waiting for it.
@@ -116,6 +127,7 @@ fn try_publish(
 
 impl Transport<PeerId> for SwarmNet {
     fn publish(&mut self, payload: Vec<u8>) {
+        self.gossip_published += 1;
         if !self.pending.is_empty() {
             self.retry_pending();
         }

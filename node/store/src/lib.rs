@@ -129,6 +129,38 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Up to `limit` live writes whose keys start with `prefix` and sort after `after`, in key
+    /// order (a page of a listing: the next page starts after the last key of this one). Read
+    /// from the primary key's order, without a scan of the keys before `after`.
+    pub fn live_page(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<Write>, StoreError> {
+        let mut select = self
+            .connection
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM kv_store WHERE deleted_at IS NULL AND key > ?1 \
+                 AND key >= ?2 ORDER BY key LIMIT ?3"
+            ))
+            .db()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = select.query(params![after, prefix, limit]).db()?;
+        let mut page = Vec::new();
+        while let Some(row) = rows.next().db()? {
+            // Bad rows are skipped, as in `live`.
+            let Ok(write) = read_write(row).db()? else {
+                continue;
+            };
+            if !write.key.starts_with(prefix) {
+                break;
+            }
+            page.push(write);
+        }
+        Ok(page)
+    }
+
     /// Stores the ids of rows written before the `write_id` column existed (or edited since).
     fn fill_write_ids(&mut self, ids: &[(String, i64)]) -> Result<(), StoreError> {
         if ids.is_empty() {

@@ -31,7 +31,7 @@ pub fn mode(status: &Status) -> String {
 }
 
 /// Whether a peer's clock looks off: the latest write refused as stamped too far ahead.
-fn clock(status: &Status) -> String {
+pub fn clock_text(status: &Status) -> String {
     match &status.clock_ahead {
         None => "no write refused for a timestamp ahead of this clock".into(),
         Some((ahead, ago_ms)) => format!(
@@ -103,7 +103,7 @@ pub fn format(status: &Status) -> String {
         "Gossip waiting for send queues: {}",
         status.pending_gossip
     );
-    let _ = writeln!(text, "Clock: {}", clock(status));
+    let _ = writeln!(text, "Clock: {}", clock_text(status));
     let envelopes = counters.legacy_envelopes_sent + counters.legacy_envelopes_not_sent;
     if envelopes > 0 {
         let _ = writeln!(
