@@ -71,6 +71,8 @@ pub struct Node {
     pub peer_id: String,
     /// The addresses the banner lists under `Listening on:`, each ending in `/p2p/<PeerId>`.
     pub listening: Vec<String>,
+    /// The HTTP API's address (`host:port`) from the banner's `API: http://…` line, if any.
+    pub api: Option<String>,
 }
 
 impl Node {
@@ -106,6 +108,7 @@ impl Node {
             stderr,
             peer_id: String::new(),
             listening: Vec::new(),
+            api: None,
         };
         assert_eq!(node.line(), "=== P2P Sync System Started ===");
         node.peer_id = node
@@ -118,6 +121,9 @@ impl Node {
             let line = node.line();
             match line.strip_prefix("  ") {
                 Some(address) => node.listening.push(address.to_string()),
+                None if line.starts_with("API: http://") => {
+                    node.api = Some(line["API: http://".len()..].to_string());
+                }
                 None if line.starts_with("Commands: add, get, delete, list, status") => break,
                 None => {}
             }
