@@ -1,21 +1,21 @@
 //! Every limit and interval of the node, in one place, with the defaults of the design. A
 //! scenario file may override any field by name in its `[config]` table.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A fixed-window budget: in every `window_ms`, at most `max_messages` messages carrying at
 /// most `max_writes` writes and `max_bytes` bytes in all (a batch of 10,000 writes is 10,000
 /// writes). In a scenario's `[config]`, an omitted `max_writes` or `max_bytes` is unlimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Messages allowed in one window.
     pub max_messages: u32,
     /// Writes allowed in one window, over all its messages.
-    #[serde(default = "unlimited")]
+    #[serde(default = "unlimited", skip_serializing_if = "is_unlimited")]
     pub max_writes: u64,
     /// Bytes allowed in one window, over all its messages.
-    #[serde(default = "unlimited")]
+    #[serde(default = "unlimited", skip_serializing_if = "is_unlimited")]
     pub max_bytes: u64,
     /// Length of the window in milliseconds.
     pub window_ms: u64,
@@ -25,8 +25,13 @@ fn unlimited() -> u64 {
     u64::MAX
 }
 
+/// Unlimited is written by leaving the field out (TOML has no integer that large).
+fn is_unlimited(value: &u64) -> bool {
+    *value == u64::MAX
+}
+
 /// The node core's configuration. `Config::default()` gives the design's defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Longest key in bytes (keys must also be non-empty UTF-8 without control characters).

@@ -33,6 +33,10 @@ pub enum Command {
         #[arg(default_value = "swarm.key")]
         file: PathBuf,
     },
+    /// Print the settings `start` would run with (the same options), each with where it came
+    /// from: default, config file, environment or flag. The output is a valid config file.
+    #[command(name = "config", after_help = EXIT_CODES)]
+    ShowConfig(StartArgs),
     /// Import the original app's database (its sync.db) into a node's data directory: every
     /// row becomes this node's write, with the row's timestamp. Run it with the node stopped;
     /// running it again imports nothing twice.
@@ -80,6 +84,11 @@ node with --psk-file swarm.key.";
 /// The options of `p2p-sync start`.
 #[derive(Debug, Args)]
 pub struct StartArgs {
+    /// Read settings from this TOML file: options by their long names with `_` (`port = 4002`,
+    /// `no_mdns = true`, `dial = ["/ip4/…"]`) and a [core] table of limits and intervals; flags
+    /// beat it (`p2p-sync config` shows the result) [default: DATA_DIR/config.toml if present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// TCP and UDP (QUIC) port to listen on; 0 picks free ports.
     #[arg(long, default_value_t = 4002)]
     pub port: u16,

@@ -10,12 +10,14 @@ pub mod import_legacy;
 pub mod input;
 pub mod lines;
 pub mod logging;
+pub mod settings;
 
 use crate::net::{Node, Options, StartError};
-use args::{Cli, Command, StartArgs};
-use clap::Parser;
+use args::{Cli, Command};
+use clap::{CommandFactory, FromArgMatches};
 use commands::Flow;
 use p2p_sync_core::Config;
+use settings::Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,11 +31,34 @@ const HISTORY_FILE: &str = "history.txt";
 /// Parses the arguments, runs the command, and turns a failure into one line on stderr and
 /// exit code 1 (clap exits with 2 for bad arguments).
 pub fn main() -> ExitCode {
-    let args = match Cli::parse().command {
-        Command::Start(args) => args,
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    // What follows the subcommand, for the settings to parse again under a config file.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(2).collect();
+    let settings = |name: &str| {
+        let sub = matches
+            .subcommand_matches(name)
+            .expect("the parsed subcommand");
+        settings::resolve(sub, &argv)
+    };
+    let settings = match cli.command {
+        Command::Start(_) => match settings("start") {
+            Ok(settings) => settings,
+            Err(error) => return fail(&error),
+        },
+        Command::ShowConfig(_) => {
+            return match settings("config") {
+                Ok(settings) => {
+                    print!("{}", settings.describe());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(&error),
+            }
+        }
         Command::KeygenPsk { file } => return keygen_psk(&file),
         Command::ImportLegacy(args) => return import_legacy(&args),
     };
+    let args = &settings.args;
     if let Err(error) = logging::init(args.log_level.as_deref(), args.log_file.as_deref()) {
         return fail(&error.to_string());
     }
@@ -42,7 +67,7 @@ pub fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
     };
-    match runtime.block_on(start(args)) {
+    match runtime.block_on(start(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error.to_string()),
     }
@@ -83,13 +108,14 @@ fn import_legacy(args: &args::ImportLegacyArgs) -> ExitCode {
 }
 
 /// The platform's data directory for p2p-sync, e.g. `~/.local/share/p2p-sync` on Linux.
-fn default_data_dir() -> Option<PathBuf> {
+pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "p2p-sync").map(|dirs| dirs.data_dir().to_path_buf())
 }
 
 /// Starts the node, prints the banner, and serves input lines and the network until `quit`,
 /// the end of input, or Ctrl-C.
-async fn start(args: StartArgs) -> anyhow::Result<()> {
+async fn start(settings: Settings) -> anyhow::Result<()> {
+    let Settings { args, config, .. } = settings;
     let data_dir = args
         .data_dir
         .or_else(default_data_dir)
@@ -113,8 +139,8 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         psk,
         allow: args.allow,
         config: Config {
-            legacy_envelope: args.legacy_envelope,
-            ..Config::default()
+            legacy_envelope: args.legacy_envelope || config.legacy_envelope,
+            ..config
         },
         clock_offset_ms: args.clock_offset_ms,
     })

@@ -485,3 +485,33 @@ fn a_foreign_gossipsub_client_exchanges_writes_over_tcp() {
 fn a_foreign_gossipsub_client_exchanges_writes_over_quic() {
     a_foreign_gossipsub_client_exchanges_writes("quic");
 }
+
+#[test]
+fn the_data_directorys_config_file_sets_core_limits_and_a_typo_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("a");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    std::fs::write(
+        data_dir.join("config.toml"),
+        "# a node for small values\n[core]\nmax_value_bytes = 10\n",
+    )
+    .unwrap();
+    let data_dir = data_dir.display().to_string();
+    let input = b"add small 0123456789\nadd big 0123456789a\nquit\n".to_vec();
+    let (status, stdout, stderr) = run_with_input(&["--port", "0", "--data-dir", &data_dir], input);
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("✓ Added: small = 0123456789"), "{stdout}");
+    assert!(
+        stdout.contains("✗ Invalid input"),
+        "the file's limit: {stdout}"
+    );
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "port = 4100\nprot = 4200\n").unwrap();
+    let typo = typo.display().to_string();
+    let (status, stderr) = run_to_exit(&["--config", &typo, "--data-dir", &data_dir]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("config file {typo}:2: unknown option `prot`")),
+        "{stderr}"
+    );
+}
