@@ -59,19 +59,10 @@ pub const MDNS_WINDOW: Duration = Duration::from_secs(10);
 pub const MAX_MDNS_ADDRESSES_PER_PEER: usize = 4;
 
 /// How many mDNS-found peers may still be dialled in the current window.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct MdnsDials {
     window: Option<Instant>,
     used: u32,
-}
-
-impl Default for MdnsDials {
-    fn default() -> Self {
-        MdnsDials {
-            window: None,
-            used: 0,
-        }
-    }
 }
 
 impl MdnsDials {
