@@ -67,11 +67,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
                 key,
                 value: value.trim_start().to_string(),
             },
-            _ => {
-                return Err(
-                    "Usage: add KEY VALUE (the value is the rest of the line, not empty)".into(),
-                )
-            }
+            _ => return Err("Usage: add KEY VALUE (the value is the rest of the line)".into()),
         },
         "get" => Command::Get {
             key: single_key("get KEY")?,
