@@ -552,7 +552,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 max: self.config.max_message_bytes,
             };
             self.drop_error(net, forwarder, error);
-            return Ok(Verdict::Reject);
+            return Ok(self.refusal(author, forwarder));
         }
         if self.refuse_author(net, forwarder, &author.to_string()) {
             return Ok(Verdict::Ignore);
@@ -574,13 +574,13 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                     }
                     None => {
                         self.drop_error(net, author, error);
-                        return Ok(Verdict::Reject);
+                        return Ok(self.refusal(author, forwarder));
                     }
                 }
             }
             Err(error) => {
                 self.drop_error(net, author, error);
-                return Ok(Verdict::Reject);
+                return Ok(self.refusal(author, forwarder));
             }
         };
         // Every write counts: a batch of 10,000 writes is 10,000 writes of the budgets.
@@ -607,14 +607,16 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 // The first forged write ends the message: none of it applies or travels on.
                 Err(error @ WireError::Forged(_)) => {
                     self.drop_error(net, author, error);
-                    self.strike(forwarder);
-                    return Ok(Verdict::Reject);
+                    if self.answers_for(author, forwarder) {
+                        self.strike(forwarder);
+                    }
+                    return Ok(self.refusal(author, forwarder));
                 }
                 Err(error) => self.drop_error(net, author, error),
             }
         }
         if valid.is_empty() {
-            return Ok(Verdict::Reject);
+            return Ok(self.refusal(author, forwarder));
         }
         let applied = self
             .apply_remote(&valid)
@@ -631,6 +633,24 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             });
         }
         Ok(Verdict::Accept)
+    }
+
+    /// Whether `forwarder` answers for a bad message of `author`: it is the author, or a
+    /// p2p-sync node, which checks every write before it forwards. A relay that cannot check
+    /// (the original app forwards what it cannot verify) is not blamed for what a third party
+    /// wrote: a hostile host could otherwise get honest relays struck and disconnected.
+    fn answers_for(&self, author: &P, forwarder: &P) -> bool {
+        author == forwarder || self.peers.contains(forwarder)
+    }
+
+    /// The verdict on a gossip message refused as bad: `Reject` (forwarded nowhere, and the
+    /// gossip layer scores its sender down) when the forwarder answers for it, else `Ignore`
+    /// (forwarded nowhere, nobody scored).
+    fn refusal(&self, author: &P, forwarder: &P) -> Verdict {
+        match self.answers_for(author, forwarder) {
+            true => Verdict::Reject,
+            false => Verdict::Ignore,
+        }
     }
 
     /// Counts a message holding a forged write against `peer`, the one that sent it here (an

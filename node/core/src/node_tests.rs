@@ -1103,6 +1103,7 @@ fn a_gossip_batch_with_one_forged_write_is_rejected_whole() {
     let forged = batch.replacen(r#""value":"v""#, r#""value":"w""#, 1);
     assert_ne!(batch, forged);
     let mut b = node("b", &clock);
+    b.on_peer_up(&mut Outbox::default(), &p("f")); // f is a p2p-sync node: it checks first
     let verdict = b
         .on_gossip(&mut Outbox::default(), &p("a"), &p("f"), forged.as_bytes())
         .unwrap();
@@ -1116,6 +1117,36 @@ fn a_gossip_batch_with_one_forged_write_is_rejected_whole() {
     );
     assert_eq!(gossip(&mut b, "a", batch.as_bytes()), Verdict::Accept);
     assert_eq!(b.counters().applied, 3);
+}
+
+#[test]
+fn a_relay_that_cannot_check_is_not_blamed_for_a_third_partys_forged_write() {
+    // The original app forwards what it cannot verify: a hostile host could otherwise get it
+    // struck three times and disconnected. Its relays are ignored, not rejected or struck; the
+    // author's own forged message still is.
+    let clock = ManualClock::new(START);
+    let mut a = node("a", &clock);
+    let mut out = Outbox::default();
+    a.put(&mut out, "k", "v").unwrap();
+    let message = String::from_utf8(out.published[0].clone()).unwrap();
+    let forged = message.replacen(r#""value":"v""#, r#""value":"w""#, 1);
+    let mut b = node("b", &clock);
+    for _ in 0..3 {
+        let verdict = b
+            .on_gossip(
+                &mut Outbox::default(),
+                &p("a"),
+                &p("relay"),
+                forged.as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(verdict, Verdict::Ignore, "forwarded nowhere, nobody scored");
+    }
+    assert_eq!(b.strikes(&p("relay")), 0);
+    assert_eq!(b.counters().dropped.forged, 3);
+    assert_eq!(b.counters().applied, 0);
+    assert_eq!(gossip(&mut b, "a", forged.as_bytes()), Verdict::Reject);
+    assert_eq!(b.strikes(&p("a")), 1);
 }
 
 #[test]
