@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 /// How long a failure waits for a connection from its address before it is logged.
 pub const GRACE: Duration = Duration::from_secs(3);
 
-/// Most failures waiting at once; more (a flood of handshakes) are only logged at debug level.
+/// Most failures waiting at once (one per IP address); more (a flood of handshakes from many
+/// addresses) are only logged at debug level.
 const MAX_WAITING: usize = 64;
 
 /// Most addresses remembered as logged; past it an address may be logged again.
@@ -31,10 +32,12 @@ impl FailedHandshakes {
     /// whether it will be considered for the log (false: its IP address was logged already, or
     /// too many wait).
     pub fn on_failed(&mut self, from: SocketAddr, message: String, now: Instant) -> bool {
-        if self.logged.contains(&from.ip()) || self.waiting.len() >= MAX_WAITING {
+        // One failure waits per IP address, so many ports of one host cannot fill the queue.
+        let ip_waits = self.waiting.keys().any(|waiting| waiting.ip() == from.ip());
+        if self.logged.contains(&from.ip()) || ip_waits || self.waiting.len() >= MAX_WAITING {
             return false;
         }
-        self.waiting.entry(from).or_insert((now, message));
+        self.waiting.insert(from, (now, message));
         true
     }
 
@@ -90,7 +93,7 @@ mod tests {
         failed.on_failed(A, "first".into(), start);
         failed.on_failed(A, "second".into(), start);
         let same_host = SocketAddr::new(A.ip(), 4003);
-        failed.on_failed(same_host, "same host".into(), start);
+        assert!(!failed.on_failed(same_host, "same host".into(), start));
         assert_eq!(failed.due(start + GRACE, |_| false), vec!["first"]);
         assert!(!failed.on_failed(A, "again".into(), start + GRACE));
         assert!(failed.due(start + 2 * GRACE, |_| false).is_empty());
@@ -107,6 +110,18 @@ mod tests {
             failed.due(start + GRACE, |from| from == A),
             vec!["stranger"]
         );
+    }
+
+    #[test]
+    fn after_a_failure_that_a_connection_followed_the_host_may_fail_and_be_logged() {
+        let mut failed = FailedHandshakes::default();
+        let start = Instant::now();
+        failed.on_failed(A, "race".into(), start);
+        assert!(failed.due(start + GRACE, |from| from == A).is_empty());
+        let stranger = SocketAddr::new(A.ip(), 4010);
+        assert!(failed.on_failed(stranger, "stranger".into(), start + GRACE));
+        let logged = failed.due(start + 2 * GRACE, |from| from == A);
+        assert_eq!(logged, vec!["stranger"]);
     }
 
     #[test]

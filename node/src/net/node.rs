@@ -585,13 +585,16 @@ impl Node {
                 connection_id,
                 num_established,
                 cause,
+                endpoint,
                 ..
             } => {
                 let identified = self.peers.on_closed(connection_id);
                 if num_established > 0 {
                     return;
                 }
-                if !identified {
+                // Only a connection this node opened: a peer that dials in and leaves is no
+                // sign of being refused.
+                if !identified && endpoint.is_dialer() {
                     self.hint_refused(peer_id);
                 }
                 match cause {
@@ -659,8 +662,9 @@ impl Node {
         }
     }
 
-    /// The last connection with `peer` closed before it showed it speaks p2p-sync: said once
-    /// per peer, since the likeliest cause is its allow-list, which does not say why it closes.
+    /// The last connection with `peer`, opened by this node, closed before Identify answered:
+    /// said once per peer, since the likeliest cause is its allow-list, which does not say why
+    /// it closes.
     fn hint_refused(&mut self, peer: PeerId) {
         if self.refused_hinted.len() >= MAX_REFUSED_HINTS {
             self.refused_hinted.clear();
@@ -669,8 +673,7 @@ impl Node {
             let us = self.peer_id();
             tracing::warn!(
                 "Peer {peer} closed the connection before identifying itself: if it keeps an \
-                 allow-list, this node is not on it (its owner can run `allow add {us}`); \
-                 retrying with backoff"
+                 allow-list, this node is not on it (its owner can run `allow add {us}`)"
             );
         }
     }

@@ -25,6 +25,8 @@ struct Connection {
     socket: Option<SocketAddr>,
     /// Identify showed the peer speaks our reconciliation protocol on this connection.
     p2p_sync: bool,
+    /// Identify answered on this connection at all.
+    identified: bool,
 }
 
 /// What a peer's Identify told us, as far as the driver acts on it.
@@ -90,6 +92,7 @@ impl Peers {
                 ip: ip_of(remote),
                 socket: socket_of(remote),
                 p2p_sync: false,
+                identified: false,
             },
         );
     }
@@ -102,11 +105,11 @@ impl Peers {
             .any(|open| open.socket == Some(socket))
     }
 
-    /// A connection closed. Returns whether Identify had shown it speaks p2p-sync.
+    /// A connection closed. Returns whether Identify had answered on it.
     pub fn on_closed(&mut self, connection: ConnectionId) -> bool {
         self.connections
             .remove(&connection)
-            .is_some_and(|closed| closed.p2p_sync)
+            .is_some_and(|closed| closed.identified)
     }
 
     /// Identify answered on `connection` of `peer`.
@@ -114,6 +117,7 @@ impl Peers {
         let Some(open) = self.connections.get_mut(&connection) else {
             return Identified::default();
         };
+        open.identified = true;
         let routable = routable_addresses(info, open.ip);
         if !info.protocols.contains(&RECONCILE_PROTOCOL) || open.p2p_sync {
             return Identified {
