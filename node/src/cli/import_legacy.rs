@@ -78,9 +78,9 @@ pub fn import(
     data_dir: &Path,
     out: &mut dyn io::Write,
 ) -> Result<Summary, ImportError> {
-    let rows = read_source(source)?;
+    let mut rows = read_source(source)?;
     let target = |error: &dyn std::fmt::Display| ImportError::Target(error.to_string());
-    std::fs::create_dir_all(data_dir).map_err(|error| {
+    crate::net::private_files::create_dir(data_dir).map_err(|error| {
         ImportError::Target(format!(
             "cannot use data directory {}: {error}",
             data_dir.display()
@@ -93,12 +93,18 @@ pub fn import(
         .map_err(|error| target(&error))?
         .signing_key;
     let database = data_dir.join(DATABASE_FILE);
+    crate::net::private_files::restrict_file(&database).map_err(|error| target(&error))?;
     let mut store = SqliteStore::open(&database).map_err(|error| {
         ImportError::Target(format!(
             "cannot open database {}: {error}",
             database.display()
         ))
     })?;
+    // The node's own database in the diagrams' layout: opening it just upgraded its rows in
+    // place (as unsigned `legacy` rows), so they are read again to be signed one tick later.
+    if same_file(source, &database) {
+        rows = read_source(source)?;
+    }
     let config = Config::default();
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -119,6 +125,14 @@ pub fn import(
     }
     apply(&mut store, &mut pending, &mut summary)?;
     Ok(summary)
+}
+
+/// Whether `a` and `b` name the same file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Stores `pending` in one transaction, counting each as imported or up to date.
@@ -377,6 +391,36 @@ mod tests {
         let signature = live.signature.clone().unwrap();
         assert!(PeerIdKeys.verify(&live.version.origin, &signed_bytes(&live), &signature));
         assert!(store.get("gone").unwrap().unwrap().is_delete());
+    }
+
+    #[test]
+    fn a_database_of_the_diagrams_layout_never_opened_since_imports_on_the_first_run() {
+        // Before, the store's upgrade (run when the import opened it) turned the rows just read
+        // into `legacy` rows at the same time, which won the tie: 0 imported.
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("d");
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let path = data_dir.join(DATABASE_FILE);
+        database(
+            &path,
+            "CREATE TABLE kv_store (key TEXT PRIMARY KEY, value TEXT, timestamp TEXT, deleted_at TEXT);",
+            "INSERT INTO kv_store VALUES ('old', 'v', '2025-01-04T08:30:15Z', NULL);",
+        );
+        let summary = import(&path, &data_dir, &mut Vec::new()).unwrap();
+        assert_eq!((summary.imported, summary.up_to_date), (1, 0));
+        let stored = SqliteStore::open(&path)
+            .unwrap()
+            .get("old")
+            .unwrap()
+            .unwrap();
+        assert!(stored.signature.is_some());
+        assert_ne!(stored.version.origin, LEGACY_ORIGIN);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the database is the owner's alone");
+        }
     }
 
     #[test]
