@@ -8,10 +8,12 @@
 //! subscribes to the store's [`feed::Feed`] of applied changes.
 //!
 //! - [`feed`]: the store wrapper that reports every applied write, and the feed it feeds.
-//! - `routes`: the key-value, import and status endpoints, errors and access.
+//! - `routes`: the key-value, import and status endpoints, errors and access; `local`: without
+//!   a token, requests from this machine's own name and origin only.
 //! - `watch`: Server-Sent Events of changes; `metrics`: Prometheus text; `page.html`: `GET /`.
 
 pub mod feed;
+mod local;
 mod metrics;
 mod routes;
 mod watch;

@@ -77,6 +77,10 @@ pub fn router(shared: Shared) -> Router {
         .route("/metrics", get(super::metrics::metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::from_fn_with_state(shared.clone(), authorize))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            super::local::local_only,
+        ))
         .with_state(shared)
 }
 
