@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)   # partitions in the LAN scenario runner (lab/)
+command -v chromium >/dev/null || need+=(chromium)   # the status page's test (node/tests/api/)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

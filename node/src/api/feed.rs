@@ -95,6 +95,11 @@ impl Feed {
         }
     }
 
+    /// Watch clients connected now.
+    pub fn watchers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     /// The number of the latest change (0 before the first).
     pub fn last_seq(&self) -> u64 {
         self.ring().last_seq

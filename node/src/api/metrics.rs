@@ -23,6 +23,7 @@ pub struct Snapshot {
     driver: DriverCounts,
     writes_made: u64,
     changes: u64,
+    watchers: usize,
 }
 
 impl Snapshot {
@@ -32,6 +33,7 @@ impl Snapshot {
             driver: node.driver_counts(),
             writes_made: node.store().writes_made(),
             changes: node.store().feed().last_seq(),
+            watchers: node.store().feed().watchers(),
         })
     }
 
@@ -89,6 +91,7 @@ impl Snapshot {
             "keys": { "live": status.live_keys, "stored": status.stored_keys },
             "writes_made": self.writes_made,
             "changes": self.changes,
+            "watch_clients": self.watchers,
             "counters": counters,
             "drops": drops,
             "dropped_total": counters.dropped.total(),
@@ -229,6 +232,12 @@ impl Snapshot {
             "Direct messages waiting or on the wire",
             Unit::Bytes,
             backlog,
+        );
+        gauge(
+            &mut registry,
+            "watch_clients",
+            "Clients of /v1/watch connected now",
+            self.watchers as u64,
         );
         gauge(
             &mut registry,

@@ -1,6 +1,6 @@
 //! `GET /v1/watch?prefix=P`: Server-Sent Events, one JSON change per event, in the order the
 //! store applied them. Each event's id is the change's number: a client resumes after it with
-//! `Last-Event-ID` (EventSource sends it on reconnection) or `?after=SEQ`. A cursor older than
+//! `Last-Event-ID` (EventSource sends it on reconnection; it wins) or `?after=SEQ`. A cursor older than
 //! the ring of recent changes (or from before a restart) gets a `resync` event; a client that
 //! falls more than the broadcast's capacity behind gets a `lagged` event (data
 //! `lagged: resync`): it missed changes and should list what it needs again. Either way the
@@ -90,12 +90,13 @@ pub async fn watch(
     Query(query): Query<WatchQuery>,
     headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let after = query.after.or_else(|| {
-        headers
-            .get("last-event-id")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse().ok())
-    });
+    // A reconnecting EventSource sends Last-Event-ID with the URL it first opened: the header
+    // wins over `after`.
+    let after = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse().ok())
+        .or(query.after);
     let subscription = shared.feed.subscribe(after);
     let watcher = Watcher {
         // After a resync the client starts afresh from what comes next.

@@ -588,3 +588,87 @@ fn a_non_loopback_api_needs_a_token_and_every_request_carries_it() {
         200
     );
 }
+
+/// The headless browser for the status page's test, if one is installed.
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"].into_iter().find(|name| {
+        std::process::Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success())
+    })
+}
+
+#[test]
+fn the_status_page_shows_a_write_made_on_another_node_in_a_headless_browser() {
+    let Some(browser) = chromium() else {
+        eprintln!("SKIPPED: chromium is not installed (bash ci/install-deps.sh installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = start("A", &dir.path().join("a"), &[], &[]);
+    let mut b = start("B", &dir.path().join("b"), &[tcp_address(&a)], &[]);
+    b.wait_for_log(&format!("Connection established with peer: {}", a.peer_id));
+    let address = api(&a);
+    b.add("page-key", "written on B");
+    driver::poll(|| get(&address, "/v1/kv/page-key").status == 200)
+        .unwrap_or_else(|| a.fail("B's write never arrived"));
+    let started = Instant::now();
+    let mut child = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=2000",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("browser").display()
+        ))
+        .args(["--dump-dom", &format!("http://{address}/")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut dom = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut dom);
+        dom
+    });
+    // The page keeps its watch open, so the browser's virtual time stands still until the
+    // stream ends: once the page watches (and has had a moment to draw), A stops.
+    let watching = driver::poll(|| {
+        sample(&get(&address, "/metrics").text(), "p2p_sync_watch_clients") >= Some(1.0)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let loaded = started.elapsed();
+    let peer_a = a.peer_id.clone();
+    let status = a.quit();
+    assert!(status.success());
+    let exited = driver::poll(|| child.try_wait().unwrap().is_some());
+    if watching.is_none() || exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "chromium did not open the page's watch ({watching:?}) or did not exit ({exited:?})"
+        );
+    }
+    let dom = reader.join().unwrap();
+    eprintln!(
+        "status page: {browser} watched after {loaded:?}, rendered in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        dom.contains("<td class=\"k\">page-key</td><td>written on B</td>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(&b.peer_id[b.peer_id.len() - 6..]),
+        "the origin is shown: {dom}"
+    );
+    assert!(
+        dom.contains(&format!("Peer {peer_a}")),
+        "status is shown: {dom}"
+    );
+}
