@@ -8,26 +8,13 @@
 mod driver;
 mod http;
 
-use driver::{start_command, Node};
+use driver::{free_port, start_command, Node};
 use http::{encode, get, request, SseEvent};
-use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 const LOOPBACK: &[&str] = &["--listen-ip", "127.0.0.1", "--no-mdns"];
-
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("bind a TCP port")
-            .port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
 
 /// A node on 127.0.0.1 with its API on a free loopback port, dialling `dial`.
 fn start(name: &str, data_dir: &Path, dial: &[String], options: &[&str]) -> Node {

@@ -4,6 +4,7 @@
 //! include it with `#[path = "../common/driver.rs"] mod driver;`.
 
 use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, UdpSocket};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -46,6 +47,20 @@ pub fn keygen_psk(file: &std::path::Path) -> (Option<i32>, String) {
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     (output.status.code(), text)
+}
+
+#[allow(dead_code)] // used by the loopback and API tests, not by every target
+/// A port free for both TCP and UDP on 127.0.0.1.
+pub fn free_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("bind a TCP port")
+            .port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Polls `done` until it holds; returns how long that took, or `None` after [`DEADLINE`].

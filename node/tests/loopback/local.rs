@@ -3,25 +3,13 @@
 
 use crate::driver::{start_command, Node};
 use std::io::Write;
-use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 
 /// The options every loopback node gets before its own.
 const LOOPBACK: [&str; 3] = ["--listen-ip", "127.0.0.1", "--no-mdns"];
 
-/// A port free for both TCP and UDP on 127.0.0.1.
-pub fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("bind a TCP port")
-            .port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+pub use crate::driver::free_port;
 
 /// Runs `p2p-sync start` with `args` (after the loopback defaults) to completion without
 /// input; returns its exit status and standard error.
