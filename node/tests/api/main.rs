@@ -325,6 +325,17 @@ fn bad_input_is_refused_with_its_status_and_reason() {
     assert_eq!(get(&address, "/v1/kv/i1").status, 404);
     assert_eq!(get(&address, "/v1/kv/i2").text(), "two");
 
+    // Without a token, a web page elsewhere cannot write through the user's browser.
+    let answer = request(
+        &address,
+        "PUT",
+        "/v1/kv/csrf",
+        &["Origin: https://evil.example", "Content-Type: text/plain"],
+        b"x",
+    );
+    assert_eq!(answer.status, 403, "{}", answer.text());
+    assert_eq!(get(&address, "/v1/kv/csrf").status, 404);
+
     assert_eq!(get(&address, "/v1/nothing").status, 404);
     assert_eq!(get(&address, "/v1/kv?limit=0").status, 400);
 }
