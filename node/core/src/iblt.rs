@@ -297,8 +297,12 @@ const STRATUM_CELLS: usize = 24;
 
 /// Estimates the size of a set difference: stratum `i` holds the ids with `i` trailing zeros
 /// (a 2^-(i+1) sample), and the deepest strata that still decode are scaled up.
+///
+/// It decodes with at most its number of strata: a frame claiming more is refused before any
+/// is built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StrataEstimator {
+    #[serde(deserialize_with = "crate::reconciliation::at_most::<_, _, STRATA>")]
     strata: Vec<Iblt>,
 }
 

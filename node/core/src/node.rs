@@ -111,7 +111,9 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     clock: C,
     rng: ChaCha8Rng,
     hlc: Hlc,
-    author_limiter: RateLimiter<P>,
+    /// Writes per author (by origin): its gossip, and its writes received by reconciliation,
+    /// whoever relays them.
+    author_limiter: RateLimiter<String>,
     forwarder_limiter: RateLimiter<P>,
     direct_limiter: RateLimiter<P>,
     last_drop_log: BTreeMap<(P, DropReason), u64>,
@@ -679,8 +681,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     ) -> bool {
         let now = self.clock.monotonic_ms();
         let forwarder_ok = self.forwarder_limiter.admit(forwarder, now, cost, 1);
-        let factor = self.rate_factor(&author.to_string());
-        if forwarder_ok && self.author_limiter.admit(author, now, cost, factor) {
+        let author_name = author.to_string();
+        let factor = self.rate_factor(&author_name);
+        if forwarder_ok && self.author_limiter.admit(&author_name, now, cost, factor) {
             return true;
         }
         let limited = if forwarder_ok { author } else { forwarder };

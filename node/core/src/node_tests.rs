@@ -502,7 +502,7 @@ fn garbage_on_the_direct_protocol_is_counted_not_fatal() {
     let mut out = Outbox::default();
     b.on_direct(&mut out, &p("x"), b"\xff\xff\xff\xff").unwrap();
     b.on_direct(&mut out, &p("x"), &vec![0; 2 << 20]).unwrap();
-    open_exchange(&mut b, "x");
+    ask_for_table(&mut b, "x");
     // A `Sketch` (variant 4, attempt 0) of 30 cells: not a size a table can fold to.
     let mut bad_sketch = vec![4u8, 0];
     bad_sketch.extend(postcard::to_allocvec(&vec![0u8; 30 * iblt::CELL_BYTES]).unwrap());
@@ -525,10 +525,153 @@ fn a_resize_request_no_honest_peer_sends_is_dropped_not_obeyed() {
         attempt: 0,
         cells: u32::MAX,
     });
-    open_exchange(&mut b, "x");
+    sketch_from(&mut b, "x");
     b.on_direct(&mut out, &p("x"), &huge).unwrap();
-    assert_eq!(b.counters().dropped.malformed, 1);
+    assert_eq!(b.counters().dropped.unsolicited, 1, "not the sketch b sent");
     assert!(out.sent.is_empty(), "no table is built for it");
+}
+
+/// Opens an exchange from `peer` with `node` and asks it for a sketch with an `Estimate`
+/// (claiming a difference of its whole store); returns the sketch's attempt and cells.
+fn sketch_from(node: &mut Node, peer: &str) -> (u8, u32) {
+    open_exchange(node, peer);
+    let estimate = reconciliation::encode(&reconciliation::ReconcileMessage::Estimate {
+        count: u64::MAX,
+        strata: Default::default(),
+    });
+    let mut out = Outbox::default();
+    node.on_direct(&mut out, &p(peer), &estimate).unwrap();
+    match &answers(&out)[..] {
+        [reconciliation::ReconcileMessage::Sketch { attempt, table }] => {
+            (*attempt, table.len() as u32)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The direct messages in `out`, decoded.
+fn answers(out: &Outbox) -> Vec<reconciliation::ReconcileMessage> {
+    out.sent
+        .iter()
+        .map(|(_, bytes)| reconciliation::decode(bytes, 1 << 20).unwrap())
+        .collect()
+}
+
+/// Has `node` (whose id sorts before `peer`) open a session with `peer` and ask it for a table
+/// (`Estimate`), as it does when `peer`'s `Probe` does not peel.
+fn ask_for_table(node: &mut Node, peer: &str) {
+    assert!(node.id().as_str() < peer);
+    node.on_peer_up(&mut Outbox::default(), &p(peer));
+    let mut table = iblt::Iblt::new(reconciliation::PROBE_CELLS);
+    (0..1_000u64).for_each(|i| table.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    let probe = reconciliation::encode(&reconciliation::ReconcileMessage::Probe { table });
+    let mut out = Outbox::default();
+    node.on_direct(&mut out, &p(peer), &probe).unwrap();
+    assert!(
+        matches!(
+            &answers(&out)[..],
+            [reconciliation::ReconcileMessage::Estimate { .. }]
+        ),
+        "{:?}",
+        answers(&out)
+    );
+}
+
+#[test]
+fn a_sketch_is_resized_once_per_report_at_the_size_it_was_sent() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    b.put(&mut Outbox::default(), "k", "v").unwrap();
+    let too_small = |attempt, cells| {
+        reconciliation::encode(&reconciliation::ReconcileMessage::SketchTooSmall { attempt, cells })
+    };
+    let mut out = Outbox::default();
+    // Before: any peer with an exchange open got a sketch of twice the size it named (786 KB
+    // for 9 bytes), as often as it asked.
+    open_exchange(&mut b, "x");
+    let largest = reconciliation::MAX_SKETCH_CELLS as u32 / 2;
+    b.on_direct(&mut out, &p("x"), &too_small(0, largest))
+        .unwrap();
+    assert!(out.sent.is_empty(), "no sketch was sent");
+    assert_eq!(b.counters().dropped.unsolicited, 1);
+    let (attempt, cells) = sketch_from(&mut b, "x");
+    b.on_direct(&mut out, &p("x"), &too_small(attempt, cells * 2))
+        .unwrap();
+    assert!(out.sent.is_empty(), "not the size it was sent at");
+    b.on_direct(&mut out, &p("x"), &too_small(attempt, cells))
+        .unwrap();
+    assert!(
+        matches!(&answers(&out)[..], [reconciliation::ReconcileMessage::Sketch { attempt: 1, table }] if table.len() as u32 == cells * 2),
+        "{:?}",
+        answers(&out)
+    );
+    b.on_direct(&mut out, &p("x"), &too_small(attempt, cells))
+        .unwrap();
+    assert_eq!(out.sent.len(), 1, "that report is answered once");
+    assert_eq!(b.counters().dropped.unsolicited, 3);
+}
+
+#[test]
+fn a_peer_stepping_through_a_listing_gets_ids_in_proportion() {
+    let clock = ManualClock::new(START);
+    let entries: Vec<(String, String)> =
+        (0..20_000).map(|i| (format!("k{i}"), "v".into())).collect();
+    let mut b = node("b", &clock);
+    b.put_many(&mut Outbox::default(), &entries).unwrap();
+    // A peer that moves past the whole page gets the next whole page.
+    let mut out = Outbox::default();
+    start_listing(&mut b, "y", &mut out);
+    let [reconciliation::ReconcileMessage::Ids { to, ids, .. }] = &answers(&out)[..] else {
+        panic!("the first page");
+    };
+    assert_eq!(ids.len(), reconciliation::MAX_IDS_PER_PAGE);
+    let request =
+        reconciliation::encode(&reconciliation::ReconcileMessage::IdsFrom { from: to + 1 });
+    let mut out = Outbox::default();
+    b.on_direct(&mut out, &p("y"), &request).unwrap();
+    let [reconciliation::ReconcileMessage::Ids { ids, .. }] = &answers(&out)[..] else {
+        panic!("a page");
+    };
+    assert_eq!(ids.len(), 20_000 - reconciliation::MAX_IDS_PER_PAGE);
+    // One moving forward an id at a time gets a page of at most twice the ids it moved
+    // past, and one, each time (before: a full page of 16,384 ids each time).
+    let mut out = Outbox::default();
+    start_listing(&mut b, "x", &mut out);
+    let [reconciliation::ReconcileMessage::Ids { ids, .. }] = &answers(&out)[..] else {
+        panic!("the first page");
+    };
+    let mut from = ids[0];
+    let (mut asked, mut answered) = (0, 0);
+    for _ in 0..100 {
+        from += 1;
+        let request = reconciliation::encode(&reconciliation::ReconcileMessage::IdsFrom { from });
+        let mut out = Outbox::default();
+        b.on_direct(&mut out, &p("x"), &request).unwrap();
+        asked += request.len();
+        answered += out.sent.iter().map(|(_, bytes)| bytes.len()).sum::<usize>();
+        let [reconciliation::ReconcileMessage::Ids { ids, .. }] = &answers(&out)[..] else {
+            panic!("a page");
+        };
+        assert!(ids.len() <= 3, "{}", ids.len());
+        from = ids[0];
+    }
+    assert!(
+        answered <= 10 * asked,
+        "{answered} bytes answered for {asked} asked"
+    );
+}
+
+/// Opens an exchange from `peer` with `node` and has it list its ids, with an `Estimate`
+/// claiming a difference past the largest sketch; the first page goes to `out`.
+fn start_listing(node: &mut Node, peer: &str, out: &mut Outbox) {
+    open_exchange(node, peer);
+    let mut strata = node.store().tally().strata.clone();
+    (0..100_000u64).for_each(|i| strata.insert(i.wrapping_mul(0x2545_f491_4f6c_dd1d)));
+    let estimate = reconciliation::encode(&reconciliation::ReconcileMessage::Estimate {
+        count: u64::MAX,
+        strata,
+    });
+    node.on_direct(out, &p(peer), &estimate).unwrap();
 }
 
 #[test]
@@ -536,18 +679,24 @@ fn a_sketch_that_fails_its_last_attempt_is_followed_by_a_listing_of_ids() {
     let clock = ManualClock::new(START);
     let mut b = node("b", &clock);
     b.put(&mut Outbox::default(), "k", "v").unwrap();
-    open_exchange(&mut b, "x");
-    let last = reconciliation::encode(&reconciliation::ReconcileMessage::SketchTooSmall {
-        attempt: reconciliation::MAX_SKETCH_ATTEMPTS,
-        cells: 96,
-    });
+    let (mut attempt, mut cells) = sketch_from(&mut b, "x");
     let mut out = Outbox::default();
-    b.on_direct(&mut out, &p("x"), &last).unwrap();
-    let answers: Vec<_> = out
-        .sent
-        .iter()
-        .map(|(_, bytes)| reconciliation::decode(bytes, 1 << 20).unwrap())
-        .collect();
+    loop {
+        let too_small = reconciliation::encode(&reconciliation::ReconcileMessage::SketchTooSmall {
+            attempt,
+            cells,
+        });
+        out = Outbox::default();
+        b.on_direct(&mut out, &p("x"), &too_small).unwrap();
+        match &answers(&out)[..] {
+            [reconciliation::ReconcileMessage::Sketch { attempt: a, table }] => {
+                (attempt, cells) = (*a, table.len() as u32);
+            }
+            _ => break,
+        }
+    }
+    assert_eq!(attempt, reconciliation::MAX_SKETCH_ATTEMPTS);
+    let answers = answers(&out);
     assert!(
         matches!(&answers[..], [reconciliation::ReconcileMessage::Ids { from: 0, to: u64::MAX, ids }] if ids.len() == 1),
         "{answers:?}"
@@ -565,11 +714,8 @@ fn an_id_page_is_sent_once_per_listing() {
     let mut out = Outbox::default();
     b.on_direct(&mut out, &p("x"), &ids_from(1)).unwrap();
     assert_eq!(b.counters().dropped.unsolicited, 1, "no listing under way");
-    let start = encode(reconciliation::ReconcileMessage::SketchTooSmall {
-        attempt: 0,
-        cells: reconciliation::MAX_SKETCH_CELLS as u32,
-    });
-    b.on_direct(&mut out, &p("x"), &start).unwrap();
+    out = Outbox::default();
+    start_listing(&mut b, "x", &mut out);
     assert_eq!(out.sent.len(), 1, "the first page, 0..=u64::MAX");
     b.on_direct(&mut out, &p("x"), &ids_from(0)).unwrap();
     assert_eq!(b.counters().dropped.unsolicited, 2, "the same page again");
@@ -743,6 +889,9 @@ proptest! {
         }
         let table = iblt::Iblt::try_from(bytes.as_slice()).unwrap();
         let mut out = Outbox::default();
+        // b asked x for both: its `Hello` for the probe, and the `Estimate` that answers a
+        // probe that does not peel for the sketch.
+        b.on_peer_up(&mut Outbox::default(), &p("x"));
         for message in [
             reconciliation::ReconcileMessage::Probe { table: table.clone() },
             reconciliation::ReconcileMessage::Sketch { attempt: 0, table },
@@ -1238,4 +1387,116 @@ fn a_nodes_own_batches_wants_and_answers_respect_the_write_cap() {
     }
     assert_eq!(most, CAP, "answers are full but within the cap");
     assert_eq!(digest(a.store()).unwrap(), digest(c.store()).unwrap());
+}
+
+#[test]
+fn a_peer_that_only_says_hello_is_not_chosen_for_anti_entropy() {
+    let clock = ManualClock::new(START);
+    let mut m = node("m", &clock);
+    let mut z = node("z", &clock);
+    connect(&mut m, &mut z); // "m" opens, "z" answers
+    m.on_peer_up(&mut Outbox::default(), &p("a")); // "a" < "m": it is for "a" to open
+    open_exchange(&mut m, "a"); // and it does, then never answers anything
+    let mut hellos_to_a = 0;
+    for _ in 0..20 {
+        clock.advance(m.config().anti_entropy_interval_ms);
+        let mut out = Outbox::default();
+        m.handle_timeout(&mut out);
+        hellos_to_a += out
+            .sent
+            .iter()
+            .filter(|(to, bytes)| {
+                to == "a"
+                    && matches!(
+                        reconciliation::decode(bytes, 1 << 20),
+                        Ok(reconciliation::ReconcileMessage::Hello { .. })
+                    )
+            })
+            .count();
+    }
+    assert_eq!(hellos_to_a, 0, "anti-entropy chose the silent sybil");
+}
+
+#[test]
+fn an_estimate_of_a_million_empty_strata_is_dropped_before_it_is_built() {
+    let clock = ManualClock::new(START);
+    let mut b = node("b", &clock);
+    // An `Estimate` (variant 3, count 1) whose strata claim a million empty tables: 1 MiB.
+    let mut bomb = vec![3u8, 1];
+    bomb.extend(postcard::to_allocvec(&1_000_000u64).unwrap());
+    bomb.extend(std::iter::repeat_n(0u8, 1_000_000));
+    assert!(bomb.len() <= b.config().max_message_bytes);
+    let mut out = Outbox::default();
+    b.on_direct(&mut out, &p("x"), &bomb).unwrap();
+    assert_eq!(
+        b.counters().dropped.unsolicited,
+        1,
+        "no Hello: dropped unread"
+    );
+    open_exchange(&mut b, "x"); // b sends a `Probe`: an `Estimate` may come
+    b.on_direct(&mut out, &p("x"), &bomb).unwrap();
+    assert_eq!(
+        b.counters().dropped.malformed,
+        1,
+        "more strata than an estimator has"
+    );
+    assert!(out.sent.is_empty());
+}
+
+/// Node `id` whose authors may write `author_writes` writes a minute, other budgets unlimited.
+fn node_with_author_budget(id: &str, clock: &ManualClock, author_writes: u64) -> Node {
+    let config = Config {
+        author_rate: RateLimit {
+            max_messages: 100,
+            max_writes: author_writes,
+            max_bytes: u64::MAX,
+            window_ms: 60_000,
+        },
+        ..node("_", clock).config().clone()
+    };
+    node_on(id, clock, config, MemoryStore::new())
+}
+
+#[test]
+fn a_strangers_writes_by_reconciliation_are_charged_to_its_author_budget() {
+    const BUDGET: usize = 300;
+    let clock = ManualClock::new(START);
+    let writes = signed_writes("x", "k", 500, &clock);
+    // Pushed by the stranger itself, in messages the write cap allows (before: all stored).
+    let mut b = node_with_author_budget("b", &clock, BUDGET as u64);
+    open_exchange(&mut b, "x");
+    for chunk in writes.chunks(100) {
+        b.on_direct(&mut Outbox::default(), &p("x"), &records(chunk.to_vec()))
+            .unwrap();
+    }
+    assert_eq!(b.counters().applied, BUDGET as u64);
+    assert!(b.counters().dropped.rate_limited > 0);
+    // Relayed by an honest peer that holds them, as answers: the same budget, shared with
+    // the author's gossip, and the rest comes once the author's window has passed.
+    let mut relay = node_holding("r", &clock, &writes);
+    let mut c = node_with_author_budget("c", &clock, BUDGET as u64);
+    let put = r#"{"Put":{"key":"g","value":"v","timestamp":"2025-01-04T08:30:15Z"}}"#;
+    assert_eq!(gossip(&mut c, "x", put.as_bytes()), Verdict::Accept);
+    connect(&mut c, &mut relay);
+    assert_eq!(
+        c.counters().applied,
+        BUDGET as u64,
+        "one by gossip, the rest reconciled"
+    );
+    assert!(c.poll_timeout() <= clock.monotonic_ms() + 60_000);
+    clock.advance(60_000);
+    let mut outboxes = vec![Outbox::default(), Outbox::default()];
+    c.handle_timeout(&mut outboxes[0]);
+    testkit::pump(&mut [&mut c, &mut relay], &mut outboxes).unwrap();
+    assert_eq!(
+        c.counters().applied,
+        501,
+        "asked for again once the budget allows"
+    );
+    // A member gets `member_rate_factor` times the budget: a catch-up among members is not
+    // throttled.
+    let mut m = node_with_author_budget("m", &clock, BUDGET as u64);
+    m.set_membership(Membership::closed(["x", "r", "m"]));
+    connect(&mut m, &mut relay);
+    assert_eq!(m.counters().applied, 500);
 }

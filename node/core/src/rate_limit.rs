@@ -19,6 +19,29 @@ impl Window {
             && self.writes <= limit.max_writes.saturating_mul(factor64)
             && self.bytes <= limit.max_bytes.saturating_mul(factor64)
     }
+
+    /// Whether the writes and bytes counted stay within `factor` times `limit`, however many
+    /// messages carried them.
+    fn content_within(&self, limit: &RateLimit, factor: u32) -> bool {
+        let factor64 = u64::from(factor);
+        self.writes <= limit.max_writes.saturating_mul(factor64)
+            && self.bytes <= limit.max_bytes.saturating_mul(factor64)
+    }
+
+    fn empty(start_ms: u64) -> Window {
+        Window {
+            start_ms,
+            messages: 0,
+            writes: 0,
+            bytes: 0,
+        }
+    }
+
+    fn add(&mut self, cost: Cost) {
+        self.messages = self.messages.saturating_add(cost.messages);
+        self.writes = self.writes.saturating_add(cost.writes);
+        self.bytes = self.bytes.saturating_add(cost.bytes);
+    }
 }
 
 /// What something costs against a budget.
@@ -71,24 +94,54 @@ impl<K: Ord + Clone> RateLimiter<K> {
     /// `factor` times the limit (a member's allowance is larger).
     pub fn admit(&mut self, peer: &K, now_ms: u64, cost: Cost, factor: u32) -> bool {
         let limit = self.limit;
-        let window = self.windows.entry(peer.clone()).or_insert(Window {
-            start_ms: now_ms,
-            messages: 0,
-            writes: 0,
-            bytes: 0,
-        });
-        if now_ms.saturating_sub(window.start_ms) >= limit.window_ms || now_ms < window.start_ms {
-            *window = Window {
-                start_ms: now_ms,
-                messages: 0,
-                writes: 0,
-                bytes: 0,
-            };
-        }
-        window.messages = window.messages.saturating_add(cost.messages);
-        window.writes = window.writes.saturating_add(cost.writes);
-        window.bytes = window.bytes.saturating_add(cost.bytes);
+        let window = self.window(peer, now_ms);
+        window.add(cost);
         window.within(&limit, factor)
+    }
+
+    /// Charges `cost` to `peer` at `now_ms` and says whether the writes and bytes its window
+    /// counted stay within `factor` times the limit, whatever its message count: the same
+    /// writes reaching the node by another path than messages of its own (by reconciliation,
+    /// a message of many authors) count against the same budget.
+    pub fn admit_content(&mut self, peer: &K, now_ms: u64, cost: Cost, factor: u32) -> bool {
+        let limit = self.limit;
+        let window = self.window(peer, now_ms);
+        window.add(cost);
+        window.content_within(&limit, factor)
+    }
+
+    /// Whether [`RateLimiter::admit_content`] would admit `cost` (nothing is charged).
+    pub fn content_fits(&self, peer: &K, now_ms: u64, cost: Cost, factor: u32) -> bool {
+        let mut window = match self.windows.get(peer) {
+            Some(window) if self.current(window, now_ms) => *window,
+            _ => Window::empty(now_ms),
+        };
+        window.add(cost);
+        window.content_within(&self.limit, factor)
+    }
+
+    /// When `peer`'s current window ends (ms), if it has one at `now_ms`.
+    pub fn window_end(&self, peer: &K, now_ms: u64) -> Option<u64> {
+        let window = self.windows.get(peer)?;
+        self.current(window, now_ms)
+            .then(|| window.start_ms.saturating_add(self.limit.window_ms))
+    }
+
+    fn current(&self, window: &Window, now_ms: u64) -> bool {
+        now_ms.saturating_sub(window.start_ms) < self.limit.window_ms && now_ms >= window.start_ms
+    }
+
+    /// `peer`'s window at `now_ms`, a new one if its last ended.
+    fn window(&mut self, peer: &K, now_ms: u64) -> &mut Window {
+        let limit = self.limit;
+        let window = self
+            .windows
+            .entry(peer.clone())
+            .or_insert(Window::empty(now_ms));
+        if now_ms.saturating_sub(window.start_ms) >= limit.window_ms || now_ms < window.start_ms {
+            *window = Window::empty(now_ms);
+        }
+        window
     }
 
     /// When `peer`'s window ends (ms) if the peer already spent more than `factor` times the
@@ -197,5 +250,38 @@ mod tests {
             "20,000 writes used up"
         );
         assert!(limiter.admit(&"member".to_string(), 2, Cost::of(30_000, 9), 10));
+    }
+
+    #[test]
+    fn content_is_judged_by_writes_and_bytes_whatever_the_messages() {
+        let mut limiter = RateLimiter::new(RateLimit {
+            max_messages: 1,
+            max_writes: 10,
+            max_bytes: u64::MAX,
+            window_ms: 60_000,
+        });
+        let peer = "author".to_string();
+        assert!(limiter.admit(&peer, 0, Cost::of(4, 9), 1));
+        assert!(
+            !limiter.admit(&peer, 1, Cost::of(1, 9), 1),
+            "one message a minute"
+        );
+        assert!(limiter.content_fits(&peer, 2, Cost::writes(5), 1));
+        assert!(!limiter.content_fits(&peer, 2, Cost::writes(6), 1));
+        assert!(
+            limiter.admit_content(&peer, 2, Cost::writes(5), 1),
+            "10 writes in all"
+        );
+        assert!(!limiter.admit_content(&peer, 3, Cost::writes(1), 1));
+        assert!(
+            limiter.content_fits(&peer, 3, Cost::writes(1), 2),
+            "a member's allowance"
+        );
+        assert_eq!(limiter.window_end(&peer, 3), Some(60_000));
+        assert!(
+            limiter.content_fits(&peer, 60_000, Cost::writes(10), 1),
+            "a new window"
+        );
+        assert_eq!(limiter.window_end(&peer, 60_000), None);
     }
 }

@@ -23,7 +23,9 @@
 use super::iblt::{Iblt, StrataEstimator};
 use super::version::Write;
 use super::wire::WireError;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::marker::PhantomData;
 
 /// A direct message between two nodes reconciling their stores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +48,7 @@ pub enum ReconcileMessage {
     Estimate {
         /// Writes the sender stores, tombstones included: bounds the estimate.
         count: u64,
-        /// The sender's estimator.
+        /// The sender's estimator (decoded with at most its strata: see [`StrataEstimator`]).
         strata: StrataEstimator,
     },
     /// The sender's ids, in a table.
@@ -69,7 +71,8 @@ pub enum ReconcileMessage {
         from: u64,
         /// Last id of the range (`u64::MAX`: the page ends the listing).
         to: u64,
-        /// The ids, at most [`MAX_IDS_PER_PAGE`].
+        /// The ids, at most [`MAX_IDS_PER_PAGE`] (a longer page does not decode).
+        #[serde(deserialize_with = "at_most::<_, _, MAX_IDS_PER_PAGE>")]
         ids: Vec<u64>,
     },
     /// Asks for the next page of the receiver's ids, from `from` on.
@@ -80,13 +83,43 @@ pub enum ReconcileMessage {
     /// Writes the receiver lacks, ids of writes the sender lacks, and ids of further writes
     /// the receiver lacks that did not fit (for it to want).
     Records {
-        /// Writes for the receiver to apply.
+        /// Writes for the receiver to apply: at most [`MAX_LOOKUPS_PER_WANT`] (a message
+        /// holding more does not decode).
+        #[serde(deserialize_with = "at_most::<_, _, MAX_LOOKUPS_PER_WANT>")]
         writes: Vec<Write>,
-        /// Ids of writes the receiver should send back.
+        /// Ids of writes the receiver should send back: only the first
+        /// [`MAX_LOOKUPS_PER_WANT`] are kept (no answer looks up more), the rest are read
+        /// past.
+        #[serde(deserialize_with = "first_ids::<_, MAX_LOOKUPS_PER_WANT>")]
         want: Vec<u64>,
-        /// Ids of writes the sender holds and the receiver lacks, not sent yet.
+        /// Ids of writes the sender holds and the receiver lacks, not sent yet: at most
+        /// [`MAX_WANT_PER_MESSAGE`] (a message offering more does not decode).
+        #[serde(deserialize_with = "at_most::<_, _, MAX_WANT_PER_MESSAGE>")]
         offer: Vec<u64>,
     },
+}
+
+/// The kinds of message in the order of their variants: an encoded message's first byte is
+/// its kind's index here.
+const KINDS: [&str; 9] = [
+    "Hello",
+    "InSync",
+    "Probe",
+    "Estimate",
+    "Sketch",
+    "SketchTooSmall",
+    "Ids",
+    "IdsFrom",
+    "Records",
+];
+
+/// The kind of the encoded message `bytes` (see [`ReconcileMessage::name`]), read from its
+/// first byte without decoding the rest, so a message out of order is dropped unread.
+pub fn kind_of(bytes: &[u8]) -> Option<&'static str> {
+    bytes
+        .first()
+        .and_then(|&tag| KINDS.get(usize::from(tag)))
+        .copied()
 }
 
 impl ReconcileMessage {
@@ -122,6 +155,69 @@ pub const MAX_IDS_PER_PAGE: usize = 16_384;
 pub const MAX_LOOKUPS_PER_WANT: usize = 1_024;
 /// Most times a sketch is resent larger before ids are listed instead.
 pub const MAX_SKETCH_ATTEMPTS: u8 = 6;
+
+/// Decodes a sequence of at most `N` elements: a longer one is refused from its length prefix,
+/// before anything is allocated for it, so no message decodes into more than its caps allow
+/// (postcard would otherwise build every element a length prefix claims: a 1 MiB frame of
+/// empty tables was a million of them).
+pub(crate) fn at_most<'de, D, T, const N: usize>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    deserializer.deserialize_seq(Bounded::<T, N> {
+        keep_first: false,
+        items: PhantomData,
+    })
+}
+
+/// Decodes a sequence of ids, keeping the first `N` and reading past the rest (ids cost no
+/// allocation to read past).
+fn first_ids<'de, D, const N: usize>(deserializer: D) -> Result<Vec<u64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    deserializer.deserialize_seq(Bounded::<u64, N> {
+        keep_first: true,
+        items: PhantomData,
+    })
+}
+
+/// A sequence visitor that keeps at most `N` elements: with `keep_first`, the rest are read
+/// and dropped one at a time; otherwise a longer sequence is an error.
+struct Bounded<T, const N: usize> {
+    keep_first: bool,
+    items: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for Bounded<T, N> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(formatter, "a sequence of at most {N} elements")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let claimed = seq.size_hint().unwrap_or(0);
+        if claimed > N && !self.keep_first {
+            return Err(de::Error::invalid_length(claimed, &self));
+        }
+        let mut items = Vec::with_capacity(claimed.min(N));
+        while items.len() < N {
+            match seq.next_element()? {
+                Some(item) => items.push(item),
+                None => return Ok(items),
+            }
+        }
+        // Formats that do not say the length up front (postcard does) end up here too.
+        if self.keep_first {
+            while seq.next_element::<T>()?.is_some() {}
+        } else if seq.next_element::<T>()?.is_some() {
+            return Err(de::Error::invalid_length(N + 1, &self));
+        }
+        Ok(items)
+    }
+}
 
 /// Encodes a message (postcard: compact binary) into a buffer of its exact size, so a large
 /// answer does not pass through buffers that double as it grows.
@@ -331,8 +427,11 @@ mod tests {
             },
         ];
         for message in messages {
-            assert_eq!(decode(&encode(&message), 1 << 20).unwrap(), message);
+            let bytes = encode(&message);
+            assert_eq!(kind_of(&bytes), Some(message.name()));
+            assert_eq!(decode(&bytes, 1 << 20).unwrap(), message);
         }
+        assert_eq!(kind_of(&[9]), None);
         assert!(matches!(
             decode(b"\xff\xff\xff", 1 << 20),
             Err(WireError::Malformed(_))
@@ -341,6 +440,70 @@ mod tests {
             decode(&[0; 100], 10),
             Err(WireError::TooLarge { .. })
         ));
+    }
+
+    /// A message's bytes: `tag` (its variant), then `fields`, then a length prefix claiming
+    /// `len` elements followed by `len` copies of `element`.
+    fn claiming(tag: u8, fields: &[u8], len: usize, element: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![tag];
+        bytes.extend_from_slice(fields);
+        bytes.extend(postcard::to_allocvec(&(len as u64)).unwrap());
+        for _ in 0..len {
+            bytes.extend_from_slice(element);
+        }
+        bytes
+    }
+
+    #[test]
+    fn no_frame_decodes_into_more_elements_than_its_caps() {
+        let malformed =
+            |bytes: &[u8]| matches!(decode(bytes, 1 << 20), Err(WireError::Malformed(_)));
+        // An `Estimate` (variant 3, count 1) of a million empty tables: 1 MiB that decoded
+        // into a million tables before anything looked at it.
+        let strata_bomb = claiming(3, &[1], 1_000_000, &[0]);
+        assert!(strata_bomb.len() <= 1 << 20);
+        assert!(malformed(&strata_bomb));
+        // The largest honest lists still decode; one more element does not.
+        let page = |len: usize| ReconcileMessage::Ids {
+            from: 0,
+            to: u64::MAX,
+            ids: (0..len as u64).collect(),
+        };
+        assert!(decode(&encode(&page(MAX_IDS_PER_PAGE)), 1 << 20).is_ok());
+        assert!(malformed(&encode(&page(MAX_IDS_PER_PAGE + 1))));
+        let offering = |len: usize| ReconcileMessage::Records {
+            writes: Vec::new(),
+            want: Vec::new(),
+            offer: (0..len as u64).collect(),
+        };
+        assert!(decode(&encode(&offering(MAX_WANT_PER_MESSAGE)), 1 << 20).is_ok());
+        assert!(malformed(&encode(&offering(MAX_WANT_PER_MESSAGE + 1))));
+        let writes = |len: usize| ReconcileMessage::Records {
+            writes: (0..len).map(|i| write(i, 0)).collect(),
+            want: Vec::new(),
+            offer: Vec::new(),
+        };
+        assert!(decode(&encode(&writes(MAX_LOOKUPS_PER_WANT)), 1 << 20).is_ok());
+        assert!(malformed(&encode(&writes(MAX_LOOKUPS_PER_WANT + 1))));
+        // A `Records` (variant 8) of 200,000 empty writes claimed in a few bytes.
+        assert!(malformed(&claiming(8, &[], 200_000, &[])));
+        // A want is read past its first `MAX_LOOKUPS_PER_WANT` ids (no answer looks up
+        // more), whatever it claims: the message still brings its writes and offers.
+        let wanting = ReconcileMessage::Records {
+            writes: vec![write(1, 3)],
+            want: (0..MAX_WANT_PER_MESSAGE as u64).collect(),
+            offer: vec![7],
+        };
+        let ReconcileMessage::Records {
+            writes,
+            want,
+            offer,
+        } = decode(&encode(&wanting), 1 << 20).unwrap()
+        else {
+            panic!("a Records decodes as one");
+        };
+        assert_eq!((writes.len(), offer), (1, vec![7]));
+        assert_eq!(want, (0..MAX_LOOKUPS_PER_WANT as u64).collect::<Vec<_>>());
     }
 
     #[test]

@@ -152,6 +152,14 @@ impl Tally {
         ids.extend(self.ids.range(from..=to).take(limit).copied());
         ids
     }
+
+    /// How many stored ids lie in `from..=to`, counting at most `limit`.
+    pub fn count_in(&self, from: u64, to: u64, limit: usize) -> usize {
+        if from > to {
+            return 0;
+        }
+        self.ids.range(from..=to).take(limit).count()
+    }
 }
 
 /// A key-value store of last-writer-wins registers with tombstones.

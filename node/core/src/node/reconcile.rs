@@ -2,10 +2,16 @@
 //! learnt writes on to the other peers (the protocol itself is described in `core::reconciliation`).
 //!
 //! Every answer is in proportion to its request: a message is only answered inside an
-//! exchange the two peers opened in the protocol's order (a `Hello` first; an `Estimate` only
-//! after this node sent a `Probe`; an `IdsFrom` only while this node lists its ids; `Records`
-//! only inside an exchange). Tables and id pages come from the store's tally (no store scan),
-//! one page per request; writes are loaded at most one message's worth at a time, by id, and
+//! exchange the two peers opened in the protocol's order, and only as the answer to a message
+//! of this node that asked for it (a `Hello` first; a `Probe` or `InSync` only after this
+//! node's `Hello`; an `Estimate` only after its `Probe`; a `Sketch` or `Ids` only after its
+//! `Estimate`, `SketchTooSmall` or `IdsFrom`; a `SketchTooSmall` only for the last sketch it
+//! sent, at that attempt and size, once; an `IdsFrom` only while it lists its ids, moving
+//! forward, and answered with at most twice as many ids as the peer moved past; `Records`
+//! only inside an exchange). The order is checked on the message's first byte, before it is
+//! decoded, and no message decodes into more than its caps. Tables and id pages come from
+//! the store's tally (no store scan), one page per request; writes are loaded at most one
+//! message's worth at a time, by id, and
 //! the rest offered for the peer to want; every message's reads are charged to the peer's
 //! scan budget, and a request that costs reads goes unanswered while the peer has not taken
 //! what was sent to it.
@@ -43,6 +49,14 @@ pub(super) struct Exchange {
     pub(super) heard_ms: u64,
     /// `Probe`s this node sent and no `Estimate` answered yet: one `Estimate` may answer each.
     estimates_expected: u32,
+    /// `Hello`s this node sent and no `Probe` or `InSync` answered yet.
+    probes_expected: u32,
+    /// `Estimate`s, `SketchTooSmall`s and `IdsFrom`s this node sent and no `Sketch` or `Ids`
+    /// page answered yet: one may answer each.
+    tables_expected: u32,
+    /// The last sketch this node sent (attempt, cells), until the peer reports it too small:
+    /// the only `SketchTooSmall` this node answers.
+    sketch_sent: Option<(u8, u32)>,
     /// The range (`from`, `to`) of the last page of ids this node sent the peer: it answers an
     /// `IdsFrom` that moves the listing forward, past that `from` and at most just past that
     /// `to` (the peer may cover less than a page where it holds more ids), so each page is
@@ -83,6 +97,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         exchange.requests.clear();
         exchange.pending.clear();
         exchange.reading_pages = false;
+        exchange.probes_expected += 1;
         self.counters.reconciliations_started += 1;
         let summary = self.store.summary();
         self.send(
@@ -127,6 +142,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             );
             return Ok(());
         }
+        // Out of order, it is dropped unread: nothing is built for a message no answer needs.
+        if let Some(kind) = reconciliation::kind_of(bytes) {
+            if !self.may_come(peer, kind) {
+                let detail = format!("{kind} outside a reconciliation in that order");
+                self.drop_message(net, peer, DropReason::Unsolicited, detail);
+                return Ok(());
+            }
+        }
         let message = match reconciliation::decode(bytes, self.config.max_message_bytes) {
             Ok(message) => message,
             Err(error) => {
@@ -159,6 +182,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 if !self.settle(net, peer, table)? {
                     let strata = self.store.tally().strata.clone();
                     let count = self.store.summary().count;
+                    self.exchange(peer).tables_expected += 1;
                     self.send(net, peer, &ReconcileMessage::Estimate { count, strata });
                 }
             }
@@ -181,12 +205,13 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 let bound = count.saturating_add(self.store.summary().count);
                 match reconciliation::sketch_cells(estimate.min(bound)) {
                     Some(cells) => self.send_sketch(net, peer, 0, cells),
-                    None => self.send_page(net, peer, 0),
+                    None => self.send_page(net, peer, 0, MAX_IDS_PER_PAGE),
                 }
             }
             ReconcileMessage::Sketch { attempt, table } => {
                 let cells = table.len() as u32;
                 if !self.settle(net, peer, table)? {
+                    self.exchange(peer).tables_expected += 1;
                     self.send(
                         net,
                         peer,
@@ -204,11 +229,24 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 } else {
                     // The largest table or the last attempt failed: list ids instead, which
                     // settles any difference.
-                    self.send_page(net, peer, 0);
+                    self.send_page(net, peer, 0, MAX_IDS_PER_PAGE);
                 }
             }
             ReconcileMessage::Ids { from, to, ids } => self.on_page(net, peer, from, to, ids)?,
-            ReconcileMessage::IdsFrom { from } => self.send_page(net, peer, from),
+            ReconcileMessage::IdsFrom { from } => {
+                // At most twice the ids of the last page the peer moved past (and one): an
+                // honest peer moves past what it compared, so its pages keep their size (and
+                // grow back after a short one), while one that steps forward an id at a time
+                // gets an id or two for each request, not a page.
+                let (last_from, _) = self.exchange(peer).listing.unwrap_or_default();
+                let passed = self.store.tally().count_in(
+                    last_from,
+                    from.saturating_sub(1),
+                    MAX_IDS_PER_PAGE,
+                );
+                let limit = passed.saturating_mul(2).saturating_add(1);
+                self.send_page(net, peer, from, limit.min(MAX_IDS_PER_PAGE));
+            }
             ReconcileMessage::Records {
                 writes,
                 want,
@@ -244,23 +282,39 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     ) -> bool {
         let now = self.clock.monotonic_ms();
         let in_exchange = self.exchanges.contains_key(peer);
-        let fits = match message {
-            ReconcileMessage::Hello { .. } => true,
-            ReconcileMessage::Estimate { .. } => {
-                self.exchanges.get_mut(peer).is_some_and(|exchange| {
-                    let expected = exchange.estimates_expected > 0;
-                    exchange.estimates_expected = exchange.estimates_expected.saturating_sub(1);
-                    expected
+        let take = |expected: &mut u32| {
+            let was = *expected > 0;
+            *expected = expected.saturating_sub(1);
+            was
+        };
+        let exchange = self.exchanges.get_mut(peer);
+        // Whether the message answers one of this node's (then it is taken as answered).
+        let fits = match (message, exchange) {
+            (ReconcileMessage::Hello { .. }, _) => true,
+            (_, None) => false,
+            (ReconcileMessage::InSync | ReconcileMessage::Probe { .. }, Some(exchange)) => {
+                take(&mut exchange.probes_expected)
+            }
+            (ReconcileMessage::Estimate { .. }, Some(exchange)) => {
+                take(&mut exchange.estimates_expected)
+            }
+            (ReconcileMessage::Sketch { .. } | ReconcileMessage::Ids { .. }, Some(exchange)) => {
+                take(&mut exchange.tables_expected)
+            }
+            (ReconcileMessage::SketchTooSmall { attempt, cells }, Some(exchange)) => {
+                let reported = Some((*attempt, *cells));
+                let sent = exchange.sketch_sent == reported;
+                if sent {
+                    exchange.sketch_sent = None;
+                }
+                sent
+            }
+            (ReconcileMessage::IdsFrom { from }, Some(exchange)) => {
+                exchange.listing.is_some_and(|(last_from, last_to)| {
+                    last_from < *from && *from <= last_to.saturating_add(1)
                 })
             }
-            ReconcileMessage::IdsFrom { from } => self
-                .exchanges
-                .get(peer)
-                .and_then(|exchange| exchange.listing)
-                .is_some_and(|(last_from, last_to)| {
-                    last_from < *from && *from <= last_to.saturating_add(1)
-                }),
-            _ => in_exchange,
+            (ReconcileMessage::Records { .. }, Some(_)) => in_exchange,
         };
         if !fits {
             let detail = format!("{} outside a reconciliation in that order", message.name());
@@ -281,8 +335,32 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             return false;
         }
         self.exchange(peer).heard_ms = now;
-        self.answered.insert(peer.clone());
+        // A peer counts as answering once it answered a message of this node: a `Hello` (or
+        // `Records`, which a peer may send unasked inside an exchange) proves nothing, so a
+        // sybil that opens exchanges and never answers is never chosen for anti-entropy.
+        if !matches!(
+            message,
+            ReconcileMessage::Hello { .. } | ReconcileMessage::Records { .. }
+        ) {
+            self.answered.insert(peer.clone());
+        }
         true
+    }
+
+    /// Whether a message of `kind` from `peer` may fit the protocol's order, judged before it
+    /// is decoded (`admit_in_order` then checks the decoded message itself).
+    fn may_come(&self, peer: &P, kind: &str) -> bool {
+        let Some(exchange) = self.exchanges.get(peer) else {
+            return kind == "Hello";
+        };
+        match kind {
+            "InSync" | "Probe" => exchange.probes_expected > 0,
+            "Estimate" => exchange.estimates_expected > 0,
+            "Sketch" | "Ids" => exchange.tables_expected > 0,
+            "SketchTooSmall" => exchange.sketch_sent.is_some(),
+            "IdsFrom" => exchange.listing.is_some(),
+            _ => true,
+        }
     }
 
     /// Whether more than [`MAX_BACKLOG_BYTES`] wait untaken for `peer`; if so its request is
@@ -333,15 +411,17 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
 
     fn send_sketch(&mut self, net: &mut dyn Transport<P>, peer: &P, attempt: u8, cells: usize) {
         let table = self.table(cells);
+        self.exchange(peer).sketch_sent = Some((attempt, table.len() as u32));
         self.send(net, peer, &ReconcileMessage::Sketch { attempt, table });
     }
 
-    /// Sends the page of my ids from `from` on (the last page reaches `u64::MAX`); the peer
-    /// may then ask for the page after the part it covered.
-    fn send_page(&mut self, net: &mut dyn Transport<P>, peer: &P, from: u64) {
-        let ids = self.store.tally().ids_in(from, u64::MAX, MAX_IDS_PER_PAGE);
+    /// Sends the page of at most `limit` of my ids from `from` on (the last page reaches
+    /// `u64::MAX`); the peer may then ask for the page after the part it covered.
+    fn send_page(&mut self, net: &mut dyn Transport<P>, peer: &P, from: u64, limit: usize) {
+        let limit = limit.clamp(1, MAX_IDS_PER_PAGE);
+        let ids = self.store.tally().ids_in(from, u64::MAX, limit);
         let to = match ids.last() {
-            Some(&last) if ids.len() == MAX_IDS_PER_PAGE => last,
+            Some(&last) if ids.len() == limit => last,
             _ => u64::MAX,
         };
         self.exchange(peer).listing = Some((from, to));
@@ -382,6 +462,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.send_difference(net, peer, &only_mine, only_theirs)?;
         if !last_page {
             let from = covered_to + 1;
+            self.exchange(peer).tables_expected += 1;
             self.send(net, peer, &ReconcileMessage::IdsFrom { from });
         }
         Ok(())
@@ -567,14 +648,47 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let mut valid = Vec::with_capacity(writes.len());
         let sender = peer.to_string();
         let mut arrived = Vec::with_capacity(writes.len());
+        // Writes over their author's budget: not checked, not stored, asked for again once
+        // the earliest of those budgets' windows ends.
+        let mut over_budget = 0;
+        let mut retry_at: Option<u64> = None;
         for write in writes {
             arrived.push(write.id());
-            let from_sender = write.version.origin == sender;
+            let cost = Cost {
+                writes: 1,
+                bytes: reconciliation::record_size(&write) as u64,
+                messages: 0,
+            };
+            let author = &write.version.origin;
+            let author_factor = self.rate_factor(author);
+            // This node's own writes coming back (after it lost them) cost nothing.
+            let own = *author == self.origin;
+            if !own
+                && !self
+                    .author_limiter
+                    .content_fits(author, monotonic, cost, author_factor)
+            {
+                over_budget += 1;
+                if let Some(end) = self.author_limiter.window_end(author, monotonic) {
+                    retry_at = Some(retry_at.map_or(end, |at| at.min(end)));
+                }
+                continue;
+            }
+            let from_sender = *author == sender;
             let checked = validate::check_remote_write(&write, now, &self.config)
                 .and_then(|()| self.authenticate(&write, from_sender));
             match checked {
                 Ok(()) if self.refuse_author(net, peer, &write.version.origin) => {}
-                Ok(()) => valid.push(write),
+                Ok(()) => {
+                    // The same budget as the author's gossip: a stranger writes as much per
+                    // minute whichever path its writes take.
+                    if !own {
+                        let author = &write.version.origin;
+                        self.author_limiter
+                            .admit_content(author, monotonic, cost, author_factor);
+                    }
+                    valid.push(write);
+                }
                 // The first forged write ends the message: nothing of it applies, its want
                 // goes unanswered, its offers unasked, and the peer gets a strike.
                 Err(error @ crate::wire::WireError::Forged(_)) => {
@@ -588,6 +702,20 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             }
         }
         self.counters.reconciled_writes_received += received as u64;
+        if over_budget > 0 {
+            let detail = format!(
+                "{over_budget} writes from peer {peer} over their authors' write budgets, \
+                 asked for again later"
+            );
+            self.drop_message(net, peer, DropReason::RateLimited, detail);
+            // Nothing more is asked in this exchange (the rest might be that author's too):
+            // a reconciliation once the budget allows brings what is left.
+            if let Some(exchange) = self.exchanges.get_mut(peer) {
+                exchange.pending.clear();
+            }
+            let wait = retry_at.map_or(0, |at| at.saturating_sub(monotonic));
+            self.reconcile_after(peer, wait.max(self.config.reconcile_after_drop_ms));
+        }
         let applied = self
             .apply_remote(&valid)
             .inspect_err(|_| {
