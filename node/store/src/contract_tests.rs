@@ -333,3 +333,28 @@ fn a_database_without_write_ids_is_indexed_when_it_opens() {
         .unwrap();
     assert_eq!(store.tally(), &fresh);
 }
+
+#[test]
+fn a_live_page_keeps_to_its_prefix_starts_after_its_cursor_and_skips_tombstones() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let keys = ["a", "p/1", "p/2", "p/3", "p/4", "p0", "q"];
+    let writes: Vec<Write> = keys
+        .iter()
+        .map(|key| write(key, Some("v"), 10, "n0"))
+        .collect();
+    store.apply(&writes).unwrap();
+    store.apply(&[write("p/3", None, 20, "n0")]).unwrap();
+    let page = |prefix: &str, after: &str, limit: usize| -> Vec<String> {
+        let page = store.live_page(prefix, after, limit).unwrap();
+        page.into_iter().map(|write| write.key).collect()
+    };
+    assert_eq!(page("p/", "", 2), ["p/1", "p/2"]);
+    assert_eq!(
+        page("p/", "p/2", 2),
+        ["p/4"],
+        "the tombstone of p/3 is skipped"
+    );
+    assert_eq!(page("p/", "p/4", 10), Vec::<String>::new());
+    assert_eq!(page("", "p0", 10), ["q"]);
+    assert_eq!(page("", "", 100).len(), 6);
+}
