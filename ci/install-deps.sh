@@ -4,7 +4,6 @@ set -euo pipefail
 need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)   # partitions in the LAN scenario runner (lab/)
-command -v chromium >/dev/null || need+=(chromium)   # the status page's test (node/tests/api/)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
@@ -13,3 +12,9 @@ if ((${#need[@]})); then
   fi
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+# The HTTP API's status page is tested in a headless browser (node/tests/api/); without one
+# that test says SKIPPED, so a failed install does not stop CI.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ]; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } ||
+    echo "warning: could not install chromium; the status page's browser test will say SKIPPED" >&2
+fi
