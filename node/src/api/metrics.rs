@@ -1,6 +1,7 @@
 //! `GET /v1/status` and `GET /metrics`: one snapshot of the node, taken through the start loop,
 //! shown as JSON or as Prometheus text. The registry is built at scrape time from the snapshot
-//! (collector style), so nothing is counted twice.
+//! (collector style), so nothing is counted twice; libp2p's own metrics (`libp2p_…`, kept by
+//! the driver from every swarm event) follow in the same exposition.
 
 use super::routes::ApiError;
 use super::Shared;
@@ -10,7 +11,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use p2p_sync_core::DropReason;
-use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -24,6 +25,8 @@ pub struct Snapshot {
     writes_made: u64,
     changes: u64,
     watchers: usize,
+    /// libp2p's own metrics, as text (libp2p-metrics).
+    swarm: String,
 }
 
 impl Snapshot {
@@ -34,6 +37,12 @@ impl Snapshot {
             writes_made: node.store().writes_made(),
             changes: node.store().feed().last_seq(),
             watchers: node.store().feed().watchers(),
+            swarm: {
+                let mut text = String::new();
+                // Writing to a String cannot fail.
+                let _ = node.swarm_metrics(&mut text);
+                text
+            },
         })
     }
 
@@ -259,7 +268,11 @@ impl Snapshot {
 pub async fn metrics(State(shared): State<Shared>) -> Result<Response, ApiError> {
     let snapshot = Snapshot::take(&shared).await?;
     let mut text = String::new();
-    encode(&mut text, &snapshot.registry())
+    encode_registry(&mut text, &snapshot.registry())
+        .and_then(|()| {
+            text.push_str(&snapshot.swarm);
+            encode_eof(&mut text)
+        })
         .map_err(|error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()))?;
     Ok((
         [(

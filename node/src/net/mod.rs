@@ -10,6 +10,7 @@
 //! - [`peers`]: which connections are p2p-sync nodes, and which peers proved useful.
 //! - [`report`]: the log lines for the core's events.
 //! - [`identity`], [`clock`]: the persistent key and the system clock.
+//! - [`metrics`]: libp2p's own metrics of the swarm's events.
 //! - [`lock`]: one process per data directory; [`private_files`]: the directory and database
 //!   readable by their owner alone.
 //! - [`limits`]: how many connections a node keeps.
@@ -31,6 +32,7 @@ pub mod held;
 pub mod identity;
 pub mod limits;
 pub mod lock;
+pub mod metrics;
 pub mod node;
 pub mod peers;
 pub mod pending;

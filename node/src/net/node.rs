@@ -12,6 +12,7 @@ use super::handshakes::FailedHandshakes;
 use super::held::HeldAcks;
 use super::identity;
 use super::lock::{DataDirLock, LockError};
+use super::metrics::SwarmMetrics;
 use super::peers::{socket_of, Peers};
 use super::private_files;
 use super::transport::SwarmNet;
@@ -185,6 +186,8 @@ pub struct Node {
     failed_handshakes: FailedHandshakes,
     /// Peers told of as closing connections before they identify (one line each).
     refused_hinted: HashSet<PeerId>,
+    /// libp2p's own metrics, from every swarm event.
+    swarm_metrics: SwarmMetrics,
     /// Gossip subscribers reported slow, disconnected once they stay slow.
     slow_peers: SlowPeers,
     /// Peers found by mDNS that may still be dialled in this window.
@@ -317,6 +320,7 @@ impl Node {
             allow,
             failed_handshakes: FailedHandshakes::default(),
             refused_hinted: HashSet::new(),
+            swarm_metrics: SwarmMetrics::default(),
             slow_peers: SlowPeers::default(),
             mdns_dials: MdnsDials::default(),
         };
@@ -403,6 +407,12 @@ impl Node {
     /// The store, with the feed of the changes it applies (for the HTTP API).
     pub fn store(&self) -> &WatchedStore {
         self.core.store()
+    }
+
+    /// libp2p's own metrics (connections, Identify, Kademlia, Gossipsub, ping) as Prometheus
+    /// text without the closing `# EOF`.
+    pub fn swarm_metrics(&self, out: &mut String) -> std::fmt::Result {
+        self.swarm_metrics.encode(out)
     }
 
     /// The driver's own counts and queues (for the HTTP API's status and metrics).
@@ -559,6 +569,7 @@ impl Node {
     }
 
     fn handle(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.swarm_metrics.record(&event);
         match event {
             SwarmEvent::Behaviour(event) => self.on_behaviour(event),
             SwarmEvent::ConnectionEstablished {

@@ -519,6 +519,20 @@ fn metrics_parse_as_prometheus_text_and_counters_move() {
     assert_eq!(value(&after, "p2p_sync_writes_made_total"), 2.0);
     assert_eq!(value(&after, "p2p_sync_stored_keys"), 1.0);
     assert_eq!(value(&after, "p2p_sync_keys"), 0.0);
+    // libp2p's own metrics sit beside the node's: a peer connecting is counted.
+    let connections = |samples: &[(String, f64)]| -> f64 {
+        let series = "libp2p_swarm_connections_established_total{";
+        let found = samples.iter().filter(|(name, _)| name.starts_with(series));
+        found.map(|(_, value)| value).sum()
+    };
+    assert_eq!(connections(&after), 0.0);
+    let b = start("B", &dir.path().join("b"), &[tcp_address(&node)], &[]);
+    b.wait_for_log(&format!(
+        "Connection established with peer: {}",
+        node.peer_id
+    ));
+    let connected = driver::poll(|| connections(&scrape()) >= 1.0);
+    assert!(connected.is_some(), "{:?}", scrape());
 }
 
 #[test]
