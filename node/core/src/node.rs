@@ -125,8 +125,12 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     /// Reconciliations under way, whichever side opened them.
     exchanges: BTreeMap<P, reconcile::Exchange>,
     /// Connected peers that have spoken reconciliation with this node on their current
-    /// connection: anti-entropy and spreading choose among them, so peers that connect and
-    /// never answer cannot starve the honest ones.
+    /// connection (a `Hello` is enough): spreading goes to them, and anti-entropy chooses among
+    /// them while no peer is in `answered`.
+    greeted: BTreeSet<P>,
+    /// Connected peers that have answered a message of this node on their current connection
+    /// (a `Hello` of a peer is no answer): anti-entropy chooses among them, so peers that
+    /// connect, or open exchanges, and never answer cannot starve the honest ones.
     answered: BTreeSet<P>,
     /// Store scans each peer's reconciliation messages may cause.
     scan_limiter: RateLimiter<P>,
@@ -187,6 +191,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             peers: BTreeSet::new(),
             sessions: BTreeMap::new(),
             exchanges: BTreeMap::new(),
+            greeted: BTreeSet::new(),
             answered: BTreeSet::new(),
             pending_reconciliations: BTreeMap::new(),
             next_anti_entropy_ms,
@@ -418,6 +423,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// A peer disconnected: forget its sessions.
     pub fn on_peer_down(&mut self, peer: &P) {
         self.peers.remove(peer);
+        self.greeted.remove(peer);
         self.answered.remove(peer);
         self.end_exchange(peer);
         self.pending_reconciliations.remove(peer);
@@ -461,13 +467,17 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
         if now >= self.next_anti_entropy_ms {
             self.next_anti_entropy_ms = now + self.config.anti_entropy_interval_ms.max(1);
-            // Among the peers that answered before, if any: a silent peer never gets the turn
-            // an honest one needs.
+            // Among the peers that answered this node before, if any (else those that spoke
+            // reconciliation, else any): a silent peer, or one that only opens exchanges,
+            // never gets the turn an honest one needs.
             let answered: Vec<P> = self.answered.intersection(&self.peers).cloned().collect();
-            let candidates = if answered.is_empty() {
-                self.peers.iter().cloned().collect()
-            } else {
+            let greeted: Vec<P> = self.greeted.intersection(&self.peers).cloned().collect();
+            let candidates = if !answered.is_empty() {
                 answered
+            } else if !greeted.is_empty() {
+                greeted
+            } else {
+                self.peers.iter().cloned().collect()
             };
             if !candidates.is_empty() {
                 let peer = candidates[self.rng.random_range(0..candidates.len())].clone();

@@ -335,9 +335,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             return false;
         }
         self.exchange(peer).heard_ms = now;
+        self.greeted.insert(peer.clone());
         // A peer counts as answering once it answered a message of this node: a `Hello` (or
         // `Records`, which a peer may send unasked inside an exchange) proves nothing, so a
-        // sybil that opens exchanges and never answers is never chosen for anti-entropy.
+        // sybil that opens exchanges and never answers is not chosen for anti-entropy once
+        // an honest peer has answered.
         if !matches!(
             message,
             ReconcileMessage::Hello { .. } | ReconcileMessage::Records { .. }
@@ -836,7 +838,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn spread(&mut self, from: &P) {
         let now = self.clock.monotonic_ms();
         let others: Vec<P> = self
-            .answered
+            .greeted
             .iter()
             .filter(|&p| p != from && self.peers.contains(p))
             .cloned()
