@@ -680,21 +680,20 @@ fn a_sketch_that_fails_its_last_attempt_is_followed_by_a_listing_of_ids() {
     let mut b = node("b", &clock);
     b.put(&mut Outbox::default(), "k", "v").unwrap();
     let (mut attempt, mut cells) = sketch_from(&mut b, "x");
-    let mut out = Outbox::default();
-    loop {
+    let out = loop {
         let too_small = reconciliation::encode(&reconciliation::ReconcileMessage::SketchTooSmall {
             attempt,
             cells,
         });
-        out = Outbox::default();
+        let mut out = Outbox::default();
         b.on_direct(&mut out, &p("x"), &too_small).unwrap();
         match &answers(&out)[..] {
             [reconciliation::ReconcileMessage::Sketch { attempt: a, table }] => {
                 (attempt, cells) = (*a, table.len() as u32);
             }
-            _ => break,
+            _ => break out,
         }
-    }
+    };
     assert_eq!(attempt, reconciliation::MAX_SKETCH_ATTEMPTS);
     let answers = answers(&out);
     assert!(
