@@ -134,6 +134,9 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     answered: BTreeSet<P>,
     /// Store scans each peer's reconciliation messages may cause.
     scan_limiter: RateLimiter<P>,
+    /// Bytes of direct messages this node sent each peer ([`reconcile::ANSWER_RATE`]): a
+    /// peer that had its share gets no answer that costs reads until its window ends.
+    answer_limiter: RateLimiter<P>,
     /// Peers to reconcile with as soon as possible (from the given monotonic time on).
     pending_reconciliations: BTreeMap<P, u64>,
     next_anti_entropy_ms: u64,
@@ -180,6 +183,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             forwarder_limiter: RateLimiter::new(config.forwarder_rate),
             direct_limiter: RateLimiter::new(config.direct_rate),
             scan_limiter: RateLimiter::new(config.scan_rate),
+            answer_limiter: RateLimiter::new(reconcile::ANSWER_RATE),
             membership: Membership::open(),
             config,
             store,
@@ -369,6 +373,22 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
     }
 
+    /// Lets the keys check the signatures of one message's `writes` at once, in order, before
+    /// [`NodeCore::authenticate`] asks for them one by one ([`Keys::prefetch`]).
+    pub(super) fn prefetch_signatures<'w>(&self, writes: impl Iterator<Item = &'w Write>) {
+        let signed: Vec<(&str, Vec<u8>, &auth::Signature)> = writes
+            .filter_map(|write| {
+                let signature = write.signature.as_ref()?;
+                Some((write.version.origin.as_str(), auth::signed_bytes(write), signature))
+            })
+            .collect();
+        let signed: Vec<(&str, &[u8], &auth::Signature)> = signed
+            .iter()
+            .map(|(origin, message, signature)| (*origin, &message[..], *signature))
+            .collect();
+        self.keys.prefetch(&signed);
+    }
+
     fn write_local(
         &mut self,
         net: &mut dyn Transport<P>,
@@ -498,6 +518,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.forwarder_limiter.forget_expired(now);
         self.direct_limiter.forget_expired(now);
         self.scan_limiter.forget_expired(now);
+        self.answer_limiter.forget_expired(now);
         self.last_drop_log
             .retain(|_, at| now.saturating_sub(*at) < interval);
         self.strikes
@@ -611,6 +632,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.reconcile_soon(forwarder);
             return Ok(Verdict::Ignore);
         }
+        self.prefetch_signatures(decoded.iter().filter_map(|result| result.as_ref().ok()));
         let mut valid = Vec::with_capacity(decoded.len());
         for result in decoded {
             // The decoder made sure the origin is the author, who signed the whole message.

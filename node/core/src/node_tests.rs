@@ -1499,3 +1499,40 @@ fn a_strangers_writes_by_reconciliation_are_charged_to_its_author_budget() {
     connect(&mut m, &mut relay);
     assert_eq!(m.counters().applied, 500);
 }
+
+#[test]
+fn a_peer_gets_at_most_its_answer_bytes_a_minute_whatever_it_asks() {
+    let clock = ManualClock::new(START);
+    let big = "v".repeat(60_000);
+    let entries: Vec<(String, String)> = (0..32).map(|i| (format!("k{i}"), big.clone())).collect();
+    let mut b = node("b", &clock);
+    let ids: Vec<u64> = b
+        .put_many(&mut Outbox::default(), &entries)
+        .unwrap()
+        .into_iter()
+        .map(|write| write.unwrap().id())
+        .collect();
+    open_exchange(&mut b, "x");
+    // The same ids wanted again and again (before: each want answered, 1 MiB for 300 bytes).
+    let want = reconciliation::encode(&reconciliation::ReconcileMessage::Records {
+        writes: Vec::new(),
+        want: ids,
+        offer: Vec::new(),
+    });
+    let mut answered = 0;
+    for _ in 0..100 {
+        let mut out = Outbox::default();
+        b.on_direct(&mut out, &p("x"), &want).unwrap();
+        answered += out.sent.iter().map(|(_, bytes)| bytes.len()).sum::<usize>();
+    }
+    let budget = 64 << 20;
+    assert!(
+        answered <= budget + b.config().max_message_bytes,
+        "{answered} bytes answered"
+    );
+    assert!(answered >= budget, "{answered} bytes answered");
+    clock.advance(60_000);
+    let mut out = Outbox::default();
+    b.on_direct(&mut out, &p("x"), &want).unwrap();
+    assert_eq!(out.sent.len(), 1, "a new minute");
+}

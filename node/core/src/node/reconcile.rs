@@ -20,6 +20,7 @@ use super::{Event, NodeCore, PeerId, Transport};
 use crate::clock::Clock;
 use crate::counters::DropReason;
 use crate::iblt::Iblt;
+use crate::config::RateLimit;
 use crate::rate_limit::Cost;
 use crate::reconciliation::{
     self, sorted_difference, ReconcileMessage, MAX_IDS_PER_PAGE, MAX_LOOKUPS_PER_WANT,
@@ -29,6 +30,17 @@ use crate::store::{Store, StoreError};
 use crate::validate;
 use crate::version::Write;
 use std::collections::{HashSet, VecDeque};
+
+/// Bytes of direct messages this node sends one peer a minute before it answers no more of
+/// its requests that cost reads (members get `Config::member_rate_factor` times it): whatever
+/// requests a peer makes, in whatever order, it cannot make the node send more. A catch-up of
+/// a 1,000,000-key store's id listing (8 MB) and 50 MiB of writes fits in one minute.
+pub(super) const ANSWER_RATE: RateLimit = RateLimit {
+    max_messages: u32::MAX,
+    max_writes: u64::MAX,
+    max_bytes: 64 << 20,
+    window_ms: 60_000,
+};
 
 /// Most ids this node waits for from one peer at a time: offers past it are left for a later
 /// session.
@@ -114,6 +126,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn send(&mut self, net: &mut dyn Transport<P>, peer: &P, message: &ReconcileMessage) {
         let bytes = reconciliation::encode(message);
         self.counters.reconcile_bytes_sent += bytes.len() as u64;
+        let now = self.clock.monotonic_ms();
+        let factor = self.rate_factor(&peer.to_string());
+        self.answer_limiter
+            .admit(peer, now, Cost::of(0, bytes.len()), factor);
         net.send(peer, bytes);
     }
 
@@ -365,15 +381,24 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
     }
 
-    /// Whether more than [`MAX_BACKLOG_BYTES`] wait untaken for `peer`; if so its request is
-    /// dropped as `rate_limited`, unread.
+    /// Whether more than [`MAX_BACKLOG_BYTES`] wait untaken for `peer`, or the node sent it
+    /// its [`ANSWER_RATE`] this minute; if so its request is dropped as `rate_limited`, unread.
     fn backlogged(&mut self, net: &mut dyn Transport<P>, peer: &P) -> bool {
-        let backlogged = net.backlog_bytes(peer) > MAX_BACKLOG_BYTES;
-        if backlogged {
-            let detail = format!("peer {peer} asks faster than it takes the answers");
-            self.drop_message(net, peer, DropReason::RateLimited, detail);
-        }
-        backlogged
+        let now = self.clock.monotonic_ms();
+        let factor = self.rate_factor(&peer.to_string());
+        let detail = if net.backlog_bytes(peer) > MAX_BACKLOG_BYTES {
+            format!("peer {peer} asks faster than it takes the answers")
+        } else if self
+            .answer_limiter
+            .exhausted_until(peer, now, factor)
+            .is_some()
+        {
+            format!("peer {peer} was sent its answer bytes for this minute")
+        } else {
+            return false;
+        };
+        self.drop_message(net, peer, DropReason::RateLimited, detail);
+        true
     }
 
     /// What answering `message` reads, charged to the scan budget: none where it is a summary
