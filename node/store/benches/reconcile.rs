@@ -164,6 +164,44 @@ fn hostile_costs(node: &mut Node) {
     random_ids(20_000).for_each(|id| near_strata.insert(id));
     let mut page: Vec<u64> = random_ids(MAX_IDS_PER_PAGE).collect();
     page.sort_unstable();
+    // An `Estimate` (variant 3, count 1) whose strata claim a million empty tables: 1 MiB.
+    let mut strata_bomb = vec![3u8, 1];
+    strata_bomb.extend([0xc0, 0x84, 0x3d]); // 1,000,000 as postcard's varint
+    strata_bomb.extend(std::iter::repeat_n(0u8, 1_000_000));
+    // What the node hears from the peer first: nothing, a `Hello`, an `Estimate` that has it
+    // send a sketch (then the message reports that sketch too small) or one that has it list
+    // its ids (then the message asks for the page one id past the first page's first id).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Before {
+        Nothing,
+        Hello,
+        Sketch,
+        Listing,
+    }
+    let mut far_strata = node.store().tally().strata.clone();
+    random_ids(100_000).for_each(|id| far_strata.insert(id ^ 1));
+    let raw = [
+        (
+            "Estimate of 1,000,000 empty strata, no Hello",
+            Before::Nothing,
+            strata_bomb.clone(),
+        ),
+        (
+            "Estimate of 1,000,000 empty strata, after a Hello",
+            Before::Hello,
+            strata_bomb,
+        ),
+        (
+            "SketchTooSmall for the sketch the node sent",
+            Before::Sketch,
+            Vec::new(),
+        ),
+        (
+            "IdsFrom one id past the first page's first (while listing)",
+            Before::Listing,
+            Vec::new(),
+        ),
+    ];
     let messages = [
         (
             "Hello (summary differs)",
@@ -200,7 +238,7 @@ fn hostile_costs(node: &mut Node) {
             },
         ),
         (
-            "SketchTooSmall at the largest size",
+            "SketchTooSmall at the largest size, no sketch sent",
             ReconcileMessage::SketchTooSmall {
                 attempt: 0,
                 cells: MAX_SKETCH_CELLS as u32,
@@ -215,7 +253,7 @@ fn hostile_costs(node: &mut Node) {
             },
         ),
         (
-            "IdsFrom the next page (while listing)",
+            "IdsFrom after a Hello and that SketchTooSmall",
             ReconcileMessage::IdsFrom { from: 1 },
         ),
         (
@@ -257,22 +295,56 @@ fn hostile_costs(node: &mut Node) {
     );
     println!("| message | bytes | CPU ms | peak heap KiB | bytes answered | drops |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for (index, (name, message)) in messages.into_iter().enumerate() {
+    let messages = messages
+        .into_iter()
+        .map(|(name, message)| {
+            let bytes = reconciliation::encode(&message);
+            (name, Before::Hello, bytes)
+        })
+        .chain(raw);
+    for (index, (name, before, mut bytes)) in messages.enumerate() {
         let peer = format!("attacker-{index}");
         let hello = reconciliation::encode(&ReconcileMessage::Hello {
             count: 1,
             fingerprint: 1,
         });
-        node.on_direct(&mut Outbox::default(), &peer, &hello)
-            .expect("store");
-        if matches!(message, ReconcileMessage::IdsFrom { .. }) {
-            // Only a node that lists its ids answers `IdsFrom`: a failed sketch of the largest
-            // size starts the listing.
+        if before != Before::Nothing {
+            node.on_direct(&mut Outbox::default(), &peer, &hello)
+                .expect("store");
+        }
+        if name.starts_with("IdsFrom after") {
+            // The attack as measured: a `SketchTooSmall` no sketch asked for, then `IdsFrom`.
             let too_small = reconciliation::encode(&too_small);
             node.on_direct(&mut Outbox::default(), &peer, &too_small)
                 .expect("store");
         }
-        let bytes = reconciliation::encode(&message);
+        if matches!(before, Before::Sketch | Before::Listing) {
+            let strata = if before == Before::Sketch {
+                StrataEstimator::default()
+            } else {
+                far_strata.clone()
+            };
+            let estimate = reconciliation::encode(&ReconcileMessage::Estimate {
+                count: u64::MAX,
+                strata,
+            });
+            let mut out = Outbox::default();
+            node.on_direct(&mut out, &peer, &estimate).expect("store");
+            let answer = out.sent.first().expect("an answer to the estimate");
+            let answer = reconciliation::decode(&answer.1, 1 << 20).expect("decodes");
+            bytes = match answer {
+                ReconcileMessage::Sketch { attempt, table } => {
+                    reconciliation::encode(&ReconcileMessage::SketchTooSmall {
+                        attempt,
+                        cells: table.len() as u32,
+                    })
+                }
+                ReconcileMessage::Ids { ids, .. } => {
+                    reconciliation::encode(&ReconcileMessage::IdsFrom { from: ids[0] + 1 })
+                }
+                other => panic!("{}", other.name()),
+            };
+        }
         let mut out = Outbox::default();
         let dropped = node.counters().dropped.total();
         let started = Instant::now();
