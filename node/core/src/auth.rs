@@ -9,8 +9,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 
+use ed25519_dalek::Signer;
 pub use ed25519_dalek::SigningKey;
-use ed25519_dalek::{Signer, VerifyingKey};
 
 /// The origin given to writes that no node signed: rows of the legacy app's database, which
 /// recorded no origin. They are accepted by reconciliation as plainly unsigned data.
@@ -124,12 +124,20 @@ impl Identity {
 pub trait Keys {
     /// Whether `signature` over `message` was made by the key of the node named `origin`.
     fn verify(&self, origin: &str, message: &[u8], signature: &Signature) -> bool;
+
+    /// The signatures of one message, about to be checked one by one with [`Keys::verify`]:
+    /// an implementation may check them all at once (in a batch, on every core) and answer
+    /// those calls from the verdicts. The verdicts must be exactly [`Keys::verify`]'s.
+    fn prefetch(&self, _signed: &[(&str, &[u8], &Signature)]) {}
 }
 
-/// Whether `key` signed `message` (strict verification: no malleable signatures).
-fn verify_with(key: &VerifyingKey, message: &[u8], signature: &Signature) -> bool {
-    let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
-    key.verify_strict(message, &signature).is_ok()
+/// Whether `key` (its 32 bytes) signed `message`, by the one rule ([`crate::verify`]).
+fn verify_with(key: &[u8; 32], message: &[u8], signature: &Signature) -> bool {
+    crate::verify::verify(&crate::verify::Check {
+        key,
+        message,
+        signature: &signature.0,
+    })
 }
 
 /// Origins that are libp2p ed25519 PeerIds, as on real networks: the public key is inside
@@ -142,11 +150,13 @@ pub struct PeerIdKeys;
 const ED25519_PEER_ID_PREFIX: [u8; 6] = [0x00, 36, 0x08, 0x01, 0x12, 0x20];
 
 impl PeerIdKeys {
-    /// The public key inside an ed25519 PeerId, if `origin` is one.
-    pub fn key_of(origin: &str) -> Option<VerifyingKey> {
+    /// The public key inside an ed25519 PeerId (its 32 bytes), if `origin` is one.
+    pub fn key_of(origin: &str) -> Option<[u8; 32]> {
         let bytes = bs58::decode(origin).into_vec().ok()?;
-        let key = bytes.strip_prefix(&ED25519_PEER_ID_PREFIX[..])?;
-        VerifyingKey::from_bytes(key.try_into().ok()?).ok()
+        bytes
+            .strip_prefix(&ED25519_PEER_ID_PREFIX[..])?
+            .try_into()
+            .ok()
     }
 }
 
@@ -192,7 +202,7 @@ impl Keys for NamedKeys {
         if let Some(&verdict) = self.verdicts.borrow().get(&memo) {
             return verdict;
         }
-        let key = NamedKeys::signing_key(origin).verifying_key();
+        let key = NamedKeys::signing_key(origin).verifying_key().to_bytes();
         let verdict = verify_with(&key, message, signature);
         self.verdicts.borrow_mut().insert(memo, verdict);
         verdict

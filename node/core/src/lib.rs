@@ -17,7 +17,8 @@
 //! - **deadline**: the monotonic time at which the core next needs [`NodeCore::handle_timeout`].
 //!
 //! # Layout
-//! - [`auth`]: signing writes and checking their signatures.
+//! - [`auth`]: signing writes and checking their signatures; [`verify`]: the one rule
+//!   (ZIP-215) for single and batch checks.
 //! - [`node`]: the state machine ([`NodeCore`]) and what it asks of its world ([`Transport`]).
 //! - [`config`]: every limit and interval, with defaults.
 //! - [`validate`]: the rules a key and a value must follow, for every path a write takes.
@@ -43,6 +44,7 @@ pub mod reconciliation;
 pub mod store;
 pub mod testkit;
 pub mod validate;
+pub mod verify;
 pub mod version;
 pub mod wire;
 

@@ -1,5 +1,6 @@
 //! Helpers shared by the core's tests, the store's tests and benches, and the simulator:
-//! writes built in one line, and a pump that carries direct messages between cores.
+//! writes built in one line, a pump that carries direct messages between cores, and a seeded
+//! generator for batch verification's coefficients.
 
 use crate::clock::Clock;
 use crate::node::{NodeCore, PeerId};
@@ -83,3 +84,32 @@ pub fn connect<S: Store, C: Clock, P: PeerId>(
     b.on_peer_up(&mut outboxes[1], &id_a);
     pump(&mut [a, b], &mut outboxes)
 }
+
+/// A seeded xorshift64 generator for batch verification's coefficients in tests and benches.
+/// Never for real nodes: their peers must not be able to predict the coefficients.
+pub struct SeededCoefficients(pub u64);
+
+impl rand_core::TryRng for SeededCoefficients {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.try_next_u64().map(|word| word as u32)
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        Ok(self.0)
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let word = self.try_next_u64()?.to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for SeededCoefficients {}

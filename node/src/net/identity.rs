@@ -44,7 +44,10 @@ pub fn write_identity(keypair: &Keypair) -> io::Result<Identity> {
     let secret: [u8; 32] = bytes[..32]
         .try_into()
         .expect("64 bytes: secret, then public");
-    Ok(Identity::peer_id(SigningKey::from_bytes(&secret)))
+    Ok(Identity {
+        signing_key: SigningKey::from_bytes(&secret),
+        keys: Box::new(super::verifier::BatchKeys::default()),
+    })
 }
 
 /// Writes `bytes` to a temporary file readable only by its owner, then renames it into place,

@@ -17,6 +17,7 @@
 //! - [`psk`], [`allow`], [`gate`]: who belongs — the private network's key, the allow-list
 //!   file, and the behaviour that closes connections from peers off the list.
 //! - [`handshakes`]: failed incoming handshakes, logged once and only when nothing connected.
+//! - [`verifier`]: signature checks in batches on every core.
 //! - [`node`]: the driver that ties the core and the swarm together.
 
 pub mod allow;
@@ -41,6 +42,7 @@ pub mod psk;
 pub mod redial;
 pub mod report;
 pub mod transport;
+pub mod verifier;
 
 pub use clock::SystemClock;
 pub use node::{DriverCounts, Node, Options, PeerStatus, StartError, Status};
