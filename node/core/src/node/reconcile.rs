@@ -18,9 +18,9 @@
 
 use super::{Event, NodeCore, PeerId, Transport};
 use crate::clock::Clock;
+use crate::config::RateLimit;
 use crate::counters::DropReason;
 use crate::iblt::Iblt;
-use crate::config::RateLimit;
 use crate::rate_limit::Cost;
 use crate::reconciliation::{
     self, sorted_difference, ReconcileMessage, MAX_IDS_PER_PAGE, MAX_LOOKUPS_PER_WANT,
