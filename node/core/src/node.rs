@@ -379,7 +379,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let signed: Vec<(&str, Vec<u8>, &auth::Signature)> = writes
             .filter_map(|write| {
                 let signature = write.signature.as_ref()?;
-                Some((write.version.origin.as_str(), auth::signed_bytes(write), signature))
+                Some((
+                    write.version.origin.as_str(),
+                    auth::signed_bytes(write),
+                    signature,
+                ))
             })
             .collect();
         let signed: Vec<(&str, &[u8], &auth::Signature)> = signed
