@@ -679,13 +679,21 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         // the earliest of those budgets' windows ends.
         let mut over_budget = 0;
         let mut retry_at: Option<u64> = None;
+        // One batch for the signatures the loop may check: those of writes within their
+        // authors' budgets now (see `Keys::prefetch`).
+        self.prefetch_signatures(writes.iter().filter(|write| {
+            let author = &write.version.origin;
+            *author == self.origin
+                || self.author_limiter.content_fits(
+                    author,
+                    monotonic,
+                    record_cost(write),
+                    self.rate_factor(author),
+                )
+        }));
         for write in writes {
             arrived.push(write.id());
-            let cost = Cost {
-                writes: 1,
-                bytes: reconciliation::record_size(&write) as u64,
-                messages: 0,
-            };
+            let cost = record_cost(&write);
             let author = &write.version.origin;
             let author_factor = self.rate_factor(author);
             // This node's own writes coming back (after it lost them) cost nothing.
@@ -874,5 +882,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         for peer in others {
             self.pending_reconciliations.entry(peer).or_insert(due);
         }
+    }
+}
+
+/// What one write received by reconciliation costs its author's budget.
+fn record_cost(write: &Write) -> Cost {
+    Cost {
+        writes: 1,
+        bytes: reconciliation::record_size(write) as u64,
+        messages: 0,
     }
 }
