@@ -13,7 +13,7 @@ use super::held::HeldAcks;
 use super::identity;
 use super::lock::{DataDirLock, LockError};
 use super::metrics::SwarmMetrics;
-use super::peers::{socket_of, Peers};
+use super::peers::{ip_of, Peers};
 use super::private_files;
 use super::transport::SwarmNet;
 use crate::api::feed::WatchedStore;
@@ -580,8 +580,11 @@ impl Node {
                 ..
             } => {
                 self.dialer.on_connected(peer_id, connection_id);
-                self.peers
-                    .on_established(peer_id, connection_id, endpoint.get_remote_address());
+                let remote = endpoint.get_remote_address();
+                self.peers.on_established(peer_id, connection_id, remote);
+                if let Some(ip) = ip_of(remote) {
+                    self.failed_handshakes.on_connected(ip, Instant::now());
+                }
                 // The core hears of the peer once Identify shows it speaks p2p-sync.
                 if num_established.get() > 1 {
                     tracing::debug!(%peer_id, ?endpoint, "another connection");
@@ -663,9 +666,9 @@ impl Node {
         };
         let message =
             format!("Incoming connection from {remote} failed during the handshake{hint}: {error}");
-        let held = socket_of(remote).is_some_and(|from| {
+        let held = ip_of(remote).is_some_and(|ip| {
             self.failed_handshakes
-                .on_failed(from, message, Instant::now())
+                .on_failed(ip, message, Instant::now())
         });
         if !held {
             // Its address was logged already (or a flood fills the queue).
@@ -691,11 +694,7 @@ impl Node {
 
     /// Logs the failed handshakes held long enough with no connection from their address.
     fn log_failed_handshakes(&mut self) {
-        let peers = &self.peers;
-        for message in self
-            .failed_handshakes
-            .due(Instant::now(), |from| peers.is_connected_from(from))
-        {
+        for message in self.failed_handshakes.due(Instant::now()) {
             tracing::warn!("{message}");
         }
     }

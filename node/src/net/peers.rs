@@ -10,7 +10,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::swarm::ConnectionId;
 use libp2p::{identify, Multiaddr, PeerId};
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 /// Most announced addresses of one peer taken into Kademlia.
 pub const MAX_ADDRESSES_PER_PEER: usize = 8;
@@ -21,8 +21,6 @@ struct Connection {
     peer: PeerId,
     /// The IP address the connection comes from (or goes to).
     ip: Option<IpAddr>,
-    /// That address with its port.
-    socket: Option<SocketAddr>,
     /// Identify showed the peer speaks our reconciliation protocol on this connection.
     p2p_sync: bool,
     /// Identify answered on this connection at all.
@@ -47,21 +45,12 @@ pub struct Peers {
 }
 
 /// The IP address in `address`, if it has one.
-fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
+pub fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
     address.iter().find_map(|protocol| match protocol {
         Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
         Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
         _ => None,
     })
-}
-
-/// The IP address and TCP or UDP port in `address`, if it has both.
-pub fn socket_of(address: &Multiaddr) -> Option<SocketAddr> {
-    let port = address.iter().find_map(|protocol| match protocol {
-        Protocol::Tcp(port) | Protocol::Udp(port) => Some(port),
-        _ => None,
-    })?;
-    Some(SocketAddr::new(ip_of(address)?, port))
 }
 
 /// The addresses of a peer worth remembering in Kademlia: none unless it speaks both our reconciliation
@@ -90,19 +79,10 @@ impl Peers {
             Connection {
                 peer,
                 ip: ip_of(remote),
-                socket: socket_of(remote),
                 p2p_sync: false,
                 identified: false,
             },
         );
-    }
-
-    /// Whether any open connection comes from (or goes to) `socket`: a peer dials from the
-    /// port it listens on (libp2p reuses it), so this is the peer whose other attempts failed.
-    pub fn is_connected_from(&self, socket: SocketAddr) -> bool {
-        self.connections
-            .values()
-            .any(|open| open.socket == Some(socket))
     }
 
     /// A connection closed. Returns whether Identify had answered on it.
