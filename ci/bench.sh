@@ -6,6 +6,8 @@ quick=""
 [ "${1:-}" = "--quick" ] && quick="--quick"
 cargo bench -p p2p-sync --bench sync -- $quick
 cargo bench -p p2p-sync-store --bench reconcile -- $quick
+# Signature checks: verify_strict, ZIP-215 alone, in batches, and batches split over threads.
+cargo bench -p p2p-sync-core --bench verify
 cargo bench -p p2p-sync-sim --bench speed
 # A sustained direct-protocol attack on a real node (10 attackers, 100,000 keys).
 cargo build --release -p p2p-sync -p p2p-sync-lab
