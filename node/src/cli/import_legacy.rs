@@ -393,10 +393,9 @@ mod tests {
         assert!(store.get("gone").unwrap().unwrap().is_delete());
     }
 
-    #[test]
-    fn a_database_of_the_diagrams_layout_never_opened_since_imports_on_the_first_run() {
-        // Before, the store's upgrade (run when the import opened it) turned the rows just read
-        // into `legacy` rows at the same time, which won the tie: 0 imported.
+    /// A node's data directory whose database has the diagrams' layout, one row: the
+    /// directory's guard, the data directory and the database file.
+    fn node_database_of_the_diagrams() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("d");
         std::fs::create_dir_all(&data_dir).unwrap();
@@ -406,6 +405,14 @@ mod tests {
             "CREATE TABLE kv_store (key TEXT PRIMARY KEY, value TEXT, timestamp TEXT, deleted_at TEXT);",
             "INSERT INTO kv_store VALUES ('old', 'v', '2025-01-04T08:30:15Z', NULL);",
         );
+        (dir, data_dir, path)
+    }
+
+    #[test]
+    fn a_database_of_the_diagrams_layout_never_opened_since_imports_on_the_first_run() {
+        // Before, the store's upgrade (run when the import opened it) turned the rows just read
+        // into `legacy` rows at the same time, which won the tie: 0 imported.
+        let (_dir, data_dir, path) = node_database_of_the_diagrams();
         let summary = import(&path, &data_dir, &mut Vec::new()).unwrap();
         assert_eq!((summary.imported, summary.up_to_date), (1, 0));
         let stored = SqliteStore::open(&path)
@@ -425,16 +432,8 @@ mod tests {
 
     #[test]
     fn a_nodes_own_legacy_rows_become_its_signed_writes_and_a_missing_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let data_dir = dir.path().join("d");
-        std::fs::create_dir_all(&data_dir).unwrap();
-        let path = data_dir.join(DATABASE_FILE);
         // A database of the diagrams' layout, upgraded in place by the store: origin `legacy`.
-        database(
-            &path,
-            "CREATE TABLE kv_store (key TEXT PRIMARY KEY, value TEXT, timestamp TEXT, deleted_at TEXT);",
-            "INSERT INTO kv_store VALUES ('old', 'v', '2025-01-04T08:30:15Z', NULL);",
-        );
+        let (dir, data_dir, path) = node_database_of_the_diagrams();
         let before = SqliteStore::open(&path)
             .unwrap()
             .get("old")
