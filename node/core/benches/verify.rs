@@ -1,11 +1,13 @@
 //! Signature checks per second, each rule beside the others in one run: `verify_strict` one at a
 //! time (the rule before ZIP-215), ZIP-215 one at a time, ZIP-215 in batches of one message
-//! (128 writes) on one core, and the same batches split over every core (what a node does).
+//! (128 writes) on one core, and the same batches split over threads; then signing a bulk
+//! import's batch of writes on one thread and on every core (what a node does).
 //!
 //! Run: `cargo bench -p p2p-sync-core --bench verify` (`-- --threads N` caps the cores used).
 
 use ed25519_dalek::{Signer, SigningKey};
-use p2p_sync_core::testkit::SeededCoefficients;
+use p2p_sync_core::auth::sign_all;
+use p2p_sync_core::testkit::{write, SeededCoefficients};
 use p2p_sync_core::verify::{verify, verify_in_parallel, verify_until_failure, Check};
 use std::time::Instant;
 
@@ -74,6 +76,18 @@ fn main() {
     println!("ed25519 checks per second, {SIGNATURES} signatures of {SIGNERS} signers, messages of {PER_MESSAGE}\n");
     println!("| rule | checks/s | × verify_strict |");
     println!("|---|---:|---:|");
+    let signing = |threads: usize| {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let mut writes: Vec<_> = (0..SIGNATURES)
+            .map(|i| write(&format!("key-{i}"), Some("value"), i as u64, "n0"))
+            .collect();
+        let started = Instant::now();
+        for batch in writes.chunks_mut(4096) {
+            sign_all(&key, batch, threads);
+        }
+        SIGNATURES as f64 / started.elapsed().as_secs_f64()
+    };
+    let (sign_one, sign_every) = (signing(1), signing(threads));
     for (name, value) in [
         ("verify_strict, one at a time (the rule before)", strict),
         ("ZIP-215, one at a time", single),
@@ -85,4 +99,11 @@ fn main() {
     ] {
         println!("| {name} | {value:.0} | {:.2} |", value / strict);
     }
+    println!("\n| signing batches of 4,096 writes | signatures/s | × one thread |");
+    println!("|---|---:|---:|");
+    println!("| 1 thread | {sign_one:.0} | 1.00 |");
+    println!(
+        "| {threads} threads | {sign_every:.0} | {:.2} |",
+        sign_every / sign_one
+    );
 }

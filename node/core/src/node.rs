@@ -104,6 +104,8 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     origin: String,
     /// Signs the node's writes.
     signing_key: SigningKey,
+    /// Threads that sign a batch of this node's writes.
+    signing_threads: usize,
     /// Checks other origins' signatures.
     keys: Box<dyn Keys>,
     config: Config,
@@ -178,6 +180,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             origin: id.to_string(),
             id,
             signing_key: identity.signing_key,
+            signing_threads: identity.signing_threads,
             keys: identity.keys,
             author_limiter: RateLimiter::new(config.author_rate),
             forwarder_limiter: RateLimiter::new(config.forwarder_rate),
@@ -289,9 +292,18 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 Err(error) => Err(error),
             });
         }
-        let writes: Vec<Write> = verdicts.iter().flatten().cloned().collect();
+        // Signed together, on every thread the identity gives.
+        let mut writes: Vec<Write> = verdicts.iter().flatten().cloned().collect();
         if writes.is_empty() {
             return Ok(verdicts);
+        }
+        auth::sign_all(&self.signing_key, &mut writes, self.signing_threads);
+        let mut signed = writes.iter();
+        for write in verdicts.iter_mut().flatten() {
+            *write = signed
+                .next()
+                .expect("one signed write per stamped one")
+                .clone();
         }
         // A refused write leaves no trace: the clock goes back to where it was.
         self.store
@@ -314,7 +326,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(self.store.get(key)?.and_then(|write| write.value))
     }
 
-    /// A signed local write of `key`, stamped after everything this node did and after the
+    /// A local write of `key` (not signed yet), stamped after everything this node did and after the
     /// write it holds for `key`. Remote writes stamped ahead of the local clock (a peer whose
     /// clock runs fast, within the bound) do not move the node's clock; only a write that
     /// overwrites one of them is stamped past it, so a user's overwrite still wins.
@@ -327,7 +339,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 hlc = hlc.max(stored.version.hlc.tick(now));
             }
         }
-        let mut write = Write {
+        let write = Write {
             key: key.to_string(),
             value,
             version: Version {
@@ -336,7 +348,6 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             },
             signature: None,
         };
-        auth::sign(&self.signing_key, &mut write);
         Ok(write)
     }
 
@@ -401,7 +412,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     ) -> Result<Write, CommandError> {
         validate_key(key, &self.config)?;
         let before = self.hlc;
-        let write = self.stamp(key, value)?;
+        let mut write = self.stamp(key, value)?;
+        auth::sign(&self.signing_key, &mut write);
         self.store
             .apply(std::slice::from_ref(&write))
             .inspect_err(|_| self.hlc = before)?;

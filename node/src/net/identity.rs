@@ -47,6 +47,8 @@ pub fn write_identity(keypair: &Keypair) -> io::Result<Identity> {
     Ok(Identity {
         signing_key: SigningKey::from_bytes(&secret),
         keys: Box::new(super::verifier::BatchKeys::default()),
+        // A bulk import signs on every core.
+        signing_threads: std::thread::available_parallelism().map_or(1, |cores| cores.get()),
     })
 }
 
