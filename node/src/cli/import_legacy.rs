@@ -408,6 +408,15 @@ mod tests {
         (dir, data_dir, path)
     }
 
+    /// The write the database at `path` holds for the key `old`.
+    fn stored_old(path: &Path) -> Write {
+        SqliteStore::open(path)
+            .unwrap()
+            .get("old")
+            .unwrap()
+            .unwrap()
+    }
+
     #[test]
     fn a_database_of_the_diagrams_layout_never_opened_since_imports_on_the_first_run() {
         // Before, the store's upgrade (run when the import opened it) turned the rows just read
@@ -415,11 +424,7 @@ mod tests {
         let (_dir, data_dir, path) = node_database_of_the_diagrams();
         let summary = import(&path, &data_dir, &mut Vec::new()).unwrap();
         assert_eq!((summary.imported, summary.up_to_date), (1, 0));
-        let stored = SqliteStore::open(&path)
-            .unwrap()
-            .get("old")
-            .unwrap()
-            .unwrap();
+        let stored = stored_old(&path);
         assert!(stored.signature.is_some());
         assert_ne!(stored.version.origin, LEGACY_ORIGIN);
         #[cfg(unix)]
@@ -434,19 +439,11 @@ mod tests {
     fn a_nodes_own_legacy_rows_become_its_signed_writes_and_a_missing_file_is_refused() {
         // A database of the diagrams' layout, upgraded in place by the store: origin `legacy`.
         let (dir, data_dir, path) = node_database_of_the_diagrams();
-        let before = SqliteStore::open(&path)
-            .unwrap()
-            .get("old")
-            .unwrap()
-            .unwrap();
+        let before = stored_old(&path);
         assert_eq!(before.version.origin, LEGACY_ORIGIN);
         let summary = import(&path, &data_dir, &mut Vec::new()).unwrap();
         assert_eq!((summary.imported, summary.up_to_date), (1, 0));
-        let after = SqliteStore::open(&path)
-            .unwrap()
-            .get("old")
-            .unwrap()
-            .unwrap();
+        let after = stored_old(&path);
         assert!(after.supersedes(&before) && after.signature.is_some());
         assert_eq!(after.value, before.value);
         assert_eq!(after.version.hlc.wall_ms, before.version.hlc.wall_ms);

@@ -22,8 +22,8 @@ const MIN_BATCH: usize = 8;
 /// Most origins whose keys are kept; past it the cache starts again.
 const MAX_KEYS: usize = 4096;
 
-/// One checked signature: the origin, the signed bytes and the signature.
-type Checked = (String, Vec<u8>, [u8; 64]);
+/// A checked signature's origin, signed bytes and verdict, filed under the signature.
+type Checked = (String, Vec<u8>, bool);
 
 /// [`Keys`] for PeerId origins, checked in batches.
 #[derive(Default)]
@@ -31,7 +31,7 @@ pub struct BatchKeys {
     /// Decoded keys by origin (`None`: not an ed25519 PeerId).
     keys: RefCell<HashMap<String, Option<[u8; 32]>>>,
     /// The verdicts of the message being checked.
-    verdicts: RefCell<HashMap<Checked, bool>>,
+    verdicts: RefCell<HashMap<[u8; 64], Checked>>,
 }
 
 impl BatchKeys {
@@ -52,9 +52,12 @@ impl BatchKeys {
 
 impl Keys for BatchKeys {
     fn verify(&self, origin: &str, message: &[u8], signature: &Signature) -> bool {
-        let checked = (origin.to_string(), message.to_vec(), signature.0);
-        if let Some(verdict) = self.verdicts.borrow().get(&checked) {
-            return *verdict;
+        if let Some((checked_origin, checked_message, verdict)) =
+            self.verdicts.borrow().get(&signature.0)
+        {
+            if checked_origin == origin && checked_message == message {
+                return *verdict;
+            }
         }
         self.key(origin).is_some_and(|key| {
             verify(&Check {
@@ -87,7 +90,8 @@ impl Keys for BatchKeys {
             .collect();
         let found = verify_until_failure(&checks, &mut Unpredictable);
         for ((_, origin, message, signature), verdict) in keyed.iter().zip(found) {
-            verdicts.insert((origin.to_string(), message.to_vec(), signature.0), verdict);
+            let checked = (origin.to_string(), message.to_vec(), verdict);
+            verdicts.insert(signature.0, checked);
         }
     }
 }
