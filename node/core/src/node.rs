@@ -615,7 +615,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             Ok(decoded) => decoded,
             // Not our form: perhaps the original app's signed envelope.
             Err(error @ WireError::Malformed(_)) => {
-                match legacy::decode(bytes, &signer, now_ms, &self.config) {
+                // Larger than the original app's frames: not parsed again as an envelope.
+                let envelope = (bytes.len() <= legacy::MAX_ENVELOPE_BYTES)
+                    .then(|| legacy::decode(bytes, &signer, now_ms, &self.config))
+                    .flatten();
+                match envelope {
                     Some(legacy::Decoded::Write(write)) => vec![write],
                     Some(legacy::Decoded::KeyDistribution) => {
                         self.counters.dropped.count(DropReason::KeyDistribution);

@@ -98,6 +98,9 @@ fn split_key(text: &str) -> Result<Option<(String, &str)>, String> {
         match c {
             '"' => {
                 let rest = &quoted[at + 1..];
+                if key.is_empty() {
+                    return Err(format!("An empty key ({QUOTING})"));
+                }
                 if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
                     return Err(format!("Text right after a quoted key ({QUOTING})"));
                 }
@@ -172,7 +175,7 @@ mod tests {
             }))
         );
         assert_eq!(parse(r#"add k "v""#), Ok(Some(add("k", r#""v""#))));
-        for bad in [r#"get "open"#, r#"get "a"b"#, r#"add "a\x" v"#] {
+        for bad in [r#"get "open"#, r#"get "a"b"#, r#"add "a\x" v"#, r#"get """#] {
             let hint = parse(bad).unwrap_err();
             assert!(hint.contains("quote"), "{bad}: {hint}");
         }

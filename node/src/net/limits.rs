@@ -4,10 +4,10 @@
 //! take every place. A connection over a limit is refused as it opens; the node's own state is
 //! untouched.
 
+use super::peers::ip_of;
 use libp2p::connection_limits::{Behaviour, ConnectionLimits};
 use libp2p::core::transport::PortUse;
 use libp2p::core::Endpoint;
-use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{
     dummy, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
     THandlerOutEvent, ToSwarm,
@@ -66,15 +66,6 @@ pub struct IpLimits {
     incoming: HashMap<ConnectionId, IpAddr>,
     /// Addresses whose refusal was logged (one line each; forgotten past 1,024).
     logged: HashSet<IpAddr>,
-}
-
-/// The IP address in `address`, if it has one.
-fn ip_of(address: &Multiaddr) -> Option<IpAddr> {
-    address.iter().find_map(|protocol| match protocol {
-        Protocol::Ip4(ip) => Some(IpAddr::V4(ip)),
-        Protocol::Ip6(ip) => Some(IpAddr::V6(ip)),
-        _ => None,
-    })
 }
 
 impl IpLimits {
