@@ -1501,40 +1501,6 @@ fn a_strangers_writes_by_reconciliation_are_charged_to_its_author_budget() {
 }
 
 #[test]
-fn replaying_an_authors_old_writes_spends_none_of_its_budget() {
-    // Before: every write that checked out was charged, so a peer replaying an honest author's
-    // old writes could spend that author's budget and have its new writes dropped here.
-    const BUDGET: usize = 300;
-    let clock = ManualClock::new(START);
-    let writes = signed_writes("x", "k", 200, &clock);
-    let mut b = node_with_author_budget("b", &clock, BUDGET as u64);
-    open_exchange(&mut b, "x");
-    for chunk in writes.chunks(100) {
-        b.on_direct(&mut Outbox::default(), &p("x"), &records(chunk.to_vec()))
-            .unwrap();
-    }
-    assert_eq!(b.counters().applied, 200);
-    open_exchange(&mut b, "replayer");
-    for _ in 0..5 {
-        for chunk in writes.chunks(100) {
-            let message = records(chunk.to_vec());
-            b.on_direct(&mut Outbox::default(), &p("replayer"), &message)
-                .unwrap();
-        }
-    }
-    assert_eq!(b.counters().dropped.rate_limited, 0, "nothing over budget");
-    let new = signed_writes("x", "new", 100, &clock);
-    open_exchange(&mut b, "x");
-    b.on_direct(&mut Outbox::default(), &p("x"), &records(new))
-        .unwrap();
-    assert_eq!(
-        b.counters().applied,
-        300,
-        "the author's new writes still fit"
-    );
-}
-
-#[test]
 fn a_peer_gets_at_most_its_answer_bytes_a_minute_whatever_it_asks() {
     let clock = ManualClock::new(START);
     let big = "v".repeat(60_000);

@@ -714,7 +714,16 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 .and_then(|()| self.authenticate(&write, from_sender));
             match checked {
                 Ok(()) if self.refuse_author(net, peer, &write.version.origin) => {}
-                Ok(()) => valid.push(write),
+                Ok(()) => {
+                    // The same budget as the author's gossip: a stranger writes as much per
+                    // minute whichever path its writes take.
+                    if !own {
+                        let author = &write.version.origin;
+                        self.author_limiter
+                            .admit_content(author, monotonic, cost, author_factor);
+                    }
+                    valid.push(write);
+                }
                 // The first forged write ends the message: nothing of it applies, its want
                 // goes unanswered, its offers unasked, and the peer gets a strike.
                 Err(error @ crate::wire::WireError::Forged(_)) => {
@@ -742,22 +751,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             let wait = retry_at.map_or(0, |at| at.saturating_sub(monotonic));
             self.reconcile_after(peer, wait.max(self.config.reconcile_after_drop_ms));
         }
-        let verdicts = self.apply_remote(&valid).inspect_err(|_| {
-            self.sessions.remove(peer);
-            self.retry_after_store_failure(peer);
-        })?;
-        // The same budget as the author's gossip, so a stranger writes as much per minute
-        // whichever path its writes take; charged for what was stored, so replaying an
-        // author's old writes (held already, or older than what is held) spends nothing of it.
-        for (write, _) in valid.iter().zip(&verdicts).filter(|(_, &stored)| stored) {
-            let author = &write.version.origin;
-            if *author != self.origin {
-                let factor = self.rate_factor(author);
-                self.author_limiter
-                    .admit_content(author, monotonic, record_cost(write), factor);
-            }
-        }
-        let applied = verdicts.iter().filter(|&&stored| stored).count();
+        let applied = self
+            .apply_remote(&valid)
+            .inspect_err(|_| {
+                self.sessions.remove(peer);
+                self.retry_after_store_failure(peer);
+            })?
+            .into_iter()
+            .filter(|&a| a)
+            .count();
         let nothing = arrived.is_empty() && want.is_empty() && offer.is_empty();
         let sent = self.answer_want(net, peer, &want)?;
         self.ask_again(net, peer, &arrived, nothing);
