@@ -778,6 +778,13 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     }
 
     /// Applies checked remote writes; moves the clock past them; counts applied and ignored.
+    /// Whether the store holds `write`'s key at an equal or newer version, so applying it
+    /// would change nothing. A store that cannot be read answers no: applying meets the error.
+    fn holds_as_new(&self, write: &Write) -> bool {
+        self.store.tally().holds(write.id())
+            || matches!(self.store.get(&write.key), Ok(Some(held)) if !write.supersedes(&held))
+    }
+
     fn apply_remote(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
         let now = self.clock.now_ms();
         let before = self.hlc;

@@ -1501,6 +1501,39 @@ fn a_strangers_writes_by_reconciliation_are_charged_to_its_author_budget() {
 }
 
 #[test]
+fn replaying_writes_this_node_holds_costs_their_author_nothing() {
+    const BUDGET: usize = 300;
+    let clock = ManualClock::new(START);
+    let writes = signed_writes("x", "k", 200, &clock);
+    let mut b = node_with_author_budget("b", &clock, BUDGET as u64);
+    open_exchange(&mut b, "x");
+    for chunk in writes.chunks(100) {
+        b.on_direct(&mut Outbox::default(), &p("x"), &records(chunk.to_vec()))
+            .unwrap();
+    }
+    assert_eq!(b.counters().applied, 200);
+    // Another peer replays the author's 200 writes again and again (before: each replay
+    // spent the author's budget, so its next new writes were dropped as rate limited).
+    open_exchange(&mut b, "y");
+    for _ in 0..5 {
+        for chunk in writes.chunks(100) {
+            b.on_direct(&mut Outbox::default(), &p("y"), &records(chunk.to_vec()))
+                .unwrap();
+        }
+    }
+    assert_eq!(b.counters().dropped.rate_limited, 0);
+    assert_eq!(b.counters().ignored_older, 1_000);
+    let fresh = signed_writes("x", "n", 100, &clock);
+    b.on_direct(&mut Outbox::default(), &p("x"), &records(fresh))
+        .unwrap();
+    assert_eq!(
+        b.counters().applied,
+        300,
+        "the author's new writes fit its budget"
+    );
+}
+
+#[test]
 fn a_peer_gets_at_most_its_answer_bytes_a_minute_whatever_it_asks() {
     let clock = ManualClock::new(START);
     let big = "v".repeat(60_000);

@@ -675,6 +675,17 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let mut valid = Vec::with_capacity(writes.len());
         let sender = peer.to_string();
         let mut arrived = Vec::with_capacity(writes.len());
+        // Writes this node holds at an equal or newer version change nothing: they are not
+        // checked and cost their authors nothing (a peer replaying an author's old writes
+        // must not spend that author's budget here).
+        writes.retain(|write| {
+            let held = self.holds_as_new(write);
+            if held {
+                arrived.push(write.id());
+            }
+            !held
+        });
+        self.counters.ignored_older += arrived.len() as u64;
         // Writes over their author's budget: not checked, not stored, asked for again once
         // the earliest of those budgets' windows ends.
         let mut over_budget = 0;
