@@ -3,11 +3,9 @@
 //! path (gossip or reconciliation) the write took. So no peer can make a node store a write
 //! attributed to another node that this node never made.
 
-use crate::version::Write;
-use serde::{Deserialize, Serialize};
+use crate::write::{Signature, Write};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt;
 
 use ed25519_dalek::Signer;
 pub use ed25519_dalek::SigningKey;
@@ -16,80 +14,9 @@ pub use ed25519_dalek::SigningKey;
 /// recorded no origin. They are accepted by reconciliation as plainly unsigned data.
 pub const LEGACY_ORIGIN: &str = "legacy";
 
-/// A write's ed25519 signature (64 bytes).
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "Vec<u8>", into = "Vec<u8>")]
-pub struct Signature(pub [u8; 64]);
-
-impl TryFrom<Vec<u8>> for Signature {
-    type Error = String;
-
-    fn try_from(bytes: Vec<u8>) -> Result<Self, String> {
-        let array: [u8; 64] = bytes
-            .try_into()
-            .map_err(|bytes: Vec<u8>| format!("a signature has 64 bytes, not {}", bytes.len()))?;
-        Ok(Signature(array))
-    }
-}
-
-impl From<Signature> for Vec<u8> {
-    fn from(signature: Signature) -> Vec<u8> {
-        signature.0.to_vec()
-    }
-}
-
-impl fmt::Debug for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Signature({:02x}{:02x}{:02x}{:02x}…)",
-            self.0[0], self.0[1], self.0[2], self.0[3]
-        )
-    }
-}
-
-impl Signature {
-    /// The signature as 128 lowercase hex digits, as gossip carries it.
-    pub fn to_hex(&self) -> String {
-        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
-    }
-
-    /// Reads 128 hex digits; `None` for anything else.
-    pub fn from_hex(text: &str) -> Option<Signature> {
-        if text.len() != 128 || !text.is_ascii() {
-            return None;
-        }
-        let mut bytes = [0u8; 64];
-        for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
-            let pair = std::str::from_utf8(pair).ok()?;
-            *byte = u8::from_str_radix(pair, 16).ok()?;
-        }
-        Some(Signature(bytes))
-    }
-}
-
-/// The bytes an origin signs for `write`: a domain tag, then key, value, timestamp and origin,
-/// each length-prefixed, so no two different writes share an encoding.
-pub fn signed_bytes(write: &Write) -> Vec<u8> {
-    let mut out = b"p2p-sync/write/1".to_vec();
-    let mut field = |bytes: &[u8]| {
-        out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        out.extend_from_slice(bytes);
-    };
-    field(write.key.as_bytes());
-    match &write.value {
-        Some(value) => field(&[&[1], value.as_bytes()].concat()),
-        None => field(&[0]),
-    }
-    field(&write.version.hlc.wall_ms.to_le_bytes());
-    field(&write.version.hlc.counter.to_le_bytes());
-    field(write.version.origin.as_bytes());
-    out
-}
-
 /// Signs `write` with `key` (the key of its origin).
 pub fn sign(key: &SigningKey, write: &mut Write) {
-    let signature = key.sign(&signed_bytes(write));
+    let signature = key.sign(&write.signed_bytes());
     write.signature = Some(Signature(signature.to_bytes()));
 }
 
@@ -245,12 +172,12 @@ mod tests {
         let mut signed = write("k", Some("v"), 10, "n0");
         sign(&NamedKeys::signing_key("n0"), &mut signed);
         let signature = signed.signature.clone().unwrap();
-        assert!(keys.verify("n0", &signed_bytes(&signed), &signature));
+        assert!(keys.verify("n0", &signed.signed_bytes(), &signature));
         let mut changed = signed.clone();
         changed.value = Some("w".into());
-        assert!(!keys.verify("n0", &signed_bytes(&changed), &signature));
+        assert!(!keys.verify("n0", &changed.signed_bytes(), &signature));
         assert!(
-            !keys.verify("n1", &signed_bytes(&signed), &signature),
+            !keys.verify("n1", &signed.signed_bytes(), &signature),
             "another origin"
         );
     }
@@ -288,7 +215,7 @@ mod tests {
         let mut signed = write("k", Some("v"), 10, &peer_id);
         sign(&key, &mut signed);
         let signature = signed.signature.clone().unwrap();
-        assert!(PeerIdKeys.verify(&peer_id, &signed_bytes(&signed), &signature));
-        assert!(!PeerIdKeys.verify("n0", &signed_bytes(&signed), &signature));
+        assert!(PeerIdKeys.verify(&peer_id, &signed.signed_bytes(), &signature));
+        assert!(!PeerIdKeys.verify("n0", &signed.signed_bytes(), &signature));
     }
 }

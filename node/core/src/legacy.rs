@@ -18,11 +18,12 @@
 //! travels by reconciliation like any signed write; every node re-checks it ([`verifies`]).
 //! A timestamp not in chrono's form could not be rebuilt, and is refused.
 
-use crate::auth::{Keys, Signature, SigningKey};
+use crate::auth::{Keys, SigningKey};
 use crate::config::{Config, RateLimit};
 use crate::validate::check_remote_write;
-use crate::version::{Hlc, Version, Write};
+use crate::version::{Hlc, Version};
 use crate::wire::WireError;
+use crate::write::{Signature, Write};
 use chrono::{DateTime, SecondsFormat, Utc};
 use ed25519_dalek::Signer;
 use serde::{Deserialize, Serialize};

@@ -22,7 +22,8 @@
 //! - [`node`]: the state machine ([`NodeCore`]) and what it asks of its world ([`Transport`]).
 //! - [`config`]: every limit and interval, with defaults.
 //! - [`validate`]: the rules a key and a value must follow, for every path a write takes.
-//! - [`version`]: writes and their total order; [`wire`]: the gossip JSON codec.
+//! - [`write`]: one write, its id and the bytes its origin signs; [`version`]: the total order
+//!   of writes; [`wire`]: the gossip JSON codec.
 //! - [`legacy`]: the original app's signed envelope (read, checked, and written).
 //! - [`reconciliation`] and [`iblt`]: the reconciliation messages and the sketches they carry.
 //! - [`rate_limit`], [`counters`]: budgets per peer, and what was applied and dropped.
@@ -47,6 +48,7 @@ pub mod validate;
 pub mod verify;
 pub mod version;
 pub mod wire;
+pub mod write;
 
 pub use clock::{Clock, ManualClock};
 pub use config::{Config, RateLimit};
@@ -55,7 +57,8 @@ pub use membership::Membership;
 pub use node::{ClockAhead, CommandError, Event, NodeCore, PeerId, Transport, Verdict};
 pub use outbox::Outbox;
 pub use store::{Store, StoreError, Summary};
-pub use version::{Hlc, Version, Write};
+pub use version::{Hlc, Version};
+pub use write::Write;
 
 #[cfg(test)]
 mod node_tests;

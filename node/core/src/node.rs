@@ -13,8 +13,9 @@ use super::legacy;
 use super::membership::Membership;
 use super::rate_limit::{Cost, RateLimiter};
 use super::validate::{validate_key, validate_value, ValidationError};
-use super::version::{Hlc, Version, Write};
+use super::version::{Hlc, Version};
 use super::wire::{self, WireError};
+use super::write::{Signature, Write};
 use crate::store::{Store, StoreError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -363,7 +364,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 Err(WireError::BadOrigin(LEGACY_ORIGIN.to_string()))
             }
             Some(signature) => {
-                let message = auth::signed_bytes(write);
+                let message = write.signed_bytes();
                 // Ours, or the original app's envelope signature kept with its write.
                 if self.keys.verify(&write.version.origin, &message, signature)
                     || legacy::verifies(&*self.keys, write, signature)
@@ -387,17 +388,17 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Lets the keys check the signatures of one message's `writes` at once, in order, before
     /// [`NodeCore::authenticate`] asks for them one by one ([`Keys::prefetch`]).
     pub(super) fn prefetch_signatures<'w>(&self, writes: impl Iterator<Item = &'w Write>) {
-        let signed: Vec<(&str, Vec<u8>, &auth::Signature)> = writes
+        let signed: Vec<(&str, Vec<u8>, &Signature)> = writes
             .filter_map(|write| {
                 let signature = write.signature.as_ref()?;
                 Some((
                     write.version.origin.as_str(),
-                    auth::signed_bytes(write),
+                    write.signed_bytes(),
                     signature,
                 ))
             })
             .collect();
-        let signed: Vec<(&str, &[u8], &auth::Signature)> = signed
+        let signed: Vec<(&str, &[u8], &Signature)> = signed
             .iter()
             .map(|(origin, message, signature)| (*origin, &message[..], *signature))
             .collect();

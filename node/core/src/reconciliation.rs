@@ -21,8 +21,8 @@
 //! estimator, page or resize request that no honest peer could send is dropped as malformed.
 
 use super::iblt::{Iblt, StrataEstimator};
-use super::version::Write;
 use super::wire::WireError;
+use super::write::Write;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::marker::PhantomData;

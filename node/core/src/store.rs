@@ -7,7 +7,8 @@ pub use memory::MemoryStore;
 
 use crate::iblt::{Difference, Iblt, StrataEstimator};
 use crate::reconciliation::{self, MAX_SKETCH_CELLS};
-use crate::version::{Hlc, Write};
+use crate::version::Hlc;
+use crate::write::Write;
 use std::collections::{BTreeSet, HashSet};
 use thiserror::Error;
 

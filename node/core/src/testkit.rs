@@ -6,7 +6,8 @@ use crate::clock::Clock;
 use crate::node::{NodeCore, PeerId};
 use crate::outbox::Outbox;
 use crate::store::{Store, StoreError};
-use crate::version::{Hlc, Version, Write};
+use crate::version::{Hlc, Version};
+use crate::write::Write;
 
 /// A write of `key` (a put of `value`, or a delete when `None`) made by `origin` at `wall_ms`
 /// with HLC counter 0.

@@ -2,8 +2,8 @@
 //! and reconciliation alike, and the extra checks of a write that came from another node.
 
 use super::config::Config;
-use super::version::Write;
 use super::wire::{format_timestamp, WireError};
+use super::write::Write;
 use thiserror::Error;
 
 /// Longest origin (a node id) accepted; a PeerId takes 52 bytes.

@@ -9,10 +9,10 @@
 //! `origin` (the node that made the write); a message without them is read with counter 0 and
 //! the signing author as origin. Unknown fields are ignored, so older nodes read our single writes.
 
-use super::auth::Signature;
 use super::config::Config;
 use super::validate::{check_remote_write, ValidationError};
-use super::version::{Hlc, Version, Write};
+use super::version::{Hlc, Version};
+use super::write::{Signature, Write};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;

@@ -21,7 +21,8 @@ use crate::net::node::DATABASE_FILE;
 use p2p_sync_core::auth::{self, SigningKey, LEGACY_ORIGIN};
 use p2p_sync_core::store::Store;
 use p2p_sync_core::validate::{validate_key, validate_value};
-use p2p_sync_core::version::{Hlc, Version, Write};
+use p2p_sync_core::version::{Hlc, Version};
+use p2p_sync_core::write::Write;
 use p2p_sync_core::wire::{format_timestamp, parse_timestamp};
 use p2p_sync_core::Config;
 use p2p_sync_store::SqliteStore;
@@ -355,7 +356,7 @@ pub fn run(source: &Path, data_dir: &Path) -> Result<(), ImportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p2p_sync_core::auth::{signed_bytes, Keys, PeerIdKeys};
+    use p2p_sync_core::auth::{Keys, PeerIdKeys};
 
     fn database(path: &Path, schema: &str, rows: &str) {
         let connection = Connection::open(path).unwrap();
@@ -389,7 +390,7 @@ mod tests {
             parse_timestamp("2025-01-04T08:30:15.250Z").unwrap()
         );
         let signature = live.signature.clone().unwrap();
-        assert!(PeerIdKeys.verify(&live.version.origin, &signed_bytes(&live), &signature));
+        assert!(PeerIdKeys.verify(&live.version.origin, &live.signed_bytes(), &signature));
         assert!(store.get("gone").unwrap().unwrap().is_delete());
     }
 

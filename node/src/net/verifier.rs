@@ -9,7 +9,8 @@
 //! measured splitting that over two threads slower than one batch (the halves lose the
 //! batch's sharing of terms of one signer, and threads cost their start).
 
-use p2p_sync_core::auth::{Keys, PeerIdKeys, Signature};
+use p2p_sync_core::auth::{Keys, PeerIdKeys};
+use p2p_sync_core::write::Signature;
 use p2p_sync_core::verify::{verify, verify_until_failure, Check};
 use std::cell::RefCell;
 use std::collections::HashMap;

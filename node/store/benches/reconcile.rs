@@ -117,7 +117,7 @@ fn signature_rates(count: usize) {
         .iter()
         .filter(|write| {
             let signature = write.signature.as_ref().expect("signed");
-            keys.verify("bench", &auth::signed_bytes(write), signature)
+            keys.verify("bench", &write.signed_bytes(), signature)
         })
         .count();
     let verify_s = started.elapsed().as_secs_f64();

@@ -5,7 +5,7 @@
 use super::SqliteStore;
 use p2p_sync_core::store::{Store, StoreError};
 use p2p_sync_core::testkit;
-use p2p_sync_core::version::Write;
+use p2p_sync_core::write::Write;
 
 fn put(key: &str, value: &str, wall_ms: u64) -> Write {
     testkit::write(key, Some(value), wall_ms, "a")

@@ -1,9 +1,10 @@
 //! The SQLite `Store` of p2p-sync: table `kv_store`, WAL journal, one transaction per batch of
 //! writes. The node keeps it in a file; the simulator opens it in memory (the same SQL).
 
-use p2p_sync_core::auth::{Signature, LEGACY_ORIGIN};
+use p2p_sync_core::auth::LEGACY_ORIGIN;
 use p2p_sync_core::store::{ByteBudget, Store, StoreError, Tally};
-use p2p_sync_core::version::{Hlc, Version, Write};
+use p2p_sync_core::version::{Hlc, Version};
+use p2p_sync_core::write::{Signature, Write};
 use p2p_sync_core::wire::{format_timestamp, parse_timestamp};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};

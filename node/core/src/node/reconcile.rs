@@ -28,7 +28,7 @@ use crate::reconciliation::{
 };
 use crate::store::{Store, StoreError};
 use crate::validate;
-use crate::version::Write;
+use crate::write::Write;
 use std::collections::{HashSet, VecDeque};
 
 /// Bytes of direct messages this node sends one peer a minute before it answers no more of

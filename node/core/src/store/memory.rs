@@ -1,7 +1,7 @@
 //! An in-memory `Store`, for fast tests.
 
 use super::{ByteBudget, Store, StoreError, Tally};
-use crate::version::Write;
+use crate::write::Write;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Keeps every write in a sorted map; same rules as `SqliteStore`, no persistence.

@@ -2,7 +2,7 @@
 
 use super::Summary;
 use crate::testkit;
-use crate::version::Write;
+use crate::write::Write;
 
 fn write(value: Option<&str>, wall_ms: u64) -> Write {
     testkit::write("k", value, wall_ms, "n")
