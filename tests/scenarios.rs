@@ -4,7 +4,8 @@
 //! behaviour shows up as a snapshot diff. Each scenario is played twice with the same seed and
 //! must give the same trace byte for byte, then with a few more seeds, which must also pass.
 
-use p2p_sync_sim::{parse, run, Report, Scenario};
+use p2p_sync_scenario::{parse, Scenario};
+use p2p_sync_sim::{run, Report};
 
 fn load(name: &str) -> Scenario {
     let path = format!("{}/../scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));

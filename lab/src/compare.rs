@@ -2,8 +2,8 @@
 //! (outcome in each, whether the final lists are the same, time to converge in each).
 
 use crate::player::{self, Options, Outcome, RunError};
-use p2p_sync_sim::duration::format_ms;
-use p2p_sync_sim::Report;
+use p2p_sync_scenario::convergence::ConvergenceReport;
+use p2p_sync_scenario::duration::format_ms;
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -39,14 +39,9 @@ fn outcome(passed: bool) -> String {
     if passed { "pass" } else { "FAIL" }.to_string()
 }
 
-fn sim_converge(report: &Report) -> Option<u64> {
-    let since = report.convergence.since_ms?;
-    Some(since.saturating_sub(report.convergence.last_recovery_ms.unwrap_or(0)))
-}
-
 /// Plays `file` in both worlds. `Err` only when this machine cannot run the LAN world.
 pub fn row(file: &str, options: &Options) -> Result<Row, String> {
-    let scenario = match p2p_sync_sim::load(file) {
+    let scenario = match p2p_sync_scenario::load(file) {
         Ok(scenario) => scenario,
         Err(error) => {
             eprintln!("error: {error}");
@@ -66,13 +61,16 @@ pub fn row(file: &str, options: &Options) -> Result<Row, String> {
     let started = Instant::now();
     let lan = player::play(&scenario, options);
     let lan_seconds = started.elapsed().as_secs_f64();
-    let show = |ms: Option<u64>| ms.map_or_else(|| "-".to_string(), format_ms);
+    let show = |convergence: &ConvergenceReport| {
+        let ms = convergence.time_to_converge_ms();
+        ms.map_or_else(|| "-".to_string(), format_ms)
+    };
     let mut row = Row {
         scenario: scenario.name.clone(),
         sim: outcome(sim.passed()),
         lan: String::new(),
         same_lists: "-".into(),
-        sim_converge: show(sim_converge(&sim)),
+        sim_converge: show(&sim.convergence),
         lan_converge: "-".into(),
         lan_seconds,
     };
@@ -82,7 +80,7 @@ pub fn row(file: &str, options: &Options) -> Result<Row, String> {
                 eprint!("{}", report.failure_text());
             }
             row.lan = outcome(report.passed());
-            row.lan_converge = show(report.time_to_converge_ms());
+            row.lan_converge = show(&report.convergence);
             let same = sim.nodes.iter().zip(&report.nodes).all(|(sim, lan)| {
                 !(sim.up && lan.up)
                     || lan.content.map(|digest| format!("{digest:016x}"))

@@ -2,7 +2,7 @@
 //! scenarios that cut the network, and netem for scenarios that shape it.
 
 use crate::netns::run;
-use p2p_sync_sim::scenario::{Action, NetworkParams, Scenario};
+use p2p_sync_scenario::scenario::{Action, NetworkParams, Scenario};
 use std::os::unix::fs::MetadataExt;
 
 /// Pretends the runner has this user id (tests check the "cannot run here" path as root).

@@ -7,19 +7,19 @@
 //! - [`process`]: one real node driven through stdin/stdout; [`attacker`]: the hostile client;
 //!   [`identity`]: node keys whose PeerIds sort like `n0 < n1 < …`.
 //! - [`world`]: the LAN, its nodes and attackers, and what each step does to them.
-//! - [`expect`]: `expect` steps read from `get`, `list` and `status`.
-//! - [`player`]: the timeline of steps in real time; [`report`]: its outcome.
+//! - [`observe`]: what the scenario crate judges, read from `get`, `list` and `status`.
+//! - [`player`]: the scenario's timeline in real time; [`report`]: its outcome.
 //! - [`compare`]: both worlds side by side (the fidelity table).
 //! - [`host`]: whether this machine can run it; [`interrupt`]: Ctrl-C ends a run cleanly.
 
 pub mod attacker;
 pub mod compare;
 pub mod cuts;
-pub mod expect;
 pub mod host;
 pub mod identity;
 pub mod interrupt;
 pub mod netns;
+pub mod observe;
 pub mod player;
 pub mod process;
 pub mod report;

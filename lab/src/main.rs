@@ -93,7 +93,7 @@ const CANNOT_RUN: u8 = 3;
 const INTERRUPTED: u8 = 130;
 
 fn run(file: &str, options: &Options) -> ExitCode {
-    let scenario = match p2p_sync_sim::load(file) {
+    let scenario = match p2p_sync_scenario::load(file) {
         Ok(scenario) => scenario,
         Err(error) => {
             eprintln!("error: {error}");

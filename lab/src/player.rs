@@ -1,17 +1,18 @@
-//! Plays a scenario's steps on a [`World`] in real time: each step at its `at` (times the time
-//! scale) from the moment every node is connected, `writes` and attacks repeated at their
-//! rate, expectations checked when due. Between steps it samples every live node's `list` to
-//! see since when they agree.
+//! Plays a scenario's timeline on a [`World`] in real time: each step at its `at` (times the
+//! time scale) from the moment every node is connected, `writes` and attacks repeated at their
+//! rate, expectations judged when due. Between steps it samples what every live node holds
+//! (its `list`) for the scenario crate's convergence.
 
-use crate::expect::{self, stores};
 use crate::host;
 use crate::interrupt::{self, Interrupted};
+use crate::observe::{self, LanView};
 use crate::report::{LanReport, NodeSummary};
 use crate::world::{Binaries, BuildError, World};
-use p2p_sync_sim::report::Failure;
-use p2p_sync_sim::scenario::{Action, AttackKind, Scenario};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use p2p_sync_scenario::convergence::{is_recovery, Convergence, ConvergenceReport};
+use p2p_sync_scenario::judge;
+use p2p_sync_scenario::report::{content_digest, Failure};
+use p2p_sync_scenario::scenario::{Action, AttackKind, Scenario};
+use p2p_sync_scenario::timeline::Timeline;
 use std::time::{Duration, Instant};
 
 /// How often convergence is sampled while no step is due.
@@ -56,23 +57,12 @@ impl From<Interrupted> for RunError {
     }
 }
 
-/// Samples since when every live node shows the same `list`.
-#[derive(Default)]
-struct Convergence {
-    since: Option<u64>,
-    last_recovery: Option<u64>,
-}
-
-impl Convergence {
-    fn sample(&mut self, world: &mut World, names: &[String], now: u64) -> Result<(), String> {
-        let agree = stores(world, names)?.len() <= 1;
-        match (agree, self.since) {
-            (true, None) => self.since = Some(now),
-            (false, _) => self.since = None,
-            (true, Some(_)) => {}
-        }
-        Ok(())
+/// Tells `convergence` what every honest node holds at scenario time `now`.
+fn sample(convergence: &mut Convergence<u64>, world: &mut World, now: u64) -> Result<(), String> {
+    for (node, holding) in observe::holdings(world)?.into_iter().enumerate() {
+        convergence.observe(node, holding, now);
     }
+    Ok(())
 }
 
 /// Plays `scenario` on a fresh LAN.
@@ -140,7 +130,7 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
             name: name.clone(),
             up: list.is_some(),
             keys: list.as_ref().map(Vec::len),
-            content: list.as_deref().map(p2p_sync_sim::report::content_digest),
+            content: list.as_deref().map(content_digest),
         });
     }
     Ok(Outcome::Played(LanReport {
@@ -151,8 +141,7 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
         ended_at_ms,
         expectations_passed: passed,
         failures,
-        converged_since_ms: convergence.since,
-        last_recovery_ms: convergence.last_recovery,
+        convergence,
         nodes,
     }))
 }
@@ -205,77 +194,52 @@ fn attack_is_direct(kind: &AttackKind) -> bool {
     )
 }
 
-type Played = (usize, Vec<Failure>, Convergence, u64);
+type Played = (usize, Vec<Failure>, ConvergenceReport, u64);
 
-/// The timeline: (scenario ms, sequence number, step, repetition).
+/// Plays the timeline.
 fn steps(scenario: &Scenario, scale: f64, world: &mut World) -> Result<Played, RunError> {
     let names = scenario.names();
-    let mut queue: BinaryHeap<Reverse<(u64, usize, usize, u64)>> = BinaryHeap::new();
-    for (index, step) in scenario.steps.iter().enumerate() {
-        queue.push(Reverse((step.at_ms, queue.len(), index, 0)));
-    }
-    let mut sequence = queue.len();
     let (mut passed, mut failures) = (0, Vec::new());
-    let mut convergence = Convergence::default();
+    let mut convergence = Convergence::new(scenario.nodes);
     let start = Instant::now();
     let now_ms = || (start.elapsed().as_secs_f64() * 1000.0 / scale) as u64;
     let mut next_sample = start;
     let mut ended_at_ms = 0;
-    while let Some(Reverse((at_ms, _, index, repetition))) = queue.pop() {
-        let due = start + Duration::from_secs_f64(at_ms as f64 * scale / 1000.0);
-        while Instant::now() < due {
+    for due in Timeline::new(&scenario.steps) {
+        let at_ms = due.at_ms;
+        let deadline = start + Duration::from_secs_f64(at_ms as f64 * scale / 1000.0);
+        while Instant::now() < deadline {
             if Instant::now() >= next_sample {
-                convergence
-                    .sample(world, &names, now_ms())
-                    .map_err(RunError::Broken)?;
+                sample(&mut convergence, world, now_ms()).map_err(RunError::Broken)?;
                 next_sample = Instant::now() + SAMPLE;
             }
-            interrupt::sleep_until(due.min(next_sample))?;
+            interrupt::sleep_until(deadline.min(next_sample))?;
         }
         interrupt::check()?;
         ended_at_ms = at_ms;
-        let step = &scenario.steps[index];
-        let repeat = match &step.action {
-            Action::Expect(expectation) => {
-                match expect::check(world, expectation, &names).map_err(RunError::Broken)? {
-                    Ok(()) => passed += 1,
-                    Err(mismatch) => failures.push(Failure {
-                        line: step.line,
-                        at_ms,
-                        mismatch,
-                    }),
-                }
-                None
+        let step = &scenario.steps[due.step];
+        if let Action::Expect(expectation) = &step.action {
+            let mut view = LanView {
+                world: &mut *world,
+                names: &names,
+            };
+            match judge::check(expectation, &mut view, &names).map_err(RunError::Broken)? {
+                Ok(()) => passed += 1,
+                Err(mismatch) => failures.push(Failure {
+                    line: step.line,
+                    at_ms,
+                    mismatch,
+                }),
             }
-            Action::Writes(writes) => {
-                Some((writes.count.div_ceil(writes.batch), writes.interval_ms))
-            }
-            Action::Attack(attack) => Some((attack.count, attack.interval_ms)),
-            _ => None,
-        };
-        if !matches!(step.action, Action::Expect(_)) {
+        } else {
             world
-                .act(&step.action, repetition)
+                .act(&step.action, due.repetition)
                 .map_err(RunError::Broken)?;
         }
-        if matches!(step.action, Action::Heal | Action::Restart(_)) {
-            convergence.last_recovery = Some(at_ms);
-            convergence.since = None;
-        }
-        if let Some((count, interval_ms)) = repeat {
-            if repetition + 1 < count {
-                queue.push(Reverse((
-                    at_ms + interval_ms,
-                    sequence,
-                    index,
-                    repetition + 1,
-                )));
-                sequence += 1;
-            }
+        if is_recovery(&step.action) {
+            convergence.recovered(at_ms);
         }
     }
-    convergence
-        .sample(world, &names, now_ms())
-        .map_err(RunError::Broken)?;
-    Ok((passed, failures, convergence, ended_at_ms))
+    sample(&mut convergence, world, now_ms()).map_err(RunError::Broken)?;
+    Ok((passed, failures, convergence.report(), ended_at_ms))
 }

@@ -1,8 +1,9 @@
 //! The outcome of one scenario on the LAN: expectations, convergence, each node's final list,
 //! printed like the simulator's summary; failures read exactly as the simulator's.
 
-use p2p_sync_sim::duration::format_ms;
-use p2p_sync_sim::report::{failure_text, Failure};
+use p2p_sync_scenario::convergence::ConvergenceReport;
+use p2p_sync_scenario::duration::format_ms;
+use p2p_sync_scenario::report::{failure_text, Failure};
 use std::fmt;
 
 /// One honest node at the end of a run.
@@ -35,10 +36,8 @@ pub struct LanReport {
     pub expectations_passed: usize,
     /// Expectations that did not.
     pub failures: Vec<Failure>,
-    /// Since when every live node's `list` has been the same (sampled), if it is at the end.
-    pub converged_since_ms: Option<u64>,
-    /// The last heal or restart, if any.
-    pub last_recovery_ms: Option<u64>,
+    /// Convergence of the live nodes (what they hold sampled every 250 ms).
+    pub convergence: ConvergenceReport,
     /// Every honest node.
     pub nodes: Vec<NodeSummary>,
 }
@@ -52,13 +51,6 @@ impl LanReport {
     /// Whether every expectation held.
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
-    }
-
-    /// How long after the last heal or restart (or after t = 0 without one) the nodes
-    /// converged, if they did.
-    pub fn time_to_converge_ms(&self) -> Option<u64> {
-        let since = self.converged_since_ms?;
-        Some(since.saturating_sub(self.last_recovery_ms.unwrap_or(0)))
     }
 
     /// The failures, as the simulator prints them, with the LAN's replay command.
@@ -83,19 +75,7 @@ impl fmt::Display for LanReport {
             self.expectations_passed,
             self.failures.len()
         )?;
-        let show = |ms: Option<u64>| ms.map_or_else(|| "-".to_string(), format_ms);
-        writeln!(
-            f,
-            "converged: {}, since {}; last heal/restart {}; converged {} after it",
-            if self.converged_since_ms.is_some() {
-                "yes"
-            } else {
-                "no"
-            },
-            show(self.converged_since_ms),
-            show(self.last_recovery_ms),
-            show(self.time_to_converge_ms()),
-        )?;
+        writeln!(f, "{}", self.convergence)?;
         writeln!(
             f,
             "{:<5} {:>2} {:>6} {:<16}",

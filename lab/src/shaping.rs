@@ -4,7 +4,7 @@
 //! sub-millisecond latency stands in for the simulator's default 1–10 ms.
 
 use crate::netns::Lan;
-use p2p_sync_sim::scenario::NetworkParams;
+use p2p_sync_scenario::scenario::NetworkParams;
 
 /// The `netem` options for `params`, or `None` when they are the defaults.
 pub fn netem(params: &NetworkParams) -> Option<Vec<String>> {

@@ -11,9 +11,11 @@ use crate::identity;
 use crate::netns::Lan;
 use crate::process::NodeProcess;
 use crate::shaping;
-use p2p_sync_sim::attack::{self, packets, Packet};
-use p2p_sync_sim::scenario::{Action, Attack, NetworkParams, Scenario, Writes};
-use rand::{Rng, SeedableRng};
+use p2p_sync_scenario::attack::{self, packets, Packet};
+use p2p_sync_scenario::scenario::{Action, Attack, NetworkParams, Scenario, Writes};
+use p2p_sync_scenario::status::Status;
+use p2p_sync_scenario::workload;
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
 use std::process::Command;
@@ -215,7 +217,7 @@ impl<'a> World<'a> {
             let mut missing = Vec::new();
             for (index, node) in self.nodes.iter_mut().enumerate() {
                 let Some(node) = node else { continue };
-                let peers = connected(&node.status()?);
+                let peers = Status::parse(&node.status()?).connected;
                 let lacking = ids
                     .iter()
                     .filter(|id| **id != node.peer_id && !peers.contains(id));
@@ -233,6 +235,11 @@ impl<'a> World<'a> {
             crate::interrupt::sleep_until(Instant::now() + Duration::from_millis(100))
                 .map_err(|_| "interrupted".to_string())?;
         }
+    }
+
+    /// How many honest nodes the world has.
+    pub fn honest(&self) -> usize {
+        self.nodes.len()
     }
 
     /// The running nodes and their numbers.
@@ -336,27 +343,16 @@ impl<'a> World<'a> {
         Ok(())
     }
 
-    /// Command `index` of a `writes` step: keys and values as the simulator makes them; the
-    /// node (when not given) and the drawn keys come from this run's own random stream.
+    /// Command `index` of a `writes` step ([`workload::command`]); the node (when not given)
+    /// and the drawn keys come from this run's own random stream.
     fn writes(&mut self, writes: &Writes, index: u64) -> Result<(), String> {
-        let node = match writes.node {
-            Some(node) => node,
-            None => {
-                let live: Vec<usize> = self.live().map(|(node, _)| node).collect();
-                if live.is_empty() {
-                    return Ok(());
-                }
-                live[self.rng.random_range(0..live.len())]
-            }
+        let live: Vec<usize> = self.live().map(|(node, _)| node).collect();
+        let Some((node, entries)) = workload::command(writes, index, || live, &mut self.rng) else {
+            return Ok(());
         };
-        let first = index * writes.batch;
-        let lines: Vec<String> = (first..writes.count.min(first + writes.batch))
-            .map(|number| {
-                let key = writes
-                    .keys
-                    .map_or(number, |keys| self.rng.random_range(0..keys));
-                format!("add {}{key} v{number}", writes.prefix)
-            })
+        let lines: Vec<String> = entries
+            .iter()
+            .map(|(key, value)| format!("add {key} {value}"))
             .collect();
         self.type_in(node, &lines)
     }
@@ -385,16 +381,4 @@ impl<'a> World<'a> {
         }
         Ok(())
     }
-}
-
-/// The PeerIds a `status` lists under `Connected peers`.
-pub fn connected(status: &[String]) -> Vec<String> {
-    status
-        .iter()
-        .skip_while(|line| !line.starts_with("Connected peers ("))
-        .skip(1)
-        .map_while(|line| line.strip_prefix("  "))
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
 }

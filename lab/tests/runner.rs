@@ -140,7 +140,7 @@ fn every_scenario_file_the_lan_cannot_play_declares_its_worlds() {
     let mut undeclared = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        let scenario = p2p_sync_sim::load(&path.display().to_string()).unwrap();
+        let scenario = p2p_sync_scenario::load(&path.display().to_string()).unwrap();
         if let Some(reason) = p2p_sync_lab::player::unsupported(&scenario) {
             if scenario.plays_in("lan") {
                 undeclared.push(format!("{} ({reason})", path.display()));
@@ -198,7 +198,7 @@ fn an_expectation_that_cannot_hold_exits_1_with_the_failure_text() {
         assert!(all.contains(&line), "missing {line:?} in:\n{all}");
     }
     // Word for word what the simulator says about the same file, but for the replay command.
-    let sim = p2p_sync_sim::run(&p2p_sync_sim::load(&file).unwrap(), None, None);
+    let sim = p2p_sync_sim::run(&p2p_sync_scenario::load(&file).unwrap(), None, None);
     let without_replay = |text: &str| -> String {
         let lines = text.lines().filter(|line| !line.starts_with("  replay:"));
         lines.map(|line| format!("{line}\n")).collect()

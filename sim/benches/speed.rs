@@ -18,7 +18,7 @@ fn main() {
     );
     for file in RUNS {
         let text = std::fs::read_to_string(format!("{root}/{file}")).expect("scenario file");
-        let scenario = p2p_sync_sim::parse(&text, file).unwrap_or_else(|e| panic!("{e}"));
+        let scenario = p2p_sync_scenario::parse(&text, file).unwrap_or_else(|e| panic!("{e}"));
         let started = Instant::now();
         let report = p2p_sync_sim::run(&scenario, None, None);
         let wall = started.elapsed().as_secs_f64();

@@ -16,12 +16,14 @@
 //! order (a delete leaves the key absent), and that the run's cost stayed within
 //! [`COPIES_PER_WRITE`], [`IDLE_BYTES_PER_NODE_MINUTE`] and [`QUEUE_PER_PARTICIPANT`].
 
-use crate::expect::{self, Mismatch};
 use crate::node::SimNode;
+use crate::observe::holdings_where;
 use crate::store::Replaced;
 use p2p_sync_core::auth::LEGACY_ORIGIN;
 use p2p_sync_core::store::Store;
 use p2p_sync_core::{DropReason, Write};
+use p2p_sync_scenario::judge;
+use p2p_sync_scenario::report::Mismatch;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 
@@ -68,7 +70,8 @@ fn converged_where_provable(nodes: &[SimNode], names: &[String]) -> Result<(), M
             })
             .expect("the store reads");
     }
-    let stores = expect::stores_where(nodes, names, &|write| !unprovable.contains(&write.key));
+    let holdings = holdings_where(nodes, &|write| !unprovable.contains(&write.key));
+    let stores = judge::distinct(&holdings, names);
     if stores.len() <= 1 {
         return Ok(());
     }
@@ -79,7 +82,7 @@ fn converged_where_provable(nodes: &[SimNode], names: &[String]) -> Result<(), M
             "every live node holds the same writes (leaving out {} keys of unsigned foreign writes)",
             unprovable.len()
         ),
-        found: expect::describe(&stores),
+        found: judge::describe(&stores),
     })
 }
 

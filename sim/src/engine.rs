@@ -6,24 +6,26 @@
 //! network keeps attackers without the key off every connection; allow-lists refuse
 //! connections (and the cores refuse writes) from unlisted participants.
 
-use crate::attack::{self, Attacker, Packet};
 use crate::checker::Checker;
 use crate::clock::VirtualTime;
-use crate::convergence::Convergence;
-use crate::emit;
-use crate::expect;
 use crate::mesh::Mesh;
 use crate::network::{Loss, Network, Route};
 use crate::node::{Setup, SimNode};
+use crate::observe::{holding, SimView};
 use crate::queue::Queue;
-use crate::report::{content_digest, ConvergenceReport, Failure, NodeReport, Report, Traffic};
-use crate::scenario::{Action, Attack, Scenario, Writes};
+use crate::report::{NodeReport, Report, Traffic};
 use crate::topology;
 use crate::trace::Trace;
 use p2p_sync_core::store::{digest, Store};
 use p2p_sync_core::{
     CommandError, Event as CoreEvent, Membership, Outbox, Verdict, Write as StoreWrite,
 };
+use p2p_sync_scenario::attack::{self, Attacker, Packet};
+use p2p_sync_scenario::convergence::{is_recovery, Convergence};
+use p2p_sync_scenario::report::{content_digest, Failure};
+use p2p_sync_scenario::scenario::{Action, Attack, Scenario, Writes};
+use p2p_sync_scenario::timeline::repetitions;
+use p2p_sync_scenario::{emit, judge, workload};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -93,7 +95,7 @@ pub struct Simulation<'a> {
     mesh: Mesh,
     outbox: Outbox,
     trace: Trace<'a>,
-    convergence: Convergence,
+    convergence: Convergence<(u64, u64)>,
     checker: Checker,
     next_message_id: u64,
     steps_left: usize,
@@ -256,7 +258,6 @@ impl<'a> Simulation<'a> {
             Action::Heal => {
                 self.net.heal();
                 self.relink();
-                self.convergence.recovered(now);
             }
             Action::Crash(node) => {
                 self.nodes[*node].crash();
@@ -272,7 +273,6 @@ impl<'a> Simulation<'a> {
                 self.net.set_alive(*node, true);
                 self.touch(*node);
                 self.relink();
-                self.convergence.recovered(now);
             }
             Action::Skew { node, ms } => self.nodes[*node].skew_ms.set(*ms),
             Action::Network(patch) => self.net.params = patch.apply(self.net.params),
@@ -298,12 +298,15 @@ impl<'a> Simulation<'a> {
                 self.relink();
             }
             Action::Expect(expectation) => {
-                let participants = self.names.len();
-                let history = || {
-                    let honest = &self.names[..self.nodes.len()];
-                    self.checker.verdict(&self.nodes, honest, participants, now)
+                let mut view = SimView {
+                    nodes: &self.nodes,
+                    names: &self.names,
+                    net: &self.net,
+                    checker: &self.checker,
+                    now_ms: now,
                 };
-                match expect::check(expectation, &self.nodes, &self.names, &self.net, history) {
+                let verdict = judge::check(expectation, &mut view, &self.names);
+                match verdict.expect("the simulator observes everything") {
                     Ok(()) => self.passed += 1,
                     Err(mismatch) => {
                         self.trace.line(now, format_args!("FAILED {mismatch:?}"));
@@ -316,21 +319,20 @@ impl<'a> Simulation<'a> {
                 }
             }
         }
+        if is_recovery(&step.action) {
+            self.convergence.recovered(now);
+        }
     }
 
     /// Repetition `index` of a `writes` or attack step; schedules the next one.
     fn repeat(&mut self, step: usize, index: u64) {
-        let (count, interval_ms) = match &self.scenario.steps[step].action {
-            Action::Writes(writes) => {
-                self.writes(writes, index);
-                (writes.count.div_ceil(writes.batch), writes.interval_ms)
-            }
-            Action::Attack(attack) => {
-                self.attack(attack, index);
-                (attack.count, attack.interval_ms)
-            }
+        let action = &self.scenario.steps[step].action;
+        match action {
+            Action::Writes(writes) => self.writes(writes, index),
+            Action::Attack(attack) => self.attack(attack, index),
             _ => unreachable!("only writes and attacks repeat"),
-        };
+        }
+        let (count, interval_ms) = repetitions(action).expect("writes and attacks repeat");
         if index + 1 < count {
             let next = Event::Repeat {
                 step,
@@ -341,28 +343,15 @@ impl<'a> Simulation<'a> {
     }
 
     fn writes(&mut self, writes: &Writes, index: u64) {
-        let node = match writes.node {
-            Some(node) => node,
-            None => {
-                let live: Vec<usize> = (0..self.nodes.len())
-                    .filter(|&node| self.nodes[node].core.is_some())
-                    .collect();
-                if live.is_empty() {
-                    return;
-                }
-                live[self.rng.random_range(0..live.len())]
-            }
+        let nodes = &self.nodes;
+        let live = || {
+            (0..nodes.len())
+                .filter(|&node| nodes[node].core.is_some())
+                .collect()
         };
-        let first = index * writes.batch;
-        let entries: Vec<(String, String)> = (first..writes.count.min(first + writes.batch))
-            .map(|number| {
-                let key = match writes.keys {
-                    Some(keys) => self.rng.random_range(0..keys),
-                    None => number,
-                };
-                (format!("{}{key}", writes.prefix), format!("v{number}"))
-            })
-            .collect();
+        let Some((node, entries)) = workload::command(writes, index, live, &mut self.rng) else {
+            return;
+        };
         self.command(node, |core, out| match entries.as_slice() {
             [(key, value)] => core.put(out, key, value).map(|write| vec![write]),
             // Writes made by the simulator follow the key rules: every verdict is a write.
@@ -821,7 +810,8 @@ impl<'a> Simulation<'a> {
     /// Records that `node`'s store may have changed.
     fn touch(&mut self, node: usize) {
         let summary = self.nodes[node].live_summary();
-        self.convergence.update(node, summary, self.now());
+        self.convergence
+            .observe(node, summary.map(holding), self.now());
     }
 
     fn report(self) -> Report {
@@ -851,7 +841,6 @@ impl<'a> Simulation<'a> {
                 }
             })
             .collect();
-        let since = self.convergence.converged_since();
         let stats = self.net.stats;
         let others = self.nodes.len().saturating_sub(1) as u64;
         let gossip_per_write_per_node = (stats.gossip_published > 0 && others > 0)
@@ -864,12 +853,7 @@ impl<'a> Simulation<'a> {
             events: self.events,
             expectations_passed: self.passed,
             failures: self.failures,
-            convergence: ConvergenceReport {
-                converged: since.is_some(),
-                since_ms: since,
-                last_recovery_ms: self.convergence.last_recovery(),
-                after_recovery_ms: self.convergence.after_recovery(),
-            },
+            convergence: self.convergence.report(),
             nodes,
             history: self.checker.report(&self.nodes),
             attackers: self.attackers,

@@ -5,7 +5,7 @@
 //! arguments.
 
 use clap::{Parser, Subcommand};
-use p2p_sync_sim::duration::format_ms;
+use p2p_sync_scenario::duration::format_ms;
 use p2p_sync_sim::engine::{Progress, Simulation};
 use p2p_sync_sim::explore::{self, Options};
 use std::io::{IsTerminal, Write};
@@ -133,7 +133,7 @@ fn main() -> ExitCode {
             json,
             trace,
         } => run(&file, seed, json, trace),
-        Command::Check { file } => match p2p_sync_sim::load(&file) {
+        Command::Check { file } => match p2p_sync_scenario::load(&file) {
             Ok(scenario) => {
                 println!(
                     "ok: {} ({} nodes, {} attackers, {} steps)",
@@ -169,7 +169,7 @@ fn main() -> ExitCode {
 }
 
 fn run(file: &str, seed: Option<u64>, json: bool, trace: bool) -> ExitCode {
-    let scenario = match p2p_sync_sim::load(file) {
+    let scenario = match p2p_sync_scenario::load(file) {
         Ok(scenario) => scenario,
         Err(error) => {
             eprintln!("error: {error}");

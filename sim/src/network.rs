@@ -6,7 +6,7 @@
 //! bumps its epoch, so every message still in flight on it is lost when it arrives. Direct
 //! messages ride the connection: reliable and ordered (FIFO per direction) while it is up.
 
-use crate::scenario::NetworkParams;
+use p2p_sync_scenario::scenario::NetworkParams;
 use rand::Rng;
 use serde::Serialize;
 use std::collections::BTreeSet;

@@ -3,10 +3,11 @@
 //! same file and seed.
 
 use crate::checker::HistoryReport;
-use crate::duration::format_ms;
-use crate::expect::Mismatch;
 use crate::network::NetStats;
 use p2p_sync_core::Counters;
+use p2p_sync_scenario::convergence::ConvergenceReport;
+use p2p_sync_scenario::duration::format_ms;
+use p2p_sync_scenario::report::{failure_text, Failure};
 use serde::Serialize;
 use std::fmt;
 
@@ -42,19 +43,6 @@ pub struct Report {
     pub history: HistoryReport,
 }
 
-/// When the live honest nodes converged.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct ConvergenceReport {
-    /// Whether they hold the same store at the end.
-    pub converged: bool,
-    /// Since when (virtual ms), if converged.
-    pub since_ms: Option<u64>,
-    /// The last heal or restart (virtual ms), if any.
-    pub last_recovery_ms: Option<u64>,
-    /// How long after the last heal or restart they converged.
-    pub after_recovery_ms: Option<u64>,
-}
-
 /// One honest node at the end of the run.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeReport {
@@ -69,7 +57,7 @@ pub struct NodeReport {
     /// The digest of its whole store, tombstones included (hex).
     pub digest: String,
     /// The digest of its live keys and values only, as `list` shows them (hex; see
-    /// [`content_digest`]): comparable with a real node's.
+    /// [`p2p_sync_scenario::report::content_digest`]): comparable with a real node's.
     pub content: String,
     /// Live keys.
     pub keys: usize,
@@ -92,18 +80,6 @@ pub struct Traffic {
     pub messages: u64,
     /// Bytes.
     pub bytes: u64,
-}
-
-/// An expectation that did not hold.
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    /// The step's line in the file.
-    pub line: usize,
-    /// The step's time (virtual ms).
-    pub at_ms: u64,
-    /// What was expected and found.
-    #[serde(flatten)]
-    pub mismatch: Mismatch,
 }
 
 /// The one command that replays a run.
@@ -131,43 +107,6 @@ impl Report {
             &replay_command(&self.file, self.seed),
         )
     }
-}
-
-/// The failures of a run of `file` with `seed`, each with the seed and the command `replay`
-/// that plays it again (empty when all held). Every world prints its failures this way.
-pub fn failure_text(file: &str, seed: u64, failures: &[Failure], replay: &str) -> String {
-    let mut text = String::new();
-    for failure in failures {
-        let mismatch = &failure.mismatch;
-        text += &format!(
-            "FAILED: expect at line {} ({}) of {file}\n",
-            failure.line,
-            format_ms(failure.at_ms),
-        );
-        if let Some(node) = &mismatch.node {
-            text += &format!("  node:     {node}\n");
-        }
-        if let Some(key) = &mismatch.key {
-            text += &format!("  key:      {key}\n");
-        }
-        text += &format!("  expected: {}\n", mismatch.expected);
-        text += &format!("  found:    {}\n", mismatch.found);
-        text += &format!("  seed:     {seed}\n");
-        text += &format!("  replay:   {replay}\n");
-    }
-    text
-}
-
-/// A digest of live `(key, value)` pairs in key order: equal digests mean equal `list` output.
-pub fn content_digest(items: &[(String, String)]) -> u64 {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    for (key, value) in items {
-        for part in [key, value] {
-            hasher.update(&(part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        }
-    }
-    hasher.digest()
 }
 
 impl fmt::Display for Report {
@@ -278,36 +217,3 @@ const LEGEND: &str =
   recon: reconciliations it started; rec_in / rec_out: writes it received / sent by them;
   msgs / bytes: what it put on the wire (gossip counted once per peer)
 ";
-
-impl fmt::Display for ConvergenceReport {
-    /// `converged: yes, since 4.000s, 0.120s after the last heal or restart (at 3.880s)`, or
-    /// `…; no heal or restart`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.since_ms, self.last_recovery_ms) {
-            (Some(since), Some(recovery)) if since < recovery => write!(
-                f,
-                "converged: yes, since {}, before the last heal or restart (at {})",
-                format_ms(since),
-                format_ms(recovery)
-            ),
-            (Some(since), Some(recovery)) => write!(
-                f,
-                "converged: yes, since {}, {} after the last heal or restart (at {})",
-                format_ms(since),
-                format_ms(since.saturating_sub(recovery)),
-                format_ms(recovery)
-            ),
-            (Some(since), None) => write!(
-                f,
-                "converged: yes, since {}; no heal or restart",
-                format_ms(since)
-            ),
-            (None, Some(recovery)) => write!(
-                f,
-                "converged: no; last heal or restart at {}",
-                format_ms(recovery)
-            ),
-            (None, None) => f.write_str("converged: no; no heal or restart"),
-        }
-    }
-}

@@ -3,7 +3,7 @@
 //! connected graph of about the given degree ([`Connections::Degree`]). The gossip mesh is a
 //! subset of these connections (see [`crate::mesh`]).
 
-use crate::scenario::Connections;
+use p2p_sync_scenario::scenario::Connections;
 use rand::Rng;
 use std::collections::BTreeSet;
 

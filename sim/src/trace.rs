@@ -1,6 +1,6 @@
 //! The trace: one line per event, in order, written only when asked for.
 
-use crate::duration::format_ms;
+use p2p_sync_scenario::duration::format_ms;
 use std::fmt;
 use std::io::Write;
 

@@ -1,7 +1,8 @@
 //! The engine's guarantees: determinism per seed, seeds that matter, and the fault model
 //! (crashes lose messages in flight but not the store; partitions stop gossip and direct sync).
 
-use p2p_sync_sim::{parse, run, Report, Scenario};
+use p2p_sync_scenario::{parse, Scenario};
+use p2p_sync_sim::{run, Report};
 
 fn scenario(steps: &str, nodes: usize, network: &str) -> Scenario {
     let text = format!("name = \"t\"\nseed = 1\nnodes = {nodes}\n{network}\n{steps}");

@@ -2,9 +2,10 @@
 //! a failing run shrinks and replays byte for byte from its file, and a fixed range of seeds
 //! passes the history checker (the CI-sized exploration).
 
+use p2p_sync_scenario::parse;
+use p2p_sync_scenario::scenario::{Action, Step};
 use p2p_sync_sim::explore::{self, shrink, Options, Run};
-use p2p_sync_sim::scenario::{Action, Step};
-use p2p_sync_sim::{parse, run};
+use p2p_sync_sim::run;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ fn kinds(run: &Run) -> BTreeSet<String> {
     run.steps
         .iter()
         .map(|step| {
-            let text = p2p_sync_sim::emit::action(&step.action, &names);
+            let text = p2p_sync_scenario::emit::action(&step.action, &names);
             text.split(' ').next().unwrap_or_default().to_string()
         })
         .collect()
@@ -31,7 +32,7 @@ fn kinds(run: &Run) -> BTreeSet<String> {
 fn a_generated_run_reads_back_as_the_same_scenario() {
     for seed in 0..40 {
         let scenario = Run::generate(seed, &options()).scenario(seed);
-        let text = p2p_sync_sim::emit::emit(&scenario, "generated");
+        let text = p2p_sync_scenario::emit::emit(&scenario, "generated");
         let again = parse(&text, "generated.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
         let actions = |steps: &[Step]| -> Vec<(u64, Action)> {
             steps.iter().map(|s| (s.at_ms, s.action.clone())).collect()

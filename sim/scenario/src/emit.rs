@@ -281,7 +281,7 @@ mod tests {
     /// Every scenario file of the project, written out and read back, gives the same scenario.
     #[test]
     fn every_scenario_file_survives_a_round_trip() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios");
         let mut files = 0;
         for entry in std::fs::read_dir(dir).expect("scenarios/") {
             let path = entry.expect("an entry").path();

@@ -5,9 +5,11 @@
 //! has a few kinds at full strength rather than every kind thinly, and rare combinations get
 //! their turn. The safety phase plays the faults; [`Run::scenario`] appends the liveness phase.
 
-use crate::scenario::{Action, Attack, AttackKind, NetworkParams, NetworkPatch, Step, Writes};
 use p2p_sync_core::wire::format_timestamp;
 use p2p_sync_core::Config;
+use p2p_sync_scenario::scenario::{
+    Action, Attack, AttackKind, NetworkParams, NetworkPatch, Step, Writes,
+};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -13,12 +13,12 @@ pub mod shrink;
 
 pub use generate::{Options, Run};
 
-use crate::emit::emit;
 use crate::report::Report;
-use crate::scenario::{
+use p2p_sync_core::Config;
+use p2p_sync_scenario::emit::emit;
+use p2p_sync_scenario::scenario::{
     Action, Connections, Expectation, NetworkParams, NetworkPatch, Scenario, Step,
 };
-use p2p_sync_core::Config;
 use std::collections::BTreeSet;
 
 /// How long the liveness phase waits, healed and fault-free, before the checker judges.
@@ -111,7 +111,7 @@ impl Run {
     pub fn play(&self, seed: u64, comment: &str) -> (String, Report) {
         let scenario = self.scenario(seed);
         let text = emit(&scenario, comment);
-        let parsed = crate::parse(&text, &scenario.file)
+        let parsed = p2p_sync_scenario::parse(&text, &scenario.file)
             .unwrap_or_else(|error| panic!("a generated run reads back: {error}\n{text}"));
         (text, crate::run(&parsed, None, None))
     }

@@ -4,7 +4,7 @@
 //! it stops when a pass changes nothing or the budget of runs is spent.
 
 use super::{signature, Run};
-use crate::scenario::{Action, Attack, Step, Writes};
+use p2p_sync_scenario::scenario::{Action, Attack, Step, Writes};
 
 /// Most runs one shrink may play.
 pub const BUDGET: usize = 400;
@@ -204,7 +204,7 @@ fn halved(run: &Run, index: usize) -> Option<Run> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::NetworkParams;
+    use p2p_sync_scenario::scenario::NetworkParams;
 
     #[test]
     fn removing_a_node_renumbers_the_rest_and_drops_its_steps() {
