@@ -19,10 +19,9 @@
 //! A timestamp not in chrono's form could not be rebuilt, and is refused.
 
 use crate::auth::{Keys, SigningKey};
-use crate::config::{Config, RateLimit};
-use crate::validate::check_remote_write;
+use crate::config::RateLimit;
+use crate::error::Refusal;
 use crate::version::{Hlc, Version};
-use crate::wire::WireError;
 use crate::write::{Signature, Write};
 use chrono::{DateTime, SecondsFormat, Utc};
 use ed25519_dalek::Signer;
@@ -113,22 +112,22 @@ enum OutSync<'a> {
 pub enum Decoded {
     /// A put or a delete, its origin the signer, its signature the envelope's (not yet
     /// checked: see [`verifies`]); or why it cannot be stored.
-    Write(Result<Write, WireError>),
+    Write(Result<Write, Refusal>),
     /// A key-distribution message, ignored.
     KeyDistribution,
 }
 
-/// Reads `bytes` as the original app's envelope from gossip `author`, received at local wall
-/// time `now_ms`. `None` if the bytes are not an envelope at all (a JSON object without
-/// `data`); a broken envelope is `Malformed`.
-pub fn decode(bytes: &[u8], author: &str, now_ms: u64, config: &Config) -> Option<Decoded> {
+/// Reads `bytes` as the original app's envelope from gossip `author` (only decoded: the node
+/// checks the write as every remote write). `None` if the bytes are not an envelope at all (a
+/// JSON object without `data`); a broken envelope is `Malformed`.
+pub fn decode(bytes: &[u8], author: &str) -> Option<Decoded> {
     // A first pass that allocates nothing: is this a JSON object with `data`?
     let probe: Probe = serde_json::from_slice(bytes).ok()?;
     probe.data?;
     let envelope: Envelope = match serde_json::from_slice(bytes) {
         Ok(envelope) => envelope,
         Err(error) => {
-            return Some(Decoded::Write(Err(WireError::Malformed(format!(
+            return Some(Decoded::Write(Err(Refusal::Malformed(format!(
                 "signed envelope: {error}"
             )))))
         }
@@ -142,8 +141,6 @@ pub fn decode(bytes: &[u8], author: &str, now_ms: u64, config: &Config) -> Optio
         envelope.signature,
         envelope.signer,
         author,
-        now_ms,
-        config,
     )))
 }
 
@@ -152,9 +149,7 @@ fn to_write(
     signature: Signature,
     signer: String,
     author: &str,
-    now_ms: u64,
-    config: &Config,
-) -> Result<Write, WireError> {
+) -> Result<Write, Refusal> {
     let (key, value, timestamp) = match sync {
         Sync::Put {
             key,
@@ -165,11 +160,11 @@ fn to_write(
     };
     if signer != author {
         let signer: String = signer.chars().take(64).collect();
-        return Err(WireError::Forged(format!(
+        return Err(Refusal::Forged(format!(
             "envelope signer {signer:?} is not the message's author {author}"
         )));
     }
-    let hlc = hlc_of(&timestamp).ok_or(WireError::BadTimestamp(timestamp))?;
+    let hlc = hlc_of(&timestamp).ok_or(Refusal::BadTimestamp(timestamp))?;
     let write = Write {
         key,
         value,
@@ -179,7 +174,6 @@ fn to_write(
         },
         signature: Some(signature),
     };
-    check_remote_write(&write, now_ms, config)?;
     Ok(write)
 }
 

@@ -7,7 +7,7 @@ use crate::counters::DropReason;
 use crate::node::{NodeCore, Verdict};
 use crate::outbox::Outbox;
 use crate::store::{MemoryStore, Store};
-use crate::{auth::Identity, ManualClock};
+use crate::{auth::Identity, Config, ManualClock};
 
 const NOW: u64 = 1_754_372_800_000; // 2025-08-05T05:46:40Z
 const NANOS: &str = "2025-08-05T05:46:34.123456789Z";
@@ -49,8 +49,8 @@ fn put_json(key: &str, value: &str, timestamp: &str) -> String {
     format!(r#"{{"Sync":{{"Put":{{"key":"{key}","value":"{value}","timestamp":"{timestamp}"}}}}}}"#)
 }
 
-fn decode_write(bytes: &[u8], author: &str) -> Result<Write, WireError> {
-    match decode(bytes, author, NOW, &Config::default()) {
+fn decode_write(bytes: &[u8], author: &str) -> Result<Write, Refusal> {
+    match decode(bytes, author) {
         Some(Decoded::Write(write)) => write,
         other => panic!("not a write: {other:?}"),
     }
@@ -168,10 +168,7 @@ fn a_wrong_signature_does_not_verify() {
 #[test]
 fn a_signer_other_than_the_author_is_forged() {
     let bytes = signed_put("b", "k", "v", NANOS);
-    assert!(matches!(
-        decode_write(&bytes, "a"),
-        Err(WireError::Forged(_))
-    ));
+    assert!(matches!(decode_write(&bytes, "a"), Err(Refusal::Forged(_))));
 }
 
 #[test]
@@ -181,12 +178,12 @@ fn key_distribution_is_recognised_and_other_shapes_are_not_writes() {
         r#"{{"data":{{"KeyDistribution":{{"public_key":[1,2,3],"peer":"x"}}}},"signature":[{signature}],"signer":"a"}}"#
     );
     assert_eq!(
-        decode(key_distribution.as_bytes(), "a", NOW, &Config::default()),
+        decode(key_distribution.as_bytes(), "a"),
         Some(Decoded::KeyDistribution)
     );
     // Not an envelope at all: left to the caller's error.
-    assert_eq!(decode(b"{}", "a", NOW, &Config::default()), None);
-    assert_eq!(decode(b"not json", "a", NOW, &Config::default()), None);
+    assert_eq!(decode(b"{}", "a"), None);
+    assert_eq!(decode(b"not json", "a"), None);
     // An envelope, broken.
     for broken in [
         format!(r#"{{"data":{{"Other":{{}}}},"signature":[{signature}],"signer":"a"}}"#),
@@ -195,7 +192,7 @@ fn key_distribution_is_recognised_and_other_shapes_are_not_writes() {
         assert!(
             matches!(
                 decode_write(broken.as_bytes(), "a"),
-                Err(WireError::Malformed(_))
+                Err(Refusal::Malformed(_))
             ),
             "{broken}"
         );
@@ -203,7 +200,7 @@ fn key_distribution_is_recognised_and_other_shapes_are_not_writes() {
     let non_canonical = signed_put("a", "k", "v", "2025-08-05T05:46:34.12Z");
     assert!(matches!(
         decode_write(&non_canonical, "a"),
-        Err(WireError::BadTimestamp(_))
+        Err(Refusal::BadTimestamp(_))
     ));
 }
 

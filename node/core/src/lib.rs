@@ -21,9 +21,11 @@
 //!   (ZIP-215) for single and batch checks.
 //! - [`node`]: the state machine ([`NodeCore`]) and what it asks of its world ([`Transport`]).
 //! - [`config`]: every limit and interval, with defaults.
-//! - [`validate`]: the rules a key and a value must follow, for every path a write takes.
+//! - [`validate`]: the rules a key and a value must follow, for every path a write takes;
+//!   [`error`]: every refusal and the reason it is counted under; [`timestamp`]: RFC 3339 text.
 //! - [`write`]: one write, its id and the bytes its origin signs; [`version`]: the total order
-//!   of writes; [`wire`]: the gossip JSON codec.
+//!   of writes; [`wire`]: the gossip JSON codec (it only decodes: [`node`] checks every remote
+//!   write in one place).
 //! - [`legacy`]: the original app's signed envelope (read, checked, and written).
 //! - [`reconciliation`] and [`iblt`]: the reconciliation messages and the sketches they carry.
 //! - [`rate_limit`], [`counters`]: budgets per peer, and what was applied and dropped.
@@ -35,6 +37,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod counters;
+pub mod error;
 pub mod iblt;
 pub mod legacy;
 pub mod membership;
@@ -44,6 +47,7 @@ pub mod rate_limit;
 pub mod reconciliation;
 pub mod store;
 pub mod testkit;
+pub mod timestamp;
 pub mod validate;
 pub mod verify;
 pub mod version;

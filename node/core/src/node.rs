@@ -5,17 +5,18 @@
 //! Time comes only from the `Clock` (its wall time stamps and judges writes, its monotonic time
 //! runs every interval), randomness only from the seeded rng.
 
-use super::auth::{self, Identity, Keys, SigningKey, LEGACY_ORIGIN};
+use super::auth::{self, Identity, Keys, SigningKey};
 use super::clock::Clock;
 use super::config::Config;
 use super::counters::{Counters, DropReason};
+use super::error::{Refusal, ValidationError};
 use super::legacy;
 use super::membership::Membership;
 use super::rate_limit::{Cost, RateLimiter};
-use super::validate::{validate_key, validate_value, ValidationError};
+use super::validate::{validate_key, validate_value};
 use super::version::{Hlc, Version};
-use super::wire::{self, WireError};
-use super::write::{Signature, Write};
+use super::wire;
+use super::write::Write;
 use crate::store::{Store, StoreError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -25,6 +26,7 @@ use thiserror::Error;
 
 mod members;
 mod reconcile;
+mod remote;
 
 /// What the core needs of a peer's id: the real node uses libp2p's `PeerId`, the simulator
 /// names such as `n0`. Its `Display` form is the `origin` written into the node's writes.
@@ -352,59 +354,6 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(write)
     }
 
-    /// Checks that a remote `write`'s origin made it: a signature must verify against the
-    /// origin's key. An unsigned write (from a node that predates signatures) is accepted only
-    /// from its author on gossip, or on reconciliation from the peer that is its origin; never
-    /// one of origin [`LEGACY_ORIGIN`]: those are rows of this node's own legacy database, and
-    /// no peer's word makes one (refused as invalid, not forged: nodes built before this rule
-    /// still offer theirs, honestly).
-    fn authenticate(&self, write: &Write, unsigned_ok: bool) -> Result<(), WireError> {
-        match &write.signature {
-            None if write.version.origin == LEGACY_ORIGIN => {
-                Err(WireError::BadOrigin(LEGACY_ORIGIN.to_string()))
-            }
-            Some(signature) => {
-                let message = write.signed_bytes();
-                // Ours, or the original app's envelope signature kept with its write.
-                if self.keys.verify(&write.version.origin, &message, signature)
-                    || legacy::verifies(&*self.keys, write, signature)
-                {
-                    Ok(())
-                } else {
-                    Err(WireError::Forged(format!(
-                        "signature of {write} does not match origin {}",
-                        write.version.origin
-                    )))
-                }
-            }
-            None if unsigned_ok => Ok(()),
-            None => Err(WireError::Forged(format!(
-                "unsigned {write} claims origin {}",
-                write.version.origin
-            ))),
-        }
-    }
-
-    /// Lets the keys check the signatures of one message's `writes` at once, in order, before
-    /// [`NodeCore::authenticate`] asks for them one by one ([`Keys::prefetch`]).
-    pub(super) fn prefetch_signatures<'w>(&self, writes: impl Iterator<Item = &'w Write>) {
-        let signed: Vec<(&str, Vec<u8>, &Signature)> = writes
-            .filter_map(|write| {
-                let signature = write.signature.as_ref()?;
-                Some((
-                    write.version.origin.as_str(),
-                    write.signed_bytes(),
-                    signature,
-                ))
-            })
-            .collect();
-        let signed: Vec<(&str, &[u8], &Signature)> = signed
-            .iter()
-            .map(|(origin, message, signature)| (*origin, &message[..], *signature))
-            .collect();
-        self.keys.prefetch(&signed);
-    }
-
     fn write_local(
         &mut self,
         net: &mut dyn Transport<P>,
@@ -567,24 +516,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         });
     }
 
-    fn drop_error(&mut self, net: &mut dyn Transport<P>, from: &P, error: WireError) {
-        let reason = match error {
-            WireError::TooLarge { .. } => DropReason::TooLarge,
-            WireError::Malformed(_) => DropReason::Malformed,
-            WireError::Invalid(_) | WireError::BadTimestamp(_) | WireError::BadOrigin(_) => {
-                DropReason::Invalid
-            }
-            WireError::FutureTimestamp { ahead_ms, .. } => {
-                self.clock_ahead = Some(ClockAhead {
-                    peer: from.clone(),
-                    ahead_ms,
-                    at_ms: self.clock.monotonic_ms(),
-                });
-                DropReason::FutureTimestamp
-            }
-            WireError::Forged(_) => DropReason::Forged,
-        };
-        self.drop_message(net, from, reason, error.to_string());
+    fn drop_error(&mut self, net: &mut dyn Transport<P>, from: &P, error: Refusal) {
+        if let Refusal::FutureTimestamp { ahead_ms, .. } = error {
+            self.clock_ahead = Some(ClockAhead {
+                peer: from.clone(),
+                ahead_ms,
+                at_ms: self.clock.monotonic_ms(),
+            });
+        }
+        self.drop_message(net, from, error.reason(), error.to_string());
     }
 
     /// A gossip message signed by `author`, received from `forwarder`. Returns the verdict to
@@ -597,7 +537,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         bytes: &[u8],
     ) -> Result<Verdict, StoreError> {
         if bytes.len() > self.config.max_message_bytes {
-            let error = WireError::TooLarge {
+            let error = Refusal::TooLarge {
                 len: bytes.len(),
                 max: self.config.max_message_bytes,
             };
@@ -612,13 +552,13 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
         let signer = author.to_string();
         let now_ms = self.clock.now_ms();
-        let decoded = match wire::decode(bytes, &signer, now_ms, &self.config) {
+        let decoded = match wire::decode(bytes, &signer, self.config.max_message_bytes) {
             Ok(decoded) => decoded,
             // Not our form: perhaps the original app's signed envelope.
-            Err(error @ WireError::Malformed(_)) => {
+            Err(error @ Refusal::Malformed(_)) => {
                 // Larger than the original app's frames: not parsed again as an envelope.
                 let envelope = (bytes.len() <= legacy::MAX_ENVELOPE_BYTES)
-                    .then(|| legacy::decode(bytes, &signer, now_ms, &self.config))
+                    .then(|| legacy::decode(bytes, &signer))
                     .flatten();
                 match envelope {
                     Some(legacy::Decoded::Write(write)) => vec![write],
@@ -657,10 +597,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let mut valid = Vec::with_capacity(decoded.len());
         for result in decoded {
             // The decoder made sure the origin is the author, who signed the whole message.
-            match result.and_then(|write| self.authenticate(&write, true).map(|()| write)) {
+            match result.and_then(|write| self.check_remote(&write, now_ms, true).map(|()| write)) {
                 Ok(write) => valid.push(write),
                 // The first forged write ends the message: none of it applies or travels on.
-                Err(error @ WireError::Forged(_)) => {
+                Err(error @ Refusal::Forged(_)) => {
                     self.drop_error(net, author, error);
                     if self.answers_for(author, forwarder) {
                         self.strike(forwarder);
@@ -776,33 +716,5 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 .max(self.config.reconcile_after_drop_ms),
         );
         self.reconcile_after(peer, self.store_retry_ms);
-    }
-
-    /// Applies checked remote writes; moves the clock past them; counts applied and ignored.
-    /// Whether the store holds `write`'s key at an equal or newer version, so applying it
-    /// would change nothing. A store that cannot be read answers no: applying meets the error.
-    fn holds_as_new(&self, write: &Write) -> bool {
-        self.store.tally().holds(write.id())
-            || matches!(self.store.get(&write.key), Ok(Some(held)) if !write.supersedes(&held))
-    }
-
-    fn apply_remote(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
-        let now = self.clock.now_ms();
-        let before = self.hlc;
-        for write in writes
-            .iter()
-            .filter(|write| write.version.hlc.wall_ms <= now)
-        {
-            self.hlc = self.hlc.observe(write.version.hlc, now);
-        }
-        let applied = self
-            .store
-            .apply(writes)
-            .inspect_err(|_| self.hlc = before)?;
-        self.store_retry_ms = 0;
-        let count = applied.iter().filter(|&&a| a).count() as u64;
-        self.counters.applied += count;
-        self.counters.ignored_older += applied.len() as u64 - count;
-        Ok(applied)
     }
 }

@@ -20,8 +20,8 @@
 //! message limit; the writes it carries pass the same checks as gossip, and a table,
 //! estimator, page or resize request that no honest peer could send is dropped as malformed.
 
+use super::error::Refusal;
 use super::iblt::{Iblt, StrataEstimator};
-use super::wire::WireError;
 use super::write::Write;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -229,14 +229,14 @@ pub fn encode(message: &ReconcileMessage) -> Vec<u8> {
 }
 
 /// Decodes a message, checking its length first.
-pub fn decode(bytes: &[u8], max_message_bytes: usize) -> Result<ReconcileMessage, WireError> {
+pub fn decode(bytes: &[u8], max_message_bytes: usize) -> Result<ReconcileMessage, Refusal> {
     if bytes.len() > max_message_bytes {
-        return Err(WireError::TooLarge {
+        return Err(Refusal::TooLarge {
             len: bytes.len(),
             max: max_message_bytes,
         });
     }
-    postcard::from_bytes(bytes).map_err(|error| WireError::Malformed(error.to_string()))
+    postcard::from_bytes(bytes).map_err(|error| Refusal::Malformed(error.to_string()))
 }
 
 /// The table size for an estimated difference of `estimate` ids; `None` past
@@ -434,11 +434,11 @@ mod tests {
         assert_eq!(kind_of(&[9]), None);
         assert!(matches!(
             decode(b"\xff\xff\xff", 1 << 20),
-            Err(WireError::Malformed(_))
+            Err(Refusal::Malformed(_))
         ));
         assert!(matches!(
             decode(&[0; 100], 10),
-            Err(WireError::TooLarge { .. })
+            Err(Refusal::TooLarge { .. })
         ));
     }
 
@@ -456,8 +456,7 @@ mod tests {
 
     #[test]
     fn no_frame_decodes_into_more_elements_than_its_caps() {
-        let malformed =
-            |bytes: &[u8]| matches!(decode(bytes, 1 << 20), Err(WireError::Malformed(_)));
+        let malformed = |bytes: &[u8]| matches!(decode(bytes, 1 << 20), Err(Refusal::Malformed(_)));
         // An `Estimate` (variant 3, count 1) of a million empty tables: 1 MiB that decoded
         // into a million tables before anything looked at it.
         let strata_bomb = claiming(3, &[1], 1_000_000, &[0]);

@@ -1,44 +1,13 @@
 //! Every check a write must pass, in one place: keys and values from the user, the CLI, gossip
 //! and reconciliation alike, and the extra checks of a write that came from another node.
 
-use super::config::Config;
-use super::wire::{format_timestamp, WireError};
-use super::write::Write;
-use thiserror::Error;
+use crate::config::Config;
+use crate::error::{Refusal, ValidationError};
+use crate::timestamp::format_timestamp;
+use crate::write::Write;
 
 /// Longest origin (a node id) accepted; a PeerId takes 52 bytes.
 pub const MAX_ORIGIN_BYTES: usize = 128;
-
-/// Why a key or value was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ValidationError {
-    /// The key is the empty string.
-    #[error("key must not be empty")]
-    EmptyKey,
-    /// The key is longer than the limit.
-    #[error("key is {len} bytes, the limit is {max}")]
-    KeyTooLong {
-        /// Length of the key in bytes.
-        len: usize,
-        /// The configured limit.
-        max: usize,
-    },
-    /// The key holds a control character (newline, tab, NUL, ...).
-    #[error("key must not contain control characters")]
-    KeyControlCharacter,
-    /// The key holds an invisible format character (bidi override, zero-width space, ...):
-    /// two keys that print alike must be the same key.
-    #[error("key must not contain invisible format characters (U+{0:04X})")]
-    KeyFormatCharacter(u32),
-    /// The value is longer than the limit.
-    #[error("value is {len} bytes, the limit is {max}")]
-    ValueTooLong {
-        /// Length of the value in bytes.
-        len: usize,
-        /// The configured limit.
-        max: usize,
-    },
-}
 
 /// The Unicode format characters (general category Cf, Unicode 16.0): bidi controls,
 /// zero-width spaces and joiners, the byte-order mark, tags and the like.
@@ -106,20 +75,20 @@ pub fn validate_value(value: &str, config: &Config) -> Result<(), ValidationErro
 
 /// The checks every remote write passes, by gossip or by reconciliation: key and value rules,
 /// an origin of 1 to [`MAX_ORIGIN_BYTES`] bytes, and a timestamp not too far ahead of `now_ms`.
-pub fn check_remote_write(write: &Write, now_ms: u64, config: &Config) -> Result<(), WireError> {
+pub fn check_remote_write(write: &Write, now_ms: u64, config: &Config) -> Result<(), Refusal> {
     validate_key(&write.key, config)?;
     if let Some(value) = &write.value {
         validate_value(value, config)?;
     }
     let origin = &write.version.origin;
     if origin.is_empty() || origin.len() > MAX_ORIGIN_BYTES {
-        return Err(WireError::BadOrigin(
+        return Err(Refusal::BadOrigin(
             origin.chars().take(MAX_ORIGIN_BYTES).collect(),
         ));
     }
     let ahead_ms = write.version.hlc.wall_ms.saturating_sub(now_ms);
     if ahead_ms > config.max_clock_ahead_ms {
-        return Err(WireError::FutureTimestamp {
+        return Err(Refusal::FutureTimestamp {
             timestamp: format_timestamp(write.version.hlc.wall_ms),
             ahead_ms,
         });

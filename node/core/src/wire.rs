@@ -8,51 +8,17 @@
 //! Writes we publish add two optional fields, `counter` (the HLC counter, omitted when 0) and
 //! `origin` (the node that made the write); a message without them is read with counter 0 and
 //! the signing author as origin. Unknown fields are ignored, so older nodes read our single writes.
+//!
+//! The codec only decodes: the rules every remote write must follow are checked by the node,
+//! for gossip and reconciliation alike.
 
-use super::config::Config;
-use super::validate::{check_remote_write, ValidationError};
-use super::version::{Hlc, Version};
-use super::write::{Signature, Write};
-use chrono::{DateTime, SecondsFormat, Utc};
+use crate::error::Refusal;
+use crate::version::{Hlc, Version};
+use crate::write::{Signature, Write};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
-/// Why a message, or one write inside it, was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum WireError {
-    /// The message is larger than the limit; it was not parsed.
-    #[error("message is {len} bytes, the limit is {max}")]
-    TooLarge {
-        /// Size of the message in bytes.
-        len: usize,
-        /// The configured limit.
-        max: usize,
-    },
-    /// The bytes are not a message of this protocol.
-    #[error("malformed message: {0}")]
-    Malformed(String),
-    /// A write with a key or value that breaks the rules.
-    #[error("invalid write: {0}")]
-    Invalid(#[from] ValidationError),
-    /// A write whose origin is empty or too long.
-    #[error("invalid origin {0:?}")]
-    BadOrigin(String),
-    /// A write whose authorship does not hold: on gossip, an origin other than the peer that
-    /// signed the message; anywhere, a signature its origin did not make.
-    #[error("forged write: {0}")]
-    Forged(String),
-    /// A write whose timestamp is not a usable RFC 3339 time.
-    #[error("invalid timestamp {0:?}")]
-    BadTimestamp(String),
-    /// A write stamped further ahead of the local clock than the configured bound.
-    #[error("timestamp {timestamp} is {ahead_ms} ms ahead of the local clock")]
-    FutureTimestamp {
-        /// The write's timestamp as sent.
-        timestamp: String,
-        /// How far ahead it is.
-        ahead_ms: u64,
-    },
-}
+/// The RFC 3339 form gossip carries timestamps in.
+pub use crate::timestamp::{format_timestamp, parse_timestamp};
 
 /// The body of a put or a delete on the wire.
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,21 +46,6 @@ enum Envelope {
     Put(Body),
     Delete(Body),
     Batch(Vec<Envelope>),
-}
-
-/// Formats milliseconds since the epoch as RFC 3339 UTC, without a fraction when it is zero.
-pub fn format_timestamp(wall_ms: u64) -> String {
-    let time = i64::try_from(wall_ms)
-        .ok()
-        .and_then(DateTime::<Utc>::from_timestamp_millis)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-}
-
-/// Parses an RFC 3339 time (any offset) into milliseconds since the epoch.
-pub fn parse_timestamp(text: &str) -> Option<u64> {
-    let time = DateTime::parse_from_rfc3339(text).ok()?;
-    u64::try_from(time.timestamp_millis()).ok()
 }
 
 fn envelope(write: &Write) -> Envelope {
@@ -151,46 +102,37 @@ fn join_batch(items: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// A decoded message: each write checked on its own, in message order.
-pub type Decoded = Vec<Result<Write, WireError>>;
+/// A decoded message: each write decoded on its own, in message order.
+pub type Decoded = Vec<Result<Write, Refusal>>;
 
-/// Decodes a gossip message from `author` received at local wall time `now_ms`.
-/// The length is checked before parsing; errors are typed and nothing panics.
-pub fn decode(
-    bytes: &[u8],
-    author: &str,
-    now_ms: u64,
-    config: &Config,
-) -> Result<Decoded, WireError> {
-    if bytes.len() > config.max_message_bytes {
-        return Err(WireError::TooLarge {
+/// Decodes a gossip message from `author`: each write's form, and that `author` is its origin
+/// (gossip carries only its author's own writes). The length is checked before parsing;
+/// errors are typed and nothing panics.
+pub fn decode(bytes: &[u8], author: &str, max_message_bytes: usize) -> Result<Decoded, Refusal> {
+    if bytes.len() > max_message_bytes {
+        return Err(Refusal::TooLarge {
             len: bytes.len(),
-            max: config.max_message_bytes,
+            max: max_message_bytes,
         });
     }
     let envelope: Envelope =
-        serde_json::from_slice(bytes).map_err(|error| WireError::Malformed(error.to_string()))?;
+        serde_json::from_slice(bytes).map_err(|error| Refusal::Malformed(error.to_string()))?;
     match envelope {
         Envelope::Batch(items) => items
             .into_iter()
             .map(|item| match item {
-                Envelope::Batch(_) => Err(WireError::Malformed("nested batch".into())),
-                single => Ok(check(single, author, now_ms, config)),
+                Envelope::Batch(_) => Err(Refusal::Malformed("nested batch".into())),
+                single => Ok(read(single, author)),
             })
             .collect(),
-        single => match check(single, author, now_ms, config) {
-            Err(error @ WireError::Malformed(_)) => Err(error),
+        single => match read(single, author) {
+            Err(error @ Refusal::Malformed(_)) => Err(error),
             result => Ok(vec![result]),
         },
     }
 }
 
-fn check(
-    envelope: Envelope,
-    author: &str,
-    now_ms: u64,
-    config: &Config,
-) -> Result<Write, WireError> {
+fn read(envelope: Envelope, author: &str) -> Result<Write, Refusal> {
     let (body, is_put) = match envelope {
         Envelope::Put(body) => (body, true),
         Envelope::Delete(body) => (body, false),
@@ -202,13 +144,13 @@ fn check(
         } else {
             "delete with a value"
         };
-        return Err(WireError::Malformed(problem.into()));
+        return Err(Refusal::Malformed(problem.into()));
     }
     let wall_ms = parse_timestamp(&body.timestamp)
-        .ok_or_else(|| WireError::BadTimestamp(body.timestamp.clone()))?;
+        .ok_or_else(|| Refusal::BadTimestamp(body.timestamp.clone()))?;
     // Gossip is signed by its author, who only ever publishes its own writes.
     if let Some(origin) = body.origin.as_deref().filter(|&origin| origin != author) {
-        return Err(WireError::Forged(format!(
+        return Err(Refusal::Forged(format!(
             "origin {origin:?} in a message signed by {author}"
         )));
     }
@@ -216,7 +158,7 @@ fn check(
         None => None,
         Some(hex) => Some(
             Signature::from_hex(hex)
-                .ok_or_else(|| WireError::Malformed("signature is not 128 hex digits".into()))?,
+                .ok_or_else(|| Refusal::Malformed("signature is not 128 hex digits".into()))?,
         ),
     };
     let write = Write {
@@ -231,22 +173,28 @@ fn check(
         },
         signature,
     };
-    check_remote_write(&write, now_ms, config)?;
     Ok(write)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::error::ValidationError;
+    use crate::validate::check_remote_write;
 
     const NOW: u64 = 1_736_000_000_000; // 2025-01-04T14:13:20Z
+    const MAX_BYTES: usize = 1 << 20;
     const LEGACY_PUT: &str =
         r#"{"Put":{"key":"hello","value":"world","timestamp":"2025-01-04T08:30:15Z"}}"#;
 
-    fn decode_one(bytes: &[u8]) -> Result<Write, WireError> {
-        let mut writes = decode(bytes, "author", NOW, &Config::default())?;
+    /// Decodes a message of one write and checks it as the node checks every remote write.
+    fn decode_one(bytes: &[u8]) -> Result<Write, Refusal> {
+        let mut writes = decode(bytes, "author", MAX_BYTES)?;
         assert_eq!(writes.len(), 1);
-        writes.remove(0)
+        let write = writes.remove(0)?;
+        check_remote_write(&write, NOW, &Config::default())?;
+        Ok(write)
     }
 
     #[test]
@@ -339,7 +287,7 @@ mod tests {
         for message in &messages {
             assert!(message.len() <= 4096, "{}", message.len());
             decoded.extend(
-                decode(message, "n0", NOW, &Config::default())
+                decode(message, "n0", MAX_BYTES)
                     .unwrap()
                     .into_iter()
                     .map(Result::unwrap),
@@ -354,11 +302,17 @@ mod tests {
         let json = format!(
             r#"{{"Batch":[{{"Put":{{"key":"ok","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}},{{"Put":{{"key":"{long_key}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}]}}"#
         );
-        let decoded = decode(json.as_bytes(), "a", NOW, &Config::default()).unwrap();
+        let decoded: Vec<_> = decode(json.as_bytes(), "a", MAX_BYTES)
+            .unwrap()
+            .into_iter()
+            .map(|write| {
+                write.and_then(|write| check_remote_write(&write, NOW, &Config::default()))
+            })
+            .collect();
         assert!(decoded[0].is_ok());
         assert!(matches!(
             decoded[1],
-            Err(WireError::Invalid(ValidationError::KeyTooLong { .. }))
+            Err(Refusal::Invalid(ValidationError::KeyTooLong { .. }))
         ));
     }
 
@@ -370,7 +324,7 @@ mod tests {
         );
         assert!(matches!(
             decode_one(json.as_bytes()),
-            Err(WireError::Invalid(ValidationError::KeyTooLong {
+            Err(Refusal::Invalid(ValidationError::KeyTooLong {
                 len: 257,
                 ..
             }))
@@ -385,7 +339,7 @@ mod tests {
         );
         assert!(matches!(
             decode_one(json.as_bytes()),
-            Err(WireError::Invalid(ValidationError::ValueTooLong { .. }))
+            Err(Refusal::Invalid(ValidationError::ValueTooLong { .. }))
         ));
     }
 
@@ -393,8 +347,8 @@ mod tests {
     fn legacy_attack_ten_megabyte_message_is_refused_before_parsing() {
         let bytes = vec![b'{'; 10 * 1024 * 1024];
         assert_eq!(
-            decode(&bytes, "a", NOW, &Config::default()).unwrap_err(),
-            WireError::TooLarge {
+            decode(&bytes, "a", MAX_BYTES).unwrap_err(),
+            Refusal::TooLarge {
                 len: 10 * 1024 * 1024,
                 max: 1024 * 1024
             }
@@ -413,10 +367,7 @@ mod tests {
             b"{\"Batch\":[{\"Batch\":[]}]}",
         ] {
             assert!(
-                matches!(
-                    decode(bytes, "a", NOW, &Config::default()),
-                    Err(WireError::Malformed(_))
-                ),
+                matches!(decode(bytes, "a", MAX_BYTES), Err(Refusal::Malformed(_))),
                 "{bytes:?}"
             );
         }
@@ -427,12 +378,12 @@ mod tests {
         let json = r#"{"Put":{"key":"","value":"v","timestamp":"2025-01-04T08:30:15Z"}}"#;
         assert_eq!(
             decode_one(json.as_bytes()),
-            Err(WireError::Invalid(ValidationError::EmptyKey))
+            Err(Refusal::Invalid(ValidationError::EmptyKey))
         );
         let json = r#"{"Put":{"key":"a\u0000b","value":"v","timestamp":"2025-01-04T08:30:15Z"}}"#;
         assert_eq!(
             decode_one(json.as_bytes()),
-            Err(WireError::Invalid(ValidationError::KeyControlCharacter))
+            Err(Refusal::Invalid(ValidationError::KeyControlCharacter))
         );
     }
 
@@ -442,19 +393,17 @@ mod tests {
             decode(
                 br#"{"Put":{"key":"k","timestamp":"2025-01-04T08:30:15Z"}}"#,
                 "a",
-                NOW,
-                &Config::default()
+                MAX_BYTES
             ),
-            Err(WireError::Malformed(_))
+            Err(Refusal::Malformed(_))
         ));
         assert!(matches!(
             decode(
                 br#"{"Delete":{"key":"k","value":"v","timestamp":"2025-01-04T08:30:15Z"}}"#,
                 "a",
-                NOW,
-                &Config::default()
+                MAX_BYTES
             ),
-            Err(WireError::Malformed(_))
+            Err(Refusal::Malformed(_))
         ));
     }
 
@@ -463,7 +412,7 @@ mod tests {
         let forged = r#"{"Put":{"key":"k","value":"v","timestamp":"2025-01-04T08:30:15Z","origin":"someone-else"}}"#;
         assert!(matches!(
             decode_one(forged.as_bytes()),
-            Err(WireError::Forged(_))
+            Err(Refusal::Forged(_))
         ));
         let own = r#"{"Put":{"key":"k","value":"v","timestamp":"2025-01-04T08:30:15Z","origin":"author"}}"#;
         assert!(decode_one(own.as_bytes()).is_ok());
@@ -481,11 +430,11 @@ mod tests {
         assert!(decode_one(ahead(config.max_clock_ahead_ms).as_bytes()).is_ok());
         assert!(matches!(
             decode_one(ahead(config.max_clock_ahead_ms + 1).as_bytes()),
-            Err(WireError::FutureTimestamp { .. })
+            Err(Refusal::FutureTimestamp { .. })
         ));
         assert!(matches!(
             decode_one(br#"{"Put":{"key":"k","value":"v","timestamp":"yesterday"}}"#),
-            Err(WireError::BadTimestamp(_))
+            Err(Refusal::BadTimestamp(_))
         ));
     }
 

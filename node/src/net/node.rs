@@ -25,7 +25,7 @@ use libp2p::request_response::{self, ResponseChannel};
 use libp2p::swarm::{ConnectionId, ListenError, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId};
 use p2p_sync_core::store::{Store, StoreError};
-use p2p_sync_core::validate::ValidationError;
+use p2p_sync_core::error::ValidationError;
 use p2p_sync_core::{
     Clock, ClockAhead, CommandError, Config, Counters, Membership, NodeCore, Verdict, Write,
 };

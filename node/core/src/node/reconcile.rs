@@ -20,6 +20,7 @@ use super::{Event, NodeCore, PeerId, Transport};
 use crate::clock::Clock;
 use crate::config::RateLimit;
 use crate::counters::DropReason;
+use crate::error::Refusal;
 use crate::iblt::Iblt;
 use crate::rate_limit::Cost;
 use crate::reconciliation::{
@@ -27,7 +28,6 @@ use crate::reconciliation::{
     MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS, MAX_WANT_PER_MESSAGE, PROBE_CELLS,
 };
 use crate::store::{Store, StoreError};
-use crate::validate;
 use crate::write::Write;
 use std::collections::{HashSet, VecDeque};
 
@@ -721,8 +721,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 continue;
             }
             let from_sender = *author == sender;
-            let checked = validate::check_remote_write(&write, now, &self.config)
-                .and_then(|()| self.authenticate(&write, from_sender));
+            let checked = self.check_remote(&write, now, from_sender);
             match checked {
                 Ok(()) if self.refuse_author(net, peer, &write.version.origin) => {}
                 Ok(()) => {
@@ -737,7 +736,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 }
                 // The first forged write ends the message: nothing of it applies, its want
                 // goes unanswered, its offers unasked, and the peer gets a strike.
-                Err(error @ crate::wire::WireError::Forged(_)) => {
+                Err(error @ Refusal::Forged(_)) => {
                     self.counters.reconciled_writes_received += received as u64;
                     self.drop_error(net, peer, error);
                     self.strike(peer);
