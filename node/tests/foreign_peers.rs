@@ -78,6 +78,7 @@ async fn a_stranger_is_neither_reconciled_with_nor_redialled() {
         psk: None,
         allow: Vec::new(),
         clock_offset_ms: 0,
+        world: Default::default(),
     })
     .await
     .expect("the node starts");

@@ -31,6 +31,7 @@ async fn start_node(data_dir: &Path, dial: Vec<Multiaddr>) -> Node {
         allow: Vec::new(),
         config: Config::default(),
         clock_offset_ms: 0,
+        world: Default::default(),
     })
     .await
     .expect("the node starts")

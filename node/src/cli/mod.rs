@@ -143,6 +143,7 @@ async fn start(settings: Settings) -> anyhow::Result<()> {
             ..config
         },
         clock_offset_ms: args.clock_offset_ms,
+        world: Default::default(),
     })
     .await?;
     let reads_input = !(args.no_input || input::stdin_is_absent());

@@ -8,6 +8,9 @@
 use super::codec::{DirectCodec, RECONCILE_PROTOCOL};
 use super::gate::Gate;
 use super::limits::{connection_limits, IpLimits};
+use super::world::{Socket, Sockets};
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::Boxed;
 use libp2p::core::upgrade::Version;
 use libp2p::core::Transport as _;
 use libp2p::identity::Keypair;
@@ -343,12 +346,11 @@ pub fn build_swarm(
         |swarm: libp2p::swarm::Config| swarm.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT);
     Ok(match psk {
         Some(psk) => builder
-            .with_other_transport(|key| -> Result<_, Box<dyn Error + Send + Sync>> {
-                Ok(tcp::tokio::Transport::new(tcp_config())
-                    .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
-                    .upgrade(Version::V1Lazy)
-                    .authenticate(noise::Config::new(key)?)
-                    .multiplex(yamux::Config::default()))
+            .with_other_transport(|key| {
+                let tcp = tcp::tokio::Transport::new(tcp_config())
+                    .map(|socket, _| Box::new(socket) as Box<dyn Socket>)
+                    .boxed();
+                secure(tcp, Some(psk), key)
             })?
             .with_behaviour(behaviour)?
             .with_swarm_config(swarm_config)
@@ -367,6 +369,46 @@ pub fn build_swarm(
             .with_swarm_config(swarm_config)
             .build(),
     })
+}
+
+/// Builds the swarm of a node with identity `key` on a world's byte streams `sockets` instead
+/// of TCP and QUIC: wrapped as TCP is (pnet with a network key `psk`, then Noise and Yamux);
+/// [`Behaviour`] without mDNS; the same idle-connection timeout. Must run inside a tokio
+/// runtime.
+pub fn build_swarm_on(
+    key: Keypair,
+    config: &Config,
+    psk: Option<PreSharedKey>,
+    sockets: Sockets,
+) -> Result<Swarm<Behaviour>, Box<dyn Error + Send + Sync>> {
+    Ok(SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_other_transport(|key| secure(sockets, psk, key))?
+        .with_behaviour(|key: &Keypair| Behaviour::new(key, config, false))?
+        .with_swarm_config(|swarm| swarm.with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT))
+        .build())
+}
+
+/// Byte streams made connections: inside pnet with a network key `psk`, then Noise with `key`
+/// and Yamux.
+fn secure(
+    sockets: Sockets,
+    psk: Option<PreSharedKey>,
+    key: &Keypair,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Box<dyn Error + Send + Sync>> {
+    let sockets = match psk {
+        Some(psk) => sockets
+            .and_then(move |socket, _| PnetConfig::new(psk).handshake(socket))
+            .map(|socket, _| Box::new(socket) as Box<dyn Socket>)
+            .boxed(),
+        None => sockets,
+    };
+    Ok(sockets
+        .upgrade(Version::V1Lazy)
+        .authenticate(noise::Config::new(key)?)
+        .multiplex(yamux::Config::default())
+        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+        .boxed())
 }
 
 fn tcp_config() -> tcp::Config {

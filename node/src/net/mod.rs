@@ -19,6 +19,8 @@
 //! - [`handshakes`]: failed incoming handshakes, logged once and only when nothing connected.
 //! - [`verifier`]: signature checks in batches on every core.
 //! - [`node`]: the driver that ties the core and the swarm together.
+//! - [`world`]: what a simulated world hands a node instead of the real one's sockets, seed and
+//!   clock.
 
 pub mod allow;
 pub mod behaviour;
@@ -43,6 +45,8 @@ pub mod redial;
 pub mod report;
 pub mod transport;
 pub mod verifier;
+pub mod world;
 
 pub use clock::SystemClock;
 pub use node::{DriverCounts, Node, Options, PeerStatus, StartError, Status};
+pub use world::World;

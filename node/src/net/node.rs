@@ -4,7 +4,10 @@
 //! hands it to the core; the command methods (`put`, `get`, …) serve the CLI.
 
 use super::allow::{AllowList, Entry};
-use super::behaviour::{build_swarm, ping_shows_dead, remember_addresses, BehaviourEvent};
+use super::behaviour::{
+    build_swarm, build_swarm_on, ping_shows_dead, remember_addresses, BehaviourEvent,
+};
+use super::clock::now;
 use super::clock::SystemClock;
 use super::dialer::Dialer;
 use super::guard::{MdnsDials, SlowPeers, MAX_MDNS_ADDRESSES_PER_PEER, MAX_STRIKES};
@@ -16,6 +19,7 @@ use super::metrics::SwarmMetrics;
 use super::peers::{ip_of, Peers};
 use super::private_files;
 use super::transport::SwarmNet;
+use super::world::World;
 use crate::api::feed::WatchedStore;
 use futures::{FutureExt, StreamExt};
 use libp2p::gossipsub::{self, MessageAcceptance};
@@ -24,8 +28,8 @@ use libp2p::pnet::{Fingerprint, PreSharedKey};
 use libp2p::request_response::{self, ResponseChannel};
 use libp2p::swarm::{ConnectionId, ListenError, SwarmEvent};
 use libp2p::{identify, kad, mdns, ping, Multiaddr, PeerId};
-use p2p_sync_core::store::{Store, StoreError};
 use p2p_sync_core::error::ValidationError;
+use p2p_sync_core::store::{Store, StoreError};
 use p2p_sync_core::{
     Clock, ClockAhead, CommandError, Config, Counters, Membership, NodeCore, Verdict, Write,
 };
@@ -34,7 +38,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use thiserror::Error;
 use tokio::time::{Interval, MissedTickBehavior};
 
@@ -73,6 +77,8 @@ pub struct Options {
     /// How far the node's wall clock runs ahead of the system's, in ms (negative: behind); 0
     /// except in tests that play a skewed clock.
     pub clock_offset_ms: i64,
+    /// A simulated world's transport, core seed and wall clock; the default is the real world.
+    pub world: World,
 }
 
 /// Why a node could not start. Each reads as one line.
@@ -222,9 +228,10 @@ fn port_taken(port: u16) -> String {
     format!("port {port} is in use (another p2p-sync?): pick another with --port")
 }
 
-/// The transports a node listens on: TCP, and QUIC outside a private network (`quic` flags).
-fn transports(private: bool) -> &'static [bool] {
-    if private {
+/// The transports a node listens on: TCP (or a world's stand-in), and QUIC outside a private
+/// network and a simulated world (`quic` flags).
+fn transports(tcp_only: bool) -> &'static [bool] {
+    if tcp_only {
         &[false]
     } else {
         &[false, true]
@@ -269,9 +276,10 @@ impl Node {
         if data_dir.exists() && !data_dir.is_dir() {
             return Err(data_dir_error(io::ErrorKind::NotADirectory.into()));
         }
-        if !data_dir.exists() {
+        let tcp_only = options.psk.is_some() || options.world.sockets.is_some();
+        if !data_dir.exists() && options.world.sockets.is_none() {
             // A first start that cannot listen leaves no data directory or identity behind.
-            for &quic in transports(options.psk.is_some()) {
+            for &quic in transports(tcp_only) {
                 let address = listen_address(options.listen_ip, options.port, quic);
                 if let Some(port) = port_in_use(&address) {
                     let reason = port_taken(port);
@@ -293,16 +301,21 @@ impl Node {
         let store = WatchedStore::new(store, peer_id.to_string());
         let identity = identity::write_identity(&key).map_err(data_dir_error)?;
         let network_key = options.psk.map(|psk| psk.fingerprint());
-        let swarm = build_swarm(key, &options.config, options.mdns, options.psk)
-            .map_err(|error| StartError::Network(error.to_string()))?;
-        let clock = SystemClock::with_offset_ms(options.clock_offset_ms);
+        let swarm = match &options.world.sockets {
+            Some(sockets) => build_swarm_on(key, &options.config, options.psk, sockets()),
+            None => build_swarm(key, &options.config, options.mdns, options.psk),
+        }
+        .map_err(|error| StartError::Network(error.to_string()))?;
+        let clock = SystemClock::with_offset_ms(options.clock_offset_ms)
+            .with_wall(options.world.wall_clock.clone());
+        let seed = options.world.core_seed.unwrap_or_else(rand::random);
         let core = NodeCore::new(
             peer_id,
             identity,
             options.config,
             store,
-            clock,
-            rand::random(),
+            clock.clone(),
+            seed,
         );
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         housekeeping.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -325,17 +338,18 @@ impl Node {
             mdns_dials: MdnsDials::default(),
         };
         node.enforce_allow_list();
-        node.listen(options.listen_ip, options.port).await?;
+        node.listen(options.listen_ip, options.port, tcp_only)
+            .await?;
         node.dialer
             .dial_configured(&mut node.net.swarm, &options.dial);
         Ok(node)
     }
 
-    /// Opens the TCP and (outside a private network) QUIC listeners and handles events until
-    /// each reports an address.
-    async fn listen(&mut self, ip: IpAddr, port: u16) -> Result<(), StartError> {
+    /// Opens the TCP and (unless `tcp_only`) QUIC listeners and handles events until each
+    /// reports an address.
+    async fn listen(&mut self, ip: IpAddr, port: u16, tcp_only: bool) -> Result<(), StartError> {
         let mut listeners = HashSet::new();
-        for &quic in transports(self.network_key.is_some()) {
+        for &quic in transports(tcp_only) {
             let address = listen_address(ip, port, quic);
             let id =
                 self.net
@@ -500,7 +514,7 @@ impl Node {
         name: Option<String>,
         for_ms: Option<u64>,
     ) -> io::Result<()> {
-        let until_ms = for_ms.map(|ms| SystemClock::new().now_ms().saturating_add(ms));
+        let until_ms = for_ms.map(|ms| self.clock.now_ms().saturating_add(ms));
         self.allow.add(Entry {
             peer,
             name,
@@ -522,7 +536,7 @@ impl Node {
     /// connections of peers no longer admitted. In a private network without a list every
     /// peer holds the key, so all are members.
     fn enforce_allow_list(&mut self) {
-        let admitted = self.allow.admitted(SystemClock::new().now_ms());
+        let admitted = self.allow.admitted(self.clock.now_ms());
         let membership = match &admitted {
             Some(peers) => Membership::closed(peers.iter().map(PeerId::to_string)),
             None if self.network_key.is_some() => Membership::all_members(),
@@ -555,13 +569,13 @@ impl Node {
         let deadline = self.clock.instant_at(self.core.poll_timeout());
         tokio::select! {
             event = self.net.swarm.select_next_some() => self.handle(event),
-            _ = tokio::time::sleep_until(deadline.into()) => {
+            _ = tokio::time::sleep_until(deadline) => {
                 self.core.handle_timeout(&mut self.net);
             }
             _ = self.housekeeping.tick() => {
                 self.enforce_allow_list();
                 self.release_held_acks();
-                self.dialer.on_tick(&mut self.net.swarm, Instant::now());
+                self.dialer.on_tick(&mut self.net.swarm, now());
                 self.net.retry_pending();
                 self.log_failed_handshakes();
             }
@@ -583,7 +597,7 @@ impl Node {
                 let remote = endpoint.get_remote_address();
                 self.peers.on_established(peer_id, connection_id, remote);
                 if let Some(ip) = ip_of(remote) {
-                    self.failed_handshakes.on_connected(ip, Instant::now());
+                    self.failed_handshakes.on_connected(ip, now());
                 }
                 // The core hears of the peer once Identify shows it speaks p2p-sync.
                 if num_established.get() > 1 {
@@ -621,19 +635,15 @@ impl Node {
                 self.slow_peers.forget(&peer_id);
                 self.core.on_peer_down(&peer_id);
                 let useful = self.peers.is_useful(&peer_id);
-                self.dialer.on_disconnected(peer_id, useful, Instant::now());
+                self.dialer.on_disconnected(peer_id, useful, now());
             }
             SwarmEvent::OutgoingConnectionError {
                 peer_id,
                 connection_id,
                 error,
-            } => self.dialer.on_dial_failed(
-                &self.net.swarm,
-                peer_id,
-                connection_id,
-                &error,
-                Instant::now(),
-            ),
+            } => self
+                .dialer
+                .on_dial_failed(&self.net.swarm, peer_id, connection_id, &error, now()),
             SwarmEvent::IncomingConnectionError {
                 send_back_addr,
                 error,
@@ -666,10 +676,8 @@ impl Node {
         };
         let message =
             format!("Incoming connection from {remote} failed during the handshake{hint}: {error}");
-        let held = ip_of(remote).is_some_and(|ip| {
-            self.failed_handshakes
-                .on_failed(ip, message, Instant::now())
-        });
+        let held =
+            ip_of(remote).is_some_and(|ip| self.failed_handshakes.on_failed(ip, message, now()));
         if !held {
             // Its address was logged already (or a flood fills the queue).
             tracing::debug!(%remote, %error, "incoming connection failed again");
@@ -694,7 +702,7 @@ impl Node {
 
     /// Logs the failed handshakes held long enough with no connection from their address.
     fn log_failed_handshakes(&mut self) {
-        for message in self.failed_handshakes.due(Instant::now()) {
+        for message in self.failed_handshakes.due(now()) {
             tracing::warn!("{message}");
         }
     }
@@ -715,7 +723,7 @@ impl Node {
                 // addresses each.
                 for (peer, mut addresses) in by_peer {
                     let connected = self.net.swarm.is_connected(&peer);
-                    if !connected && !self.mdns_dials.admit(Instant::now()) {
+                    if !connected && !self.mdns_dials.admit(now()) {
                         tracing::debug!(%peer, "mDNS dial budget spent; not dialling");
                         continue;
                     }
@@ -812,7 +820,7 @@ impl Node {
                 failed_messages,
             } => {
                 tracing::debug!(%peer_id, ?failed_messages, "slow gossip peer");
-                if self.slow_peers.on_slow(peer_id, Instant::now()) {
+                if self.slow_peers.on_slow(peer_id, now()) {
                     tracing::warn!(
                         "Closing the connection with peer {peer_id}: it has not taken its gossip for {} s",
                         super::guard::SLOW_FOR.as_secs()
@@ -845,7 +853,7 @@ impl Node {
 
     /// Sends the held acknowledgements whose time has come.
     fn release_held_acks(&mut self) {
-        for channel in self.held_acks.due(Instant::now()) {
+        for channel in self.held_acks.due(now()) {
             self.acknowledge(channel);
         }
     }
@@ -867,7 +875,7 @@ impl Node {
                 match self.core.direct_refused_until(&peer) {
                     Some(until) => {
                         let until = self.clock.instant_at(until);
-                        self.held_acks.hold(channel, Instant::now(), until);
+                        self.held_acks.hold(channel, now(), until.into_std());
                     }
                     None => self.acknowledge(channel),
                 }
