@@ -130,11 +130,14 @@ impl<'a> Simulation<'a> {
                 SimNode::start(&names[i], &setup, seed)
             })
             .collect();
-        if let Some(allow) = &scenario.allow {
-            let members = Membership::closed(allow.iter().map(|&index| names[index].clone()));
-            for node in &mut nodes {
-                node.set_membership(members.clone());
-            }
+        // Members as the real node makes them: the allow-list's, else a private network's all.
+        let listed = scenario
+            .allow
+            .as_ref()
+            .map(|allow| allow.iter().map(|&index| names[index].clone()));
+        let members = Membership::of_network(scenario.private, listed);
+        for node in &mut nodes {
+            node.set_membership(members.clone());
         }
         let attackers = names[honest..]
             .iter()

@@ -149,3 +149,26 @@ fn thirty_nodes_receive_about_the_mesh_degree_of_copies_per_write_not_one_per_pe
         );
     }
 }
+
+/// A private network's peers are members, with `Config::member_rate_factor` times a stranger's
+/// budgets, in the simulator as on a real node: both take who is a member from
+/// `Membership::of_network` (the real node when it enforces its allow-list). 300 puts in 3 s by
+/// one author are over a stranger's 100 gossip messages a minute, within a member's 1,000.
+#[test]
+fn private_network_members_get_the_member_factor_as_on_a_real_node() {
+    let steps = r#"
+[[step]]
+at = "0s"
+writes = { node = "n1", count = 300, per_second = 100 }
+[[step]]
+at = "20s"
+expect = { converged = true }
+"#;
+    let rate_limited = |private: &str| {
+        let report = run(&scenario(steps, 2, private), None, None);
+        assert!(report.passed(), "{report}");
+        report.nodes[0].counters.dropped.rate_limited
+    };
+    assert!(rate_limited("") > 0, "a stranger's budget is spent");
+    assert_eq!(rate_limited("private = true"), 0, "a member's is not");
+}

@@ -29,6 +29,21 @@ impl Membership {
         }
     }
 
+    /// Who a node admits and grants members' limits to, the same in every world (the real
+    /// node and the simulator both ask this): the peers on its allow-list when one is in
+    /// force; else, in a `private` network, every peer (each holds the network key); else
+    /// everyone is welcome and nobody is a member.
+    pub fn of_network<I: IntoIterator<Item = S>, S: Into<String>>(
+        private: bool,
+        listed: Option<I>,
+    ) -> Self {
+        match listed {
+            Some(members) => Membership::closed(members),
+            None if private => Membership::all_members(),
+            None => Membership::open(),
+        }
+    }
+
     /// Only `members` are admitted (an empty list admits nobody but the node itself).
     pub fn closed<I: IntoIterator<Item = S>, S: Into<String>>(members: I) -> Self {
         Membership {
@@ -69,6 +84,15 @@ mod tests {
     fn open_admits_everyone_and_lists_nobody() {
         let open = Membership::open();
         assert!(open.admits("anyone") && !open.is_member("anyone"));
+    }
+
+    #[test]
+    fn a_private_network_without_a_list_makes_every_peer_a_member() {
+        let none: Option<[&str; 0]> = None;
+        assert!(Membership::of_network(true, none).is_member("anyone"));
+        assert_eq!(Membership::of_network(false, none), Membership::open());
+        let listed = Membership::of_network(true, Some(["n1"]));
+        assert!(listed.is_member("n1") && !listed.admits("n2"));
     }
 
     #[test]

@@ -537,11 +537,8 @@ impl Node {
     /// peer holds the key, so all are members.
     fn enforce_allow_list(&mut self) {
         let admitted = self.allow.admitted(self.clock.now_ms());
-        let membership = match &admitted {
-            Some(peers) => Membership::closed(peers.iter().map(PeerId::to_string)),
-            None if self.network_key.is_some() => Membership::all_members(),
-            None => Membership::open(),
-        };
+        let listed = admitted.as_ref().map(|peers| peers.iter().map(PeerId::to_string));
+        let membership = Membership::of_network(self.network_key.is_some(), listed);
         if membership == *self.core.membership() {
             return;
         }
