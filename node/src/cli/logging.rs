@@ -8,8 +8,10 @@ use std::sync::Mutex;
 use tracing_subscriber::EnvFilter;
 
 /// Info, without Kademlia's warning that a lone node has nobody to bootstrap from (it says so
-/// every few minutes until the first peer arrives, which is normal here).
-pub const DEFAULT_FILTER: &str = "info,libp2p_kad=error";
+/// every few minutes until the first peer arrives, which is normal here), and without
+/// libp2p-mdns's line per announced address: anyone on the LAN can announce thousands a
+/// second; the node logs the peers it dials (`Discovered peer by mDNS`), within its budget.
+pub const DEFAULT_FILTER: &str = "info,libp2p_kad=error,libp2p_mdns=warn";
 
 /// Installs the global subscriber, writing to `file` (appended) or else standard error. A bad
 /// filter falls back to the default with a warning; a log file that cannot be opened is an

@@ -10,12 +10,13 @@ use super::gate::Gate;
 use super::limits::{connection_limits, IpLimits};
 use super::world::{Socket, Sockets};
 use libp2p::core::muxing::StreamMuxerBox;
-use libp2p::core::transport::Boxed;
+use libp2p::core::transport::{Boxed, ListenerId};
 use libp2p::core::upgrade::Version;
 use libp2p::core::Transport as _;
 use libp2p::identity::Keypair;
 use libp2p::pnet::{PnetConfig, PreSharedKey};
 use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::behaviour::{FromSwarm, NewListenAddr};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{connection_limits as limits, gossipsub, identify, kad, mdns, noise, ping};
 use libp2p::{request_response, tcp, yamux};
@@ -23,6 +24,7 @@ use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder};
 use p2p_sync_core::Config;
 use std::collections::HashSet;
 use std::error::Error;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
@@ -261,10 +263,7 @@ impl Behaviour {
         let peer_id = key.public().to_peer_id();
         let gossipsub = gossip(key, config)?;
         let mdns = if mdns {
-            Some(mdns::tokio::Behaviour::new(
-                mdns::Config::default(),
-                peer_id,
-            )?)
+            Some(local_discovery(peer_id)?)
         } else {
             None
         };
@@ -301,6 +300,32 @@ impl Behaviour {
             ping,
         })
     }
+
+    /// Starts mDNS afresh, if it is on, forgetting every peer it found (libp2p-mdns keeps
+    /// them in a list with no cap; see `guard::MAX_MDNS_DISCOVERED`). It asks the LAN again
+    /// at once, and answers with the addresses in `listening`.
+    pub fn restart_mdns<'a>(
+        &mut self,
+        peer_id: PeerId,
+        listening: impl IntoIterator<Item = &'a Multiaddr>,
+    ) -> io::Result<()> {
+        let Some(mdns) = self.mdns.as_mut() else {
+            return Ok(());
+        };
+        *mdns = local_discovery(peer_id)?;
+        for addr in listening {
+            mdns.on_swarm_event(FromSwarm::NewListenAddr(NewListenAddr {
+                listener_id: ListenerId::next(),
+                addr,
+            }));
+        }
+        Ok(())
+    }
+}
+
+/// mDNS, with libp2p's defaults.
+fn local_discovery(peer_id: PeerId) -> io::Result<mdns::tokio::Behaviour> {
+    mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
 }
 
 /// Kademlia for finding peers only. The node uses no records and no providers, so it stores

@@ -6,6 +6,7 @@
 
 use libp2p::PeerId;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Messages with a forged write a peer may send (within the core's drop-log interval of each
@@ -50,33 +51,55 @@ impl SlowPeers {
     }
 }
 
-/// New peers found by mDNS the node dials (and logs) per [`MDNS_WINDOW`]: a whole LAN found
-/// at start-up fits; a stranger announcing thousands of made-up peers costs a few dials.
+/// New peers found by mDNS the node dials (and logs) per [`MDNS_WINDOW`], from every
+/// announcer together: a whole LAN found at start-up fits; a stranger announcing thousands of
+/// made-up peers costs a few dials.
 pub const MAX_MDNS_DIALS: u32 = 32;
+/// New peers one announcing host may have dialled per [`MDNS_WINDOW`]: a host runs a node or
+/// a few, so one host announcing made-up peers cannot take the whole [`MAX_MDNS_DIALS`] and
+/// crowd out the real ones. libp2p-mdns gives every announced address the IP address the
+/// announcement came from, so that is the host.
+pub const MAX_MDNS_DIALS_PER_HOST: u32 = 4;
 /// See [`MAX_MDNS_DIALS`].
 pub const MDNS_WINDOW: Duration = Duration::from_secs(10);
 /// Addresses of one peer found by mDNS that are dialled.
 pub const MAX_MDNS_ADDRESSES_PER_PEER: usize = 4;
+/// Peer addresses libp2p-mdns may hold before the node starts it afresh. Its list has no cap
+/// of its own and is searched linearly on every insert in the swarm task; announcements
+/// choose their own lifetimes. A LAN of p2p-sync nodes holds a few addresses per node.
+pub const MAX_MDNS_DISCOVERED: usize = 1_024;
 
-/// How many mDNS-found peers may still be dialled in the current window.
+/// How many mDNS-found peers may still be dialled in the current window, in all and per
+/// announcing host.
 #[derive(Debug, Default)]
 pub struct MdnsDials {
     window: Option<Instant>,
     used: u32,
+    /// Dials per announcing host this window: at most [`MAX_MDNS_DIALS`] entries.
+    by_host: HashMap<Option<IpAddr>, u32>,
 }
 
 impl MdnsDials {
-    /// Whether one more mDNS-found peer may be dialled at `now`; counts it if so.
-    pub fn admit(&mut self, now: Instant) -> bool {
+    /// Whether one more peer announced by `host` may be dialled at `now`; counts it if so.
+    pub fn admit(&mut self, host: Option<IpAddr>, now: Instant) -> bool {
         if self
             .window
             .is_none_or(|start| now.saturating_duration_since(start) >= MDNS_WINDOW)
         {
             self.window = Some(now);
             self.used = 0;
+            self.by_host.clear();
         }
+        if self.used >= MAX_MDNS_DIALS {
+            return false;
+        }
+        let from_host = self.by_host.entry(host).or_default();
+        if *from_host >= MAX_MDNS_DIALS_PER_HOST {
+            return false;
+        }
+        *from_host += 1;
         self.used += 1;
-        self.used <= MAX_MDNS_DIALS
+        true
     }
 }
 
@@ -85,12 +108,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mdns_dials_are_budgeted_per_window() {
+    fn mdns_dials_are_budgeted_per_window_and_per_announcing_host() {
         let mut dials = MdnsDials::default();
         let start = Instant::now();
-        let admitted = (0..1_000).filter(|_| dials.admit(start)).count();
-        assert_eq!(admitted, MAX_MDNS_DIALS as usize);
-        assert!(dials.admit(start + MDNS_WINDOW), "a new window");
+        let host = |i: u8| Some(IpAddr::from([10, 0, 0, i]));
+        // One host announcing a thousand peers gets a few dialled...
+        let admitted = (0..1_000).filter(|_| dials.admit(host(66), start)).count();
+        assert_eq!(admitted, MAX_MDNS_DIALS_PER_HOST as usize);
+        // ...and the real peers of other hosts are still dialled in the same window.
+        assert!(dials.admit(host(1), start));
+        assert!(dials.admit(host(2), start));
+        // Many hosts together get no more than the window allows.
+        let admitted = (0..=255).filter(|&i| dials.admit(host(i), start)).count();
+        assert_eq!(
+            admitted,
+            MAX_MDNS_DIALS as usize - MAX_MDNS_DIALS_PER_HOST as usize - 2
+        );
+        assert!(dials.admit(host(66), start + MDNS_WINDOW), "a new window");
+        assert_eq!(
+            dials.by_host.len(),
+            1,
+            "the hosts of past windows are forgotten"
+        );
     }
 
     #[test]

@@ -10,12 +10,14 @@
 
 #[path = "../common/driver.rs"]
 mod driver;
+mod announcer;
 #[allow(dead_code)] // shared with the LAN scenario runner, which uses more of it
 #[path = "../../../lab/src/netns.rs"]
 mod netns;
 mod run;
 mod scale;
 
+use announcer::Announcer;
 use netns::Lan;
 use p2p_sync_core::Config;
 use run::Run;
@@ -50,6 +52,9 @@ const MESH_DEADLINE: Duration = Duration::from_secs(180);
 
 /// How long the measured run watches its idle nodes' CPU use.
 const IDLE: Duration = Duration::from_secs(10);
+
+/// How often the mDNS flood sends a packet of made-up peers.
+const FLOOD_EVERY: Duration = Duration::from_millis(50);
 
 /// The LAN tests take turns: the nodes of two LANs at once overload a small CI machine until
 /// pings time out and connections churn.
@@ -360,6 +365,47 @@ fn many_nodes_on_a_lan_form_a_gossip_mesh_and_deliver_every_write() {
         "{per_node:.2} copies per write per node: the node floods"
     );
     for node in run.nodes.drain(..) {
+        assert!(node.quit().success());
+    }
+    drop(run);
+    let prefix = lan.prefix().to_string();
+    drop(lan);
+    assert_eq!(Lan::leftovers(&prefix), Vec::<String>::new());
+}
+
+/// A host multicasting mDNS responses for thousands of made-up peers (a minimal announcer of
+/// the test's own) gets a few of them dialled per window, not the node's whole dial budget,
+/// and cannot grow libp2p-mdns's list without bound: past 1,024 addresses the node starts
+/// mDNS afresh, whose new query finds a real node that started during the flood.
+#[test]
+fn a_host_announcing_made_up_peers_by_mdns_crowds_out_no_real_peer() {
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(lan) = lan_or_skip(3) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = Run::new(&lan, dir.path());
+    let mut node = run.start(0, 0);
+    let flooding = Instant::now();
+    // 12 made-up peers every 50 ms: about 240 a second.
+    let announcer = Announcer::start(&lan.namespace(2), &lan.address(2), 12, FLOOD_EVERY);
+    node.wait_for_log("mDNS starts afresh");
+    let real = run.start(1, 1);
+    let found = node.wait_for_log(&format!("Discovered peer by mDNS: {}", real.peer_id));
+    let announced = announcer.stop();
+    let flooded = flooding.elapsed();
+    let dialled = node.log_lines("Discovered peer by mDNS: ").len() - 1;
+    let restarts = node.log_lines("mDNS starts afresh").len();
+    let windows = flooded.as_secs() / 10 + 1;
+    report(&format!(
+        "mDNS flood: {announced} made-up peers announced from one host in {flooded:?}; the node \
+         dialled {dialled} of them, started mDNS afresh {restarts} times, and found a real \
+         node started during the flood {found:?} after it started"
+    ));
+    assert!(
+        dialled as u64 <= 4 * windows,
+        "{dialled} made-up peers of one host dialled in {windows} windows"
+    );
+    assert!(!node.status().is_empty(), "the node still answers");
+    for node in [node, real] {
         assert!(node.quit().success());
     }
     drop(run);
