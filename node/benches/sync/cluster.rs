@@ -3,6 +3,7 @@
 
 use crate::driver::Node;
 use crate::local::{free_port, start, Dialable};
+use p2p_sync_scenario::status::Status;
 use std::collections::HashMap;
 use std::path::Path;
 use std::thread;
@@ -57,10 +58,8 @@ pub fn pipe_adds(node: &mut Node, entries: &[(String, String)]) {
 
 /// The live key count `status` reports.
 fn live_keys(node: &mut Node) -> usize {
-    node.status()
-        .iter()
-        .find_map(|line| line.strip_prefix("Keys: ")?.split(' ').next()?.parse().ok())
-        .unwrap_or_else(|| node.fail("status shows no key count"))
+    let keys = Status::parse(&node.status()).live_keys;
+    keys.map_or_else(|| node.fail("status shows no key count"), |keys| keys as usize)
 }
 
 /// Polls until `node` holds `count` live keys; returns how long that took since `started`.

@@ -3,6 +3,7 @@
 
 use crate::driver::{poll, start_command, Node};
 use crate::netns::Lan;
+use p2p_sync_scenario::status::Status;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -172,12 +173,5 @@ fn discovered(node: &Node, other: &Node) -> bool {
 
 /// The PeerIds `status` lists under `Connected peers`.
 fn connected(node: &mut Node) -> Vec<String> {
-    node.status()
-        .iter()
-        .skip_while(|line| !line.starts_with("Connected peers ("))
-        .skip(1)
-        .map_while(|line| line.strip_prefix("  "))
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
+    Status::parse(&node.status()).connected
 }

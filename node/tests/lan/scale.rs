@@ -7,6 +7,7 @@
 use crate::driver::{poll, Node};
 use crate::netns::Lan;
 use p2p_sync_core::wire::parse_timestamp;
+use p2p_sync_scenario::status::Status;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Gossipsub's debug line for a copy of a message the node already had.
@@ -25,16 +26,9 @@ pub fn now_ms() -> u64 {
 
 /// Whether `node`'s `status` shows `peers` connected peers and a mesh within `low..=high`.
 pub fn meshed(node: &mut Node, peers: usize, low: usize, high: usize) -> bool {
-    let status = node.status();
-    let connected = status
-        .iter()
-        .any(|line| line == &format!("Connected peers ({peers}):"));
-    let mesh = status
-        .iter()
-        .find_map(|line| line.strip_prefix("Gossipsub mesh peers: "))
-        .and_then(|rest| rest.split(';').next())
-        .and_then(|count| count.parse::<usize>().ok());
-    connected && mesh.is_some_and(|mesh| (low..=high).contains(&mesh))
+    let status = Status::parse(&node.status());
+    let mesh = status.mesh.map(|mesh| mesh as usize);
+    status.connected.len() == peers && mesh.is_some_and(|mesh| (low..=high).contains(&mesh))
 }
 
 /// The time (ms since the epoch) of the first log line of `node` containing `needle`.

@@ -15,6 +15,7 @@ mod original;
 use driver::{Node, BIN, DEADLINE};
 use local::{free_port, start, start_with, Dialable};
 use original::{envelope, key_distribution, open, Data, Original};
+use p2p_sync_scenario::status::Status;
 use std::process::Command;
 use std::time::Instant;
 
@@ -30,17 +31,9 @@ fn timestamp(offset_s: i64, nanos: u32) -> String {
 
 /// The count of `reason` in the node's `Dropped messages:` line.
 fn dropped(node: &mut Node, reason: &str) -> u64 {
-    let status = node.status();
-    let line = status.last().unwrap();
-    let at = line
-        .find(&format!(" {reason} "))
-        .unwrap_or_else(|| panic!("{line}"));
-    line[at + reason.len() + 2..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    let status = Status::parse(&node.status());
+    let count = status.dropped.get(reason).copied();
+    count.unwrap_or_else(|| panic!("status names no {reason}: {:?}", status.dropped))
 }
 
 /// Polls the node's status until `reason` was counted `count` times.

@@ -1,6 +1,7 @@
 //! The real node's `status` text (node/src/cli/commands/status.rs) as a world reads it: the
-//! peers it is connected to, its key counts and its dropped messages by reason. Every reader
-//! of `status` (the LAN world, the node's own process tests) goes through [`Status::parse`].
+//! peers it is connected to, its mesh, its key counts and its dropped messages by reason. Every
+//! reader of `status` (the LAN world, the node's process tests and benches) goes through
+//! [`Status::parse`]; the node's own test of its `status` text reads it back with it.
 
 use p2p_sync_core::DropReason;
 use std::collections::BTreeMap;
@@ -10,6 +11,8 @@ use std::collections::BTreeMap;
 pub struct Status {
     /// The PeerIds listed under `Connected peers (N):`, in its order.
     pub connected: Vec<String>,
+    /// `Gossipsub mesh peers: 2; …` → 2.
+    pub mesh: Option<u64>,
     /// `Keys: 3 (4 including deleted)` → 3.
     pub live_keys: Option<u64>,
     /// `Keys: 3 (4 including deleted)` → 4.
@@ -31,6 +34,8 @@ impl Status {
                         .extend(peer.split_whitespace().next().map(String::from));
                     lines.next();
                 }
+            } else if let Some(mesh) = line.strip_prefix("Gossipsub mesh peers: ") {
+                status.mesh = mesh.split(';').next().and_then(|count| count.parse().ok());
             } else if let Some(keys) = line.strip_prefix("Keys: ") {
                 let mut numbers = keys
                     .split(|c: char| !c.is_ascii_digit())
@@ -75,6 +80,7 @@ mod tests {
             "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1)",
         ]);
         assert_eq!(status.connected, ["12D3a", "12D3b"]);
+        assert_eq!(status.mesh, Some(1));
         assert_eq!((status.live_keys, status.stored_keys), (Some(3), Some(4)));
         assert_eq!(status.dropped(DropReason::TooLarge), 2);
         assert_eq!(status.dropped(DropReason::Malformed), 1);

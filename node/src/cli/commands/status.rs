@@ -203,5 +203,12 @@ mod tests {
         assert!(text.ends_with(
             "Dropped messages: 3 (rate_limited 0, too_large 2, malformed 1, invalid 0, future_timestamp 0, forged 0, not_allowed 0, unsolicited 0, key_distribution 0)\n"
         ));
+        // Worlds and tests read this text with one parser: it reads back what was shown.
+        let read = p2p_sync_scenario::status::Status::parse(&text.lines().collect::<Vec<_>>());
+        assert_eq!(read.connected, [peer, meshed, stranger].map(|id| id.to_string()));
+        assert_eq!(read.mesh, Some(1));
+        assert_eq!((read.live_keys, read.stored_keys), (Some(3), Some(4)));
+        assert_eq!(read.dropped.len(), DropReason::ALL.len());
+        assert_eq!(read.dropped(DropReason::TooLarge), 2);
     }
 }
