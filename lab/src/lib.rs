@@ -12,6 +12,8 @@
 //! - [`compare`]: both worlds side by side (the fidelity table).
 //! - [`host`]: whether this machine can run it; [`interrupt`]: Ctrl-C ends a run cleanly.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod attacker;
 pub mod compare;
 pub mod cuts;

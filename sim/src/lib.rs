@@ -17,6 +17,8 @@
 //! Same scenario + same seed ⇒ the same report and trace, byte for byte: nothing reads a wall
 //! clock or OS randomness, and nothing iterates a hash map.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod checker;
 pub mod clock;
 pub mod engine;

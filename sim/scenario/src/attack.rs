@@ -6,7 +6,7 @@ use p2p_sync_core::auth::{self, NamedKeys, SigningKey};
 use p2p_sync_core::iblt::StrataEstimator;
 use p2p_sync_core::reconciliation::{self, ReconcileMessage};
 use p2p_sync_core::wire::{encode_write, encode_writes, format_timestamp};
-use p2p_sync_core::{Hlc, Version, Write};
+use p2p_sync_core::{Config, Hlc, Version, Write};
 
 /// One message an attacker sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +89,8 @@ pub fn packets(kind: &AttackKind, attacker: &Attacker, index: u64, wall_ms: u64)
             }
         }
         AttackKind::BatchFlood { writes_per_message } => {
-            encode_writes(&own(*writes_per_message), 1 << 20)
+            let largest = Config::default().max_message_bytes;
+            encode_writes(&own(*writes_per_message), largest)
                 .into_iter()
                 .map(Packet::Gossip)
                 .collect()

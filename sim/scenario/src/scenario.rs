@@ -37,8 +37,9 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
-/// The worlds a scenario file may name in `worlds`.
-pub const WORLDS: &[&str] = &["sim", "lan"];
+/// The worlds a scenario file may name in `worlds`: the simulator, the LAN lab, the turmoil
+/// world.
+pub const WORLDS: &[&str] = &["sim", "lan", "turmoil"];
 
 impl Scenario {
     /// Whether world `world` (one of [`WORLDS`]) can play this scenario.
