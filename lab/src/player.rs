@@ -9,8 +9,8 @@ use crate::observe::{self, LanView};
 use crate::report::{LanReport, NodeSummary};
 use crate::world::{Binaries, BuildError, World};
 use p2p_sync_scenario::convergence::{is_recovery, Convergence, ConvergenceReport};
-use p2p_sync_scenario::judge;
-use p2p_sync_scenario::report::{content_digest, Failure};
+use p2p_sync_scenario::judge::Verdicts;
+use p2p_sync_scenario::report::content_digest;
 use p2p_sync_scenario::scenario::{Action, AttackKind, Scenario};
 use p2p_sync_scenario::timeline::Timeline;
 use std::time::{Duration, Instant};
@@ -114,7 +114,7 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
         );
     }
     let result = steps(scenario, options.time_scale, &mut world);
-    let (passed, failures, convergence, ended_at_ms) = match result {
+    let (verdicts, convergence, ended_at_ms) = match result {
         Ok(done) => done,
         Err(error) => return Err(interrupted(error)),
     };
@@ -139,8 +139,8 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
         seed,
         setup_ms,
         ended_at_ms,
-        expectations_passed: passed,
-        failures,
+        expectations_passed: verdicts.passed,
+        failures: verdicts.failures,
         convergence,
         nodes,
     }))
@@ -194,12 +194,12 @@ fn attack_is_direct(kind: &AttackKind) -> bool {
     )
 }
 
-type Played = (usize, Vec<Failure>, ConvergenceReport, u64);
+type Played = (Verdicts, ConvergenceReport, u64);
 
 /// Plays the timeline.
 fn steps(scenario: &Scenario, scale: f64, world: &mut World) -> Result<Played, RunError> {
     let names = scenario.names();
-    let (mut passed, mut failures) = (0, Vec::new());
+    let mut verdicts = Verdicts::default();
     let mut convergence = Convergence::new(scenario.nodes);
     let start = Instant::now();
     let now_ms = || (start.elapsed().as_secs_f64() * 1000.0 / scale) as u64;
@@ -223,14 +223,9 @@ fn steps(scenario: &Scenario, scale: f64, world: &mut World) -> Result<Played, R
                 world: &mut *world,
                 names: &names,
             };
-            match judge::check(expectation, &mut view, &names).map_err(RunError::Broken)? {
-                Ok(()) => passed += 1,
-                Err(mismatch) => failures.push(Failure {
-                    line: step.line,
-                    at_ms,
-                    mismatch,
-                }),
-            }
+            verdicts
+                .judge(step, expectation, at_ms, &mut view, &names)
+                .map_err(RunError::Broken)?;
         } else {
             world
                 .act(&step.action, due.repetition)
@@ -241,5 +236,5 @@ fn steps(scenario: &Scenario, scale: f64, world: &mut World) -> Result<Played, R
         }
     }
     sample(&mut convergence, world, now_ms()).map_err(RunError::Broken)?;
-    Ok((passed, failures, convergence.report(), ended_at_ms))
+    Ok((verdicts, convergence.report(), ended_at_ms))
 }

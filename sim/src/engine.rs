@@ -22,10 +22,11 @@ use p2p_sync_core::{
 };
 use p2p_sync_scenario::attack::{self, Attacker, Packet};
 use p2p_sync_scenario::convergence::{is_recovery, Convergence};
-use p2p_sync_scenario::report::{content_digest, Failure};
+use p2p_sync_scenario::judge::Verdicts;
+use p2p_sync_scenario::report::content_digest;
 use p2p_sync_scenario::scenario::{Action, Attack, Scenario, Writes};
 use p2p_sync_scenario::timeline::repetitions;
-use p2p_sync_scenario::{emit, judge, workload};
+use p2p_sync_scenario::{emit, workload};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -100,8 +101,7 @@ pub struct Simulation<'a> {
     next_message_id: u64,
     steps_left: usize,
     events: u64,
-    passed: usize,
-    failures: Vec<Failure>,
+    verdicts: Verdicts,
 }
 
 impl<'a> Simulation<'a> {
@@ -166,8 +166,7 @@ impl<'a> Simulation<'a> {
             next_message_id: 0,
             steps_left: scenario.steps.len(),
             events: 0,
-            passed: 0,
-            failures: Vec::new(),
+            verdicts: Verdicts::default(),
         };
         for node in 0..honest {
             sim.touch(node);
@@ -308,17 +307,12 @@ impl<'a> Simulation<'a> {
                     checker: &self.checker,
                     now_ms: now,
                 };
-                let verdict = judge::check(expectation, &mut view, &self.names);
-                match verdict.expect("the simulator observes everything") {
-                    Ok(()) => self.passed += 1,
-                    Err(mismatch) => {
-                        self.trace.line(now, format_args!("FAILED {mismatch:?}"));
-                        self.failures.push(Failure {
-                            line: step.line,
-                            at_ms: now,
-                            mismatch,
-                        });
-                    }
+                let verdict = self
+                    .verdicts
+                    .judge(step, expectation, now, &mut view, &self.names);
+                let verdict = verdict.expect("the simulator observes everything");
+                if let Some(mismatch) = verdict {
+                    self.trace.line(now, format_args!("FAILED {mismatch:?}"));
                 }
             }
         }
@@ -854,8 +848,8 @@ impl<'a> Simulation<'a> {
             seed: self.seed,
             ended_at_ms: self.now(),
             events: self.events,
-            expectations_passed: self.passed,
-            failures: self.failures,
+            expectations_passed: self.verdicts.passed,
+            failures: self.verdicts.failures,
             convergence: self.convergence.report(),
             nodes,
             history: self.checker.report(&self.nodes),

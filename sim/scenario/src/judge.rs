@@ -1,10 +1,11 @@
 //! Judges `expect` steps, once for every world: a world answers what it observes through
-//! [`Observe`] (what a node holds, its counters, its connections, its traffic) and [`check`]
-//! decides whether the expectation holds and, when it does not, what the [`Mismatch`] says.
+//! [`Observe`] (what a node holds, its counters, its connections, its traffic), [`check`]
+//! decides whether the expectation holds and, when it does not, what the [`Mismatch`] says,
+//! and [`Verdicts`] keeps the count of those that held and the failures of the others.
 
 use crate::convergence::agree;
-use crate::report::Mismatch;
-use crate::scenario::Expectation;
+use crate::report::{Failure, Mismatch};
+use crate::scenario::{Expectation, Step};
 use p2p_sync_core::DropReason;
 use std::collections::BTreeMap;
 
@@ -27,6 +28,44 @@ pub trait Observe {
     fn holdings(&mut self) -> Result<Vec<Option<u64>>, String>;
     /// The history checker's verdict on every acknowledged write so far.
     fn history(&mut self) -> Result<Result<(), Mismatch>, String>;
+}
+
+/// The verdicts on a run's `expect` steps so far.
+#[derive(Debug, Clone, Default)]
+pub struct Verdicts {
+    /// Expectations that held.
+    pub passed: usize,
+    /// Expectations that did not, in the order they were checked.
+    pub failures: Vec<Failure>,
+}
+
+impl Verdicts {
+    /// Checks the `expectation` of `step` at scenario time `at_ms` and keeps the verdict;
+    /// returns the mismatch when it did not hold. The `Err` is an observation `world` could
+    /// not make.
+    pub fn judge(
+        &mut self,
+        step: &Step,
+        expectation: &Expectation,
+        at_ms: u64,
+        world: &mut dyn Observe,
+        names: &[String],
+    ) -> Result<Option<&Mismatch>, String> {
+        match check(expectation, world, names)? {
+            Ok(()) => {
+                self.passed += 1;
+                Ok(None)
+            }
+            Err(mismatch) => {
+                self.failures.push(Failure {
+                    line: step.line,
+                    at_ms,
+                    mismatch,
+                });
+                Ok(self.failures.last().map(|failure| &failure.mismatch))
+            }
+        }
+    }
 }
 
 /// Checks `expectation` against `world`; `names` names every participant, honest nodes first.

@@ -2,7 +2,7 @@
 //! one place a run of it is judged, whatever world plays it (the simulator, the LAN lab, …).
 //!
 //! # Playing a scenario in a world
-//! 1. **Parse**: [`load`] (or [`parse`]) gives a checked [`Scenario`], or a [`ScenarioError`]
+//! 1. **Parse**: [`load`] (or [`parse()`]) gives a checked [`Scenario`], or a [`ScenarioError`]
 //!    naming the file, the line and what is wrong.
 //! 2. **Timeline**: [`timeline::Timeline`] gives the steps in the order they run, each
 //!    repetition of a `writes` or attack step included ([`timeline::Due`]). The world does
@@ -12,8 +12,9 @@
 //!    node holds whenever that may have changed (and of every heal or restart,
 //!    [`convergence::is_recovery`]), and answers [`judge::Observe`] (values, counters,
 //!    connections, traffic) when an `expect` step is due.
-//! 4. **Judge**: [`judge::check`] decides each expectation once for every world; a failed one
-//!    is a [`report::Failure`].
+//! 4. **Judge**: [`judge::Verdicts::judge`] (through [`judge::check`]) decides each
+//!    expectation once for every world, counting those that held and keeping a
+//!    [`report::Failure`] for each that did not.
 //! 5. **Report**: [`convergence::ConvergenceReport`] (the fidelity table's "time to converge"
 //!    in every world) and [`report::failure_text`] (the seed and the replay command) read the
 //!    same in every world; a world adds what only it counts.
