@@ -76,16 +76,20 @@ pub fn row(file: &str, options: &Options) -> Result<Row, String> {
     };
     match lan {
         Ok(Outcome::Played(report)) => {
-            if !report.passed() {
+            if !report.summary.passed() {
                 eprint!("{}", report.failure_text());
             }
-            row.lan = outcome(report.passed());
-            row.lan_converge = show(&report.convergence);
-            let same = sim.nodes.iter().zip(&report.nodes).all(|(sim, lan)| {
-                !(sim.up && lan.up)
-                    || lan.content.map(|digest| format!("{digest:016x}"))
-                        == Some(sim.content.clone())
-            });
+            row.lan = outcome(report.summary.passed());
+            row.lan_converge = show(&report.summary.convergence);
+            let same = sim
+                .nodes
+                .iter()
+                .zip(&report.summary.nodes)
+                .all(|(sim, lan)| {
+                    !(sim.up && lan.up)
+                        || lan.content.map(|digest| format!("{digest:016x}"))
+                            == Some(sim.content.clone())
+                });
             row.same_lists = if same { "yes" } else { "no" }.into();
         }
         Ok(Outcome::Skipped(_)) => row.lan = "skipped".into(),

@@ -107,7 +107,7 @@ fn run(file: &str, options: &Options) -> ExitCode {
         }
         Ok(Outcome::Played(report)) => {
             print!("{report}{}", report.failure_text());
-            ExitCode::from(if report.passed() { 0 } else { 1 })
+            ExitCode::from(if report.summary.passed() { 0 } else { 1 })
         }
         Err(RunError::CannotRun(reason)) => {
             eprintln!("cannot run here: {reason}");

@@ -6,11 +6,11 @@
 use crate::host;
 use crate::interrupt::{self, Interrupted};
 use crate::observe::{self, LanView};
-use crate::report::{LanReport, NodeSummary};
+use crate::report::LanReport;
 use crate::world::{Binaries, BuildError, World};
 use p2p_sync_scenario::convergence::{is_recovery, Convergence, ConvergenceReport};
 use p2p_sync_scenario::judge::Verdicts;
-use p2p_sync_scenario::report::content_digest;
+use p2p_sync_scenario::report::{content_digest, NodeSummary, Summary};
 use p2p_sync_scenario::scenario::{Action, AttackKind, Scenario};
 use p2p_sync_scenario::timeline::Timeline;
 use std::time::{Duration, Instant};
@@ -133,17 +133,16 @@ pub fn play(scenario: &Scenario, options: &Options) -> Result<Outcome, RunError>
             content: list.as_deref().map(content_digest),
         });
     }
-    Ok(Outcome::Played(LanReport {
-        scenario: scenario.name.clone(),
-        file: scenario.file.clone(),
+    let summary = Summary::new(
+        "LAN",
+        scenario,
         seed,
-        setup_ms,
         ended_at_ms,
-        expectations_passed: verdicts.passed,
-        failures: verdicts.failures,
+        verdicts,
         convergence,
         nodes,
-    }))
+    );
+    Ok(Outcome::Played(LanReport { summary, setup_ms }))
 }
 
 /// The vocabulary of `scenario` the LAN runner cannot play yet, if any: private networks,
