@@ -1,5 +1,7 @@
 //! The step timeline: steps by time, then in file order; a `writes` step acts once per batch
-//! and an attack once per message, [`repetitions`] apart.
+//! and an attack once per message, [`repetitions`] apart. A world that keeps its own event
+//! queue (the simulator, whose steps interleave with deliveries) schedules steps there and takes
+//! only [`repetitions`]; any other plays [`Timeline`].
 
 use crate::scenario::{Action, Step};
 use std::cmp::Reverse;
