@@ -20,6 +20,8 @@
 //! - [`auth`]: signing writes and checking their signatures; [`verify`]: the one rule
 //!   (ZIP-215) for single and batch checks.
 //! - [`node`]: the state machine ([`NodeCore`]) and what it asks of its world ([`Transport`]).
+//! - [`timers`]: every deadline of a node in one table; [`want`]: the writes a node asks one
+//!   peer for in a reconciliation.
 //! - [`config`]: every limit and interval, with defaults.
 //! - [`validate`]: the rules a key and a value must follow, for every path a write takes;
 //!   [`error`]: every refusal and the reason it is counted under; [`timestamp`]: RFC 3339 text.
@@ -47,10 +49,12 @@ pub mod rate_limit;
 pub mod reconciliation;
 pub mod store;
 pub mod testkit;
+pub mod timers;
 pub mod timestamp;
 pub mod validate;
 pub mod verify;
 pub mod version;
+pub mod want;
 pub mod wire;
 pub mod write;
 

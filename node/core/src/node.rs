@@ -13,6 +13,7 @@ use super::error::{Refusal, ValidationError};
 use super::legacy;
 use super::membership::Membership;
 use super::rate_limit::{Cost, RateLimiter};
+use super::timers::{Timer, TimerTable};
 use super::validate::{validate_key, validate_value};
 use super::version::{Hlc, Version};
 use super::wire;
@@ -20,12 +21,14 @@ use super::write::Write;
 use crate::store::{Store, StoreError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use reconciler::Reconciler;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use thiserror::Error;
 
 mod members;
 mod reconcile;
+mod reconciler;
 mod remote;
 
 /// What the core needs of a peer's id: the real node uses libp2p's `PeerId`, the simulator
@@ -125,31 +128,19 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     membership: Membership,
     counters: Counters,
     peers: BTreeSet<P>,
-    /// Reconciliation sessions this node opened, by peer: when the peer was last heard from.
-    sessions: BTreeMap<P, u64>,
-    /// Reconciliations under way, whichever side opened them.
-    exchanges: BTreeMap<P, reconcile::Exchange>,
-    /// Connected peers that have spoken reconciliation with this node on their current
-    /// connection (a `Hello` is enough): spreading goes to them, and anti-entropy chooses among
-    /// them while no peer is in `answered`.
-    greeted: BTreeSet<P>,
-    /// Connected peers that have answered a message of this node on their current connection
-    /// (a `Hello` of a peer is no answer): anti-entropy chooses among them, so peers that
-    /// connect, or open exchanges, and never answer cannot starve the honest ones.
-    answered: BTreeSet<P>,
+    /// Reconciliations under way, and the peers heard from in them.
+    reconciler: Reconciler<P>,
     /// Store scans each peer's reconciliation messages may cause.
     scan_limiter: RateLimiter<P>,
     /// Bytes of direct messages this node sent each peer ([`reconcile::ANSWER_RATE`]): a
     /// peer that had its share gets no answer that costs reads until its window ends.
     answer_limiter: RateLimiter<P>,
-    /// Peers to reconcile with as soon as possible (from the given monotonic time on).
-    pending_reconciliations: BTreeMap<P, u64>,
-    next_anti_entropy_ms: u64,
     /// How long after the last failed store of remote writes to ask for them again: doubles
     /// while the store keeps failing, up to the anti-entropy interval; 0 once one succeeds.
     store_retry_ms: u64,
-    /// When rate windows and the drop-log memory were last swept.
-    last_sweep_ms: u64,
+    /// Every deadline: anti-entropy, sweeps, reconciliations due, and the end of each session
+    /// this node opened and of each exchange.
+    timers: TimerTable<P>,
     /// The latest write refused for a timestamp too far ahead: its peer's clock (or this
     /// node's) is off, which the user should hear about.
     clock_ahead: Option<ClockAhead<P>>,
@@ -176,8 +167,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     pub fn new(id: P, identity: Identity, config: Config, store: S, clock: C, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let now = clock.monotonic_ms();
-        let next_anti_entropy_ms =
-            now + rng.random_range(0..config.anti_entropy_interval_ms.max(1));
+        let mut timers = TimerTable::default();
+        let first_round = now + rng.random_range(0..config.anti_entropy_interval_ms.max(1));
+        timers.set(Timer::AntiEntropy, first_round);
+        timers.set(Timer::Sweep, now + config.drop_log_interval_ms);
         let hlc = store.summary().max_hlc;
         NodeCore {
             origin: id.to_string(),
@@ -199,14 +192,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             last_drop_log: BTreeMap::new(),
             counters: Counters::default(),
             peers: BTreeSet::new(),
-            sessions: BTreeMap::new(),
-            exchanges: BTreeMap::new(),
-            greeted: BTreeSet::new(),
-            answered: BTreeSet::new(),
-            pending_reconciliations: BTreeMap::new(),
-            next_anti_entropy_ms,
+            reconciler: Reconciler::default(),
             store_retry_ms: 0,
-            last_sweep_ms: now,
+            timers,
             clock_ahead: None,
             envelope_limiter: RateLimiter::new(legacy::ENVELOPE_RATE),
             strikes: BTreeMap::new(),
@@ -400,7 +388,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.peers.insert(peer.clone());
         // A new connection: a session this node opened on the old one is void (the exchange
         // stays until it is quiet: the peer may still answer on a connection that lives on).
-        self.sessions.remove(peer);
+        self.end_session(peer);
         if self.id < *peer {
             self.start_reconciliation(net, peer);
         }
@@ -409,25 +397,21 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// A peer disconnected: forget its sessions.
     pub fn on_peer_down(&mut self, peer: &P) {
         self.peers.remove(peer);
-        self.greeted.remove(peer);
-        self.answered.remove(peer);
+        self.reconciler.forget(peer);
         self.end_exchange(peer);
-        self.pending_reconciliations.remove(peer);
+        self.timers.stop(&Timer::Reconcile(peer.clone()));
     }
 
     /// The monotonic time (see [`Clock::monotonic_ms`]) at which the core next needs
-    /// [`NodeCore::handle_timeout`]: the next anti-entropy round, or a reconciliation that is
-    /// due (once any session with that peer has ended or timed out). The world sleeps until
-    /// then, or until an input arrives, whichever is first; a call before then does nothing.
+    /// [`NodeCore::handle_timeout`]: the earliest of every timer ([`TimerTable`]): the next
+    /// anti-entropy round or sweep, a reconciliation that is due (once any session with that
+    /// peer has ended or timed out), or the end of a quiet session or exchange. The world
+    /// sleeps until then, or until an input arrives, whichever is first; a call before then
+    /// does nothing.
     pub fn poll_timeout(&self) -> u64 {
-        let session_timeout = self.config.session_timeout_ms;
-        self.pending_reconciliations
-            .iter()
-            .map(|(peer, &due)| match self.sessions.get(peer) {
-                Some(&heard) => due.max(heard + session_timeout),
-                None => due,
-            })
-            .fold(self.next_anti_entropy_ms, u64::min)
+        self.timers
+            .next_deadline()
+            .expect("the anti-entropy timer always runs")
     }
 
     /// Does what is due by now: reconciliations waiting for their peer's session to end, and
@@ -435,36 +419,28 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     pub fn handle_timeout(&mut self, net: &mut dyn Transport<P>) {
         let now = self.clock.monotonic_ms();
         self.sweep(now);
-        let session_timeout = self.config.session_timeout_ms;
-        self.sessions
-            .retain(|_, heard| now.saturating_sub(*heard) < session_timeout);
-        self.exchanges
-            .retain(|_, exchange| now.saturating_sub(exchange.heard_ms) < session_timeout);
-        let due: Vec<P> = self
-            .pending_reconciliations
-            .iter()
-            .filter(|(_, &at)| at <= now)
-            .map(|(peer, _)| peer.clone())
-            .collect();
-        for peer in due {
-            if !self.peers.contains(&peer) || self.start_reconciliation(net, &peer) {
-                self.pending_reconciliations.remove(&peer);
+        // Quiet sessions and exchanges end first: a reconciliation may wait for one.
+        for timer in self.timers.expired(now) {
+            match &timer {
+                Timer::Session(_) => {}
+                Timer::Exchange(peer) => {
+                    self.reconciler.end(peer);
+                }
+                Timer::AntiEntropy | Timer::Sweep | Timer::Reconcile(_) => continue,
+            }
+            self.timers.stop(&timer);
+        }
+        for timer in self.timers.expired(now) {
+            if let Timer::Reconcile(peer) = &timer {
+                if !self.peers.contains(peer) || self.start_reconciliation(net, peer) {
+                    self.timers.stop(&timer);
+                }
             }
         }
-        if now >= self.next_anti_entropy_ms {
-            self.next_anti_entropy_ms = now + self.config.anti_entropy_interval_ms.max(1);
-            // Among the peers that answered this node before, if any (else those that spoke
-            // reconciliation, else any): a silent peer, or one that only opens exchanges,
-            // never gets the turn an honest one needs.
-            let answered: Vec<P> = self.answered.intersection(&self.peers).cloned().collect();
-            let greeted: Vec<P> = self.greeted.intersection(&self.peers).cloned().collect();
-            let candidates = if !answered.is_empty() {
-                answered
-            } else if !greeted.is_empty() {
-                greeted
-            } else {
-                self.peers.iter().cloned().collect()
-            };
+        if self.timers.get(&Timer::AntiEntropy) <= Some(now) {
+            let interval = self.config.anti_entropy_interval_ms.max(1);
+            self.timers.set(Timer::AntiEntropy, now + interval);
+            let candidates = self.reconciler.anti_entropy_candidates(&self.peers);
             if !candidates.is_empty() {
                 let peer = candidates[self.rng.random_range(0..candidates.len())].clone();
                 self.start_reconciliation(net, &peer);
@@ -475,11 +451,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Forgets expired rate windows and drop-log entries, at most once per drop-log interval,
     /// so memory stays bounded by the peers heard from recently.
     fn sweep(&mut self, now: u64) {
-        let interval = self.config.drop_log_interval_ms;
-        if now.saturating_sub(self.last_sweep_ms) < interval {
+        if self.timers.get(&Timer::Sweep).is_some_and(|at| at > now) {
             return;
         }
-        self.last_sweep_ms = now;
+        let interval = self.config.drop_log_interval_ms;
+        self.timers.set(Timer::Sweep, now + interval);
         self.author_limiter.forget_expired(now);
         self.forwarder_limiter.forget_expired(now);
         self.direct_limiter.forget_expired(now);
@@ -694,9 +670,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     pub(super) fn reconcile_after(&mut self, peer: &P, delay_ms: u64) {
         if self.peers.contains(peer) {
             let due = self.clock.monotonic_ms() + delay_ms;
-            self.pending_reconciliations
-                .entry(peer.clone())
-                .or_insert(due);
+            self.timers
+                .set_unless_running(Timer::Reconcile(peer.clone()), due);
         }
     }
 

@@ -844,6 +844,30 @@ fn reconciliation_messages_out_of_order_are_refused_unanswered() {
 }
 
 #[test]
+fn a_quiet_exchange_ends_at_its_timeout_not_at_the_next_round() {
+    // Before the timer table, `poll_timeout` folded only anti-entropy and reconciliations due:
+    // a quiet exchange lived on until the next anti-entropy round, and took late answers.
+    let clock = ManualClock::new(START);
+    let config = Config {
+        anti_entropy_interval_ms: 3_600_000,
+        ..Config::default()
+    };
+    let mut b = node_on("b", &clock, config.clone(), MemoryStore::new());
+    open_exchange(&mut b, "x");
+    let quiet_end = START + config.session_timeout_ms;
+    assert_eq!(b.poll_timeout(), quiet_end, "woken when the exchange ends");
+    clock.set(quiet_end);
+    b.handle_timeout(&mut Outbox::default());
+    let estimate = reconciliation::encode(&reconciliation::ReconcileMessage::Estimate {
+        count: 1,
+        strata: Default::default(),
+    });
+    b.on_direct(&mut Outbox::default(), &p("x"), &estimate)
+        .unwrap();
+    assert_eq!(b.counters().dropped.unsolicited, 1, "the exchange is over");
+}
+
+#[test]
 fn a_session_opened_while_answering_the_peers_keeps_the_estimate_it_asked_for() {
     // Found by the explorer (seed 4): with slow links, "a" answered z's `Hello` with a
     // `Probe`, then opened its own session with z before z's `Estimate` arrived.

@@ -16,6 +16,7 @@
 //! scan budget, and a request that costs reads goes unanswered while the peer has not taken
 //! what was sent to it.
 
+use super::reconciler::Exchange;
 use super::{Event, NodeCore, PeerId, Transport};
 use crate::clock::Clock;
 use crate::config::RateLimit;
@@ -28,8 +29,9 @@ use crate::reconciliation::{
     MAX_SKETCH_ATTEMPTS, MAX_SKETCH_CELLS, MAX_WANT_PER_MESSAGE, PROBE_CELLS,
 };
 use crate::store::{Store, StoreError};
+use crate::timers::Timer;
 use crate::write::Write;
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 /// Bytes of direct messages this node sends one peer a minute before it answers no more of
 /// its requests that cost reads (members get `Config::member_rate_factor` times it): whatever
@@ -42,72 +44,26 @@ pub(super) const ANSWER_RATE: RateLimit = RateLimit {
     window_ms: 60_000,
 };
 
-/// Most ids this node waits for from one peer at a time: offers past it are left for a later
-/// session.
-const MAX_REQUESTED_IDS: usize = 2 * MAX_WANT_PER_MESSAGE;
-/// Requests for writes in flight to one peer at a time (each answer is at most 1 MiB, and
-/// the real node buffers at most 4 MiB for a peer).
-const REQUESTS_IN_FLIGHT: usize = 2;
 /// A request that costs reads is refused while this much waits for the peer: more than an
 /// honest peer usually leaves untaken (two answers of at most 1 MiB and a push with its
 /// offers), less than the real node buffers for it, so a peer that asks faster than it takes
 /// costs no reads.
 const MAX_BACKLOG_BYTES: usize = 3 << 20;
 
-/// A reconciliation under way with one peer, whichever side opened it.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Exchange {
-    /// When the peer was last heard from in it (monotonic ms); it ends after a quiet timeout.
-    pub(super) heard_ms: u64,
-    /// `Probe`s this node sent and no `Estimate` answered yet: one `Estimate` may answer each.
-    estimates_expected: u32,
-    /// `Hello`s this node sent and no `Probe` or `InSync` answered yet.
-    probes_expected: u32,
-    /// `Estimate`s, `SketchTooSmall`s and `IdsFrom`s this node sent and no `Sketch` or `Ids`
-    /// page answered yet: one may answer each.
-    tables_expected: u32,
-    /// The last sketch this node sent (attempt, cells), until the peer reports it too small:
-    /// the only `SketchTooSmall` this node answers.
-    sketch_sent: Option<(u8, u32)>,
-    /// The range (`from`, `to`) of the last page of ids this node sent the peer: it answers an
-    /// `IdsFrom` that moves the listing forward, past that `from` and at most just past that
-    /// `to` (the peer may cover less than a page where it holds more ids), so each page is
-    /// sent once per listing.
-    listing: Option<(u64, u64)>,
-    /// The peer lists its ids to this node: this node's session goes on until the last page.
-    reading_pages: bool,
-    /// Ids this node asked the peer for and has not received yet, one set per request (at
-    /// most [`MAX_LOOKUPS_PER_WANT`] ids, what one answer looks up): an answer to one request
-    /// is followed up by asking again for that request's rest only, so requests in flight
-    /// together never ask twice for an id.
-    requests: Vec<HashSet<u64>>,
-    /// Ids to ask for once fewer than [`REQUESTS_IN_FLIGHT`] requests are in flight, in
-    /// requests of at most [`MAX_LOOKUPS_PER_WANT`]; ids asked of another peer meanwhile are
-    /// put back at the end (see `next_requests`).
-    pending: VecDeque<Vec<u64>>,
-}
-
-impl Exchange {
-    /// Whether this node still waits for writes it asked for or will ask for.
-    fn waiting(&self) -> bool {
-        !self.requests.is_empty() || !self.pending.is_empty()
-    }
-}
-
 impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Opens a reconciliation with `peer` unless one is already under way; says whether it did.
     pub(super) fn start_reconciliation(&mut self, net: &mut dyn Transport<P>, peer: &P) -> bool {
-        if self.sessions.contains_key(peer) || !self.peers.contains(peer) {
+        if self.session_open(peer) || !self.peers.contains(peer) {
             return false;
         }
         let now = self.clock.monotonic_ms();
-        self.sessions.insert(peer.clone(), now);
+        let quiet_end = now + self.config.session_timeout_ms;
+        self.timers.set(Timer::Session(peer.clone()), quiet_end);
         // The peer may be in the middle of its own session with this node: keep what this
         // node owes it there (an `Estimate` it may send, id pages still to send).
+        self.heard_in_exchange(peer, now);
         let exchange = self.exchange(peer);
-        exchange.heard_ms = now;
-        exchange.requests.clear();
-        exchange.pending.clear();
+        exchange.wants.clear();
         exchange.reading_pages = false;
         exchange.probes_expected += 1;
         self.counters.reconciliations_started += 1;
@@ -160,7 +116,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
         // Out of order, it is dropped unread: nothing is built for a message no answer needs.
         if let Some(kind) = reconciliation::kind_of(bytes) {
-            if !self.may_come(peer, kind) {
+            if !self.reconciler.may_come(peer, kind) {
                 let detail = format!("{kind} outside a reconciliation in that order");
                 self.drop_message(net, peer, DropReason::Unsolicited, detail);
                 return Ok(());
@@ -176,8 +132,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if !self.admit_in_order(net, peer, &message, factor) {
             return Ok(());
         }
-        if self.sessions.contains_key(peer) {
-            self.sessions.insert(peer.clone(), now);
+        if self.session_open(peer) {
+            let quiet_end = now + self.config.session_timeout_ms;
+            self.timers.set(Timer::Session(peer.clone()), quiet_end);
         }
         match message {
             ReconcileMessage::Hello { count, fingerprint } => {
@@ -205,7 +162,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             // The exchange itself stays until it is quiet: the peer's own session with this
             // node may still be answering.
             ReconcileMessage::InSync => {
-                self.sessions.remove(peer);
+                self.end_session(peer);
             }
             ReconcileMessage::Estimate { count, strata } => {
                 let Some(estimate) = self.store.tally().strata.estimate(&strata) else {
@@ -281,9 +238,32 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.direct_limiter.exhausted_until(peer, now, factor)
     }
 
-    /// The exchange with `peer` (opened by a `Hello` or by this node).
+    /// The exchange with `peer` (opened by a `Hello` or by this node). One not heard from yet
+    /// ends at the next timeout.
     fn exchange(&mut self, peer: &P) -> &mut Exchange {
-        self.exchanges.entry(peer.clone()).or_default()
+        if self.reconciler.get(peer).is_none() {
+            let never_heard = self.config.session_timeout_ms;
+            self.timers.set(Timer::Exchange(peer.clone()), never_heard);
+        }
+        self.reconciler.open(peer)
+    }
+
+    /// The exchange with `peer` was heard from at `now`: it ends once quiet for the session
+    /// timeout.
+    fn heard_in_exchange(&mut self, peer: &P, now: u64) {
+        self.exchange(peer);
+        let quiet_end = now + self.config.session_timeout_ms;
+        self.timers.set(Timer::Exchange(peer.clone()), quiet_end);
+    }
+
+    /// Whether the reconciliation session this node opened with `peer` goes on.
+    fn session_open(&self, peer: &P) -> bool {
+        self.timers.is_running(&Timer::Session(peer.clone()))
+    }
+
+    /// Ends the reconciliation session this node opened with `peer`, if any.
+    pub(super) fn end_session(&mut self, peer: &P) {
+        self.timers.stop(&Timer::Session(peer.clone()));
     }
 
     /// Whether `message` from `peer` fits the protocol's order, the peer's scan budget and, for
@@ -297,41 +277,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         factor: u32,
     ) -> bool {
         let now = self.clock.monotonic_ms();
-        let in_exchange = self.exchanges.contains_key(peer);
-        let take = |expected: &mut u32| {
-            let was = *expected > 0;
-            *expected = expected.saturating_sub(1);
-            was
-        };
-        let exchange = self.exchanges.get_mut(peer);
-        // Whether the message answers one of this node's (then it is taken as answered).
-        let fits = match (message, exchange) {
-            (ReconcileMessage::Hello { .. }, _) => true,
-            (_, None) => false,
-            (ReconcileMessage::InSync | ReconcileMessage::Probe { .. }, Some(exchange)) => {
-                take(&mut exchange.probes_expected)
-            }
-            (ReconcileMessage::Estimate { .. }, Some(exchange)) => {
-                take(&mut exchange.estimates_expected)
-            }
-            (ReconcileMessage::Sketch { .. } | ReconcileMessage::Ids { .. }, Some(exchange)) => {
-                take(&mut exchange.tables_expected)
-            }
-            (ReconcileMessage::SketchTooSmall { attempt, cells }, Some(exchange)) => {
-                let reported = Some((*attempt, *cells));
-                let sent = exchange.sketch_sent == reported;
-                if sent {
-                    exchange.sketch_sent = None;
-                }
-                sent
-            }
-            (ReconcileMessage::IdsFrom { from }, Some(exchange)) => {
-                exchange.listing.is_some_and(|(last_from, last_to)| {
-                    last_from < *from && *from <= last_to.saturating_add(1)
-                })
-            }
-            (ReconcileMessage::Records { .. }, Some(_)) => in_exchange,
-        };
+        let fits = self.reconciler.answers(peer, message);
         if !fits {
             let detail = format!("{} outside a reconciliation in that order", message.name());
             self.drop_message(net, peer, DropReason::Unsolicited, detail);
@@ -350,35 +296,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.drop_message(net, peer, DropReason::RateLimited, detail);
             return false;
         }
-        self.exchange(peer).heard_ms = now;
-        self.greeted.insert(peer.clone());
-        // A peer counts as answering once it answered a message of this node: a `Hello` (or
-        // `Records`, which a peer may send unasked inside an exchange) proves nothing, so a
-        // sybil that opens exchanges and never answers is not chosen for anti-entropy once
-        // an honest peer has answered.
-        if !matches!(
-            message,
-            ReconcileMessage::Hello { .. } | ReconcileMessage::Records { .. }
-        ) {
-            self.answered.insert(peer.clone());
-        }
+        self.heard_in_exchange(peer, now);
+        self.reconciler.heard(peer, message);
         true
-    }
-
-    /// Whether a message of `kind` from `peer` may fit the protocol's order, judged before it
-    /// is decoded (`admit_in_order` then checks the decoded message itself).
-    fn may_come(&self, peer: &P, kind: &str) -> bool {
-        let Some(exchange) = self.exchanges.get(peer) else {
-            return kind == "Hello";
-        };
-        match kind {
-            "InSync" | "Probe" => exchange.probes_expected > 0,
-            "Estimate" => exchange.estimates_expected > 0,
-            "Sketch" | "Ids" => exchange.tables_expected > 0,
-            "SketchTooSmall" => exchange.sketch_sent.is_some(),
-            "IdsFrom" => exchange.listing.is_some(),
-            _ => true,
-        }
     }
 
     /// Whether more than [`MAX_BACKLOG_BYTES`] wait untaken for `peer`, or the node sent it
@@ -482,8 +402,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let (only_mine, only_theirs) = sorted_difference(&mine, &theirs[..covered]);
         drop((mine, theirs)); // a page each: not kept while the answer is loaded
         let last_page = covered_to == u64::MAX;
-        if last_page && only_theirs.is_empty() && !self.exchange(peer).waiting() {
-            self.sessions.remove(peer);
+        if last_page && only_theirs.is_empty() && !self.exchange(peer).wants.is_waiting() {
+            self.end_session(peer);
         }
         self.exchange(peer).reading_pages = !last_page;
         self.send_difference(net, peer, &only_mine, only_theirs)?;
@@ -512,7 +432,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             return Ok(false);
         };
         if difference.only_right.is_empty() {
-            self.sessions.remove(peer); // nothing comes back: this exchange is complete
+            self.end_session(peer); // nothing comes back: this exchange is complete
         }
         // A crafted table may peel into ids this node does not hold: offer none of those.
         let tally = self.store.tally();
@@ -544,18 +464,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(())
     }
 
-    /// Notes `ids` as wanted from `peer`, up to [`MAX_REQUESTED_IDS`] outstanding, in
-    /// requests of [`MAX_LOOKUPS_PER_WANT`]; returns the ids to ask for now (the requests that
-    /// fit in flight, one `want` each), the others wait their turn.
-    fn request(&mut self, peer: &P, mut ids: Vec<u64>) -> Vec<Vec<u64>> {
+    /// Notes `ids` as wanted from `peer` ([`WantQueue::want`]); returns the ids to ask for
+    /// now (the requests that fit in flight, one `want` each), the others wait their turn.
+    fn request(&mut self, peer: &P, ids: Vec<u64>) -> Vec<Vec<u64>> {
         let lookups = self.lookups_per_want();
-        let exchange = self.exchange(peer);
-        let outstanding: usize = exchange.requests.iter().map(HashSet::len).sum::<usize>()
-            + exchange.pending.iter().map(Vec::len).sum::<usize>();
-        ids.truncate(MAX_REQUESTED_IDS.saturating_sub(outstanding));
-        exchange
-            .pending
-            .extend(ids.chunks(lookups).map(<[u64]>::to_vec));
+        self.exchange(peer).wants.want(ids, lookups);
         self.next_requests(peer)
     }
 
@@ -567,40 +480,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// ask this peer, since the other peer may never answer.
     fn next_requests(&mut self, peer: &P) -> Vec<Vec<u64>> {
         let lookups = self.lookups_per_want();
-        let Some(exchange) = self.exchanges.get_mut(peer) else {
+        let Some(exchange) = self.reconciler.get_mut(peer) else {
             return Vec::new();
         };
-        let mut pending = std::mem::take(&mut exchange.pending);
-        let in_flight = exchange.requests.len();
+        let mut wants = std::mem::take(&mut exchange.wants);
         let tally = self.store.tally();
-        let asked_elsewhere = |id: &u64| {
-            self.exchanges.iter().any(|(other, exchange)| {
-                other != peer && exchange.requests.iter().any(|ids| ids.contains(id))
-            })
-        };
-        let mut ask_now = Vec::new();
-        let mut deferred = Vec::new();
-        while in_flight + ask_now.len() < REQUESTS_IN_FLIGHT {
-            let Some(mut ids) = pending.pop_front() else {
-                break;
-            };
-            ids.retain(|&id| !tally.holds(id));
-            let (elsewhere, ids): (Vec<u64>, Vec<u64>) = ids.into_iter().partition(asked_elsewhere);
-            deferred.extend(elsewhere);
-            if !ids.is_empty() {
-                ask_now.push(ids);
-            }
-        }
-        let mut deferred = deferred.chunks(lookups).map(<[u64]>::to_vec);
-        if in_flight + ask_now.len() == 0 {
-            ask_now.extend(deferred.by_ref().take(REQUESTS_IN_FLIGHT));
-        }
-        pending.extend(deferred);
-        let exchange = self.exchange(peer);
-        exchange.pending = pending;
-        for ids in &ask_now {
-            exchange.requests.push(ids.iter().copied().collect());
-        }
+        let elsewhere = |id| self.reconciler.asked_elsewhere(peer, id);
+        let ask_now = wants.next(lookups, |id| tally.holds(id), elsewhere);
+        self.exchange(peer).wants = wants;
         ask_now
     }
 
@@ -755,8 +642,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.drop_message(net, peer, DropReason::RateLimited, detail);
             // Nothing more is asked in this exchange (the rest might be that author's too):
             // a reconciliation once the budget allows brings what is left.
-            if let Some(exchange) = self.exchanges.get_mut(peer) {
-                exchange.pending.clear();
+            if let Some(exchange) = self.reconciler.get_mut(peer) {
+                exchange.wants.clear_waiting();
             }
             let wait = retry_at.map_or(0, |at| at.saturating_sub(monotonic));
             self.reconcile_after(peer, wait.max(self.config.reconcile_after_drop_ms));
@@ -764,7 +651,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let applied = self
             .apply_remote(&valid)
             .inspect_err(|_| {
-                self.sessions.remove(peer);
+                self.end_session(peer);
                 self.retry_after_store_failure(peer);
             })?
             .into_iter()
@@ -829,39 +716,25 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Writes of no request (pushed by the peer) say nothing about the requests.
     fn ask_again(&mut self, net: &mut dyn Transport<P>, peer: &P, arrived: &[u64], nothing: bool) {
         let tally = self.store.tally();
-        let Some(exchange) = self.exchanges.get_mut(peer) else {
+        let Some(exchange) = self.reconciler.get_mut(peer) else {
             return;
         };
         let arrived: HashSet<u64> = arrived.iter().copied().collect();
-        let mut progress = false;
-        let mut again = Vec::new();
-        for request in &mut exchange.requests {
-            let before = request.len();
-            request.retain(|id| !arrived.contains(id));
-            if request.len() < before {
-                progress = true;
-                // What arrived from other peers meanwhile is not asked for again either.
-                request.retain(|&id| !tally.holds(id));
-                if !request.is_empty() {
-                    let mut rest: Vec<u64> = request.iter().copied().collect();
-                    rest.sort_unstable(); // the same run asks the same way every time
-                    again.push(rest);
-                }
-            }
-        }
-        exchange.requests.retain(|request| !request.is_empty());
-        if !progress && !nothing && exchange.waiting() {
+        // What arrived from other peers meanwhile is not asked for again either.
+        let again = exchange.wants.arrived(&arrived, |id| tally.holds(id));
+        let progress = again.is_some();
+        if !progress && !nothing && exchange.wants.is_waiting() {
             return;
         }
+        let mut again = again.unwrap_or_default();
         if progress {
             again.extend(self.next_requests(peer));
         }
         let exchange = self.exchange(peer);
-        if exchange.requests.is_empty() || !progress {
-            exchange.requests.clear();
-            exchange.pending.clear();
+        if exchange.wants.nothing_in_flight() || !progress {
+            exchange.wants.clear();
             if !exchange.reading_pages {
-                self.sessions.remove(peer);
+                self.end_session(peer);
             }
             return;
         }
@@ -870,8 +743,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
 
     /// Forgets the exchange with `peer` (and the session, if this node opened it).
     pub(super) fn end_exchange(&mut self, peer: &P) {
-        self.exchanges.remove(peer);
-        self.sessions.remove(peer);
+        self.reconciler.end(peer);
+        self.timers.stop(&Timer::Exchange(peer.clone()));
+        self.end_session(peer);
     }
 
     /// Writes learnt by reconciliation are not gossiped again; instead the node reconciles with
@@ -880,17 +754,12 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// rather than waiting for anti-entropy.
     fn spread(&mut self, from: &P) {
         let now = self.clock.monotonic_ms();
-        let others: Vec<P> = self
-            .greeted
-            .iter()
-            .filter(|&p| p != from && self.peers.contains(p))
-            .cloned()
-            .collect();
+        let others = self.reconciler.spread_targets(from, &self.peers);
         // A little later rather than at once: writes that keep arriving meanwhile (a catch-up
         // comes in many `Records`) are passed on in one reconciliation per peer, not one each.
         let due = now + self.config.spread_delay_ms;
         for peer in others {
-            self.pending_reconciliations.entry(peer).or_insert(due);
+            self.timers.set_unless_running(Timer::Reconcile(peer), due);
         }
     }
 }
