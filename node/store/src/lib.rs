@@ -4,8 +4,8 @@
 use p2p_sync_core::auth::LEGACY_ORIGIN;
 use p2p_sync_core::store::{ByteBudget, Store, StoreError, Tally};
 use p2p_sync_core::version::{Hlc, Version};
-use p2p_sync_core::write::{Signature, Write};
 use p2p_sync_core::wire::{format_timestamp, parse_timestamp};
+use p2p_sync_core::write::{Signature, Write};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 use std::collections::HashSet;
@@ -49,6 +49,15 @@ const COLUMNS: &str = "key, value, hlc_wall, hlc_counter, origin, signature";
 const ROW: &str =
     "(key, value, timestamp, hlc_wall, hlc_counter, origin, deleted_at, signature, write_id)";
 const VALUES: &str = "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+/// Every column but the key set from the parameters of [`VALUES`]: a newer write of a stored
+/// key updates its row in place.
+const UPDATED: &str = "value = ?2, timestamp = ?3, hlc_wall = ?4, hlc_counter = ?5, \
+     origin = ?6, deleted_at = ?7, signature = ?8, write_id = ?9";
+
+/// SQLite's page cache per connection, in KiB (its default is 2,000): with 100,000 keys the
+/// table and its id index no longer fit the default, and every write read pages back from the
+/// OS. Held only as pages are used.
+pub const PAGE_CACHE_KIB: i64 = 16_384;
 
 /// Ids looked up per statement in [`SqliteStore::writes_with_ids`].
 const IDS_PER_LOOKUP: usize = 256;
@@ -80,6 +89,9 @@ impl SqliteStore {
     fn init(mut connection: Connection) -> Result<Self, StoreError> {
         connection
             .pragma_update(None, "synchronous", "NORMAL")
+            .db()?;
+        connection
+            .pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
             .db()?;
         connection.execute_batch(SCHEMA).db()?;
         migrate_legacy_table(&mut connection)?;
@@ -311,21 +323,28 @@ impl Store for SqliteStore {
         // of the new one in `writes`).
         let mut replaced: Vec<(Option<Write>, usize)> = Vec::new();
         {
-            // A new key is one INSERT; only a key already stored is read and compared.
-            let mut insert = transaction
-                .prepare_cached(&format!(
-                    "INSERT OR IGNORE INTO kv_store {ROW} VALUES {VALUES}"
-                ))
-                .db()?;
+            // One read per write: a new key is then one INSERT, a newer write one UPDATE in
+            // place (no second probe of the key, no delete and re-insert of the row).
             let mut select = transaction
                 .prepare_cached(&format!("SELECT {COLUMNS} FROM kv_store WHERE key = ?1"))
                 .db()?;
-            let mut replace = transaction
-                .prepare_cached(&format!(
-                    "INSERT OR REPLACE INTO kv_store {ROW} VALUES {VALUES}"
-                ))
+            let mut insert = transaction
+                .prepare_cached(&format!("INSERT INTO kv_store {ROW} VALUES {VALUES}"))
+                .db()?;
+            let mut update = transaction
+                .prepare_cached(&format!("UPDATE kv_store SET {UPDATED} WHERE key = ?1"))
                 .db()?;
             for (index, write) in writes.iter().enumerate() {
+                let stored = select.query_row([&write.key], read_write).optional().db()?;
+                // A bad row (skipped and not counted since the store opened) is replaced.
+                let old = match stored {
+                    Some(Ok(old)) if !write.supersedes(&old) => {
+                        applied.push(false);
+                        continue;
+                    }
+                    Some(old) => Some(old.ok()),
+                    None => None,
+                };
                 let timestamp = format_timestamp(write.version.hlc.wall_ms);
                 let row = params![
                     write.key,
@@ -338,19 +357,17 @@ impl Store for SqliteStore {
                     write.signature.as_ref().map(|signature| &signature.0[..]),
                     write.id() as i64
                 ];
-                if insert.execute(row).db()? == 1 {
-                    replaced.push((None, index));
-                    applied.push(true);
-                    continue;
+                match old {
+                    Some(old) => {
+                        update.execute(row).db()?;
+                        replaced.push((old, index));
+                    }
+                    None => {
+                        insert.execute(row).db()?;
+                        replaced.push((None, index));
+                    }
                 }
-                // A bad row (skipped and not counted since the store opened) is replaced.
-                let old = select.query_row([&write.key], read_write).db()?.ok();
-                let newer = old.as_ref().is_none_or(|old| write.supersedes(old));
-                if newer {
-                    replace.execute(row).db()?;
-                    replaced.push((old, index));
-                }
-                applied.push(newer);
+                applied.push(true);
             }
         }
         transaction.commit().db()?;
