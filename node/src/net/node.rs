@@ -10,7 +10,9 @@ use super::behaviour::{
 use super::clock::now;
 use super::clock::SystemClock;
 use super::dialer::Dialer;
-use super::guard::{MdnsDials, SlowPeers, MAX_MDNS_ADDRESSES_PER_PEER, MAX_STRIKES};
+use super::guard::{
+    MdnsDials, SlowPeers, MAX_MDNS_ADDRESSES_PER_PEER, MAX_MDNS_DISCOVERED, MAX_STRIKES,
+};
 use super::handshakes::FailedHandshakes;
 use super::held::HeldAcks;
 use super::identity;
@@ -704,6 +706,31 @@ impl Node {
         }
     }
 
+    /// Starts mDNS afresh once it holds more than [`MAX_MDNS_DISCOVERED`] addresses: a host
+    /// announcing made-up peers would otherwise grow its list, and the linear search per
+    /// insert in the swarm task, for ever. The real peers answer its new query at once.
+    fn restart_mdns_if_full(&mut self) {
+        let swarm = &mut self.net.swarm;
+        let held = swarm
+            .behaviour()
+            .mdns
+            .as_ref()
+            .map_or(0, |mdns| mdns.discovered_nodes().len());
+        if held <= MAX_MDNS_DISCOVERED {
+            return;
+        }
+        tracing::warn!(
+            "mDNS holds {held} announced peer addresses (more than {MAX_MDNS_DISCOVERED}): \
+             someone on the LAN announces made-up peers; mDNS starts afresh"
+        );
+        let peer_id = *swarm.local_peer_id();
+        let listening: Vec<Multiaddr> = swarm.listeners().cloned().collect();
+        if let Err(error) = swarm.behaviour_mut().restart_mdns(peer_id, &listening) {
+            tracing::warn!("mDNS could not start again ({error}); peers are found by Kademlia and --dial");
+            swarm.behaviour_mut().mdns = None.into();
+        }
+    }
+
     fn on_behaviour(&mut self, event: BehaviourEvent) {
         match event {
             BehaviourEvent::Limits(never) => match never {},
@@ -720,7 +747,8 @@ impl Node {
                 // addresses each.
                 for (peer, mut addresses) in by_peer {
                     let connected = self.net.swarm.is_connected(&peer);
-                    if !connected && !self.mdns_dials.admit(now()) {
+                    let host = addresses.first().and_then(ip_of);
+                    if !connected && !self.mdns_dials.admit(host, now()) {
                         tracing::debug!(%peer, "mDNS dial budget spent; not dialling");
                         continue;
                     }
@@ -728,6 +756,7 @@ impl Node {
                     addresses.truncate(MAX_MDNS_ADDRESSES_PER_PEER);
                     self.dialer.dial_peer(&mut self.net.swarm, peer, addresses);
                 }
+                self.restart_mdns_if_full();
             }
             BehaviourEvent::Mdns(mdns::Event::Expired(expired)) => {
                 tracing::debug!(?expired, "mDNS records expired");
