@@ -515,3 +515,55 @@ fn the_data_directorys_config_file_sets_core_limits_and_a_typo_is_named() {
         "{stderr}"
     );
 }
+
+/// Writes A holds before B starts: most of one stranger's per-minute author budget, so B takes
+/// them all by reconciliation in one go, checking every signature.
+const CATCH_UP_WRITES: usize = 15_000;
+
+/// A node catching up thousands of signed writes (every signature checked, in batches of a
+/// message's writes) still answers `get` meanwhile: its event loop takes one message of at
+/// most 128 writes at a time and serves typed commands between them. Prints how long the
+/// catch-up took and the `get` latencies during it.
+#[test]
+fn a_node_answers_get_while_it_checks_the_writes_of_a_large_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = start("A", &dir.path().join("a"), free_port(), &[]);
+    let script: Vec<String> = (0..CATCH_UP_WRITES)
+        .map(|i| format!("add key-{i:05} value {i}"))
+        .collect();
+    a.send(&script.join("\n"));
+    for _ in &script {
+        a.line();
+    }
+    let mut b = start("B", &dir.path().join("b"), free_port(), &[a.address()]);
+    let started = Instant::now();
+    let (mut latencies, mut caught_up) = (Vec::new(), None);
+    while caught_up.is_none() {
+        assert!(started.elapsed() < DEADLINE, "B never caught up");
+        for _ in 0..50 {
+            let asked = Instant::now();
+            b.get("key-00000");
+            latencies.push(asked.elapsed());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if b.list().len() == CATCH_UP_WRITES {
+            caught_up = Some(started.elapsed());
+        }
+    }
+    latencies.sort();
+    let at = |p: usize| latencies[(latencies.len() - 1) * p / 100];
+    eprintln!(
+        "catch-up of {CATCH_UP_WRITES} signed writes: {:?}; {} gets meanwhile, p50 {:?}, p99 {:?}, \
+         max {:?}",
+        caught_up.unwrap(),
+        latencies.len(),
+        at(50),
+        at(99),
+        at(100)
+    );
+    assert!(
+        at(100) < Duration::from_secs(1),
+        "a get waited {:?} while the node checked writes",
+        at(100)
+    );
+}
