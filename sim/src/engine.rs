@@ -686,7 +686,7 @@ impl<'a> Simulation<'a> {
             .core
             .as_mut()
             .expect("a connection that is up ends at a live node");
-        let verdict = core.on_gossip(
+        let verdict = core.handle_gossip(
             &mut self.outbox,
             &self.names[gossip.author],
             &self.names[from],
@@ -740,7 +740,7 @@ impl<'a> Simulation<'a> {
             .core
             .as_mut()
             .expect("a connection that is up ends at a live node");
-        if let Err(error) = core.on_direct(&mut self.outbox, &self.names[from], &direct.payload) {
+        if let Err(error) = core.handle_direct(&mut self.outbox, &self.names[from], &direct.payload) {
             let to = &self.names[to];
             self.trace.line(
                 now,
@@ -778,10 +778,10 @@ impl<'a> Simulation<'a> {
                     continue;
                 };
                 if change.up {
-                    core.on_peer_up(&mut self.outbox, &self.names[peer]);
+                    core.handle_peer_up(&mut self.outbox, &self.names[peer]);
                     self.flush(node);
                 } else {
-                    core.on_peer_down(&self.names[peer]);
+                    core.handle_peer_down(&self.names[peer]);
                 }
             }
         }

@@ -247,7 +247,7 @@ fn node(name: &str, config: Config) -> Node {
 
 fn gossip(node: &mut Node, author: &str, bytes: &[u8]) -> Verdict {
     let author = author.to_string();
-    node.on_gossip(&mut Outbox::default(), &author, &author, bytes)
+    node.handle_gossip(&mut Outbox::default(), &author, &author, bytes)
         .unwrap()
 }
 

@@ -25,7 +25,7 @@
 //! - [`config`]: every limit and interval, with defaults.
 //! - [`validate`]: the rules a key and a value must follow, for every path a write takes;
 //!   [`error`]: every refusal and the reason it is counted under; [`timestamp`]: RFC 3339 text.
-//! - [`write`]: one write, its id and the bytes its origin signs; [`version`]: the total order
+//! - [`write`](mod@write): one write, its id and the bytes its origin signs; [`version`]: the total order
 //!   of writes; [`wire`]: the gossip JSON codec (it only decodes: [`node`] checks every remote
 //!   write in one place).
 //! - [`legacy`]: the original app's signed envelope (read, checked, and written).

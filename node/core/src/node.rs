@@ -1,22 +1,47 @@
-//! The node state machine: every rule of the system, with no I/O of its own.
+//! The node state machine ([`NodeCore`]): every rule of the system, with no I/O of its own.
+//! This file is its contract with the world that drives it (the libp2p driver, the simulator):
+//! every input and every output is here; the rules are in the files below it.
 //!
-//! The world around it (the libp2p driver or the simulator) calls one `on_*` method per input
-//! and hands in a `Transport` through which the core publishes, sends and reports events.
-//! Time comes only from the `Clock` (its wall time stamps and judges writes, its monotonic time
-//! runs every interval), randomness only from the seeded rng.
+//! # Inputs
+//! One method per event, each handed the [`Transport`] its outputs go through:
+//! - [`NodeCore::handle_gossip`]: a gossip message, with its author and the peer that
+//!   forwarded it.
+//! - [`NodeCore::handle_direct`]: a direct (reconciliation) message from a peer.
+//! - [`NodeCore::handle_peer_up`], [`NodeCore::handle_peer_down`]: a connection opened or closed.
+//! - [`NodeCore::handle_timeout`]: the deadline [`NodeCore::poll_timeout`] gave has come.
+//! - The user's commands: [`NodeCore::put`], [`NodeCore::delete`], [`NodeCore::put_many`];
+//!   the allow-list: [`NodeCore::set_membership`].
+//!
+//! Time comes only from the [`Clock`] (its wall time stamps and judges writes, its monotonic
+//! time runs every interval and timer), randomness only from the seeded rng.
+//!
+//! # Outputs
+//! Everything that leaves the core, by the way it leaves:
+//! - **Pushed** through the [`Transport`] during an input: [`Transport::publish`] (gossip),
+//!   [`Transport::send`] (direct messages to one peer), [`Transport::notify`] ([`Event`]s for
+//!   the user or the log).
+//! - **Returned** by an input: the gossip layer's [`Verdict`] on a message, the writes a
+//!   command made or the rule it broke ([`CommandError`]), and a [`StoreError`] where the store
+//!   failed (the input is then retried by reconciliation; nothing is counted twice).
+//! - **Polled** by the world after an input: [`NodeCore::poll_timeout`] (when to call
+//!   [`NodeCore::handle_timeout`]), [`NodeCore::direct_refused_until`] (hold a peer's direct
+//!   messages off while it is over its budget), [`NodeCore::strikes`] (disconnect a peer that
+//!   keeps sending forged writes), and for `status`: [`NodeCore::counters`],
+//!   [`NodeCore::clock_ahead`], [`NodeCore::peers`], [`NodeCore::store`].
+//! - **Asked** of the world: [`Transport::backlog_bytes`], the one question the core puts to
+//!   it (how much a peer has not taken yet: a peer that asks faster than it takes gets no
+//!   answers that cost reads).
 
-use super::auth::{self, Identity, Keys, SigningKey};
+use super::auth::{Identity, Keys, SigningKey};
 use super::clock::Clock;
 use super::config::Config;
 use super::counters::{Counters, DropReason};
-use super::error::{Refusal, ValidationError};
+use super::error::ValidationError;
 use super::legacy;
 use super::membership::Membership;
-use super::rate_limit::{Cost, RateLimiter};
+use super::rate_limit::RateLimiter;
 use super::timers::{Timer, TimerTable};
-use super::validate::{validate_key, validate_value};
-use super::version::{Hlc, Version};
-use super::wire;
+use super::version::Hlc;
 use super::write::Write;
 use crate::store::{Store, StoreError};
 use rand::{Rng, SeedableRng};
@@ -26,6 +51,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use thiserror::Error;
 
+mod drops;
+mod gossip;
+mod local;
 mod members;
 mod reconcile;
 mod reconciler;
@@ -240,151 +268,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         &self.peers
     }
 
-    /// Stores `key = value` and publishes it. The write is committed before this returns.
-    pub fn put(
-        &mut self,
-        net: &mut dyn Transport<P>,
-        key: &str,
-        value: &str,
-    ) -> Result<Write, CommandError> {
-        validate_value(value, &self.config)?;
-        self.write_local(net, key, Some(value.to_string()))
-    }
-
-    /// Deletes `key` (a tombstone) and publishes the delete. Returns the tombstone and
-    /// whether the key was live here before.
-    pub fn delete(
-        &mut self,
-        net: &mut dyn Transport<P>,
-        key: &str,
-    ) -> Result<(Write, bool), CommandError> {
-        validate_key(key, &self.config)?;
-        let was_live = self.get(key)?.is_some();
-        Ok((self.write_local(net, key, None)?, was_live))
-    }
-
-    /// Stores every valid put of `entries` in one transaction and publishes them in batches.
-    /// Returns each entry's verdict in order: its write, or the rule it breaks (such an entry
-    /// is skipped). A store failure stores and publishes none of them.
-    pub fn put_many(
-        &mut self,
-        net: &mut dyn Transport<P>,
-        entries: &[(String, String)],
-    ) -> Result<Vec<Result<Write, ValidationError>>, StoreError> {
-        let before = self.hlc;
-        let mut verdicts = Vec::with_capacity(entries.len());
-        for (key, value) in entries {
-            let verdict =
-                validate_key(key, &self.config).and_then(|()| validate_value(value, &self.config));
-            verdicts.push(match verdict {
-                Ok(()) => Ok(self
-                    .stamp(key, Some(value.clone()))
-                    .inspect_err(|_| self.hlc = before)?),
-                Err(error) => Err(error),
-            });
-        }
-        // Signed together, on every thread the identity gives.
-        let mut writes: Vec<Write> = verdicts.iter().flatten().cloned().collect();
-        if writes.is_empty() {
-            return Ok(verdicts);
-        }
-        auth::sign_all(&self.signing_key, &mut writes, self.signing_threads);
-        let mut signed = writes.iter();
-        for write in verdicts.iter_mut().flatten() {
-            *write = signed
-                .next()
-                .expect("one signed write per stamped one")
-                .clone();
-        }
-        // A refused write leaves no trace: the clock goes back to where it was.
-        self.store
-            .apply(&writes)
-            .inspect_err(|_| self.hlc = before)?;
-        // No batch holds more writes than a receiver checks in one message.
-        for batch in writes.chunks(self.config.max_writes_per_message.max(1)) {
-            for message in wire::encode_writes(batch, self.config.max_message_bytes) {
-                net.publish(message);
-            }
-        }
-        if let [write] = writes.as_slice() {
-            self.publish_envelope(net, write);
-        }
-        Ok(verdicts)
-    }
-
-    /// The live value of `key`, if any.
-    pub fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.store.get(key)?.and_then(|write| write.value))
-    }
-
-    /// A local write of `key` (not signed yet), stamped after everything this node did and after the
-    /// write it holds for `key`. Remote writes stamped ahead of the local clock (a peer whose
-    /// clock runs fast, within the bound) do not move the node's clock; only a write that
-    /// overwrites one of them is stamped past it, so a user's overwrite still wins.
-    fn stamp(&mut self, key: &str, value: Option<String>) -> Result<Write, StoreError> {
-        let now = self.clock.now_ms();
-        self.hlc = self.hlc.tick(now);
-        let mut hlc = self.hlc;
-        if self.store.summary().max_hlc >= hlc {
-            if let Some(stored) = self.store.get(key)? {
-                hlc = hlc.max(stored.version.hlc.tick(now));
-            }
-        }
-        let write = Write {
-            key: key.to_string(),
-            value,
-            version: Version {
-                hlc,
-                origin: self.origin.clone(),
-            },
-            signature: None,
-        };
-        Ok(write)
-    }
-
-    fn write_local(
-        &mut self,
-        net: &mut dyn Transport<P>,
-        key: &str,
-        value: Option<String>,
-    ) -> Result<Write, CommandError> {
-        validate_key(key, &self.config)?;
-        let before = self.hlc;
-        let mut write = self.stamp(key, value)?;
-        auth::sign(&self.signing_key, &mut write);
-        self.store
-            .apply(std::slice::from_ref(&write))
-            .inspect_err(|_| self.hlc = before)?;
-        net.publish(wire::encode_write(&write));
-        self.publish_envelope(net, &write);
-        Ok(write)
-    }
-
-    /// With [`Config::legacy_envelope`], publishes the node's single write `write` also in the
-    /// original app's signed envelope, if it fits the app's frame and the envelope budget
-    /// ([`legacy::ENVELOPE_RATE`]). Otherwise only counted: the original app has no catch-up,
-    /// so it gets that key with a later write that goes out. Batches never go in the envelope.
-    fn publish_envelope(&mut self, net: &mut dyn Transport<P>, write: &Write) {
-        if !self.config.legacy_envelope {
-            return;
-        }
-        let now = self.clock.monotonic_ms();
-        match legacy::encode(write, &self.signing_key, &self.origin) {
-            Ok(bytes)
-                if self
-                    .envelope_limiter
-                    .admit(&(), now, Cost::of(1, bytes.len()), 1) =>
-            {
-                net.publish(bytes);
-                self.counters.legacy_envelopes_sent += 1;
-            }
-            _ => self.counters.legacy_envelopes_not_sent += 1,
-        }
-    }
-
     /// A peer connected (also: connected again while an old connection lingers). The side with
     /// the smaller id opens a reconciliation at once.
-    pub fn on_peer_up(&mut self, net: &mut dyn Transport<P>, peer: &P) {
+    pub fn handle_peer_up(&mut self, net: &mut dyn Transport<P>, peer: &P) {
         self.peers.insert(peer.clone());
         // A new connection: a session this node opened on the old one is void (the exchange
         // stays until it is quiet: the peer may still answer on a connection that lives on).
@@ -395,7 +281,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     }
 
     /// A peer disconnected: forget its sessions.
-    pub fn on_peer_down(&mut self, peer: &P) {
+    pub fn handle_peer_down(&mut self, peer: &P) {
         self.peers.remove(peer);
         self.reconciler.forget(peer);
         self.end_exchange(peer);
@@ -448,248 +334,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
     }
 
-    /// Forgets expired rate windows and drop-log entries, at most once per drop-log interval,
-    /// so memory stays bounded by the peers heard from recently.
-    fn sweep(&mut self, now: u64) {
-        if self.timers.get(&Timer::Sweep).is_some_and(|at| at > now) {
-            return;
-        }
-        let interval = self.config.drop_log_interval_ms;
-        self.timers.set(Timer::Sweep, now + interval);
-        self.author_limiter.forget_expired(now);
-        self.forwarder_limiter.forget_expired(now);
-        self.direct_limiter.forget_expired(now);
-        self.scan_limiter.forget_expired(now);
-        self.answer_limiter.forget_expired(now);
-        self.last_drop_log
-            .retain(|_, at| now.saturating_sub(*at) < interval);
-        self.strikes
-            .retain(|_, (_, at)| now.saturating_sub(*at) < interval);
-    }
-
-    fn drop_message(
-        &mut self,
-        net: &mut dyn Transport<P>,
-        from: &P,
-        reason: DropReason,
-        detail: String,
-    ) {
-        self.counters.dropped.count(reason);
-        let now = self.clock.monotonic_ms();
-        self.sweep(now);
-        let key = (from.clone(), reason);
-        let interval = self.config.drop_log_interval_ms;
-        if let Some(&logged) = self.last_drop_log.get(&key) {
-            if now.saturating_sub(logged) < interval {
-                return;
-            }
-        }
-        self.last_drop_log.insert(key, now);
-        net.notify(Event::Dropped {
-            from: from.clone(),
-            reason,
-            detail,
-        });
-    }
-
-    fn drop_error(&mut self, net: &mut dyn Transport<P>, from: &P, error: Refusal) {
-        if let Refusal::FutureTimestamp { ahead_ms, .. } = error {
-            self.clock_ahead = Some(ClockAhead {
-                peer: from.clone(),
-                ahead_ms,
-                at_ms: self.clock.monotonic_ms(),
-            });
-        }
-        self.drop_message(net, from, error.reason(), error.to_string());
-    }
-
-    /// A gossip message signed by `author`, received from `forwarder`. Returns the verdict to
-    /// report to the gossip layer. A store failure is returned after counting nothing.
-    pub fn on_gossip(
-        &mut self,
-        net: &mut dyn Transport<P>,
-        author: &P,
-        forwarder: &P,
-        bytes: &[u8],
-    ) -> Result<Verdict, StoreError> {
-        if bytes.len() > self.config.max_message_bytes {
-            let error = Refusal::TooLarge {
-                len: bytes.len(),
-                max: self.config.max_message_bytes,
-            };
-            self.drop_error(net, forwarder, error);
-            return Ok(self.refusal(author, forwarder));
-        }
-        if self.refuse_author(net, forwarder, &author.to_string()) {
-            return Ok(Verdict::Ignore);
-        }
-        if !self.charge_gossip(net, author, forwarder, Cost::of(0, bytes.len())) {
-            return Ok(Verdict::Ignore);
-        }
-        let signer = author.to_string();
-        let now_ms = self.clock.now_ms();
-        let decoded = match wire::decode(bytes, &signer, self.config.max_message_bytes) {
-            Ok(decoded) => decoded,
-            // Not our form: perhaps the original app's signed envelope.
-            Err(error @ Refusal::Malformed(_)) => {
-                // Larger than the original app's frames: not parsed again as an envelope.
-                let envelope = (bytes.len() <= legacy::MAX_ENVELOPE_BYTES)
-                    .then(|| legacy::decode(bytes, &signer))
-                    .flatten();
-                match envelope {
-                    Some(legacy::Decoded::Write(write)) => vec![write],
-                    Some(legacy::Decoded::KeyDistribution) => {
-                        self.counters.dropped.count(DropReason::KeyDistribution);
-                        return Ok(Verdict::Ignore);
-                    }
-                    None => {
-                        self.drop_error(net, author, error);
-                        return Ok(self.refusal(author, forwarder));
-                    }
-                }
-            }
-            Err(error) => {
-                self.drop_error(net, author, error);
-                return Ok(self.refusal(author, forwarder));
-            }
-        };
-        // Every write counts: a batch of 10,000 writes is 10,000 writes of the budgets.
-        if !self.charge_gossip(net, author, forwarder, Cost::writes(decoded.len())) {
-            return Ok(Verdict::Ignore);
-        }
-        // Unchecked, not forwarded, not penalised (nodes built before the cap sent larger
-        // batches): the writes come by reconciliation, a message's worth at a time.
-        let max_writes = self.config.max_writes_per_message;
-        if decoded.len() > max_writes {
-            let detail = format!(
-                "{} writes in one message, the limit is {max_writes}",
-                decoded.len()
-            );
-            self.drop_message(net, forwarder, DropReason::TooLarge, detail);
-            self.reconcile_soon(forwarder);
-            return Ok(Verdict::Ignore);
-        }
-        self.prefetch_signatures(decoded.iter().filter_map(|result| result.as_ref().ok()));
-        let mut valid = Vec::with_capacity(decoded.len());
-        for result in decoded {
-            // The decoder made sure the origin is the author, who signed the whole message.
-            match result.and_then(|write| self.check_remote(&write, now_ms, true).map(|()| write)) {
-                Ok(write) => valid.push(write),
-                // The first forged write ends the message: none of it applies or travels on.
-                Err(error @ Refusal::Forged(_)) => {
-                    self.drop_error(net, author, error);
-                    if self.answers_for(author, forwarder) {
-                        self.strike(forwarder);
-                    }
-                    return Ok(self.refusal(author, forwarder));
-                }
-                Err(error) => self.drop_error(net, author, error),
-            }
-        }
-        if valid.is_empty() {
-            return Ok(self.refusal(author, forwarder));
-        }
-        let applied = self
-            .apply_remote(&valid)
-            .inspect_err(|_| self.retry_after_store_failure(forwarder))?;
-        let writes: Vec<Write> = valid
-            .into_iter()
-            .zip(applied)
-            .filter_map(|(write, applied)| applied.then_some(write))
-            .collect();
-        if !writes.is_empty() {
-            net.notify(Event::Applied {
-                from: author.clone(),
-                writes,
-            });
-        }
-        Ok(Verdict::Accept)
-    }
-
-    /// Whether `forwarder` answers for a bad message of `author`: it is the author, or a
-    /// p2p-sync node, which checks every write before it forwards. A relay that cannot check
-    /// (the original app forwards what it cannot verify) is not blamed for what a third party
-    /// wrote: a hostile host could otherwise get honest relays struck and disconnected.
-    fn answers_for(&self, author: &P, forwarder: &P) -> bool {
-        author == forwarder || self.peers.contains(forwarder)
-    }
-
-    /// The verdict on a gossip message refused as bad: `Reject` (forwarded nowhere, and the
-    /// gossip layer scores its sender down) when the forwarder answers for it, else `Ignore`
-    /// (forwarded nowhere, nobody scored).
-    fn refusal(&self, author: &P, forwarder: &P) -> Verdict {
-        match self.answers_for(author, forwarder) {
-            true => Verdict::Reject,
-            false => Verdict::Ignore,
-        }
-    }
-
-    /// Counts a message holding a forged write against `peer`, the one that sent it here (an
-    /// honest node checks before it forwards, so never sends one).
-    pub(super) fn strike(&mut self, peer: &P) {
-        let now = self.clock.monotonic_ms();
-        let entry = self.strikes.entry(peer.clone()).or_insert((0, now));
-        *entry = (entry.0.saturating_add(1), now);
-    }
-
     /// Messages holding a forged write that `peer` sent lately (forgotten a drop-log interval
     /// after its last one): the driver disconnects a peer that keeps sending them.
     pub fn strikes(&self, peer: &P) -> u32 {
         self.strikes.get(peer).map_or(0, |&(count, _)| count)
-    }
-
-    /// Charges gossip from `author` via `forwarder` to both budgets. Over either, the message is
-    /// dropped as rate limited, and a reconciliation with the forwarder is due soon after (the
-    /// writes are not lost: they arrive within the budgets, by reconciliation).
-    fn charge_gossip(
-        &mut self,
-        net: &mut dyn Transport<P>,
-        author: &P,
-        forwarder: &P,
-        cost: Cost,
-    ) -> bool {
-        let now = self.clock.monotonic_ms();
-        let forwarder_ok = self.forwarder_limiter.admit(forwarder, now, cost, 1);
-        let author_name = author.to_string();
-        let factor = self.rate_factor(&author_name);
-        if forwarder_ok && self.author_limiter.admit(&author_name, now, cost, factor) {
-            return true;
-        }
-        let limited = if forwarder_ok { author } else { forwarder };
-        self.drop_message(
-            net,
-            limited,
-            DropReason::RateLimited,
-            format!("rate limit exceeded for peer {limited}"),
-        );
-        self.reconcile_soon(forwarder);
-        false
-    }
-
-    /// Reconciles with `peer` `delay_ms` from now, to fetch what could not be taken from it.
-    pub(super) fn reconcile_after(&mut self, peer: &P, delay_ms: u64) {
-        if self.peers.contains(peer) {
-            let due = self.clock.monotonic_ms() + delay_ms;
-            self.timers
-                .set_unless_running(Timer::Reconcile(peer.clone()), due);
-        }
-    }
-
-    /// Gossip or records from `peer` were over a budget: reconcile with it soon.
-    pub(super) fn reconcile_soon(&mut self, peer: &P) {
-        self.reconcile_after(peer, self.config.reconcile_after_drop_ms);
-    }
-
-    /// Writes from `peer` could not be stored: ask for them again once the store may work,
-    /// backing off while it keeps failing, so a long outage costs about one reconciliation per
-    /// anti-entropy interval rather than one a second.
-    pub(super) fn retry_after_store_failure(&mut self, peer: &P) {
-        self.store_retry_ms = (self.store_retry_ms * 2).clamp(
-            self.config.reconcile_after_drop_ms,
-            self.config
-                .anti_entropy_interval_ms
-                .max(self.config.reconcile_after_drop_ms),
-        );
-        self.reconcile_after(peer, self.store_retry_ms);
     }
 }

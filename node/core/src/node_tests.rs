@@ -49,7 +49,7 @@ fn p(name: &str) -> String {
 }
 
 fn gossip(to: &mut Node, author: &str, payload: &[u8]) -> Verdict {
-    to.on_gossip(&mut Outbox::default(), &p(author), &p(author), payload)
+    to.handle_gossip(&mut Outbox::default(), &p(author), &p(author), payload)
         .unwrap()
 }
 
@@ -119,7 +119,8 @@ fn a_write_travels_by_gossip_and_a_delete_follows() {
     let mut events = Outbox::default();
     for payload in &out.published {
         assert_eq!(
-            b.on_gossip(&mut events, &p("a"), &p("a"), payload).unwrap(),
+            b.handle_gossip(&mut events, &p("a"), &p("a"), payload)
+                .unwrap(),
             Verdict::Accept
         );
     }
@@ -160,20 +161,21 @@ fn bad_messages_are_dropped_counted_and_logged_once_per_interval() {
     );
     for _ in 0..2 {
         assert_eq!(
-            b.on_gossip(&mut out, &p("x"), &p("x"), &huge).unwrap(),
+            b.handle_gossip(&mut out, &p("x"), &p("x"), &huge).unwrap(),
             Verdict::Reject
         );
         assert_eq!(
-            b.on_gossip(&mut out, &p("x"), &p("x"), b"{not json")
+            b.handle_gossip(&mut out, &p("x"), &p("x"), b"{not json")
                 .unwrap(),
             Verdict::Reject
         );
         assert_eq!(
-            b.on_gossip(&mut out, &p("x"), &p("x"), invalid).unwrap(),
+            b.handle_gossip(&mut out, &p("x"), &p("x"), invalid)
+                .unwrap(),
             Verdict::Reject
         );
         assert_eq!(
-            b.on_gossip(&mut out, &p("x"), &p("x"), future.as_bytes())
+            b.handle_gossip(&mut out, &p("x"), &p("x"), future.as_bytes())
                 .unwrap(),
             Verdict::Reject
         );
@@ -220,11 +222,11 @@ fn an_author_over_its_rate_limit_is_dropped_and_reconciled_with_later() {
     let clock = ManualClock::new(START);
     let mut b = default_node("b", &clock);
     let mut out = Outbox::default();
-    b.on_peer_up(&mut out, &p("a-relay"));
+    b.handle_peer_up(&mut out, &p("a-relay"));
     for i in 0..150 {
         let message =
             format!(r#"{{"Put":{{"key":"k{i}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#);
-        b.on_gossip(&mut out, &p("flooder"), &p("a-relay"), message.as_bytes())
+        b.handle_gossip(&mut out, &p("flooder"), &p("a-relay"), message.as_bytes())
             .unwrap();
     }
     assert_eq!(b.counters().applied, 100);
@@ -250,7 +252,7 @@ fn an_honest_relay_is_not_throttled_for_many_authors_traffic() {
             let message = format!(
                 r#"{{"Put":{{"key":"{author}-{i}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#
             );
-            b.on_gossip(
+            b.handle_gossip(
                 &mut out,
                 &format!("author{author}"),
                 &p("relay"),
@@ -320,7 +322,7 @@ fn a_wall_clock_stepping_back_does_not_stall_anti_entropy() {
         1,
     );
     let mut out = Outbox::default();
-    b.on_peer_up(&mut out, &p("a")); // "a" < "b": b does not open a reconciliation on connect
+    b.handle_peer_up(&mut out, &p("a")); // "a" < "b": b does not open a reconciliation on connect
     clock.wall.set(START - 3_600_000); // NTP steps the clock back an hour
     for second in 1..=31 {
         clock.monotonic.set(second * 1000);
@@ -337,7 +339,7 @@ fn equal_stores_reconcile_in_one_round_trip_with_tiny_messages() {
     let mut out = Outbox::default();
     for i in 0..1000 {
         let write = a.put(&mut out, &format!("k{i}"), "v").unwrap();
-        b.on_gossip(
+        b.handle_gossip(
             &mut Outbox::default(),
             &p("a"),
             &p("a"),
@@ -377,13 +379,13 @@ fn writes_learnt_by_reconciliation_spread_to_the_other_peers() {
     let (mut a, mut b, mut c) = (node("a", &clock), node("b", &clock), node("c", &clock));
     a.put(&mut Outbox::default(), "k", "v").unwrap(); // its gossip is lost
     let mut outboxes: Vec<Outbox> = (0..3).map(|_| Outbox::default()).collect();
-    b.on_peer_up(&mut outboxes[1], &p("c"));
-    c.on_peer_up(&mut outboxes[2], &p("b"));
+    b.handle_peer_up(&mut outboxes[1], &p("c"));
+    c.handle_peer_up(&mut outboxes[2], &p("b"));
     run_direct(&mut [&mut a, &mut b, &mut c], outboxes);
     assert_eq!(c.get("k").unwrap(), None);
     let mut outboxes: Vec<Outbox> = (0..3).map(|_| Outbox::default()).collect();
-    a.on_peer_up(&mut outboxes[0], &p("b"));
-    b.on_peer_up(&mut outboxes[1], &p("a"));
+    a.handle_peer_up(&mut outboxes[0], &p("b"));
+    b.handle_peer_up(&mut outboxes[1], &p("a"));
     run_direct(&mut [&mut a, &mut b, &mut c], outboxes);
     assert_eq!(c.get("k").unwrap(), None, "b passes it on a little later");
     clock.advance(Config::default().spread_delay_ms);
@@ -500,13 +502,15 @@ fn garbage_on_the_direct_protocol_is_counted_not_fatal() {
     let clock = ManualClock::new(START);
     let mut b = node("b", &clock);
     let mut out = Outbox::default();
-    b.on_direct(&mut out, &p("x"), b"\xff\xff\xff\xff").unwrap();
-    b.on_direct(&mut out, &p("x"), &vec![0; 2 << 20]).unwrap();
+    b.handle_direct(&mut out, &p("x"), b"\xff\xff\xff\xff")
+        .unwrap();
+    b.handle_direct(&mut out, &p("x"), &vec![0; 2 << 20])
+        .unwrap();
     ask_for_table(&mut b, "x");
     // A `Sketch` (variant 4, attempt 0) of 30 cells: not a size a table can fold to.
     let mut bad_sketch = vec![4u8, 0];
     bad_sketch.extend(postcard::to_allocvec(&vec![0u8; 30 * iblt::CELL_BYTES]).unwrap());
-    b.on_direct(&mut out, &p("x"), &bad_sketch).unwrap();
+    b.handle_direct(&mut out, &p("x"), &bad_sketch).unwrap();
     assert_eq!(
         (
             b.counters().dropped.malformed,
@@ -526,7 +530,7 @@ fn a_resize_request_no_honest_peer_sends_is_dropped_not_obeyed() {
         cells: u32::MAX,
     });
     sketch_from(&mut b, "x");
-    b.on_direct(&mut out, &p("x"), &huge).unwrap();
+    b.handle_direct(&mut out, &p("x"), &huge).unwrap();
     assert_eq!(b.counters().dropped.unsolicited, 1, "not the sketch b sent");
     assert!(out.sent.is_empty(), "no table is built for it");
 }
@@ -540,7 +544,7 @@ fn sketch_from(node: &mut Node, peer: &str) -> (u8, u32) {
         strata: Default::default(),
     });
     let mut out = Outbox::default();
-    node.on_direct(&mut out, &p(peer), &estimate).unwrap();
+    node.handle_direct(&mut out, &p(peer), &estimate).unwrap();
     match &answers(&out)[..] {
         [reconciliation::ReconcileMessage::Sketch { attempt, table }] => {
             (*attempt, table.len() as u32)
@@ -561,12 +565,12 @@ fn answers(out: &Outbox) -> Vec<reconciliation::ReconcileMessage> {
 /// (`Estimate`), as it does when `peer`'s `Probe` does not peel.
 fn ask_for_table(node: &mut Node, peer: &str) {
     assert!(node.id().as_str() < peer);
-    node.on_peer_up(&mut Outbox::default(), &p(peer));
+    node.handle_peer_up(&mut Outbox::default(), &p(peer));
     let mut table = iblt::Iblt::new(reconciliation::PROBE_CELLS);
     (0..1_000u64).for_each(|i| table.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
     let probe = reconciliation::encode(&reconciliation::ReconcileMessage::Probe { table });
     let mut out = Outbox::default();
-    node.on_direct(&mut out, &p(peer), &probe).unwrap();
+    node.handle_direct(&mut out, &p(peer), &probe).unwrap();
     assert!(
         matches!(
             &answers(&out)[..],
@@ -590,22 +594,22 @@ fn a_sketch_is_resized_once_per_report_at_the_size_it_was_sent() {
     // for 9 bytes), as often as it asked.
     open_exchange(&mut b, "x");
     let largest = reconciliation::MAX_SKETCH_CELLS as u32 / 2;
-    b.on_direct(&mut out, &p("x"), &too_small(0, largest))
+    b.handle_direct(&mut out, &p("x"), &too_small(0, largest))
         .unwrap();
     assert!(out.sent.is_empty(), "no sketch was sent");
     assert_eq!(b.counters().dropped.unsolicited, 1);
     let (attempt, cells) = sketch_from(&mut b, "x");
-    b.on_direct(&mut out, &p("x"), &too_small(attempt, cells * 2))
+    b.handle_direct(&mut out, &p("x"), &too_small(attempt, cells * 2))
         .unwrap();
     assert!(out.sent.is_empty(), "not the size it was sent at");
-    b.on_direct(&mut out, &p("x"), &too_small(attempt, cells))
+    b.handle_direct(&mut out, &p("x"), &too_small(attempt, cells))
         .unwrap();
     assert!(
         matches!(&answers(&out)[..], [reconciliation::ReconcileMessage::Sketch { attempt: 1, table }] if table.len() as u32 == cells * 2),
         "{:?}",
         answers(&out)
     );
-    b.on_direct(&mut out, &p("x"), &too_small(attempt, cells))
+    b.handle_direct(&mut out, &p("x"), &too_small(attempt, cells))
         .unwrap();
     assert_eq!(out.sent.len(), 1, "that report is answered once");
     assert_eq!(b.counters().dropped.unsolicited, 3);
@@ -628,7 +632,7 @@ fn a_peer_stepping_through_a_listing_gets_ids_in_proportion() {
     let request =
         reconciliation::encode(&reconciliation::ReconcileMessage::IdsFrom { from: to + 1 });
     let mut out = Outbox::default();
-    b.on_direct(&mut out, &p("y"), &request).unwrap();
+    b.handle_direct(&mut out, &p("y"), &request).unwrap();
     let [reconciliation::ReconcileMessage::Ids { ids, .. }] = &answers(&out)[..] else {
         panic!("a page");
     };
@@ -646,7 +650,7 @@ fn a_peer_stepping_through_a_listing_gets_ids_in_proportion() {
         from += 1;
         let request = reconciliation::encode(&reconciliation::ReconcileMessage::IdsFrom { from });
         let mut out = Outbox::default();
-        b.on_direct(&mut out, &p("x"), &request).unwrap();
+        b.handle_direct(&mut out, &p("x"), &request).unwrap();
         asked += request.len();
         answered += out.sent.iter().map(|(_, bytes)| bytes.len()).sum::<usize>();
         let [reconciliation::ReconcileMessage::Ids { ids, .. }] = &answers(&out)[..] else {
@@ -671,7 +675,7 @@ fn start_listing(node: &mut Node, peer: &str, out: &mut Outbox) {
         count: u64::MAX,
         strata,
     });
-    node.on_direct(out, &p(peer), &estimate).unwrap();
+    node.handle_direct(out, &p(peer), &estimate).unwrap();
 }
 
 #[test]
@@ -686,7 +690,7 @@ fn a_sketch_that_fails_its_last_attempt_is_followed_by_a_listing_of_ids() {
             cells,
         });
         let mut out = Outbox::default();
-        b.on_direct(&mut out, &p("x"), &too_small).unwrap();
+        b.handle_direct(&mut out, &p("x"), &too_small).unwrap();
         match &answers(&out)[..] {
             [reconciliation::ReconcileMessage::Sketch { attempt: a, table }] => {
                 (attempt, cells) = (*a, table.len() as u32);
@@ -711,16 +715,16 @@ fn an_id_page_is_sent_once_per_listing() {
     let encode = |message| reconciliation::encode(&message);
     let ids_from = |from| encode(reconciliation::ReconcileMessage::IdsFrom { from });
     let mut out = Outbox::default();
-    b.on_direct(&mut out, &p("x"), &ids_from(1)).unwrap();
+    b.handle_direct(&mut out, &p("x"), &ids_from(1)).unwrap();
     assert_eq!(b.counters().dropped.unsolicited, 1, "no listing under way");
     out = Outbox::default();
     start_listing(&mut b, "x", &mut out);
     assert_eq!(out.sent.len(), 1, "the first page, 0..=u64::MAX");
-    b.on_direct(&mut out, &p("x"), &ids_from(0)).unwrap();
+    b.handle_direct(&mut out, &p("x"), &ids_from(0)).unwrap();
     assert_eq!(b.counters().dropped.unsolicited, 2, "the same page again");
-    b.on_direct(&mut out, &p("x"), &ids_from(5)).unwrap();
+    b.handle_direct(&mut out, &p("x"), &ids_from(5)).unwrap();
     assert_eq!(out.sent.len(), 2, "a page further on");
-    b.on_direct(&mut out, &p("x"), &ids_from(5)).unwrap();
+    b.handle_direct(&mut out, &p("x"), &ids_from(5)).unwrap();
     assert_eq!(
         b.counters().dropped.unsolicited,
         3,
@@ -767,7 +771,7 @@ fn a_peer_that_does_not_take_its_answers_gets_no_more() {
         out: Outbox::default(),
         backlog: 4 << 20,
     };
-    b.on_direct(&mut net, &p("x"), &want).unwrap();
+    b.handle_direct(&mut net, &p("x"), &want).unwrap();
     assert!(net.out.sent.is_empty(), "4 MiB untaken: no answer");
     assert_eq!(b.counters().dropped.rate_limited, 1);
     let pushed = node("x", &clock)
@@ -778,14 +782,14 @@ fn a_peer_that_does_not_take_its_answers_gets_no_more() {
         want: vec![write.id()],
         offer: Vec::new(),
     });
-    b.on_direct(&mut net, &p("x"), &push_and_want).unwrap();
+    b.handle_direct(&mut net, &p("x"), &push_and_want).unwrap();
     assert!(net.out.sent.is_empty(), "still no answer");
     assert!(
         b.store().get("pushed").unwrap().is_some(),
         "but the writes it brings are taken"
     );
     net.backlog = 1 << 20;
-    b.on_direct(&mut net, &p("x"), &want).unwrap();
+    b.handle_direct(&mut net, &p("x"), &want).unwrap();
     assert_eq!(
         net.out.sent.len(),
         1,
@@ -800,7 +804,7 @@ fn open_exchange(node: &mut Node, peer: &str) {
         count: 1,
         fingerprint: 1,
     });
-    node.on_direct(&mut Outbox::default(), &p(peer), &hello)
+    node.handle_direct(&mut Outbox::default(), &p(peer), &hello)
         .unwrap();
 }
 
@@ -820,8 +824,8 @@ fn reconciliation_messages_out_of_order_are_refused_unanswered() {
         count: u64::MAX,
         strata: Default::default(),
     });
-    b.on_direct(&mut out, &p("x"), &records).unwrap();
-    b.on_direct(&mut out, &p("x"), &estimate).unwrap();
+    b.handle_direct(&mut out, &p("x"), &records).unwrap();
+    b.handle_direct(&mut out, &p("x"), &estimate).unwrap();
     assert_eq!(b.counters().dropped.unsolicited, 2);
     assert_eq!(
         b.get("k").unwrap(),
@@ -830,12 +834,12 @@ fn reconciliation_messages_out_of_order_are_refused_unanswered() {
     );
     assert!(out.sent.is_empty(), "and are not answered");
     open_exchange(&mut b, "x");
-    b.on_direct(&mut out, &p("x"), &estimate).unwrap();
+    b.handle_direct(&mut out, &p("x"), &estimate).unwrap();
     assert!(
         out.sent.len() <= 1,
         "an estimate is answered with one sketch or id page at most"
     );
-    b.on_direct(&mut out, &p("x"), &records).unwrap();
+    b.handle_direct(&mut out, &p("x"), &records).unwrap();
     assert_eq!(
         b.get("k").unwrap().as_deref(),
         Some("v"),
@@ -862,7 +866,7 @@ fn a_quiet_exchange_ends_at_its_timeout_not_at_the_next_round() {
         count: 1,
         strata: Default::default(),
     });
-    b.on_direct(&mut Outbox::default(), &p("x"), &estimate)
+    b.handle_direct(&mut Outbox::default(), &p("x"), &estimate)
         .unwrap();
     assert_eq!(b.counters().dropped.unsolicited, 1, "the exchange is over");
 }
@@ -875,13 +879,13 @@ fn a_session_opened_while_answering_the_peers_keeps_the_estimate_it_asked_for() 
     let mut a = node("a", &clock);
     open_exchange(&mut a, "z");
     let mut out = Outbox::default();
-    a.on_peer_up(&mut out, &p("z")); // "a" < "z": a opens its own session
+    a.handle_peer_up(&mut out, &p("z")); // "a" < "z": a opens its own session
     assert_eq!(out.sent.len(), 1, "a's own Hello");
     let estimate = reconciliation::encode(&reconciliation::ReconcileMessage::Estimate {
         count: 1,
         strata: Default::default(),
     });
-    a.on_direct(&mut out, &p("z"), &estimate).unwrap();
+    a.handle_direct(&mut out, &p("z"), &estimate).unwrap();
     assert_eq!(a.counters().dropped.unsolicited, 0);
     assert_eq!(
         out.sent.len(),
@@ -914,12 +918,12 @@ proptest! {
         let mut out = Outbox::default();
         // b asked x for both: its `Hello` for the probe, and the `Estimate` that answers a
         // probe that does not peel for the sketch.
-        b.on_peer_up(&mut Outbox::default(), &p("x"));
+        b.handle_peer_up(&mut Outbox::default(), &p("x"));
         for message in [
             reconciliation::ReconcileMessage::Probe { table: table.clone() },
             reconciliation::ReconcileMessage::Sketch { attempt: 0, table },
         ] {
-            b.on_direct(&mut out, &p("x"), &reconciliation::encode(&message)).unwrap();
+            b.handle_direct(&mut out, &p("x"), &reconciliation::encode(&message)).unwrap();
         }
         for (_, payload) in &out.sent {
             prop_assert!(payload.len() <= b.config().max_message_bytes);
@@ -960,7 +964,7 @@ proptest! {
             deliveries.shuffle(&mut rng);
             for (origin, payload) in deliveries {
                 let author = format!("n{origin}");
-                prop_assert_eq!(node.on_gossip(&mut Outbox::default(), &author, &author, payload).unwrap(), Verdict::Accept);
+                prop_assert_eq!(node.handle_gossip(&mut Outbox::default(), &author, &author, payload).unwrap(), Verdict::Accept);
             }
         }
         let mut expected = MemoryStore::new();
@@ -1069,7 +1073,7 @@ fn writes_by_authors_off_the_allow_list_are_refused_on_gossip_even_when_relayed(
     assert_eq!(gossip(&mut a, "b", put("by-b").as_bytes()), Verdict::Accept);
     assert_eq!(gossip(&mut a, "c", put("by-c").as_bytes()), Verdict::Ignore);
     let relayed = a
-        .on_gossip(&mut out, &p("c"), &p("b"), put("by-c-via-b").as_bytes())
+        .handle_gossip(&mut out, &p("c"), &p("b"), put("by-c-via-b").as_bytes())
         .unwrap();
     assert_eq!(relayed, Verdict::Ignore);
     assert_eq!(a.get("by-b").unwrap().as_deref(), Some("v"));
@@ -1105,7 +1109,7 @@ fn reconciliation_refuses_writes_by_unlisted_authors_and_revocation_keeps_old_wr
     a.set_membership(revoked);
     clock.advance(10);
     b.put(&mut out, "after-removal", "1").unwrap();
-    a.on_peer_down(&p("b"));
+    a.handle_peer_down(&p("b"));
     connect(&mut a, &mut b);
     assert_eq!(a.get("after-removal").unwrap(), None);
     assert_eq!(
@@ -1125,7 +1129,7 @@ fn members_get_higher_limits_than_strangers() {
             let message = format!(
                 r#"{{"Put":{{"key":"{author}{i}","value":"v","timestamp":"2025-01-04T08:30:15Z"}}}}"#
             );
-            a.on_gossip(&mut out, &p(author), &p(author), message.as_bytes())
+            a.handle_gossip(&mut out, &p(author), &p(author), message.as_bytes())
                 .unwrap();
         }
     };
@@ -1160,10 +1164,10 @@ fn a_node_catching_up_from_two_peers_at_once_asks_each_write_of_one() {
     let mut b = node_holding("b", &clock, &writes);
     let mut n = node("n", &clock);
     let mut outboxes = vec![Outbox::default(), Outbox::default(), Outbox::default()];
-    n.on_peer_up(&mut outboxes[0], &p("a"));
-    n.on_peer_up(&mut outboxes[0], &p("b"));
-    a.on_peer_up(&mut outboxes[1], &p("n"));
-    b.on_peer_up(&mut outboxes[2], &p("n"));
+    n.handle_peer_up(&mut outboxes[0], &p("a"));
+    n.handle_peer_up(&mut outboxes[0], &p("b"));
+    a.handle_peer_up(&mut outboxes[1], &p("n"));
+    b.handle_peer_up(&mut outboxes[2], &p("n"));
     testkit::pump(&mut [&mut n, &mut a, &mut b], &mut outboxes).unwrap();
     assert_eq!(digest(n.store()).unwrap(), digest(a.store()).unwrap());
     let received = n.counters().reconciled_writes_received as usize;
@@ -1205,7 +1209,7 @@ fn no_peer_makes_a_node_store_an_unsigned_write_of_origin_legacy() {
     clock.advance(1_000);
     let anonymous = testkit::write("k", Some("theirs"), START + 500, auth::LEGACY_ORIGIN);
     open_exchange(&mut a, "x");
-    a.on_direct(&mut Outbox::default(), &p("x"), &records(vec![anonymous]))
+    a.handle_direct(&mut Outbox::default(), &p("x"), &records(vec![anonymous]))
         .unwrap();
     assert_eq!(
         a.get("k").unwrap().as_deref(),
@@ -1243,7 +1247,8 @@ fn a_records_message_with_a_forged_write_is_dropped_whole_and_strikes_its_sender
     let mut a = node("a", &clock);
     open_exchange(&mut a, "x");
     let mut out = Outbox::default();
-    a.on_direct(&mut out, &p("x"), &records(writes)).unwrap();
+    a.handle_direct(&mut out, &p("x"), &records(writes))
+        .unwrap();
     assert_eq!(
         a.get("k0").unwrap(),
         None,
@@ -1275,9 +1280,9 @@ fn a_gossip_batch_with_one_forged_write_is_rejected_whole() {
     let forged = batch.replacen(r#""value":"v""#, r#""value":"w""#, 1);
     assert_ne!(batch, forged);
     let mut b = node("b", &clock);
-    b.on_peer_up(&mut Outbox::default(), &p("f")); // f is a p2p-sync node: it checks first
+    b.handle_peer_up(&mut Outbox::default(), &p("f")); // f is a p2p-sync node: it checks first
     let verdict = b
-        .on_gossip(&mut Outbox::default(), &p("a"), &p("f"), forged.as_bytes())
+        .handle_gossip(&mut Outbox::default(), &p("a"), &p("f"), forged.as_bytes())
         .unwrap();
     assert_eq!(verdict, Verdict::Reject, "never forwarded");
     assert_eq!(b.counters().applied, 0, "its valid writes neither");
@@ -1305,7 +1310,7 @@ fn a_relay_that_cannot_check_is_not_blamed_for_a_third_partys_forged_write() {
     let mut b = node("b", &clock);
     for _ in 0..3 {
         let verdict = b
-            .on_gossip(
+            .handle_gossip(
                 &mut Outbox::default(),
                 &p("a"),
                 &p("relay"),
@@ -1328,7 +1333,7 @@ fn a_gossip_batch_over_the_write_cap_is_ignored_unchecked_and_reconciled() {
     let writes = signed_writes("a", "k", cap + 1, &clock);
     let batch = &wire::encode_writes(&writes, 1 << 20)[0];
     let mut b = node("b", &clock);
-    b.on_peer_up(&mut Outbox::default(), &p("a"));
+    b.handle_peer_up(&mut Outbox::default(), &p("a"));
     assert_eq!(gossip(&mut b, "a", batch), Verdict::Ignore);
     assert_eq!(b.counters().applied, 0);
     assert_eq!(b.counters().dropped.too_large, 1);
@@ -1344,7 +1349,8 @@ fn a_records_message_over_the_write_cap_has_the_rest_asked_for_later() {
     let mut a = node("a", &clock);
     open_exchange(&mut a, "x");
     let mut out = Outbox::default();
-    a.on_direct(&mut out, &p("x"), &records(writes)).unwrap();
+    a.handle_direct(&mut out, &p("x"), &records(writes))
+        .unwrap();
     assert_eq!(a.counters().applied, cap as u64, "only the cap is checked");
     let wanted: Vec<u64> = out
         .sent
@@ -1383,8 +1389,8 @@ fn a_nodes_own_batches_wants_and_answers_respect_the_write_cap() {
     let entries: Vec<(String, String)> = (0..500).map(|i| (format!("m{i}"), "v".into())).collect();
     a.put_many(&mut Outbox::default(), &entries).unwrap();
     let mut outboxes = [Outbox::default(), Outbox::default()];
-    a.on_peer_up(&mut outboxes[0], &p("c"));
-    c.on_peer_up(&mut outboxes[1], &p("a"));
+    a.handle_peer_up(&mut outboxes[0], &p("c"));
+    c.handle_peer_up(&mut outboxes[1], &p("a"));
     let nodes = [&mut a, &mut c];
     let mut most = 0;
     loop {
@@ -1404,7 +1410,7 @@ fn a_nodes_own_batches_wants_and_answers_respect_the_write_cap() {
             let target = nodes.iter().position(|n| *n.id() == to).unwrap();
             let sender = nodes[from].id().clone();
             nodes[target]
-                .on_direct(&mut outboxes[target], &sender, &bytes)
+                .handle_direct(&mut outboxes[target], &sender, &bytes)
                 .unwrap();
         }
     }
@@ -1418,7 +1424,7 @@ fn a_peer_that_only_says_hello_is_not_chosen_for_anti_entropy() {
     let mut m = node("m", &clock);
     let mut z = node("z", &clock);
     connect(&mut m, &mut z); // "m" opens, "z" answers
-    m.on_peer_up(&mut Outbox::default(), &p("a")); // "a" < "m": it is for "a" to open
+    m.handle_peer_up(&mut Outbox::default(), &p("a")); // "a" < "m": it is for "a" to open
     open_exchange(&mut m, "a"); // and it does, then never answers anything
     let mut hellos_to_a = 0;
     for _ in 0..20 {
@@ -1450,14 +1456,14 @@ fn an_estimate_of_a_million_empty_strata_is_dropped_before_it_is_built() {
     bomb.extend(std::iter::repeat_n(0u8, 1_000_000));
     assert!(bomb.len() <= b.config().max_message_bytes);
     let mut out = Outbox::default();
-    b.on_direct(&mut out, &p("x"), &bomb).unwrap();
+    b.handle_direct(&mut out, &p("x"), &bomb).unwrap();
     assert_eq!(
         b.counters().dropped.unsolicited,
         1,
         "no Hello: dropped unread"
     );
     open_exchange(&mut b, "x"); // b sends a `Probe`: an `Estimate` may come
-    b.on_direct(&mut out, &p("x"), &bomb).unwrap();
+    b.handle_direct(&mut out, &p("x"), &bomb).unwrap();
     assert_eq!(
         b.counters().dropped.malformed,
         1,
@@ -1489,7 +1495,7 @@ fn a_strangers_writes_by_reconciliation_are_charged_to_its_author_budget() {
     let mut b = node_with_author_budget("b", &clock, BUDGET as u64);
     open_exchange(&mut b, "x");
     for chunk in writes.chunks(100) {
-        b.on_direct(&mut Outbox::default(), &p("x"), &records(chunk.to_vec()))
+        b.handle_direct(&mut Outbox::default(), &p("x"), &records(chunk.to_vec()))
             .unwrap();
     }
     assert_eq!(b.counters().applied, BUDGET as u64);
@@ -1532,7 +1538,7 @@ fn replaying_writes_this_node_holds_costs_their_author_nothing() {
     let mut b = node_with_author_budget("b", &clock, BUDGET as u64);
     open_exchange(&mut b, "x");
     for chunk in writes.chunks(100) {
-        b.on_direct(&mut Outbox::default(), &p("x"), &records(chunk.to_vec()))
+        b.handle_direct(&mut Outbox::default(), &p("x"), &records(chunk.to_vec()))
             .unwrap();
     }
     assert_eq!(b.counters().applied, 200);
@@ -1541,14 +1547,14 @@ fn replaying_writes_this_node_holds_costs_their_author_nothing() {
     open_exchange(&mut b, "y");
     for _ in 0..5 {
         for chunk in writes.chunks(100) {
-            b.on_direct(&mut Outbox::default(), &p("y"), &records(chunk.to_vec()))
+            b.handle_direct(&mut Outbox::default(), &p("y"), &records(chunk.to_vec()))
                 .unwrap();
         }
     }
     assert_eq!(b.counters().dropped.rate_limited, 0);
     assert_eq!(b.counters().ignored_older, 1_000);
     let fresh = signed_writes("x", "n", 100, &clock);
-    b.on_direct(&mut Outbox::default(), &p("x"), &records(fresh))
+    b.handle_direct(&mut Outbox::default(), &p("x"), &records(fresh))
         .unwrap();
     assert_eq!(
         b.counters().applied,
@@ -1579,7 +1585,7 @@ fn a_peer_gets_at_most_its_answer_bytes_a_minute_whatever_it_asks() {
     let mut answered = 0;
     for _ in 0..100 {
         let mut out = Outbox::default();
-        b.on_direct(&mut out, &p("x"), &want).unwrap();
+        b.handle_direct(&mut out, &p("x"), &want).unwrap();
         answered += out.sent.iter().map(|(_, bytes)| bytes.len()).sum::<usize>();
     }
     let budget = 64 << 20;
@@ -1590,6 +1596,6 @@ fn a_peer_gets_at_most_its_answer_bytes_a_minute_whatever_it_asks() {
     assert!(answered >= budget, "{answered} bytes answered");
     clock.advance(60_000);
     let mut out = Outbox::default();
-    b.on_direct(&mut out, &p("x"), &want).unwrap();
+    b.handle_direct(&mut out, &p("x"), &want).unwrap();
     assert_eq!(out.sent.len(), 1, "a new minute");
 }

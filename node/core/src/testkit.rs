@@ -69,7 +69,7 @@ pub fn pump<S: Store, C: Clock, P: PeerId>(
             traffic.bytes += payload.len();
             traffic.bytes_from[from] += payload.len();
             let from_id = nodes[from].id().clone();
-            nodes[target].on_direct(&mut outboxes[target], &from_id, &payload)?;
+            nodes[target].handle_direct(&mut outboxes[target], &from_id, &payload)?;
         }
     }
 }
@@ -81,8 +81,8 @@ pub fn connect<S: Store, C: Clock, P: PeerId>(
 ) -> Result<Traffic, StoreError> {
     let mut outboxes = [Outbox::default(), Outbox::default()];
     let (id_a, id_b) = (a.id().clone(), b.id().clone());
-    a.on_peer_up(&mut outboxes[0], &id_b);
-    b.on_peer_up(&mut outboxes[1], &id_a);
+    a.handle_peer_up(&mut outboxes[0], &id_b);
+    b.handle_peer_up(&mut outboxes[1], &id_a);
     pump(&mut [a, b], &mut outboxes)
 }
 

@@ -632,7 +632,7 @@ impl Node {
                 }
                 self.net.forget(&peer_id);
                 self.slow_peers.forget(&peer_id);
-                self.core.on_peer_down(&peer_id);
+                self.core.handle_peer_down(&peer_id);
                 let useful = self.peers.is_useful(&peer_id);
                 self.dialer.on_disconnected(peer_id, useful, now());
             }
@@ -800,7 +800,7 @@ impl Node {
         let kademlia = &mut self.net.swarm.behaviour_mut().kademlia;
         remember_addresses(kademlia, &peer, &identified.routable);
         if identified.new_connection {
-            self.core.on_peer_up(&mut self.net, &peer);
+            self.core.handle_peer_up(&mut self.net, &peer);
         } else if !self.peers.is_p2p_sync(&peer) {
             tracing::debug!(%peer, agent = %crate::escape::printable(&info.agent_version), "not a p2p-sync node");
         }
@@ -817,7 +817,7 @@ impl Node {
                 let author = message.source.unwrap_or(propagation_source);
                 let verdict =
                     self.core
-                        .on_gossip(&mut self.net, &author, &propagation_source, &message.data);
+                        .handle_gossip(&mut self.net, &author, &propagation_source, &message.data);
                 let acceptance = match verdict {
                     Ok(Verdict::Accept) => {
                         self.peers.mark_useful(propagation_source);
@@ -894,7 +894,7 @@ impl Node {
                     },
                 ..
             } => {
-                if let Err(error) = self.core.on_direct(&mut self.net, &peer, &request) {
+                if let Err(error) = self.core.handle_direct(&mut self.net, &peer, &request) {
                     tracing::error!("Could not store writes from peer {peer}: {error}");
                 }
                 self.disconnect_forger(peer);

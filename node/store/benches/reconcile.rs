@@ -309,13 +309,13 @@ fn hostile_costs(node: &mut Node) {
             fingerprint: 1,
         });
         if before != Before::Nothing {
-            node.on_direct(&mut Outbox::default(), &peer, &hello)
+            node.handle_direct(&mut Outbox::default(), &peer, &hello)
                 .expect("store");
         }
         if name.starts_with("IdsFrom after") {
             // The attack as measured: a `SketchTooSmall` no sketch asked for, then `IdsFrom`.
             let too_small = reconciliation::encode(&too_small);
-            node.on_direct(&mut Outbox::default(), &peer, &too_small)
+            node.handle_direct(&mut Outbox::default(), &peer, &too_small)
                 .expect("store");
         }
         if matches!(before, Before::Sketch | Before::Listing) {
@@ -329,7 +329,7 @@ fn hostile_costs(node: &mut Node) {
                 strata,
             });
             let mut out = Outbox::default();
-            node.on_direct(&mut out, &peer, &estimate).expect("store");
+            node.handle_direct(&mut out, &peer, &estimate).expect("store");
             let answer = out.sent.first().expect("an answer to the estimate");
             let answer = reconciliation::decode(&answer.1, 1 << 20).expect("decodes");
             bytes = match answer {
@@ -348,7 +348,7 @@ fn hostile_costs(node: &mut Node) {
         let mut out = Outbox::default();
         let dropped = node.counters().dropped.total();
         let started = Instant::now();
-        let ((), heap) = peak_heap(|| node.on_direct(&mut out, &peer, &bytes).expect("store"));
+        let ((), heap) = peak_heap(|| node.handle_direct(&mut out, &peer, &bytes).expect("store"));
         let cpu_ms = started.elapsed().as_secs_f64() * 1000.0;
         let answered: usize = out.sent.iter().map(|(_, bytes)| bytes.len()).sum();
         println!(

@@ -90,7 +90,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     }
 
     /// A direct (reconciliation) message from `peer`.
-    pub fn on_direct(
+    pub fn handle_direct(
         &mut self,
         net: &mut dyn Transport<P>,
         peer: &P,
@@ -761,6 +761,33 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         for peer in others {
             self.timers.set_unless_running(Timer::Reconcile(peer), due);
         }
+    }
+
+    /// Reconciles with `peer` `delay_ms` from now, to fetch what could not be taken from it.
+    pub(super) fn reconcile_after(&mut self, peer: &P, delay_ms: u64) {
+        if self.peers.contains(peer) {
+            let due = self.clock.monotonic_ms() + delay_ms;
+            self.timers
+                .set_unless_running(Timer::Reconcile(peer.clone()), due);
+        }
+    }
+
+    /// Gossip or records from `peer` were over a budget: reconcile with it soon.
+    pub(super) fn reconcile_soon(&mut self, peer: &P) {
+        self.reconcile_after(peer, self.config.reconcile_after_drop_ms);
+    }
+
+    /// Writes from `peer` could not be stored: ask for them again once the store may work,
+    /// backing off while it keeps failing, so a long outage costs about one reconciliation per
+    /// anti-entropy interval rather than one a second.
+    pub(super) fn retry_after_store_failure(&mut self, peer: &P) {
+        self.store_retry_ms = (self.store_retry_ms * 2).clamp(
+            self.config.reconcile_after_drop_ms,
+            self.config
+                .anti_entropy_interval_ms
+                .max(self.config.reconcile_after_drop_ms),
+        );
+        self.reconcile_after(peer, self.store_retry_ms);
     }
 }
 
