@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Plays the scenarios that fit on one machine (<= 10 nodes, seconds long) in the simulator and
 # on real nodes in a LAN of network namespaces, and prints the fidelity table (p2p-sync-lab
-# compare). Exit 1 when a file passes in one world and fails in the other. Needs root,
-# iproute2 and nftables; elsewhere it says SKIPPED, and in CI (CI=true) it fails instead.
+# compare); before it, the turmoil world's table (p2p-sync-turmoil compare, docs/turmoil.md).
+# Exit 1 when a file passes in one world and fails in the other. The LAN needs root, iproute2
+# and nftables; elsewhere it says SKIPPED, and in CI (CI=true) it fails instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The turmoil world first (no root needed): every file, against the simulator; it says why it
+# skips a file. Exit 1 when a file passes in one world and fails in the other or the lists differ.
+cargo build -q -p p2p-sync-turmoil
+"${CARGO_TARGET_DIR:-target}/debug/p2p-sync-turmoil" compare scenarios/*.toml
 if [ "$(id -u)" != 0 ]; then
   if [ "${CI:-}" = true ]; then echo "fidelity: CI must run as root" >&2; exit 1; fi
   echo "fidelity: SKIPPED (needs root for network namespaces)" >&2

@@ -11,7 +11,7 @@ use libp2p::{Multiaddr, PeerId};
 use p2p_sync::net::identity::IDENTITY_FILE;
 use p2p_sync::net::world::{Socket, SocketsFactory, WallClock};
 use p2p_sync::net::{Node, Options, World};
-use p2p_sync_core::Config;
+use p2p_sync_core::{Config, Counters};
 use std::cell::RefCell;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
@@ -29,10 +29,14 @@ pub const PORT: u16 = 4001;
 pub enum Command {
     /// Store `key = value`.
     Put(String, String),
+    /// Store every `key = value` in one command.
+    PutMany(Vec<(String, String)>),
     /// Delete `key`.
     Delete(String),
     /// Put the node's list, peers and counters in the trace and in [`View`].
     Report,
+    /// Put them in [`View`] only.
+    Observe,
 }
 
 /// What the world last heard from a host.
@@ -44,6 +48,10 @@ pub struct View {
     pub list: Vec<(String, String)>,
     /// Connected peers at the last report.
     pub peers: usize,
+    /// Their PeerIds, sorted.
+    pub peer_ids: Vec<PeerId>,
+    /// What the core counted, at the last report.
+    pub counters: Counters,
 }
 
 /// How to start one host's node; the same on every bounce.
@@ -84,25 +92,27 @@ impl Mailbox {
     }
 }
 
-/// Writes a key for `seed` into `data_dir` (made if missing), unless one is there; returns the
-/// node's PeerId. Identities come from the world's seed, so PeerIds (and all that orders by
-/// them) are the same in every run.
-pub fn seed_identity(data_dir: &Path, seed: u64) -> std::io::Result<PeerId> {
-    let path = data_dir.join(IDENTITY_FILE);
+/// `count` identity keys drawn from `seed`, sorted by PeerId: node `i` gets the `i`-th, so
+/// writes that tie on timestamp break by origin in node order, as in the simulator (and the
+/// LAN lab), and every run has the same PeerIds.
+pub fn ordered_keys(count: usize, seed: u64) -> Vec<Keypair> {
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+    let mut keys: Vec<Keypair> = (0..count)
+        .map(|_| {
+            let mut secret = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rng, &mut secret);
+            Keypair::ed25519_from_bytes(secret).expect("32 bytes are an Ed25519 secret")
+        })
+        .collect();
+    keys.sort_by_key(|key| key.public().to_peer_id().to_string());
+    keys
+}
+
+/// Writes `key` as the identity of the node on `data_dir` (made if missing).
+pub fn install_identity(data_dir: &Path, key: &Keypair) -> std::io::Result<()> {
     std::fs::create_dir_all(data_dir)?;
-    if let Ok(bytes) = std::fs::read(&path) {
-        let key = Keypair::from_protobuf_encoding(&bytes).map_err(std::io::Error::other)?;
-        return Ok(key.public().to_peer_id());
-    }
-    let mut secret = [0u8; 32];
-    rand::RngCore::fill_bytes(
-        &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed),
-        &mut secret,
-    );
-    let key = Keypair::ed25519_from_bytes(secret).map_err(std::io::Error::other)?;
     let bytes = key.to_protobuf_encoding().map_err(std::io::Error::other)?;
-    std::fs::write(&path, bytes)?;
-    Ok(key.public().to_peer_id())
+    std::fs::write(data_dir.join(IDENTITY_FILE), bytes)
 }
 
 /// The host's software for turmoil: each call starts the node anew.
@@ -200,32 +210,62 @@ fn obey(
     trace: &Trace,
 ) {
     let at = turmoil::sim_elapsed().unwrap_or_default();
+    if let Command::Observe = command {
+        observe(node, mailbox);
+        return;
+    }
     let line = match command {
-        Command::Put(key, value) => {
-            let entry = [(key.clone(), value.clone())];
-            match node.put_many(&entry) {
-                Ok(verdicts) => match &verdicts[0] {
-                    Ok(_) => format!("put {key}={value}"),
-                    Err(error) => format!("put {key}={value} refused: {error}"),
-                },
-                Err(error) => format!("put {key}={value} failed: {error}"),
-            }
-        }
+        Command::Put(key, value) => put(node, vec![(key, value)]),
+        Command::PutMany(entries) => put(node, entries),
         Command::Delete(key) => match node.delete(&key) {
             Ok(had) => format!("delete {key} (had a value: {had})"),
             Err(error) => format!("delete {key} failed: {error}"),
         },
-        Command::Report => {
-            let list = node.list().unwrap_or_default();
-            let status = node.status().ok();
-            let peers = status.as_ref().map_or(0, |status| status.peers.len());
-            let counters = status.map(|status| status.counters);
-            let mut view = mailbox.borrow_mut();
-            view.view.list = list.clone();
-            view.view.peers = peers;
-            let list: Vec<String> = list.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("list [{}] peers {peers} {counters:?}", list.join(" "))
+        Command::Report | Command::Observe => {
+            let view = observe(node, mailbox);
+            let list: Vec<String> = view.list.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!(
+                "list [{}] peers {} {:?}",
+                list.join(" "),
+                view.peers,
+                view.counters
+            )
         }
     };
     trace.log(at, name, line);
+}
+
+/// Stores `entries` in one command; the trace line says what each became.
+fn put(node: &mut Node, entries: Vec<(String, String)>) -> String {
+    let shown: Vec<String> = entries.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    match node.put_many(&entries) {
+        Ok(verdicts) => {
+            let refused: Vec<String> = verdicts
+                .iter()
+                .filter_map(|verdict| verdict.as_ref().err().map(ToString::to_string))
+                .collect();
+            if refused.is_empty() {
+                format!("put {}", shown.join(" "))
+            } else {
+                format!("put {} refused: {}", shown.join(" "), refused.join("; "))
+            }
+        }
+        Err(error) => format!("put {} failed: {error}", shown.join(" ")),
+    }
+}
+
+/// Reads the node's list, peers and counters into its [`View`]; returns the view.
+fn observe(node: &Node, mailbox: &Rc<RefCell<Mailbox>>) -> View {
+    let status = node.status().ok();
+    let peer_ids: Vec<PeerId> = status
+        .as_ref()
+        .map(|status| status.peers.iter().map(|peer| peer.peer).collect())
+        .unwrap_or_default();
+    let mut mailbox = mailbox.borrow_mut();
+    let view = &mut mailbox.view;
+    view.list = node.list().unwrap_or_default();
+    view.peers = peer_ids.len();
+    view.peer_ids = peer_ids;
+    view.counters = status.map(|status| status.counters).unwrap_or_default();
+    view.clone()
 }

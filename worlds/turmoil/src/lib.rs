@@ -7,10 +7,14 @@
 //! - [`host`]: one host's node and its mailbox; [`world`]: the hosts and the network.
 //! - [`clock`]: the virtual time the binary's clock stand-in serves the whole process.
 //! - [`trace`]: what happened, line by line, for the determinism check.
+//! - [`play`]: a scenario file played step by step, judged as in every world; [`compare`]:
+//!   the fidelity table against the simulator.
 //! - [`spike`]: two nodes through put/get, a partition and a crash; [`timing`]: the speed table.
 
 pub mod clock;
+pub mod compare;
 pub mod host;
+pub mod play;
 pub mod spike;
 pub mod tcp;
 pub mod timing;

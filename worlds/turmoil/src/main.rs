@@ -2,6 +2,8 @@
 //!
 //! - `spike [--seed N] [--trace]`: two nodes through put/get, a partition and a crash.
 //! - `timing [--hosts 2,5,10,20,30] [--seconds N]`: wall time per virtual second.
+//! - `run FILE [--seed N] [--json] [--trace]`: plays a scenario file.
+//! - `compare FILE…`: the fidelity table, simulator against turmoil.
 //!
 //! One simulation per process: the process's randomness and clocks are the world's
 //! (src/overrides.rs).
@@ -9,7 +11,8 @@
 mod overrides;
 
 use clap::{Parser, Subcommand};
-use p2p_sync_turmoil::{clock, spike, timing};
+use p2p_sync_scenario::report::failure_text;
+use p2p_sync_turmoil::{clock, compare, play, spike, timing};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -29,6 +32,27 @@ enum Command {
         /// Print the trace (and the nodes' own log lines, stamped with virtual time).
         #[arg(long)]
         trace: bool,
+    },
+    /// Plays a scenario file.
+    Run {
+        /// The scenario file.
+        file: String,
+        /// The seed (the file's own by default).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print the outcome as one JSON document.
+        #[arg(long)]
+        json: bool,
+        /// Print the trace (and the nodes' own log lines) first.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// The fidelity table: each file in the simulator and in turmoil; exit 1 when a file
+    /// passes in one and fails in the other, or their final lists differ.
+    Compare {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<String>,
     },
     /// Wall time per virtual second at each number of hosts.
     Timing {
@@ -73,6 +97,25 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Run {
+            file,
+            seed,
+            json,
+            trace,
+        } => run(&file, seed, json, trace),
+        Command::Compare { files } => {
+            let world = std::env::current_exe().expect("this binary's path");
+            let world = world.to_string_lossy();
+            let rows: Vec<compare::Row> = files
+                .iter()
+                .map(|file| compare::row(file, &world))
+                .collect();
+            print!("{}", compare::table(&rows));
+            match rows.iter().any(compare::Row::differs) {
+                true => ExitCode::FAILURE,
+                false => ExitCode::SUCCESS,
+            }
+        }
         Command::Timing {
             hosts,
             seconds,
@@ -97,6 +140,82 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// Plays `file`: exit 0 when every expectation held (or turmoil cannot play it: said why),
+/// 1 when one failed or the run broke, 2 for a bad file.
+fn run(file: &str, seed: Option<u64>, json: bool, trace: bool) -> ExitCode {
+    let scenario = match p2p_sync_scenario::load(file) {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    if let Some(reason) = play::refuse::unplayable(&scenario) {
+        match json {
+            true => println!(
+                "{}",
+                serde_json::json!({ "scenario": scenario.name, "skipped": reason })
+            ),
+            false => println!("skipped: turmoil cannot play {file}: {reason}"),
+        }
+        return ExitCode::SUCCESS;
+    }
+    overrides::install(seed);
+    if trace {
+        log_to_stdout();
+    }
+    let outcome = match play::run(&scenario, seed) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("broken: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if trace {
+        print!("{}", outcome.trace);
+    }
+    let passed = outcome.failures.is_empty();
+    if json {
+        let nodes: Vec<serde_json::Value> = outcome
+            .lists
+            .iter()
+            .zip(&outcome.up)
+            .map(|(list, up)| {
+                serde_json::json!({
+                    "up": up,
+                    "content": format!("{:016x}", p2p_sync_scenario::report::content_digest(list)),
+                    "keys": list.len(),
+                })
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "scenario": scenario.name,
+            "seed": seed,
+            "passed": passed,
+            "failures": outcome.failures,
+            "convergence": outcome.convergence,
+            "time_to_converge_ms": outcome.convergence.time_to_converge_ms(),
+            "nodes": nodes,
+        });
+        println!("{summary}");
+    } else {
+        println!(
+            "{}: {} (seed {seed})",
+            scenario.name,
+            if passed { "passed" } else { "FAILED" }
+        );
+        println!("{}", outcome.convergence);
+        let replay = format!("p2p-sync-turmoil run {file} --seed {seed}");
+        print!("{}", failure_text(file, seed, &outcome.failures, &replay));
+    }
+    if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

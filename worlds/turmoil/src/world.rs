@@ -31,6 +31,10 @@ pub struct Layout {
     pub psk: Option<PreSharedKey>,
     /// Whom each host dials: `dials(i)` lists the indexes of hosts `i` dials (lower ones only).
     pub dials: fn(usize) -> Vec<usize>,
+    /// Each message's latency: turmoil draws it between these bounds.
+    pub latency: (Duration, Duration),
+    /// The world's wall clock at t = 0.
+    pub epoch: std::time::SystemTime,
     /// Whose data directory each host runs on: `dir_of(i)` is `i` unless two hosts share one
     /// (as two processes started on one directory would).
     pub dir_of: fn(usize) -> usize,
@@ -55,6 +59,8 @@ impl Layout {
             config: Config::default(),
             psk: None,
             dials: chain_and_hub,
+            latency: (Duration::ZERO, Duration::from_millis(100)),
+            epoch: clock::epoch(),
             dir_of: |index| index,
         }
     }
@@ -74,6 +80,9 @@ pub struct TurmoilWorld<'a> {
     hosts: Vec<Host>,
     trace: Trace,
     tick: Duration,
+    /// The process's virtual time when this world started (worlds run one after another
+    /// continue it: it never goes back).
+    clock_base: Duration,
     _dirs: TempDir,
 }
 
@@ -85,18 +94,22 @@ impl<'a> TurmoilWorld<'a> {
         let mut sim = turmoil::Builder::new()
             .tick_duration(layout.tick)
             .simulation_duration(Duration::from_secs(u64::MAX / 4))
-            .epoch(clock::epoch())
+            .epoch(layout.epoch)
+            .min_message_latency(layout.latency.0)
+            .max_message_latency(layout.latency.1)
             .rng_seed(layout.seed)
             .tcp_capacity(1 << 16)
             .build();
         let trace = Trace::default();
         let mut hosts: Vec<Host> = Vec::new();
         let mut addresses: Vec<Multiaddr> = Vec::new();
+        let keys = host::ordered_keys(layout.hosts, layout.seed);
         for index in 0..layout.hosts {
             let name = format!("n{index}");
             let data_dir = dirs.path().join(format!("n{}", (layout.dir_of)(index)));
-            let owner = (layout.dir_of)(index) as u64;
-            let peer = host::seed_identity(&data_dir, mix(layout.seed, owner, 1))?;
+            let key = &keys[(layout.dir_of)(index)];
+            host::install_identity(&data_dir, key)?;
+            let peer = key.public().to_peer_id();
             let dial = (layout.dials)(index)
                 .into_iter()
                 .filter_map(|to| addresses.get(to).cloned())
@@ -141,6 +154,7 @@ impl<'a> TurmoilWorld<'a> {
             hosts,
             trace,
             tick: layout.tick,
+            clock_base: clock::elapsed(),
             _dirs: dirs,
         })
     }
@@ -154,10 +168,10 @@ impl<'a> TurmoilWorld<'a> {
     pub fn run_for(&mut self, duration: Duration) -> turmoil::Result {
         let until = self.sim.elapsed() + duration;
         while self.sim.elapsed() < until {
-            clock::set_elapsed(self.sim.elapsed());
+            clock::set_elapsed(self.clock_base + self.sim.elapsed());
             self.sim.step()?;
         }
-        clock::set_elapsed(self.sim.elapsed());
+        clock::set_elapsed(self.clock_base + self.sim.elapsed());
         Ok(())
     }
 
@@ -215,29 +229,67 @@ impl<'a> TurmoilWorld<'a> {
     /// Asks every running host for its list, peers and counters, and gives them a step to
     /// answer; returns what each host last reported.
     pub fn report(&mut self) -> turmoil::Result<Vec<View>> {
-        for index in 0..self.hosts.len() {
-            self.hosts[index].mailbox.borrow().send(Command::Report);
+        for host in &self.hosts {
+            host.mailbox.borrow().send(Command::Report);
         }
         self.run_for(self.tick)?;
-        Ok(self
-            .hosts
-            .iter()
-            .map(|host| host.mailbox.borrow().view.clone())
-            .collect())
+        Ok(self.views())
     }
 
-    /// Cuts the links between hosts `a` and `b`, both ways.
+    /// Cuts the link from host `from` to host `to` only: what `from` sends is lost.
+    pub fn partition_oneway(&mut self, from: usize, to: usize) {
+        self.say_between(from, to, "one-way cut");
+        self.sim
+            .partition_oneway(self.hosts[from].name.as_str(), self.hosts[to].name.as_str());
+    }
+
+    /// Cuts the links between hosts `a` and `b`, both ways, losing what either sends until
+    /// [`Self::repair`] (a cable pulled: not even a connection's close gets across, and what
+    /// was lost stays lost).
+    pub fn drop_between(&mut self, a: usize, b: usize) {
+        self.say_between(a, b, "drop");
+        self.sim
+            .partition(self.hosts[a].name.as_str(), self.hosts[b].name.as_str());
+    }
+
+    /// Cuts the links between hosts `a` and `b`, both ways: what either sends waits on the
+    /// link until [`Self::repair`], as TCP resends what a cut link dropped (connections that
+    /// outlive the cut carry on; the node's ping may close them meanwhile).
     pub fn partition(&mut self, a: usize, b: usize) {
         self.say_between(a, b, "partition");
         self.sim
-            .partition(self.hosts[a].name.as_str(), self.hosts[b].name.as_str());
+            .hold(self.hosts[a].name.as_str(), self.hosts[b].name.as_str());
     }
 
     /// Restores the links between hosts `a` and `b`, both ways.
     pub fn repair(&mut self, a: usize, b: usize) {
         self.say_between(a, b, "heal");
-        self.sim
-            .repair(self.hosts[a].name.as_str(), self.hosts[b].name.as_str());
+        let (a, b) = (self.hosts[a].name.as_str(), self.hosts[b].name.as_str());
+        self.sim.release(a, b);
+        self.sim.repair(a, b);
+        self.sim.repair_oneway(a, b);
+        self.sim.repair_oneway(b, a);
+    }
+
+    /// Asks every running host to update its [`View`] (untraced) without running the world:
+    /// the answers arrive within the next step.
+    pub fn observe(&self) {
+        for host in &self.hosts {
+            host.mailbox.borrow().send(Command::Observe);
+        }
+    }
+
+    /// What every host last reported (crashed ones: what they reported before).
+    pub fn views(&self) -> Vec<View> {
+        self.hosts
+            .iter()
+            .map(|host| host.mailbox.borrow().view.clone())
+            .collect()
+    }
+
+    /// The index of the host whose node is `peer`, if any.
+    pub fn index_of(&self, peer: &PeerId) -> Option<usize> {
+        self.hosts.iter().position(|host| host.peer == *peer)
     }
 
     /// Crashes host `index`: its node stops at once; its data directory stays.

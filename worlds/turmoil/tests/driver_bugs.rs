@@ -95,9 +95,9 @@ fn a_foreign_peer_that_does_not_speak_ping_is_kept() {
 fn a_connection_left_by_a_restarted_peer_does_not_swallow_writes() {
     let mut world = TurmoilWorld::new(&Layout::new(2, 5)).unwrap();
     world.run_for(Duration::from_secs(3)).unwrap();
-    // n1 restarts while the link is cut: its old connection's close never reaches n0, which
-    // still holds it when n1 comes back and dials in anew.
-    world.partition(0, 1);
+    // n1 restarts while the link drops everything: its old connection's close never reaches
+    // n0, which still holds it when n1 comes back and dials in anew.
+    world.drop_between(0, 1);
     world.crash(1);
     world.bounce(1);
     world.run_for(Duration::from_millis(200)).unwrap();
