@@ -15,9 +15,30 @@
 //! 4. **Judge**: [`judge::Verdicts::judge`] (through [`judge::check`]) decides each
 //!    expectation once for every world, counting those that held and keeping a
 //!    [`report::Failure`] for each that did not.
-//! 5. **Report**: [`convergence::ConvergenceReport`] (the fidelity table's "time to converge"
-//!    in every world) and [`report::failure_text`] (the seed and the replay command) read the
-//!    same in every world; a world adds what only it counts.
+//! 5. **Report**: [`report::Summary`] (text and JSON) sums a run up the same in every world:
+//!    the verdicts, [`convergence::ConvergenceReport`] (the fidelity table's "time to
+//!    converge") and each node's list digest; its failure text names the seed and the command
+//!    that replays the run. A world adds what only it counts.
+//!
+//! ```ignore
+//! let scenario = p2p_sync_scenario::load(file)?;
+//! let names = scenario.names();
+//! let (mut convergence, mut verdicts) = (Convergence::new(scenario.nodes), Verdicts::default());
+//! for due in Timeline::new(&scenario.steps) {
+//!     world.run_until(due.at_ms, &mut convergence); // observing what each node holds meanwhile
+//!     let step = &scenario.steps[due.step];
+//!     match &step.action {
+//!         Action::Expect(expectation) => {
+//!             verdicts.judge(step, expectation, due.at_ms, &mut world, &names)?;
+//!         }
+//!         action => world.act(action, due.repetition), // writes: workload::command
+//!     }
+//!     if is_recovery(&step.action) {
+//!         convergence.recovered(due.at_ms);
+//!     }
+//! }
+//! let summary = Summary::new("turmoil", &scenario, seed, end_ms, verdicts, convergence.report(), nodes);
+//! ```
 //!
 //! # Layout
 //! - [`scenario`]: the checked scenario types; [`parse`](mod@parse): TOML → scenario, errors
@@ -25,7 +46,8 @@
 //! - [`timeline`]: steps in time order and their repetitions; [`workload`]: the `writes`
 //!   workload's commands; [`attack`]: hostile payloads.
 //! - [`convergence`]: the one definition of convergence; [`judge`]: `expect` steps judged from
-//!   what a world observes; [`report`]: mismatches, failures, the content digest.
+//!   what a world observes; [`report`]: mismatches, failures, the content digest, a run's
+//!   summary.
 //! - [`status`]: the real node's `status` text as a world reads it.
 
 #![warn(missing_docs, unreachable_pub)]
