@@ -65,6 +65,9 @@ enum Command {
         /// The world's seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// How far virtual time moves per step, in ms.
+        #[arg(long, default_value_t = 1)]
+        tick_ms: u64,
     },
 }
 
@@ -120,12 +123,14 @@ fn main() -> ExitCode {
             hosts,
             seconds,
             seed,
+            tick_ms,
         } => {
             overrides::install(seed);
             println!("| hosts | start-up 5 virtual s (wall) | wall per virtual s | × real time | converged |");
             println!("|---|---|---|---|---|");
             for count in hosts {
-                match timing::measure(count, seed, 5, seconds) {
+                let tick = std::time::Duration::from_millis(tick_ms);
+                match timing::measure(count, seed, tick, 5, seconds) {
                     Ok(row) => println!(
                         "| {} | {:.2} s | {:.3} s | {:.1} | {}/{} |",
                         row.hosts,

@@ -17,9 +17,20 @@ pub struct Row {
     pub converged: usize,
 }
 
-/// Measures a world of `hosts` hosts for `warmup` then `measured` virtual seconds.
-pub fn measure(hosts: usize, seed: u64, warmup: u64, measured: u64) -> turmoil::Result<Row> {
-    let mut world = TurmoilWorld::new(&Layout::new(hosts, seed))?;
+/// Measures a world of `hosts` hosts stepping `tick` at a time for `warmup` then `measured`
+/// virtual seconds.
+pub fn measure(
+    hosts: usize,
+    seed: u64,
+    tick: Duration,
+    warmup: u64,
+    measured: u64,
+) -> turmoil::Result<Row> {
+    let layout = Layout {
+        tick,
+        ..Layout::new(hosts, seed)
+    };
+    let mut world = TurmoilWorld::new(&layout)?;
     let started = real_now();
     world.run_for(Duration::from_secs(warmup))?;
     let warmed = real_now();

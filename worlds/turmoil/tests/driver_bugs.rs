@@ -1,6 +1,12 @@
 //! The first round's three driver bugs, each played in turmoil against the real node: a
 //! foreign peer that does not speak ping is kept; a connection a restarted peer left behind
 //! does not swallow what the node sends; two nodes on one data directory are refused.
+//!
+//! The first and the third fail when their fix is undone (ping's `Unsupported` taken as dead;
+//! no lock). The second does not depend on ping closing dead connections: over turmoil's TCP
+//! the restarted peer's new connection replaces the old one without it (the first round's
+//! stale connection was QUIC's, which turmoil cannot play); it stays as a check that writes
+//! cross both ways after such a restart.
 
 use futures::StreamExt;
 use libp2p::core::upgrade::Version;
