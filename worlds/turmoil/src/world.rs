@@ -159,11 +159,6 @@ impl<'a> TurmoilWorld<'a> {
         })
     }
 
-    /// How long the world has run, in virtual time.
-    pub fn elapsed(&self) -> Duration {
-        self.sim.elapsed()
-    }
-
     /// Runs the world for `duration` of virtual time.
     pub fn run_for(&mut self, duration: Duration) -> turmoil::Result {
         let until = self.sim.elapsed() + duration;
@@ -188,11 +183,6 @@ impl<'a> TurmoilWorld<'a> {
     /// Whether the world has no host.
     pub fn is_empty(&self) -> bool {
         self.hosts.is_empty()
-    }
-
-    /// Host `index`'s PeerId.
-    pub fn peer(&self, index: usize) -> PeerId {
-        self.hosts[index].peer
     }
 
     /// Registers a host running other `software` than a node (a foreign client, an attacker),
