@@ -12,6 +12,28 @@ pub trait Clock {
     fn monotonic_ms(&self) -> u64;
 }
 
+/// The node's two times at one input: the core reads its [`Clock`] once per input and passes
+/// this down, so every rule an input applies sees the same time, and each use names which
+/// clock it means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// Wall-clock ms since 1970-01-01T00:00:00Z ([`Clock::now_ms`]): stamps local writes and
+    /// judges remote timestamps.
+    pub wall_ms: u64,
+    /// Monotonic ms ([`Clock::monotonic_ms`]): rate windows, timers and timeouts.
+    pub monotonic_ms: u64,
+}
+
+impl Now {
+    /// Reads both times of `clock`.
+    pub fn read(clock: &impl Clock) -> Now {
+        Now {
+            wall_ms: clock.now_ms(),
+            monotonic_ms: clock.monotonic_ms(),
+        }
+    }
+}
+
 /// A clock that shows whatever it was last set to: for tests and simulations.
 #[derive(Debug, Clone, Default)]
 pub struct ManualClock {

@@ -35,6 +35,8 @@
 //! - [`clock`]: the `Clock` trait; [`outbox`]: a recording `Transport`; [`testkit`]: helpers
 //!   for tests, benches and the simulator.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod auth;
 pub mod clock;
 pub mod config;

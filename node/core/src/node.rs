@@ -12,8 +12,9 @@
 //! - The user's commands: [`NodeCore::put`], [`NodeCore::delete`], [`NodeCore::put_many`];
 //!   the allow-list: [`NodeCore::set_membership`].
 //!
-//! Time comes only from the [`Clock`] (its wall time stamps and judges writes, its monotonic
-//! time runs every interval and timer), randomness only from the seeded rng.
+//! Time comes only from the [`Clock`], read once per input into a [`Now`] that is passed down
+//! (its `wall_ms` stamps and judges writes, its `monotonic_ms` runs every interval and timer);
+//! only the status polls read it on their own. Randomness comes only from the seeded rng.
 //!
 //! # Outputs
 //! Everything that leaves the core, by the way it leaves:
@@ -33,7 +34,7 @@
 //!   answers that cost reads).
 
 use super::auth::{Identity, Keys, SigningKey};
-use super::clock::Clock;
+use super::clock::{Clock, Now};
 use super::config::Config;
 use super::counters::{Counters, DropReason};
 use super::error::ValidationError;
@@ -194,11 +195,12 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// `store`, reading `clock`, drawing every random choice from `seed`.
     pub fn new(id: P, identity: Identity, config: Config, store: S, clock: C, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let now = clock.monotonic_ms();
+        let monotonic_ms = clock.monotonic_ms();
         let mut timers = TimerTable::default();
-        let first_round = now + rng.random_range(0..config.anti_entropy_interval_ms.max(1));
+        let first_round =
+            monotonic_ms + rng.random_range(0..config.anti_entropy_interval_ms.max(1));
         timers.set(Timer::AntiEntropy, first_round);
-        timers.set(Timer::Sweep, now + config.drop_log_interval_ms);
+        timers.set(Timer::Sweep, monotonic_ms + config.drop_log_interval_ms);
         let hlc = store.summary().max_hlc;
         NodeCore {
             origin: id.to_string(),
@@ -257,10 +259,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// The latest write refused for being stamped too far ahead, if any, and how long ago
     /// (ms): the `status` line that names a peer whose clock is off.
     pub fn clock_ahead(&self) -> Option<(&ClockAhead<P>, u64)> {
-        let now = self.clock.monotonic_ms();
+        let monotonic_ms = self.clock.monotonic_ms();
         self.clock_ahead
             .as_ref()
-            .map(|ahead| (ahead, now.saturating_sub(ahead.at_ms)))
+            .map(|ahead| (ahead, monotonic_ms.saturating_sub(ahead.at_ms)))
     }
 
     /// The peers the node is connected to.
@@ -268,15 +270,41 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         &self.peers
     }
 
+    /// A gossip message signed by `author`, received from `forwarder`. Returns the verdict to
+    /// report to the gossip layer. A store failure is returned after counting nothing.
+    pub fn handle_gossip(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        author: &P,
+        forwarder: &P,
+        bytes: &[u8],
+    ) -> Result<Verdict, StoreError> {
+        let now = Now::read(&self.clock);
+        self.gossip(net, now, author, forwarder, bytes)
+    }
+
+    /// A direct (reconciliation) message from `peer`. A store failure is returned; the
+    /// exchange goes on.
+    pub fn handle_direct(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        peer: &P,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let now = Now::read(&self.clock);
+        self.direct(net, now, peer, bytes)
+    }
+
     /// A peer connected (also: connected again while an old connection lingers). The side with
     /// the smaller id opens a reconciliation at once.
     pub fn handle_peer_up(&mut self, net: &mut dyn Transport<P>, peer: &P) {
+        let now = Now::read(&self.clock);
         self.peers.insert(peer.clone());
         // A new connection: a session this node opened on the old one is void (the exchange
         // stays until it is quiet: the peer may still answer on a connection that lives on).
         self.end_session(peer);
         if self.id < *peer {
-            self.start_reconciliation(net, peer);
+            self.start_reconciliation(net, now, peer);
         }
     }
 
@@ -303,10 +331,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Does what is due by now: reconciliations waiting for their peer's session to end, and
     /// the periodic anti-entropy round with one random peer.
     pub fn handle_timeout(&mut self, net: &mut dyn Transport<P>) {
-        let now = self.clock.monotonic_ms();
-        self.sweep(now);
+        let now = Now::read(&self.clock);
+        self.sweep(now.monotonic_ms);
         // Quiet sessions and exchanges end first: a reconciliation may wait for one.
-        for timer in self.timers.expired(now) {
+        for timer in self.timers.expired(now.monotonic_ms) {
             match &timer {
                 Timer::Session(_) => {}
                 Timer::Exchange(peer) => {
@@ -316,20 +344,21 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             }
             self.timers.stop(&timer);
         }
-        for timer in self.timers.expired(now) {
+        for timer in self.timers.expired(now.monotonic_ms) {
             if let Timer::Reconcile(peer) = &timer {
-                if !self.peers.contains(peer) || self.start_reconciliation(net, peer) {
+                if !self.peers.contains(peer) || self.start_reconciliation(net, now, peer) {
                     self.timers.stop(&timer);
                 }
             }
         }
-        if self.timers.get(&Timer::AntiEntropy) <= Some(now) {
+        if self.timers.get(&Timer::AntiEntropy) <= Some(now.monotonic_ms) {
             let interval = self.config.anti_entropy_interval_ms.max(1);
-            self.timers.set(Timer::AntiEntropy, now + interval);
+            self.timers
+                .set(Timer::AntiEntropy, now.monotonic_ms + interval);
             let candidates = self.reconciler.anti_entropy_candidates(&self.peers);
             if !candidates.is_empty() {
                 let peer = candidates[self.rng.random_range(0..candidates.len())].clone();
-                self.start_reconciliation(net, &peer);
+                self.start_reconciliation(net, now, &peer);
             }
         }
     }

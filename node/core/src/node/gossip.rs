@@ -3,7 +3,7 @@
 //! the gossip layer gets.
 
 use super::{Event, NodeCore, PeerId, Transport, Verdict};
-use crate::clock::Clock;
+use crate::clock::{Clock, Now};
 use crate::counters::DropReason;
 use crate::error::Refusal;
 use crate::legacy;
@@ -13,11 +13,11 @@ use crate::wire;
 use crate::write::Write;
 
 impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
-    /// A gossip message signed by `author`, received from `forwarder`. Returns the verdict to
-    /// report to the gossip layer. A store failure is returned after counting nothing.
-    pub fn handle_gossip(
+    /// See [`NodeCore::handle_gossip`].
+    pub(super) fn gossip(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         author: &P,
         forwarder: &P,
         bytes: &[u8],
@@ -27,17 +27,16 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 len: bytes.len(),
                 max: self.config.max_message_bytes,
             };
-            self.drop_error(net, forwarder, error);
+            self.drop_error(net, now, forwarder, error);
             return Ok(self.refusal(author, forwarder));
         }
-        if self.refuse_author(net, forwarder, &author.to_string()) {
+        if self.refuse_author(net, now, forwarder, &author.to_string()) {
             return Ok(Verdict::Ignore);
         }
-        if !self.charge_gossip(net, author, forwarder, Cost::of(0, bytes.len())) {
+        if !self.charge_gossip(net, now, author, forwarder, Cost::of(0, bytes.len())) {
             return Ok(Verdict::Ignore);
         }
         let signer = author.to_string();
-        let now_ms = self.clock.now_ms();
         let decoded = match wire::decode(bytes, &signer, self.config.max_message_bytes) {
             Ok(decoded) => decoded,
             // Not our form: perhaps the original app's signed envelope.
@@ -53,18 +52,18 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                         return Ok(Verdict::Ignore);
                     }
                     None => {
-                        self.drop_error(net, author, error);
+                        self.drop_error(net, now, author, error);
                         return Ok(self.refusal(author, forwarder));
                     }
                 }
             }
             Err(error) => {
-                self.drop_error(net, author, error);
+                self.drop_error(net, now, author, error);
                 return Ok(self.refusal(author, forwarder));
             }
         };
         // Every write counts: a batch of 10,000 writes is 10,000 writes of the budgets.
-        if !self.charge_gossip(net, author, forwarder, Cost::writes(decoded.len())) {
+        if !self.charge_gossip(net, now, author, forwarder, Cost::writes(decoded.len())) {
             return Ok(Verdict::Ignore);
         }
         // Unchecked, not forwarded, not penalised (nodes built before the cap sent larger
@@ -75,33 +74,35 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 "{} writes in one message, the limit is {max_writes}",
                 decoded.len()
             );
-            self.drop_message(net, forwarder, DropReason::TooLarge, detail);
-            self.reconcile_soon(forwarder);
+            self.drop_message(net, now, forwarder, DropReason::TooLarge, detail);
+            self.reconcile_soon(now, forwarder);
             return Ok(Verdict::Ignore);
         }
         self.prefetch_signatures(decoded.iter().filter_map(|result| result.as_ref().ok()));
         let mut valid = Vec::with_capacity(decoded.len());
         for result in decoded {
             // The decoder made sure the origin is the author, who signed the whole message.
-            match result.and_then(|write| self.check_remote(&write, now_ms, true).map(|()| write)) {
+            match result
+                .and_then(|write| self.check_remote(&write, now.wall_ms, true).map(|()| write))
+            {
                 Ok(write) => valid.push(write),
                 // The first forged write ends the message: none of it applies or travels on.
                 Err(error @ Refusal::Forged(_)) => {
-                    self.drop_error(net, author, error);
+                    self.drop_error(net, now, author, error);
                     if self.answers_for(author, forwarder) {
-                        self.strike(forwarder);
+                        self.strike(now, forwarder);
                     }
                     return Ok(self.refusal(author, forwarder));
                 }
-                Err(error) => self.drop_error(net, author, error),
+                Err(error) => self.drop_error(net, now, author, error),
             }
         }
         if valid.is_empty() {
             return Ok(self.refusal(author, forwarder));
         }
         let applied = self
-            .apply_remote(&valid)
-            .inspect_err(|_| self.retry_after_store_failure(forwarder))?;
+            .apply_remote(now, &valid)
+            .inspect_err(|_| self.retry_after_store_failure(now, forwarder))?;
         let writes: Vec<Write> = valid
             .into_iter()
             .zip(applied)
@@ -140,25 +141,32 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn charge_gossip(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         author: &P,
         forwarder: &P,
         cost: Cost,
     ) -> bool {
-        let now = self.clock.monotonic_ms();
-        let forwarder_ok = self.forwarder_limiter.admit(forwarder, now, cost, 1);
+        let forwarder_ok = self
+            .forwarder_limiter
+            .admit(forwarder, now.monotonic_ms, cost, 1);
         let author_name = author.to_string();
         let factor = self.rate_factor(&author_name);
-        if forwarder_ok && self.author_limiter.admit(&author_name, now, cost, factor) {
+        if forwarder_ok
+            && self
+                .author_limiter
+                .admit(&author_name, now.monotonic_ms, cost, factor)
+        {
             return true;
         }
         let limited = if forwarder_ok { author } else { forwarder };
         self.drop_message(
             net,
+            now,
             limited,
             DropReason::RateLimited,
             format!("rate limit exceeded for peer {limited}"),
         );
-        self.reconcile_soon(forwarder);
+        self.reconcile_soon(now, forwarder);
         false
     }
 }

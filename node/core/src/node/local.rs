@@ -3,7 +3,7 @@
 
 use super::{CommandError, NodeCore, PeerId, Transport};
 use crate::auth;
-use crate::clock::Clock;
+use crate::clock::{Clock, Now};
 use crate::error::ValidationError;
 use crate::legacy;
 use crate::rate_limit::Cost;
@@ -22,7 +22,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         value: &str,
     ) -> Result<Write, CommandError> {
         validate_value(value, &self.config)?;
-        self.write_local(net, key, Some(value.to_string()))
+        let now = Now::read(&self.clock);
+        self.write_local(net, now, key, Some(value.to_string()))
     }
 
     /// Deletes `key` (a tombstone) and publishes the delete. Returns the tombstone and
@@ -34,7 +35,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     ) -> Result<(Write, bool), CommandError> {
         validate_key(key, &self.config)?;
         let was_live = self.get(key)?.is_some();
-        Ok((self.write_local(net, key, None)?, was_live))
+        let now = Now::read(&self.clock);
+        Ok((self.write_local(net, now, key, None)?, was_live))
     }
 
     /// Stores every valid put of `entries` in one transaction and publishes them in batches.
@@ -45,6 +47,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         net: &mut dyn Transport<P>,
         entries: &[(String, String)],
     ) -> Result<Vec<Result<Write, ValidationError>>, StoreError> {
+        let now = Now::read(&self.clock);
         let before = self.hlc;
         let mut verdicts = Vec::with_capacity(entries.len());
         for (key, value) in entries {
@@ -52,7 +55,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 validate_key(key, &self.config).and_then(|()| validate_value(value, &self.config));
             verdicts.push(match verdict {
                 Ok(()) => Ok(self
-                    .stamp(key, Some(value.clone()))
+                    .stamp(now, key, Some(value.clone()))
                     .inspect_err(|_| self.hlc = before)?),
                 Err(error) => Err(error),
             });
@@ -81,7 +84,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             }
         }
         if let [write] = writes.as_slice() {
-            self.publish_envelope(net, write);
+            self.publish_envelope(net, now, write);
         }
         Ok(verdicts)
     }
@@ -95,13 +98,12 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// write it holds for `key`. Remote writes stamped ahead of the local clock (a peer whose
     /// clock runs fast, within the bound) do not move the node's clock; only a write that
     /// overwrites one of them is stamped past it, so a user's overwrite still wins.
-    fn stamp(&mut self, key: &str, value: Option<String>) -> Result<Write, StoreError> {
-        let now = self.clock.now_ms();
-        self.hlc = self.hlc.tick(now);
+    fn stamp(&mut self, now: Now, key: &str, value: Option<String>) -> Result<Write, StoreError> {
+        self.hlc = self.hlc.tick(now.wall_ms);
         let mut hlc = self.hlc;
         if self.store.summary().max_hlc >= hlc {
             if let Some(stored) = self.store.get(key)? {
-                hlc = hlc.max(stored.version.hlc.tick(now));
+                hlc = hlc.max(stored.version.hlc.tick(now.wall_ms));
             }
         }
         let write = Write {
@@ -119,18 +121,19 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn write_local(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         key: &str,
         value: Option<String>,
     ) -> Result<Write, CommandError> {
         validate_key(key, &self.config)?;
         let before = self.hlc;
-        let mut write = self.stamp(key, value)?;
+        let mut write = self.stamp(now, key, value)?;
         auth::sign(&self.signing_key, &mut write);
         self.store
             .apply(std::slice::from_ref(&write))
             .inspect_err(|_| self.hlc = before)?;
         net.publish(wire::encode_write(&write));
-        self.publish_envelope(net, &write);
+        self.publish_envelope(net, now, &write);
         Ok(write)
     }
 
@@ -138,16 +141,18 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// original app's signed envelope, if it fits the app's frame and the envelope budget
     /// ([`legacy::ENVELOPE_RATE`]). Otherwise only counted: the original app has no catch-up,
     /// so it gets that key with a later write that goes out. Batches never go in the envelope.
-    fn publish_envelope(&mut self, net: &mut dyn Transport<P>, write: &Write) {
+    fn publish_envelope(&mut self, net: &mut dyn Transport<P>, now: Now, write: &Write) {
         if !self.config.legacy_envelope {
             return;
         }
-        let now = self.clock.monotonic_ms();
         match legacy::encode(write, &self.signing_key, &self.origin) {
             Ok(bytes)
-                if self
-                    .envelope_limiter
-                    .admit(&(), now, Cost::of(1, bytes.len()), 1) =>
+                if self.envelope_limiter.admit(
+                    &(),
+                    now.monotonic_ms,
+                    Cost::of(1, bytes.len()),
+                    1,
+                ) =>
             {
                 net.publish(bytes);
                 self.counters.legacy_envelopes_sent += 1;

@@ -2,7 +2,7 @@
 //! reconciliation, also when a listed peer relays them), and members get higher limits.
 
 use super::{NodeCore, PeerId, Transport};
-use crate::clock::Clock;
+use crate::clock::{Clock, Now};
 use crate::counters::DropReason;
 use crate::membership::Membership;
 use crate::store::Store;
@@ -24,6 +24,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     pub(super) fn refuse_author(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         from: &P,
         author: &str,
     ) -> bool {
@@ -35,7 +36,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         } else {
             format!("write by {author} (relayed by {from}): author not on the allow-list")
         };
-        self.drop_message(net, from, DropReason::NotAllowed, detail);
+        self.drop_message(net, now, from, DropReason::NotAllowed, detail);
         true
     }
 

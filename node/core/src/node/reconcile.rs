@@ -18,7 +18,7 @@
 
 use super::reconciler::Exchange;
 use super::{Event, NodeCore, PeerId, Transport};
-use crate::clock::Clock;
+use crate::clock::{Clock, Now};
 use crate::config::RateLimit;
 use crate::counters::DropReason;
 use crate::error::Refusal;
@@ -52,16 +52,20 @@ const MAX_BACKLOG_BYTES: usize = 3 << 20;
 
 impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Opens a reconciliation with `peer` unless one is already under way; says whether it did.
-    pub(super) fn start_reconciliation(&mut self, net: &mut dyn Transport<P>, peer: &P) -> bool {
+    pub(super) fn start_reconciliation(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        now: Now,
+        peer: &P,
+    ) -> bool {
         if self.session_open(peer) || !self.peers.contains(peer) {
             return false;
         }
-        let now = self.clock.monotonic_ms();
-        let quiet_end = now + self.config.session_timeout_ms;
+        let quiet_end = now.monotonic_ms + self.config.session_timeout_ms;
         self.timers.set(Timer::Session(peer.clone()), quiet_end);
         // The peer may be in the middle of its own session with this node: keep what this
         // node owes it there (an `Estimate` it may send, id pages still to send).
-        self.heard_in_exchange(peer, now);
+        self.heard_in_exchange(peer, now.monotonic_ms);
         let exchange = self.exchange(peer);
         exchange.wants.clear();
         exchange.reading_pages = false;
@@ -70,6 +74,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let summary = self.store.summary();
         self.send(
             net,
+            now,
             peer,
             &ReconcileMessage::Hello {
                 count: summary.count,
@@ -79,35 +84,35 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         true
     }
 
-    fn send(&mut self, net: &mut dyn Transport<P>, peer: &P, message: &ReconcileMessage) {
+    fn send(&mut self, net: &mut dyn Transport<P>, now: Now, peer: &P, message: &ReconcileMessage) {
         let bytes = reconciliation::encode(message);
         self.counters.reconcile_bytes_sent += bytes.len() as u64;
-        let now = self.clock.monotonic_ms();
         let factor = self.rate_factor(&peer.to_string());
         self.answer_limiter
-            .admit(peer, now, Cost::of(0, bytes.len()), factor);
+            .admit(peer, now.monotonic_ms, Cost::of(0, bytes.len()), factor);
         net.send(peer, bytes);
     }
 
-    /// A direct (reconciliation) message from `peer`.
-    pub fn handle_direct(
+    /// See [`NodeCore::handle_direct`].
+    pub(super) fn direct(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         peer: &P,
         bytes: &[u8],
     ) -> Result<(), StoreError> {
-        let now = self.clock.monotonic_ms();
         self.counters.reconcile_bytes_received += bytes.len() as u64;
-        if self.refuse_author(net, peer, &peer.to_string()) {
+        if self.refuse_author(net, now, peer, &peer.to_string()) {
             return Ok(());
         }
         let factor = self.rate_factor(&peer.to_string());
         if !self
             .direct_limiter
-            .admit(peer, now, Cost::of(0, bytes.len()), factor)
+            .admit(peer, now.monotonic_ms, Cost::of(0, bytes.len()), factor)
         {
             self.drop_message(
                 net,
+                now,
                 peer,
                 DropReason::RateLimited,
                 format!("direct rate limit exceeded for peer {peer}"),
@@ -118,45 +123,50 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         if let Some(kind) = reconciliation::kind_of(bytes) {
             if !self.reconciler.may_come(peer, kind) {
                 let detail = format!("{kind} outside a reconciliation in that order");
-                self.drop_message(net, peer, DropReason::Unsolicited, detail);
+                self.drop_message(net, now, peer, DropReason::Unsolicited, detail);
                 return Ok(());
             }
         }
         let message = match reconciliation::decode(bytes, self.config.max_message_bytes) {
             Ok(message) => message,
             Err(error) => {
-                self.drop_error(net, peer, error);
+                self.drop_error(net, now, peer, error);
                 return Ok(());
             }
         };
-        if !self.admit_in_order(net, peer, &message, factor) {
+        if !self.admit_in_order(net, now, peer, &message, factor) {
             return Ok(());
         }
         if self.session_open(peer) {
-            let quiet_end = now + self.config.session_timeout_ms;
+            let quiet_end = now.monotonic_ms + self.config.session_timeout_ms;
             self.timers.set(Timer::Session(peer.clone()), quiet_end);
         }
         match message {
             ReconcileMessage::Hello { count, fingerprint } => {
                 let summary = self.store.summary();
                 if (summary.count, summary.fingerprint) == (count, fingerprint) {
-                    self.send(net, peer, &ReconcileMessage::InSync);
+                    self.send(net, now, peer, &ReconcileMessage::InSync);
                 } else {
                     let table = self.table(PROBE_CELLS);
                     self.exchange(peer).estimates_expected += 1;
-                    self.send(net, peer, &ReconcileMessage::Probe { table });
+                    self.send(net, now, peer, &ReconcileMessage::Probe { table });
                 }
             }
             ReconcileMessage::Probe { table } if table.len() != PROBE_CELLS => {
                 let detail = format!("probe of {} cells", table.len());
-                self.drop_message(net, peer, DropReason::Malformed, detail);
+                self.drop_message(net, now, peer, DropReason::Malformed, detail);
             }
             ReconcileMessage::Probe { table } => {
-                if !self.settle(net, peer, table)? {
+                if !self.settle(net, now, peer, table)? {
                     let strata = self.store.tally().strata.clone();
                     let count = self.store.summary().count;
                     self.exchange(peer).tables_expected += 1;
-                    self.send(net, peer, &ReconcileMessage::Estimate { count, strata });
+                    self.send(
+                        net,
+                        now,
+                        peer,
+                        &ReconcileMessage::Estimate { count, strata },
+                    );
                 }
             }
             // The exchange itself stays until it is quiet: the peer's own session with this
@@ -168,6 +178,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 let Some(estimate) = self.store.tally().strata.estimate(&strata) else {
                     self.drop_message(
                         net,
+                        now,
                         peer,
                         DropReason::Malformed,
                         "estimator of the wrong shape".into(),
@@ -177,16 +188,17 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 // The difference cannot exceed both stores together, whatever a peer claims.
                 let bound = count.saturating_add(self.store.summary().count);
                 match reconciliation::sketch_cells(estimate.min(bound)) {
-                    Some(cells) => self.send_sketch(net, peer, 0, cells),
-                    None => self.send_page(net, peer, 0, MAX_IDS_PER_PAGE),
+                    Some(cells) => self.send_sketch(net, now, peer, 0, cells),
+                    None => self.send_page(net, now, peer, 0, MAX_IDS_PER_PAGE),
                 }
             }
             ReconcileMessage::Sketch { attempt, table } => {
                 let cells = table.len() as u32;
-                if !self.settle(net, peer, table)? {
+                if !self.settle(net, now, peer, table)? {
                     self.exchange(peer).tables_expected += 1;
                     self.send(
                         net,
+                        now,
                         peer,
                         &ReconcileMessage::SketchTooSmall { attempt, cells },
                     );
@@ -196,16 +208,18 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 let cells = cells as usize;
                 if !Iblt::is_shape(cells) || cells > MAX_SKETCH_CELLS {
                     let detail = format!("sketch of {cells} cells reported too small");
-                    self.drop_message(net, peer, DropReason::Malformed, detail);
+                    self.drop_message(net, now, peer, DropReason::Malformed, detail);
                 } else if cells < MAX_SKETCH_CELLS && attempt < MAX_SKETCH_ATTEMPTS {
-                    self.send_sketch(net, peer, attempt + 1, cells * 2);
+                    self.send_sketch(net, now, peer, attempt + 1, cells * 2);
                 } else {
                     // The largest table or the last attempt failed: list ids instead, which
                     // settles any difference.
-                    self.send_page(net, peer, 0, MAX_IDS_PER_PAGE);
+                    self.send_page(net, now, peer, 0, MAX_IDS_PER_PAGE);
                 }
             }
-            ReconcileMessage::Ids { from, to, ids } => self.on_page(net, peer, from, to, ids)?,
+            ReconcileMessage::Ids { from, to, ids } => {
+                self.on_page(net, now, peer, from, to, ids)?
+            }
             ReconcileMessage::IdsFrom { from } => {
                 // At most twice the ids of the last page the peer moved past (and one): an
                 // honest peer moves past what it compared, so its pages keep their size (and
@@ -218,13 +232,13 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                     MAX_IDS_PER_PAGE,
                 );
                 let limit = passed.saturating_mul(2).saturating_add(1);
-                self.send_page(net, peer, from, limit.min(MAX_IDS_PER_PAGE));
+                self.send_page(net, now, peer, from, limit.min(MAX_IDS_PER_PAGE));
             }
             ReconcileMessage::Records {
                 writes,
                 want,
                 offer,
-            } => self.on_records(net, peer, writes, want, offer)?,
+            } => self.on_records(net, now, peer, writes, want, offer)?,
         }
         Ok(())
     }
@@ -233,9 +247,10 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// budget: everything it sends before then is dropped undecoded, so a transport that can
     /// push back (the real node's acknowledgements) should hold the peer off until then.
     pub fn direct_refused_until(&self, peer: &P) -> Option<u64> {
-        let now = self.clock.monotonic_ms();
+        let monotonic_ms = self.clock.monotonic_ms();
         let factor = self.rate_factor(&peer.to_string());
-        self.direct_limiter.exhausted_until(peer, now, factor)
+        self.direct_limiter
+            .exhausted_until(peer, monotonic_ms, factor)
     }
 
     /// The exchange with `peer` (opened by a `Hello` or by this node). One not heard from yet
@@ -272,15 +287,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn admit_in_order(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         peer: &P,
         message: &ReconcileMessage,
         factor: u32,
     ) -> bool {
-        let now = self.clock.monotonic_ms();
         let fits = self.reconciler.answers(peer, message);
         if !fits {
             let detail = format!("{} outside a reconciliation in that order", message.name());
-            self.drop_message(net, peer, DropReason::Unsolicited, detail);
+            self.drop_message(net, now, peer, DropReason::Unsolicited, detail);
             return false;
         }
         // Only the message goes: the exchange stays, since this node's own session with the
@@ -288,36 +303,39 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let rows = self.rows_read(message);
         // A `Records` still brings its writes and offers: only its `want` goes unanswered.
         let asks = rows.is_some() && !matches!(message, ReconcileMessage::Records { .. });
-        if asks && self.backlogged(net, peer) {
+        if asks && self.backlogged(net, now, peer) {
             return false;
         }
-        if rows.is_some_and(|rows| !self.scan_limiter.admit(peer, now, rows, factor)) {
+        if rows.is_some_and(|rows| {
+            !self
+                .scan_limiter
+                .admit(peer, now.monotonic_ms, rows, factor)
+        }) {
             let detail = format!("store scan budget exceeded by peer {peer}");
-            self.drop_message(net, peer, DropReason::RateLimited, detail);
+            self.drop_message(net, now, peer, DropReason::RateLimited, detail);
             return false;
         }
-        self.heard_in_exchange(peer, now);
+        self.heard_in_exchange(peer, now.monotonic_ms);
         self.reconciler.heard(peer, message);
         true
     }
 
     /// Whether more than [`MAX_BACKLOG_BYTES`] wait untaken for `peer`, or the node sent it
     /// its [`ANSWER_RATE`] this minute; if so its request is dropped as `rate_limited`, unread.
-    fn backlogged(&mut self, net: &mut dyn Transport<P>, peer: &P) -> bool {
-        let now = self.clock.monotonic_ms();
+    fn backlogged(&mut self, net: &mut dyn Transport<P>, now: Now, peer: &P) -> bool {
         let factor = self.rate_factor(&peer.to_string());
         let detail = if net.backlog_bytes(peer) > MAX_BACKLOG_BYTES {
             format!("peer {peer} asks faster than it takes the answers")
         } else if self
             .answer_limiter
-            .exhausted_until(peer, now, factor)
+            .exhausted_until(peer, now.monotonic_ms, factor)
             .is_some()
         {
             format!("peer {peer} was sent its answer bytes for this minute")
         } else {
             return false;
         };
-        self.drop_message(net, peer, DropReason::RateLimited, detail);
+        self.drop_message(net, now, peer, DropReason::RateLimited, detail);
         true
     }
 
@@ -356,15 +374,29 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             .expect("tables up to the largest come from the tally")
     }
 
-    fn send_sketch(&mut self, net: &mut dyn Transport<P>, peer: &P, attempt: u8, cells: usize) {
+    fn send_sketch(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        now: Now,
+        peer: &P,
+        attempt: u8,
+        cells: usize,
+    ) {
         let table = self.table(cells);
         self.exchange(peer).sketch_sent = Some((attempt, table.len() as u32));
-        self.send(net, peer, &ReconcileMessage::Sketch { attempt, table });
+        self.send(net, now, peer, &ReconcileMessage::Sketch { attempt, table });
     }
 
     /// Sends the page of at most `limit` of my ids from `from` on (the last page reaches
     /// `u64::MAX`); the peer may then ask for the page after the part it covered.
-    fn send_page(&mut self, net: &mut dyn Transport<P>, peer: &P, from: u64, limit: usize) {
+    fn send_page(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        now: Now,
+        peer: &P,
+        from: u64,
+        limit: usize,
+    ) {
         let limit = limit.clamp(1, MAX_IDS_PER_PAGE);
         let ids = self.store.tally().ids_in(from, u64::MAX, limit);
         let to = match ids.last() {
@@ -372,7 +404,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             _ => u64::MAX,
         };
         self.exchange(peer).listing = Some((from, to));
-        self.send(net, peer, &ReconcileMessage::Ids { from, to, ids });
+        self.send(net, now, peer, &ReconcileMessage::Ids { from, to, ids });
     }
 
     /// A page of the peer's ids: compares it with mine in the same range (at most a page of
@@ -381,6 +413,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn on_page(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         peer: &P,
         from: u64,
         to: u64,
@@ -388,7 +421,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     ) -> Result<(), StoreError> {
         if !reconciliation::is_page(from, to, &theirs) {
             let detail = format!("page of {} ids for {from}..={to}", theirs.len());
-            self.drop_message(net, peer, DropReason::Malformed, detail);
+            self.drop_message(net, now, peer, DropReason::Malformed, detail);
             return Ok(());
         }
         let mut mine = self.store.tally().ids_in(from, to, MAX_IDS_PER_PAGE + 1);
@@ -406,11 +439,11 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             self.end_session(peer);
         }
         self.exchange(peer).reading_pages = !last_page;
-        self.send_difference(net, peer, &only_mine, only_theirs)?;
+        self.send_difference(net, now, peer, &only_mine, only_theirs)?;
         if !last_page {
             let from = covered_to + 1;
             self.exchange(peer).tables_expected += 1;
-            self.send(net, peer, &ReconcileMessage::IdsFrom { from });
+            self.send(net, now, peer, &ReconcileMessage::IdsFrom { from });
         }
         Ok(())
     }
@@ -420,12 +453,13 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn settle(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         peer: &P,
         theirs: Iblt,
     ) -> Result<bool, StoreError> {
         if !Iblt::is_shape(theirs.len()) || theirs.len() > MAX_SKETCH_CELLS {
             let detail = format!("table of {} cells", theirs.len());
-            self.drop_message(net, peer, DropReason::Malformed, detail);
+            self.drop_message(net, now, peer, DropReason::Malformed, detail);
             return Ok(true);
         }
         let Some(difference) = self.store.tally().difference(theirs) else {
@@ -438,7 +472,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let tally = self.store.tally();
         let mut only_mine = difference.only_left;
         only_mine.retain(|&id| tally.holds(id));
-        self.send_difference(net, peer, &only_mine, difference.only_right)?;
+        self.send_difference(net, now, peer, &only_mine, difference.only_right)?;
         Ok(true)
     }
 
@@ -447,6 +481,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn send_difference(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         peer: &P,
         only_mine: &[u64],
         only_theirs: Vec<u64>,
@@ -458,9 +493,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let first = wants.next().unwrap_or_default();
         // An empty `Records` means "none of what you asked for": only an answer sends one.
         if !(writes.is_empty() && first.is_empty() && offer.is_empty()) {
-            self.send_records(net, peer, writes, first, offer);
+            self.send_records(net, now, peer, writes, first, offer);
         }
-        self.send_wants(net, peer, wants);
+        self.send_wants(net, now, peer, wants);
         Ok(())
     }
 
@@ -519,6 +554,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn send_records(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         peer: &P,
         writes: Vec<Write>,
         want: Vec<u64>,
@@ -527,13 +563,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.counters.reconciled_writes_sent += writes.len() as u64;
         let max_bytes = self.config.max_message_bytes;
         for message in reconciliation::records_messages(writes, want, offer, max_bytes) {
-            self.send(net, peer, &message);
+            self.send(net, now, peer, &message);
         }
     }
 
     fn on_records(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         peer: &P,
         mut writes: Vec<Write>,
         want: Vec<u64>,
@@ -541,13 +578,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     ) -> Result<(), StoreError> {
         let received = writes.len();
         let factor = self.rate_factor(&peer.to_string());
-        let monotonic = self.clock.monotonic_ms();
         let cost = Cost::writes(received);
-        if !self.direct_limiter.admit(peer, monotonic, cost, factor) {
+        if !self
+            .direct_limiter
+            .admit(peer, now.monotonic_ms, cost, factor)
+        {
             let detail = format!("reconciliation write budget exceeded by peer {peer}");
-            self.drop_message(net, peer, DropReason::RateLimited, detail);
+            self.drop_message(net, now, peer, DropReason::RateLimited, detail);
             self.end_exchange(peer);
-            self.reconcile_soon(peer);
+            self.reconcile_soon(now, peer);
             return Ok(());
         }
         // Writes past what one message may make this node check are not checked: taken as
@@ -558,7 +597,6 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             offer.extend(writes.drain(max_writes..).map(|write| write.id()));
             offer.truncate(MAX_WANT_PER_MESSAGE);
         }
-        let now = self.clock.now_ms();
         let mut valid = Vec::with_capacity(writes.len());
         let sender = peer.to_string();
         let mut arrived = Vec::with_capacity(writes.len());
@@ -584,7 +622,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             *author == self.origin
                 || self.author_limiter.content_fits(
                     author,
-                    monotonic,
+                    now.monotonic_ms,
                     record_cost(write),
                     self.rate_factor(author),
                 )
@@ -599,25 +637,29 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             if !own
                 && !self
                     .author_limiter
-                    .content_fits(author, monotonic, cost, author_factor)
+                    .content_fits(author, now.monotonic_ms, cost, author_factor)
             {
                 over_budget += 1;
-                if let Some(end) = self.author_limiter.window_end(author, monotonic) {
+                if let Some(end) = self.author_limiter.window_end(author, now.monotonic_ms) {
                     retry_at = Some(retry_at.map_or(end, |at| at.min(end)));
                 }
                 continue;
             }
             let from_sender = *author == sender;
-            let checked = self.check_remote(&write, now, from_sender);
+            let checked = self.check_remote(&write, now.wall_ms, from_sender);
             match checked {
-                Ok(()) if self.refuse_author(net, peer, &write.version.origin) => {}
+                Ok(()) if self.refuse_author(net, now, peer, &write.version.origin) => {}
                 Ok(()) => {
                     // The same budget as the author's gossip: a stranger writes as much per
                     // minute whichever path its writes take.
                     if !own {
                         let author = &write.version.origin;
-                        self.author_limiter
-                            .admit_content(author, monotonic, cost, author_factor);
+                        self.author_limiter.admit_content(
+                            author,
+                            now.monotonic_ms,
+                            cost,
+                            author_factor,
+                        );
                     }
                     valid.push(write);
                 }
@@ -625,12 +667,12 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 // goes unanswered, its offers unasked, and the peer gets a strike.
                 Err(error @ Refusal::Forged(_)) => {
                     self.counters.reconciled_writes_received += received as u64;
-                    self.drop_error(net, peer, error);
-                    self.strike(peer);
+                    self.drop_error(net, now, peer, error);
+                    self.strike(now, peer);
                     self.end_exchange(peer);
                     return Ok(());
                 }
-                Err(error) => self.drop_error(net, peer, error),
+                Err(error) => self.drop_error(net, now, peer, error),
             }
         }
         self.counters.reconciled_writes_received += received as u64;
@@ -639,30 +681,30 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
                 "{over_budget} writes from peer {peer} over their authors' write budgets, \
                  asked for again later"
             );
-            self.drop_message(net, peer, DropReason::RateLimited, detail);
+            self.drop_message(net, now, peer, DropReason::RateLimited, detail);
             // Nothing more is asked in this exchange (the rest might be that author's too):
             // a reconciliation once the budget allows brings what is left.
             if let Some(exchange) = self.reconciler.get_mut(peer) {
                 exchange.wants.clear_waiting();
             }
-            let wait = retry_at.map_or(0, |at| at.saturating_sub(monotonic));
-            self.reconcile_after(peer, wait.max(self.config.reconcile_after_drop_ms));
+            let wait = retry_at.map_or(0, |at| at.saturating_sub(now.monotonic_ms));
+            self.reconcile_after(now, peer, wait.max(self.config.reconcile_after_drop_ms));
         }
         let applied = self
-            .apply_remote(&valid)
+            .apply_remote(now, &valid)
             .inspect_err(|_| {
                 self.end_session(peer);
-                self.retry_after_store_failure(peer);
+                self.retry_after_store_failure(now, peer);
             })?
             .into_iter()
             .filter(|&a| a)
             .count();
         let nothing = arrived.is_empty() && want.is_empty() && offer.is_empty();
-        let sent = self.answer_want(net, peer, &want)?;
-        self.ask_again(net, peer, &arrived, nothing);
-        self.want_offered(net, peer, offer);
+        let sent = self.answer_want(net, now, peer, &want)?;
+        self.ask_again(net, now, peer, &arrived, nothing);
+        self.want_offered(net, now, peer, offer);
         if applied > 0 {
-            self.spread(peer);
+            self.spread(now, peer);
         }
         if applied > 0 || sent > 0 {
             net.notify(Event::Reconciled {
@@ -679,34 +721,36 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     fn answer_want(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         peer: &P,
         want: &[u64],
     ) -> Result<usize, StoreError> {
-        if want.is_empty() || self.backlogged(net, peer) {
+        if want.is_empty() || self.backlogged(net, now, peer) {
             return Ok(0);
         }
         let (writes, _) = self.writes_with_ids(want)?;
         let sent = writes.len();
-        self.send_records(net, peer, writes, Vec::new(), Vec::new());
+        self.send_records(net, now, peer, writes, Vec::new(), Vec::new());
         Ok(sent)
     }
 
     /// Asks for the offered writes (those this node holds by the time each request goes out
     /// are left out of it).
-    fn want_offered(&mut self, net: &mut dyn Transport<P>, peer: &P, offer: Vec<u64>) {
+    fn want_offered(&mut self, net: &mut dyn Transport<P>, now: Now, peer: &P, offer: Vec<u64>) {
         let wants = self.request(peer, offer);
-        self.send_wants(net, peer, wants);
+        self.send_wants(net, now, peer, wants);
     }
 
     /// Sends each of `wants` as a `Records` asking for those ids and carrying nothing else.
     fn send_wants(
         &mut self,
         net: &mut dyn Transport<P>,
+        now: Now,
         peer: &P,
         wants: impl IntoIterator<Item = Vec<u64>>,
     ) {
         for want in wants {
-            self.send_records(net, peer, Vec::new(), want, Vec::new());
+            self.send_records(net, now, peer, Vec::new(), want, Vec::new());
         }
     }
 
@@ -714,7 +758,14 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// peer answered in part, and ends this node's part of the exchange once nothing is left
     /// or the peer answered with `nothing` (an empty `Records`: it holds none of the rest).
     /// Writes of no request (pushed by the peer) say nothing about the requests.
-    fn ask_again(&mut self, net: &mut dyn Transport<P>, peer: &P, arrived: &[u64], nothing: bool) {
+    fn ask_again(
+        &mut self,
+        net: &mut dyn Transport<P>,
+        now: Now,
+        peer: &P,
+        arrived: &[u64],
+        nothing: bool,
+    ) {
         let tally = self.store.tally();
         let Some(exchange) = self.reconciler.get_mut(peer) else {
             return;
@@ -738,7 +789,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             }
             return;
         }
-        self.send_wants(net, peer, again);
+        self.send_wants(net, now, peer, again);
     }
 
     /// Forgets the exchange with `peer` (and the session, if this node opened it).
@@ -752,42 +803,41 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// its other peers that speak reconciliation, at once where no session is open, else as
     /// soon as that session ends. News so spreads hop by hop through the mesh after a heal,
     /// rather than waiting for anti-entropy.
-    fn spread(&mut self, from: &P) {
-        let now = self.clock.monotonic_ms();
+    fn spread(&mut self, now: Now, from: &P) {
         let others = self.reconciler.spread_targets(from, &self.peers);
         // A little later rather than at once: writes that keep arriving meanwhile (a catch-up
         // comes in many `Records`) are passed on in one reconciliation per peer, not one each.
-        let due = now + self.config.spread_delay_ms;
+        let due = now.monotonic_ms + self.config.spread_delay_ms;
         for peer in others {
             self.timers.set_unless_running(Timer::Reconcile(peer), due);
         }
     }
 
     /// Reconciles with `peer` `delay_ms` from now, to fetch what could not be taken from it.
-    pub(super) fn reconcile_after(&mut self, peer: &P, delay_ms: u64) {
+    pub(super) fn reconcile_after(&mut self, now: Now, peer: &P, delay_ms: u64) {
         if self.peers.contains(peer) {
-            let due = self.clock.monotonic_ms() + delay_ms;
+            let due = now.monotonic_ms + delay_ms;
             self.timers
                 .set_unless_running(Timer::Reconcile(peer.clone()), due);
         }
     }
 
     /// Gossip or records from `peer` were over a budget: reconcile with it soon.
-    pub(super) fn reconcile_soon(&mut self, peer: &P) {
-        self.reconcile_after(peer, self.config.reconcile_after_drop_ms);
+    pub(super) fn reconcile_soon(&mut self, now: Now, peer: &P) {
+        self.reconcile_after(now, peer, self.config.reconcile_after_drop_ms);
     }
 
     /// Writes from `peer` could not be stored: ask for them again once the store may work,
     /// backing off while it keeps failing, so a long outage costs about one reconciliation per
     /// anti-entropy interval rather than one a second.
-    pub(super) fn retry_after_store_failure(&mut self, peer: &P) {
+    pub(super) fn retry_after_store_failure(&mut self, now: Now, peer: &P) {
         self.store_retry_ms = (self.store_retry_ms * 2).clamp(
             self.config.reconcile_after_drop_ms,
             self.config
                 .anti_entropy_interval_ms
                 .max(self.config.reconcile_after_drop_ms),
         );
-        self.reconcile_after(peer, self.store_retry_ms);
+        self.reconcile_after(now, peer, self.store_retry_ms);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{NodeCore, PeerId};
 use crate::auth::LEGACY_ORIGIN;
-use crate::clock::Clock;
+use crate::clock::{Clock, Now};
 use crate::error::Refusal;
 use crate::legacy;
 use crate::store::{Store, StoreError};
@@ -85,14 +85,17 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     }
 
     /// Applies checked remote writes; moves the clock past them; counts applied and ignored.
-    pub(super) fn apply_remote(&mut self, writes: &[Write]) -> Result<Vec<bool>, StoreError> {
-        let now = self.clock.now_ms();
+    pub(super) fn apply_remote(
+        &mut self,
+        now: Now,
+        writes: &[Write],
+    ) -> Result<Vec<bool>, StoreError> {
         let before = self.hlc;
         for write in writes
             .iter()
-            .filter(|write| write.version.hlc.wall_ms <= now)
+            .filter(|write| write.version.hlc.wall_ms <= now.wall_ms)
         {
-            self.hlc = self.hlc.observe(write.version.hlc, now);
+            self.hlc = self.hlc.observe(write.version.hlc, now.wall_ms);
         }
         let applied = self
             .store
