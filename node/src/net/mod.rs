@@ -4,6 +4,7 @@
 //! - [`codec`]: length-prefixed raw frames for the direct (reconciliation) protocol.
 //! - [`direct`]: per-peer, one-at-a-time, acknowledged direct sends.
 //! - [`held`]: acknowledgements held back from peers that spent their direct budget.
+//! - [`egress`]: the reconciliation bytes sent to each host, whatever identities it shows.
 //! - [`pending`]: gossip waiting for room in full send queues.
 //! - [`transport`]: the core's `Transport` on the swarm.
 //! - [`dialer`] and [`redial`]: whom to dial, and backoff for lost peers.
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod codec;
 pub mod dialer;
 pub mod direct;
+pub mod egress;
 pub mod gate;
 pub mod guard;
 pub mod handshakes;

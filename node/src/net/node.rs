@@ -10,6 +10,7 @@ use super::behaviour::{
 use super::clock::now;
 use super::clock::SystemClock;
 use super::dialer::Dialer;
+use super::egress::HostEgress;
 use super::guard::{
     MdnsDials, SlowPeers, MAX_MDNS_ADDRESSES_PER_PEER, MAX_MDNS_DISCOVERED, MAX_STRIKES,
 };
@@ -200,6 +201,8 @@ pub struct Node {
     slow_peers: SlowPeers,
     /// Peers found by mDNS that may still be dialled in this window.
     mdns_dials: MdnsDials,
+    /// Reconciliation bytes sent to each host this window.
+    host_egress: HostEgress,
 }
 
 /// The address of `port` on `ip` for one transport.
@@ -338,6 +341,7 @@ impl Node {
             swarm_metrics: SwarmMetrics::default(),
             slow_peers: SlowPeers::default(),
             mdns_dials: MdnsDials::default(),
+            host_egress: HostEgress::default(),
         };
         node.enforce_allow_list();
         node.listen(options.listen_ip, options.port, tcp_only)
@@ -579,6 +583,34 @@ impl Node {
                 self.log_failed_handshakes();
             }
         }
+        self.charge_hosts();
+    }
+
+    /// Counts the reconciliation bytes sent since the last step on their peers' hosts.
+    fn charge_hosts(&mut self) {
+        for (peer, bytes) in self.net.take_direct_sent() {
+            if let Some(host) = self.peers.host_of(&peer) {
+                self.host_egress.send(host, bytes, now());
+            }
+        }
+    }
+
+    /// Counts a request of `bytes` from `peer` on its host; returns whether the host was sent
+    /// all it may be sent this window (`egress`): then the request is acknowledged but not
+    /// handed to the core. Members of the node's network are not counted.
+    fn host_spent(&mut self, peer: &PeerId, bytes: usize) -> bool {
+        let Some(host) = self.peers.host_of(peer) else {
+            return false;
+        };
+        if self.core.membership().is_member(&peer.to_string()) {
+            return false;
+        }
+        self.host_egress.receive(host, bytes as u64, now());
+        let spent = self.host_egress.spent(host, now());
+        if spent {
+            tracing::debug!(%peer, %host, "host's reconciliation bytes spent; request ignored");
+        }
+        spent
     }
 
     fn handle(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -894,6 +926,10 @@ impl Node {
                     },
                 ..
             } => {
+                if self.host_spent(&peer, request.len()) {
+                    self.acknowledge(channel);
+                    return;
+                }
                 if let Err(error) = self.core.handle_direct(&mut self.net, &peer, &request) {
                     tracing::error!("Could not store writes from peer {peer}: {error}");
                 }

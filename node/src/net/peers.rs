@@ -119,6 +119,14 @@ impl Peers {
             .any(|open| open.peer == *peer && open.p2p_sync)
     }
 
+    /// The IP address `peer` is connected from (its first connection's, if it has several).
+    pub fn host_of(&self, peer: &PeerId) -> Option<IpAddr> {
+        self.connections
+            .values()
+            .find(|open| open.peer == *peer)
+            .and_then(|open| open.ip)
+    }
+
     /// `peer` proved useful: it sent a valid write or answered our reconciliation protocol.
     pub fn mark_useful(&mut self, peer: PeerId) {
         self.useful.insert(peer);

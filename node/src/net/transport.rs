@@ -9,6 +9,7 @@ use libp2p::gossipsub::{IdentTopic, PublishError, TopicHash};
 use libp2p::request_response::OutboundRequestId;
 use libp2p::{PeerId, Swarm};
 use p2p_sync_core::{Event, Transport};
+use std::collections::HashMap;
 
 /// At most this much gossip waits for room in the send queues; older messages beyond it are
 /// dropped (their writes still reach peers by reconciliation).
@@ -25,6 +26,9 @@ pub struct SwarmNet {
     pub gossip_published: u64,
     /// Gossip messages received (counted by the driver).
     pub gossip_received: u64,
+    /// Reconciliation bytes handed to [`Transport::send`] per peer since the driver last took
+    /// them (to count them on the peer's host: `egress::HostEgress`).
+    direct_sent: HashMap<PeerId, u64>,
 }
 
 impl SwarmNet {
@@ -37,7 +41,13 @@ impl SwarmNet {
             direct: DirectQueue::default(),
             gossip_published: 0,
             gossip_received: 0,
+            direct_sent: HashMap::new(),
         }
+    }
+
+    /// The reconciliation bytes sent to each peer since the last call.
+    pub fn take_direct_sent(&mut self) -> HashMap<PeerId, u64> {
+        std::mem::take(&mut self.direct_sent)
     }
 
     /// The hash of the topic writes are published on.
@@ -143,6 +153,7 @@ impl Transport<PeerId> for SwarmNet {
     }
 
     fn send(&mut self, peer: &PeerId, payload: Vec<u8>) {
+        *self.direct_sent.entry(*peer).or_default() += payload.len() as u64;
         let direct = &mut self.swarm.behaviour_mut().direct;
         self.direct.send(direct, *peer, payload);
     }
