@@ -6,6 +6,8 @@ quick=""
 [ "${1:-}" = "--quick" ] && quick="--quick"
 cargo bench -p p2p-sync --bench sync -- $quick
 cargo bench -p p2p-sync-store --bench reconcile -- $quick
+# The store's apply-if-newer against raw SQLite inserts of the same rows.
+cargo bench -p p2p-sync-store --bench apply -- $quick
 # Signature checks: verify_strict, ZIP-215 alone, in batches, and batches split over threads.
 cargo bench -p p2p-sync-core --bench verify
 cargo bench -p p2p-sync-sim --bench speed
