@@ -59,7 +59,10 @@ pub fn pipe_adds(node: &mut Node, entries: &[(String, String)]) {
 /// The live key count `status` reports.
 fn live_keys(node: &mut Node) -> usize {
     let keys = Status::parse(&node.status()).live_keys;
-    keys.map_or_else(|| node.fail("status shows no key count"), |keys| keys as usize)
+    keys.map_or_else(
+        || node.fail("status shows no key count"),
+        |keys| keys as usize,
+    )
 }
 
 /// Polls until `node` holds `count` live keys; returns how long that took since `started`.

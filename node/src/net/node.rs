@@ -543,7 +543,9 @@ impl Node {
     /// peer holds the key, so all are members.
     fn enforce_allow_list(&mut self) {
         let admitted = self.allow.admitted(self.clock.now_ms());
-        let listed = admitted.as_ref().map(|peers| peers.iter().map(PeerId::to_string));
+        let listed = admitted
+            .as_ref()
+            .map(|peers| peers.iter().map(PeerId::to_string));
         let membership = Membership::of_network(self.network_key.is_some(), listed);
         if membership == *self.core.membership() {
             return;

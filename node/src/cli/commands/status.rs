@@ -205,7 +205,10 @@ mod tests {
         ));
         // Worlds and tests read this text with one parser: it reads back what was shown.
         let read = p2p_sync_scenario::status::Status::parse(&text.lines().collect::<Vec<_>>());
-        assert_eq!(read.connected, [peer, meshed, stranger].map(|id| id.to_string()));
+        assert_eq!(
+            read.connected,
+            [peer, meshed, stranger].map(|id| id.to_string())
+        );
         assert_eq!(read.mesh, Some(1));
         assert_eq!((read.live_keys, read.stored_keys), (Some(3), Some(4)));
         assert_eq!(read.dropped.len(), DropReason::ALL.len());
