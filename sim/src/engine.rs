@@ -740,7 +740,8 @@ impl<'a> Simulation<'a> {
             .core
             .as_mut()
             .expect("a connection that is up ends at a live node");
-        if let Err(error) = core.handle_direct(&mut self.outbox, &self.names[from], &direct.payload) {
+        if let Err(error) = core.handle_direct(&mut self.outbox, &self.names[from], &direct.payload)
+        {
             let to = &self.names[to];
             self.trace.line(
                 now,
