@@ -32,33 +32,45 @@
 //! - **Asked** of the world: [`Transport::backlog_bytes`], the one question the core puts to
 //!   it (how much a peer has not taken yet: a peer that asks faster than it takes gets no
 //!   answers that cost reads).
+//!
+//! # Layout
+//! - `node/local.rs`: the user's commands; `node/gossip.rs`: gossip messages;
+//!   `node/remote.rs`: every remote write checked (one place, every path) and applied.
+//! - `node/reconcile.rs`: sessions, and the order and budgets every direct message passes;
+//!   `node/tables.rs`: comparing the stores; `node/records.rs`: the writes asked for, sent and
+//!   received; `node/reconciler.rs`: where each exchange stands.
+//! - `node/budgets.rs`, `node/drops.rs`, `node/members.rs`: the budgets, what was dropped and
+//!   struck, the allow-list. Deadlines are [`crate::timers`]'.
 
 use super::auth::{Identity, Keys, SigningKey};
 use super::clock::{Clock, Now};
 use super::config::Config;
 use super::counters::{Counters, DropReason};
 use super::error::ValidationError;
-use super::legacy;
 use super::membership::Membership;
-use super::rate_limit::RateLimiter;
 use super::timers::{Timer, TimerTable};
 use super::version::Hlc;
 use super::write::Write;
 use crate::store::{Store, StoreError};
+use budgets::Budgets;
+use drops::DropLog;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reconciler::Reconciler;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use thiserror::Error;
 
+mod budgets;
 mod drops;
 mod gossip;
 mod local;
 mod members;
 mod reconcile;
 mod reconciler;
+mod records;
 mod remote;
+mod tables;
 
 /// What the core needs of a peer's id: the real node uses libp2p's `PeerId`, the simulator
 /// names such as `n0`. Its `Display` form is the `origin` written into the node's writes.
@@ -148,35 +160,21 @@ pub struct NodeCore<S: Store, C: Clock, P: PeerId = String> {
     clock: C,
     rng: ChaCha8Rng,
     hlc: Hlc,
-    /// Writes per author (by origin): its gossip, and its writes received by reconciliation,
-    /// whoever relays them.
-    author_limiter: RateLimiter<String>,
-    forwarder_limiter: RateLimiter<P>,
-    direct_limiter: RateLimiter<P>,
-    last_drop_log: BTreeMap<(P, DropReason), u64>,
+    /// What each author, forwarder and peer may still send, and this node publish.
+    budgets: Budgets<P>,
     membership: Membership,
     counters: Counters,
+    /// Drops logged lately, strikes, and the latest write stamped too far ahead.
+    drop_log: DropLog<P>,
     peers: BTreeSet<P>,
     /// Reconciliations under way, and the peers heard from in them.
     reconciler: Reconciler<P>,
-    /// Store scans each peer's reconciliation messages may cause.
-    scan_limiter: RateLimiter<P>,
-    /// Bytes of direct messages this node sent each peer ([`reconcile::ANSWER_RATE`]): a
-    /// peer that had its share gets no answer that costs reads until its window ends.
-    answer_limiter: RateLimiter<P>,
     /// How long after the last failed store of remote writes to ask for them again: doubles
     /// while the store keeps failing, up to the anti-entropy interval; 0 once one succeeds.
     store_retry_ms: u64,
     /// Every deadline: anti-entropy, sweeps, reconciliations due, and the end of each session
     /// this node opened and of each exchange.
     timers: TimerTable<P>,
-    /// The latest write refused for a timestamp too far ahead: its peer's clock (or this
-    /// node's) is off, which the user should hear about.
-    clock_ahead: Option<ClockAhead<P>>,
-    /// Envelopes published for the original app ([`Config::legacy_envelope`]).
-    envelope_limiter: RateLimiter<()>,
-    /// Peers that sent messages holding forged writes: how many, and when the last came.
-    strikes: BTreeMap<P, (u32, u64)>,
 }
 
 /// A write refused because its timestamp was too far ahead of this node's clock.
@@ -208,26 +206,19 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
             signing_key: identity.signing_key,
             signing_threads: identity.signing_threads,
             keys: identity.keys,
-            author_limiter: RateLimiter::new(config.author_rate),
-            forwarder_limiter: RateLimiter::new(config.forwarder_rate),
-            direct_limiter: RateLimiter::new(config.direct_rate),
-            scan_limiter: RateLimiter::new(config.scan_rate),
-            answer_limiter: RateLimiter::new(reconcile::ANSWER_RATE),
+            budgets: Budgets::new(&config),
             membership: Membership::open(),
             config,
             store,
             clock,
             rng,
             hlc,
-            last_drop_log: BTreeMap::new(),
+            drop_log: DropLog::default(),
             counters: Counters::default(),
             peers: BTreeSet::new(),
             reconciler: Reconciler::default(),
             store_retry_ms: 0,
             timers,
-            clock_ahead: None,
-            envelope_limiter: RateLimiter::new(legacy::ENVELOPE_RATE),
-            strikes: BTreeMap::new(),
         }
     }
 
@@ -260,7 +251,8 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// (ms): the `status` line that names a peer whose clock is off.
     pub fn clock_ahead(&self) -> Option<(&ClockAhead<P>, u64)> {
         let monotonic_ms = self.clock.monotonic_ms();
-        self.clock_ahead
+        self.drop_log
+            .clock_ahead
             .as_ref()
             .map(|ahead| (ahead, monotonic_ms.saturating_sub(ahead.at_ms)))
     }
@@ -316,6 +308,17 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         self.timers.stop(&Timer::Reconcile(peer.clone()));
     }
 
+    /// When (monotonic ms) `peer` may send direct messages again, if it spent its direct
+    /// budget: everything it sends before then is dropped undecoded, so a transport that can
+    /// push back (the real node's acknowledgements) should hold the peer off until then.
+    pub fn direct_refused_until(&self, peer: &P) -> Option<u64> {
+        let monotonic_ms = self.clock.monotonic_ms();
+        let factor = self.rate_factor(&peer.to_string());
+        self.budgets
+            .direct
+            .exhausted_until(peer, monotonic_ms, factor)
+    }
+
     /// The monotonic time (see [`Clock::monotonic_ms`]) at which the core next needs
     /// [`NodeCore::handle_timeout`]: the earliest of every timer ([`TimerTable`]): the next
     /// anti-entropy round or sweep, a reconciliation that is due (once any session with that
@@ -366,6 +369,6 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     /// Messages holding a forged write that `peer` sent lately (forgotten a drop-log interval
     /// after its last one): the driver disconnects a peer that keeps sending them.
     pub fn strikes(&self, peer: &P) -> u32 {
-        self.strikes.get(peer).map_or(0, |&(count, _)| count)
+        self.drop_log.strikes(peer)
     }
 }

@@ -147,13 +147,15 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         cost: Cost,
     ) -> bool {
         let forwarder_ok = self
-            .forwarder_limiter
+            .budgets
+            .forwarder
             .admit(forwarder, now.monotonic_ms, cost, 1);
         let author_name = author.to_string();
         let factor = self.rate_factor(&author_name);
         if forwarder_ok
             && self
-                .author_limiter
+                .budgets
+                .author
                 .admit(&author_name, now.monotonic_ms, cost, factor)
         {
             return true;

@@ -137,7 +137,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         Ok(write)
     }
 
-    /// With [`Config::legacy_envelope`], publishes the node's single write `write` also in the
+    /// With [`crate::Config::legacy_envelope`], publishes the node's single write `write` also in the
     /// original app's signed envelope, if it fits the app's frame and the envelope budget
     /// ([`legacy::ENVELOPE_RATE`]). Otherwise only counted: the original app has no catch-up,
     /// so it gets that key with a later write that goes out. Batches never go in the envelope.
@@ -147,7 +147,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         }
         match legacy::encode(write, &self.signing_key, &self.origin) {
             Ok(bytes)
-                if self.envelope_limiter.admit(
+                if self.budgets.envelope.admit(
                     &(),
                     now.monotonic_ms,
                     Cost::of(1, bytes.len()),

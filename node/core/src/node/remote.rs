@@ -58,7 +58,7 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
     }
 
     /// Lets the keys check the signatures of one message's `writes` at once, in order, before
-    /// [`NodeCore::authenticate`] asks for them one by one ([`Keys::prefetch`]).
+    /// [`NodeCore::authenticate`] asks for them one by one ([`crate::auth::Keys::prefetch`]).
     pub(super) fn prefetch_signatures<'w>(&self, writes: impl Iterator<Item = &'w Write>) {
         let signed: Vec<(&str, Vec<u8>, &Signature)> = writes
             .filter_map(|write| {
