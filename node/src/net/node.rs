@@ -849,9 +849,12 @@ impl Node {
             } => {
                 self.net.gossip_received += 1;
                 let author = message.source.unwrap_or(propagation_source);
-                let verdict =
-                    self.core
-                        .handle_gossip(&mut self.net, &author, &propagation_source, &message.data);
+                let verdict = self.core.handle_gossip(
+                    &mut self.net,
+                    &author,
+                    &propagation_source,
+                    &message.data,
+                );
                 let acceptance = match verdict {
                     Ok(Verdict::Accept) => {
                         self.peers.mark_useful(propagation_source);

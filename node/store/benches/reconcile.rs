@@ -329,7 +329,8 @@ fn hostile_costs(node: &mut Node) {
                 strata,
             });
             let mut out = Outbox::default();
-            node.handle_direct(&mut out, &peer, &estimate).expect("store");
+            node.handle_direct(&mut out, &peer, &estimate)
+                .expect("store");
             let answer = out.sent.first().expect("an answer to the estimate");
             let answer = reconciliation::decode(&answer.1, 1 << 20).expect("decodes");
             bytes = match answer {
