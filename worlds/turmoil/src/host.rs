@@ -37,6 +37,10 @@ pub enum Command {
     Report,
     /// Put them in [`View`] only.
     Observe,
+    /// List `peer` in the node's allow-list (putting the list in force).
+    AllowAdd(PeerId),
+    /// Take `peer` off the node's allow-list, closing its connections.
+    AllowRemove(PeerId),
 }
 
 /// What the world last heard from a host.
@@ -67,6 +71,8 @@ pub struct Spec {
     pub dial: Vec<Multiaddr>,
     /// The private network's key, if any.
     pub psk: Option<PreSharedKey>,
+    /// The allow-list at the start (empty: none in force).
+    pub allow: Vec<PeerId>,
     /// The core's limits and intervals.
     pub config: Config,
     /// The core's seed.
@@ -144,7 +150,7 @@ fn options(spec: &Spec) -> Options {
         dial: spec.dial.clone(),
         mdns: false,
         psk: spec.psk,
-        allow: Vec::new(),
+        allow: spec.allow.clone(),
         config: spec.config.clone(),
         clock_offset_ms: 0,
         world: World {
@@ -217,6 +223,14 @@ fn obey(
     let line = match command {
         Command::Put(key, value) => put(node, vec![(key, value)]),
         Command::PutMany(entries) => put(node, entries),
+        Command::AllowAdd(peer) => match node.allow_add(peer, None, None) {
+            Ok(()) => format!("allow add {peer}"),
+            Err(error) => format!("allow add {peer} failed: {error}"),
+        },
+        Command::AllowRemove(peer) => match node.allow_remove(&peer) {
+            Ok(listed) => format!("allow remove {peer} (was listed: {listed})"),
+            Err(error) => format!("allow remove {peer} failed: {error}"),
+        },
         Command::Delete(key) => match node.delete(&key) {
             Ok(had) => format!("delete {key} (had a value: {had})"),
             Err(error) => format!("delete {key} failed: {error}"),

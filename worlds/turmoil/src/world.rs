@@ -29,6 +29,8 @@ pub struct Layout {
     pub config: Config,
     /// The private network's key, if the nodes run in one.
     pub psk: Option<PreSharedKey>,
+    /// The hosts every node's allow-list names at the start, if one is in force.
+    pub allow: Option<Vec<usize>>,
     /// Whom each host dials: `dials(i)` lists the indexes of hosts `i` dials (lower ones only).
     pub dials: fn(usize) -> Vec<usize>,
     /// Each message's latency: turmoil draws it between these bounds.
@@ -58,6 +60,7 @@ impl Layout {
             tick: Duration::from_millis(1),
             config: Config::default(),
             psk: None,
+            allow: None,
             dials: chain_and_hub,
             latency: (Duration::ZERO, Duration::from_millis(100)),
             epoch: clock::epoch(),
@@ -104,6 +107,12 @@ impl<'a> TurmoilWorld<'a> {
         let mut hosts: Vec<Host> = Vec::new();
         let mut addresses: Vec<Multiaddr> = Vec::new();
         let keys = host::ordered_keys(layout.hosts, layout.seed);
+        let allow: Vec<PeerId> = layout
+            .allow
+            .iter()
+            .flatten()
+            .map(|&index| keys[index].public().to_peer_id())
+            .collect();
         for index in 0..layout.hosts {
             let name = format!("n{index}");
             let data_dir = dirs.path().join(format!("n{}", (layout.dir_of)(index)));
@@ -124,6 +133,7 @@ impl<'a> TurmoilWorld<'a> {
                 data_dir,
                 dial,
                 psk: layout.psk,
+                allow: allow.clone(),
                 config: layout.config.clone(),
                 seed: mix(layout.seed, index as u64, 2),
                 skew_ms: skew_ms.clone(),
@@ -275,6 +285,11 @@ impl<'a> TurmoilWorld<'a> {
             .iter()
             .map(|host| host.mailbox.borrow().view.clone())
             .collect()
+    }
+
+    /// Host `index`'s PeerId.
+    pub fn peer_id(&self, index: usize) -> PeerId {
+        self.hosts[index].peer
     }
 
     /// The index of the host whose node is `peer`, if any.

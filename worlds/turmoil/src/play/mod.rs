@@ -86,6 +86,7 @@ fn layout(scenario: &Scenario, seed: u64) -> Layout {
     Layout {
         config: scenario.config.clone(),
         psk,
+        allow: scenario.allow.clone(),
         dials: |index| (0..index).collect(),
         latency: (Duration::from_millis(low), Duration::from_millis(high)),
         epoch: UNIX_EPOCH + Duration::from_millis(scenario.start_ms) - WARMUP,
@@ -160,6 +161,14 @@ impl Player<'_> {
                 self.convergence.recovered(self.now_ms);
             }
             Action::Skew { node, ms } => world.set_skew_ms(*node, *ms),
+            Action::AllowAdd { node, peer } => {
+                let peer = world.peer_id(*peer);
+                world.command(*node, Command::AllowAdd(peer));
+            }
+            Action::AllowRemove { node, peer } => {
+                let peer = world.peer_id(*peer);
+                world.command(*node, Command::AllowRemove(peer));
+            }
             Action::Writes(writes) => {
                 let live = || {
                     let views = world.views();

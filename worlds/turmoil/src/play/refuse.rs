@@ -13,9 +13,6 @@ pub fn unplayable(scenario: &Scenario) -> Option<String> {
     if let Connections::Degree(_) = scenario.connections {
         return Some("connections = degree: turmoil dials every pair only".into());
     }
-    if scenario.allow.is_some() {
-        return Some("allow: allow-lists are not played in turmoil yet".into());
-    }
     let network = &scenario.network;
     if network.loss > 0.0 || network.duplicate > 0.0 {
         return Some(LOSS.into());
@@ -42,9 +39,6 @@ fn step_reason(action: &Action) -> Option<&'static str> {
             Some("storage faults: the real node runs on a real SQLite file, not the faulty store")
         }
         Action::Attack(_) => Some("attacks: turmoil plays no hostile host yet"),
-        Action::AllowAdd { .. } | Action::AllowRemove { .. } => {
-            Some("allow-lists are not played in turmoil yet")
-        }
         Action::Expect(Expectation::SentBytesAtMost { .. }) => {
             Some("sent_bytes_at_most: the node does not count the bytes it sends")
         }
