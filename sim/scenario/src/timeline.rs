@@ -73,3 +73,42 @@ impl Iterator for Timeline<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    #[test]
+    fn steps_run_by_time_then_file_order_and_repetitions_after_the_steps_already_due() {
+        let scenario = parse(
+            r#"name = "t"
+nodes = 2
+[[step]]
+at = "1s"
+heal = true
+[[step]]
+at = "0s"
+writes = { node = "n0", count = 3, per_second = 1 }
+[[step]]
+at = "1s"
+crash = "n1"
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        let order: Vec<(u64, usize, u64)> = Timeline::new(&scenario.steps)
+            .map(|due| (due.at_ms, due.step, due.repetition))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (0, 1, 0),
+                (1000, 0, 0),
+                (1000, 2, 0),
+                (1000, 1, 1),
+                (2000, 1, 2)
+            ]
+        );
+    }
+}
