@@ -760,7 +760,9 @@ impl Node {
         let peer_id = *swarm.local_peer_id();
         let listening: Vec<Multiaddr> = swarm.listeners().cloned().collect();
         if let Err(error) = swarm.behaviour_mut().restart_mdns(peer_id, &listening) {
-            tracing::warn!("mDNS could not start again ({error}); peers are found by Kademlia and --dial");
+            tracing::warn!(
+                "mDNS could not start again ({error}); peers are found by Kademlia and --dial"
+            );
             swarm.behaviour_mut().mdns = None.into();
         }
     }

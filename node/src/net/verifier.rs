@@ -10,8 +10,8 @@
 //! batch's sharing of terms of one signer, and threads cost their start).
 
 use p2p_sync_core::auth::{Keys, PeerIdKeys};
-use p2p_sync_core::write::Signature;
 use p2p_sync_core::verify::{verify, verify_until_failure, Check};
+use p2p_sync_core::write::Signature;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::convert::Infallible;

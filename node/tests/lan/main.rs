@@ -8,9 +8,9 @@
 //! nodes on one switch and measures the Gossipsub mesh at LAN scale. Needs root and
 //! iproute2; elsewhere it says `SKIPPED` on stderr, and in CI (`CI=true`) it fails instead.
 
+mod announcer;
 #[path = "../common/driver.rs"]
 mod driver;
-mod announcer;
 #[allow(dead_code)] // shared with the LAN scenario runner, which uses more of it
 #[path = "../../../lab/src/netns.rs"]
 mod netns;
