@@ -41,7 +41,7 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::time::{Interval, MissedTickBehavior};
 
@@ -585,34 +585,25 @@ impl Node {
                 self.log_failed_handshakes();
             }
         }
-        self.charge_hosts();
     }
 
-    /// Counts the reconciliation bytes sent since the last step on their peers' hosts.
-    fn charge_hosts(&mut self) {
-        for (peer, bytes) in self.net.take_direct_sent() {
-            if let Some(host) = self.peers.host_of(&peer) {
-                self.host_egress.send(host, bytes, now());
-            }
-        }
+    /// The address of `connection` when `peer`'s requests count on their host (`egress`):
+    /// `None` for members of the node's network, which are not counted.
+    fn counted_host(&self, peer: &PeerId, connection: ConnectionId) -> Option<IpAddr> {
+        let member = self.core.membership().is_member(&peer.to_string());
+        self.peers.ip_of_connection(connection).filter(|_| !member)
     }
 
-    /// Counts a request of `bytes` from `peer` on its host; returns whether the host was sent
-    /// all it may be sent this window (`egress`): then the request is acknowledged but not
-    /// handed to the core. Members of the node's network are not counted.
-    fn host_spent(&mut self, peer: &PeerId, bytes: usize) -> bool {
-        let Some(host) = self.peers.host_of(peer) else {
-            return false;
-        };
-        if self.core.membership().is_member(&peer.to_string()) {
-            return false;
+    /// Counts a request of `bytes` from address `ip` on its host; returns when the window ends
+    /// if the host was sent all it may be sent in this one: then the request is not handed to
+    /// the core, and its acknowledgement is held until then.
+    fn host_spent(&mut self, peer: &PeerId, ip: IpAddr, bytes: usize) -> Option<Instant> {
+        self.host_egress.request(ip, bytes as u64, now());
+        let until = self.host_egress.spent_until(ip, now());
+        if until.is_some() {
+            tracing::debug!(%peer, %ip, "host's reconciliation answers spent; request held");
         }
-        self.host_egress.receive(host, bytes as u64, now());
-        let spent = self.host_egress.spent(host, now());
-        if spent {
-            tracing::debug!(%peer, %host, "host's reconciliation bytes spent; request ignored");
-        }
-        spent
+        until
     }
 
     fn handle(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -831,7 +822,7 @@ impl Node {
     /// Identify answered: a connection shown to speak p2p-sync starts a reconciliation (a peer
     /// that does not gets gossip only); the peer's own addresses go to Kademlia.
     fn on_identified(&mut self, peer: PeerId, connection: ConnectionId, info: &identify::Info) {
-        self.dialer.on_identified(&peer);
+        self.dialer.on_identified(&peer, now());
         let identified = self.peers.on_identified(connection, info);
         let kademlia = &mut self.net.swarm.behaviour_mut().kademlia;
         remember_addresses(kademlia, &peer, &identified.routable);
@@ -927,18 +918,27 @@ impl Node {
         match event {
             request_response::Event::Message {
                 peer,
+                connection_id,
                 message:
                     request_response::Message::Request {
                         request, channel, ..
                     },
-                ..
             } => {
-                if self.host_spent(&peer, request.len()) {
-                    self.acknowledge(channel);
-                    return;
+                let host = self.counted_host(&peer, connection_id);
+                if let Some(ip) = host {
+                    if let Some(until) = self.host_spent(&peer, ip, request.len()) {
+                        self.held_acks.hold(channel, now(), until);
+                        return;
+                    }
                 }
+                // What the core sends the peer while it handles the request is its answer.
+                self.net.take_direct_sent();
                 if let Err(error) = self.core.handle_direct(&mut self.net, &peer, &request) {
                     tracing::error!("Could not store writes from peer {peer}: {error}");
+                }
+                let answered = self.net.take_direct_sent().remove(&peer).unwrap_or(0);
+                if let Some(ip) = host {
+                    self.host_egress.answer(ip, answered, now());
                 }
                 self.disconnect_forger(peer);
                 match self.core.direct_refused_until(&peer) {

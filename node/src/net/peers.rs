@@ -119,12 +119,9 @@ impl Peers {
             .any(|open| open.peer == *peer && open.p2p_sync)
     }
 
-    /// The IP address `peer` is connected from (its first connection's, if it has several).
-    pub fn host_of(&self, peer: &PeerId) -> Option<IpAddr> {
-        self.connections
-            .values()
-            .find(|open| open.peer == *peer)
-            .and_then(|open| open.ip)
+    /// The IP address `connection` comes from.
+    pub fn ip_of_connection(&self, connection: ConnectionId) -> Option<IpAddr> {
+        self.connections.get(&connection).and_then(|open| open.ip)
     }
 
     /// `peer` proved useful: it sent a valid write or answered our reconciliation protocol.

@@ -27,7 +27,7 @@ pub struct SwarmNet {
     /// Gossip messages received (counted by the driver).
     pub gossip_received: u64,
     /// Reconciliation bytes handed to [`Transport::send`] per peer since the driver last took
-    /// them (to count them on the peer's host: `egress::HostEgress`).
+    /// them (it counts the answers to a host's requests: `egress::HostEgress`).
     direct_sent: HashMap<PeerId, u64>,
 }
 
