@@ -98,6 +98,7 @@ scenarios! {
     mesh_thirty_nodes: 2;
     oneway_partition: 3;
     partition_heal: 3;
+    partition_long_heal: 2;
     legacy_wire_format: 3;
     private_outsider: 3;
     reconcile_crossed_sessions: 2;

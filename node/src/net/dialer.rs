@@ -8,7 +8,12 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, DialError};
 use libp2p::{Multiaddr, PeerId, Swarm};
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How often a returning peer may make every lost target due at once (see
+/// [`Dialer::on_identified`]): a peer that leaves and comes back again and again costs a round of
+/// dials at most this often.
+pub const RETRY_ALL: Duration = Duration::from_secs(10);
 
 /// Dial bookkeeping of a node.
 #[derive(Debug, Default)]
@@ -21,6 +26,8 @@ pub struct Dialer {
     pinned: HashMap<PeerId, Vec<Multiaddr>>,
     /// Dials of addresses whose peer is not known yet.
     unresolved: HashMap<ConnectionId, Multiaddr>,
+    /// When a returning peer last made every lost target due.
+    retried_all: Option<Instant>,
 }
 
 /// The PeerId at the end of `address` (`…/p2p/<PeerId>`), if it names one.
@@ -108,12 +115,22 @@ impl Dialer {
         }
     }
 
-    /// `peer` identified itself on a connection: it is really back, so its retries stop and the
-    /// next loss starts from the shortest delay again. (Not at connection time: a peer whose
-    /// allow-list refuses this node closes each connection at once, and would otherwise be
-    /// redialled every second or two for ever.)
-    pub fn on_identified(&mut self, peer: &PeerId) {
-        self.peers.found(peer);
+    /// `peer` identified itself on a connection at `now`: it is really back, so its retries stop
+    /// and the next loss starts from the shortest delay again. (Not at connection time: a peer
+    /// whose allow-list refuses this node closes each connection at once, and would otherwise be
+    /// redialled every second or two for ever.) If it was being retried, the network may be back
+    /// for every lost target (a healed cut, a cable plugged in back): they are all dialled at
+    /// once instead of at their next backoff, up to 30 s away; at most once per [`RETRY_ALL`].
+    pub fn on_identified(&mut self, peer: &PeerId, now: Instant) {
+        let returned = self.peers.found(peer);
+        let rested = self
+            .retried_all
+            .is_none_or(|at| now.saturating_duration_since(at) >= RETRY_ALL);
+        if returned && rested {
+            self.retried_all = Some(now);
+            self.peers.retry_now(now);
+            self.addresses.retry_now(now);
+        }
     }
 
     /// The last connection to `peer` closed: retry it with backoff if it was named with
@@ -183,6 +200,30 @@ mod tests {
         let without: Multiaddr = "/ip4/127.0.0.1/tcp/4002".parse().unwrap();
         assert_eq!(peer_of(&with), Some(peer));
         assert_eq!(peer_of(&without), None);
+    }
+
+    #[test]
+    fn a_lost_peer_coming_back_makes_every_lost_peer_due_at_once() {
+        let mut dialer = Dialer::default();
+        let (back, other) = (PeerId::random(), PeerId::random());
+        let start = Instant::now();
+        dialer.on_disconnected(back, true, start);
+        dialer.on_disconnected(other, true, start);
+        // A long cut: both backed off to the longest delay.
+        let mut now = start;
+        for _ in 0..8 {
+            now += MAX_DELAY;
+            assert_eq!(dialer.peers.due(now).len(), 2);
+        }
+        // The cut heals: one of them dials in and identifies; the other is due at once, not
+        // up to 30 s later.
+        now += Duration::from_secs(1);
+        dialer.on_identified(&back, now);
+        assert_eq!(dialer.peers.due(now), vec![other]);
+        // A peer that comes and goes does not make it happen again within RETRY_ALL.
+        dialer.on_disconnected(back, true, now);
+        dialer.on_identified(&back, now + Duration::from_secs(1));
+        assert!(dialer.peers.due(now + Duration::from_secs(1)).is_empty());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! When to dial lost peers again: exponential backoff per target, forever for targets named
+//! When to dial lost peers again: exponential backoff per target, jittered, forever for targets named
 //! with `--dial` (pinned), for a bounded number of attempts for peers found otherwise.
 
 use std::collections::{HashMap, HashSet};
@@ -25,6 +25,13 @@ fn delay(attempts: u32) -> Duration {
     FIRST_DELAY
         .saturating_mul(1 << attempts.min(16))
         .min(MAX_DELAY)
+}
+
+/// [`delay`] shortened by a random part of up to half: nodes that lost each other at the same
+/// moment (a cut cable, a partition) do not retry in step, so when the network comes back
+/// some dial is soon under way, and its success makes the rest due (`Redial::retry_now`).
+fn jittered(attempts: u32) -> Duration {
+    delay(attempts).mul_f64(rand::random_range(0.5..=1.0))
 }
 
 /// Lost targets (peers or addresses) and when to try each again.
@@ -62,7 +69,7 @@ impl<K: Clone + Eq + Hash> Redial<K> {
             started = true;
             Lost {
                 attempts: 0,
-                next_at: now + delay(0),
+                next_at: now + jittered(0),
             }
         });
         started
@@ -71,6 +78,14 @@ impl<K: Clone + Eq + Hash> Redial<K> {
     /// `target` is connected again: stop retrying it. Returns whether it was being retried.
     pub fn found(&mut self, target: &K) -> bool {
         self.lost.remove(target).is_some()
+    }
+
+    /// Makes every lost target due at `now` (their backoff goes on from there): something lost
+    /// came back, so the network may have come back for the others too.
+    pub fn retry_now(&mut self, now: Instant) {
+        for lost in self.lost.values_mut() {
+            lost.next_at = lost.next_at.min(now);
+        }
     }
 
     /// The targets to dial at `now`; each is scheduled for its next attempt, and unpinned ones
@@ -84,7 +99,7 @@ impl<K: Clone + Eq + Hash> Redial<K> {
             }
             due.push(target.clone());
             lost.attempts += 1;
-            lost.next_at = now + delay(lost.attempts);
+            lost.next_at = now + jittered(lost.attempts);
             lost.attempts < MAX_ATTEMPTS || pinned.contains(target)
         });
         due
@@ -100,6 +115,22 @@ mod tests {
         let delays: Vec<u64> = (0..7).map(|a| delay(a).as_secs()).collect();
         assert_eq!(delays, vec![1, 2, 4, 8, 16, 30, 30]);
         assert_eq!(delay(u32::MAX), MAX_DELAY);
+    }
+
+    #[test]
+    fn retry_now_makes_every_lost_target_due_and_keeps_its_backoff() {
+        let mut redial = Redial::default();
+        let start = Instant::now();
+        redial.lost("b", start);
+        redial.lost("c", start);
+        let later = start + FIRST_DELAY;
+        let mut due = redial.due(later);
+        due.sort();
+        assert_eq!(due, vec!["b", "c"]);
+        assert!(redial.due(later).is_empty(), "next tries 2 s later");
+        redial.retry_now(later);
+        assert_eq!(redial.due(later).len(), 2);
+        assert!(redial.due(later + FIRST_DELAY).is_empty(), "then 4 s later");
     }
 
     #[test]
