@@ -78,7 +78,9 @@ pub fn row(file: &str, world: &str) -> Row {
         return row;
     };
     if let Some(reason) = json["skipped"].as_str() {
-        row.turmoil = "skipped".into();
+        // Refused with a failure: the file names turmoil among its worlds.
+        let named = played.is_ok_and(|output| !output.status.success());
+        row.turmoil = if named { "FAIL" } else { "skipped" }.into();
         row.note = Some(reason.to_string());
         return row;
     }

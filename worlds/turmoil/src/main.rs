@@ -167,7 +167,15 @@ fn run(file: &str, seed: Option<u64>, json: bool, trace: bool) -> ExitCode {
             ),
             false => println!("skipped: turmoil cannot play {file}: {reason}"),
         }
-        return ExitCode::SUCCESS;
+        // A file that names turmoil among its worlds must be played: a step it cannot play
+        // would otherwise drop the file's turmoil coverage without a word.
+        let named = scenario.worlds.iter().any(|world| world == "turmoil");
+        return if named {
+            eprintln!("{file} names turmoil in its worlds, but turmoil cannot play it");
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
     }
     overrides::install(seed);
     if trace {
