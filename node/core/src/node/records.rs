@@ -119,7 +119,9 @@ impl<S: Store, C: Clock, P: PeerId> NodeCore<S, C, P> {
         let mut arrived = Vec::with_capacity(writes.len());
         // Writes this node holds at an equal or newer version change nothing: they are not
         // checked and cost their authors nothing (a peer replaying an author's old writes
-        // must not spend that author's budget here).
+        // must not spend that author's budget here). So a forged one of them is counted as
+        // ignored, not as forged, and earns no strike; finding them costs one store read a
+        // write, within the message's direct budget.
         writes.retain(|write| {
             let held = self.holds_as_new(write);
             if held {
