@@ -4,8 +4,9 @@
 //! hostile bench. Its address it cannot mint as freely (an IPv4 address, an IPv6 /64), so the
 //! driver also counts, per host and window, the bytes of the host's requests and of the node's
 //! answers to them. Past [`BASE_BYTES_PER_HOST`] plus [`ANSWER_RATIO`] times what the host sent,
-//! that host's requests wait (unread, their acknowledgements held) until the window ends: answers
-//! stay in proportion to requests, host by host. What the node sends on its own (its sessions,
+//! that host's requests are dropped unread until the window ends, each acknowledgement held as
+//! long as the driver holds any (`held::MAX_HOLD`), which slows the sender: answers stay in
+//! proportion to requests, host by host. What the node sends on its own (its sessions,
 //! its pushes) is not counted, and members of the node's network are not counted at all.
 
 use std::collections::HashMap;

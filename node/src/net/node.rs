@@ -596,7 +596,7 @@ impl Node {
 
     /// Counts a request of `bytes` from address `ip` on its host; returns when the window ends
     /// if the host was sent all it may be sent in this one: then the request is not handed to
-    /// the core, and its acknowledgement is held until then.
+    /// the core, and its acknowledgement is held until then (at most `held::MAX_HOLD`).
     fn host_spent(&mut self, peer: &PeerId, ip: IpAddr, bytes: usize) -> Option<Instant> {
         self.host_egress.request(ip, bytes as u64, now());
         let until = self.host_egress.spent_until(ip, now());
